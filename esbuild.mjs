@@ -1,0 +1,28 @@
+// Bundles the three programs: the extension host, the engine (child process +
+// command line) and the webview. `--watch` rebuilds on change; `--production`
+// drops source maps (used by `npm run package`).
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const common = { bundle: true, sourcemap: !production, logLevel: 'warning', legalComments: 'none' };
+// Native / optional TensorFlow.js packages are resolved at run time from node_modules.
+const nodeExternal = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm'];
+
+const builds = [
+  { entryPoints: { cli: 'extension/engine/cli.ts', engine: 'extension/engine/child.ts' }, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternal, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+];
+if (existsSync('extension/extension.ts')) {
+  builds.push({ entryPoints: { extension: 'extension/extension.ts' }, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'], outdir: 'dist' });
+}
+if (existsSync('webview/main.ts')) {
+  builds.push({ entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'iife', target: 'es2022', outdir: 'dist' });
+}
+
+for (const b of builds) {
+  const opts = { ...common, ...b };
+  if (watch) (await esbuild.context(opts)).watch();
+  else await esbuild.build(opts);
+}

@@ -1,0 +1,211 @@
+// Options and the result contract of `explain()`. The result is plain JSON
+// (no typed arrays) because it crosses process boundaries and lands in files
+// (`--json`) and in the webview. Indexing convention, everywhere:
+//   activations[0] = the input x, activations[l] = output of layer l (after its activation)
+//   relevance[0]   = relevance on the input, relevance[l] = relevance on layer l's units
+//   roots[l-1]     = roots of layer l's units; they live in the space of activations[l-1]
+
+export type RuleName = 'z+' | 'w2' | 'x' | 'gamma' | 'zB' | '0' | 'pinv';
+
+export interface RuleSpec {
+  name: RuleName;
+  /** γ for the gamma rule (default 0.25). */
+  gamma?: number;
+  /** Box bounds for zB: a scalar or one value per input unit. */
+  low?: number | number[];
+  high?: number | number[];
+}
+
+export type Method = 'train-free' | 'full-backward';
+export type RootFinderName = 'linear' | 'metropolis-hastings' | 'interpolation';
+export type Precision = 'float64' | 'float32';
+export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface MetropolisHastingsOptions {
+  steps: number; // 1000
+  warmup: number; // 100
+  chains: number; // 1
+  initScale: number; // 1e-6
+  rtol: number; // 1e-3
+  atol: number; // 1e-5
+  clampNonNegative: boolean; // true
+  targetAcceptance: number; // 0.9
+  minScale: number; // 1e-6
+  maxScale: number; // 0.01
+}
+
+export interface InterpolationOptions {
+  batchSize: number; // 50
+  points: number; // 10
+  refinementSteps: number; // 10
+  initScale: number; // 1
+  rtol: number;
+  atol: number;
+  clampNonNegative: boolean;
+}
+
+export interface Progress {
+  stage: string;
+  /** 0..1 when known. */
+  fraction?: number;
+}
+
+export interface ExplainOptions {
+  explainedOutput?: number;
+  method?: Method;
+  /** One rule for all layers, or one per layer (index 0 = layer1). Text form: "z+", "gamma=0.5", "layer1=zB=0,1;*=z+". */
+  rule?: string | RuleSpec | RuleSpec[];
+  rootFinder?: RootFinderName;
+  metropolisHastings?: Partial<MetropolisHastingsOptions>;
+  interpolation?: Partial<InterpolationOptions>;
+  /** Full-backward: move each root by nudge·(a − r) toward the layer input (default 1e-9). */
+  nudge?: number;
+  seed?: number;
+  precision?: Precision;
+  backend?: BackendName;
+  /** Train-free: fail (with values kept) when a unit does not pass on exactly its relevance (rule "0"). Default true. */
+  checkConsistent?: boolean;
+  /** Compute the gradient / LRP baselines (default true). */
+  baselines?: boolean;
+  /** Full-backward: refuse when the estimated number of evaluations exceeds this (default 2e6). */
+  maxCost?: number;
+  /** Full-backward: the most tree entries kept in the result (default 20000). */
+  maxTreeEntries?: number;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export type ResultStatusCode =
+  | 'ok'
+  | 'no-root' // no unit of some layer has a root: relevance cannot pass
+  | 'no-positive-relevance' // full-backward: at some point no unit carries positive relevance
+  | 'signed-input' // interpolation finder needs non-negative layer inputs
+  | 'inconsistent' // a unit did not pass on its relevance (rule "0")
+  | 'output-not-positive'; // informative: f(x) ≤ 0, nothing to explain
+
+export interface RootChecks {
+  /** |R_j(root)| ≤ tolerance·max(|R_j(a)|, tiny). */
+  relevanceZero: boolean;
+  /** Same ReLU pattern in all layers above as the layer input. */
+  inRegion: boolean;
+  /** ≥ 0 (ReLU activations) or inside the zB box. */
+  inDomain: boolean;
+}
+
+export interface RootInfo {
+  /** Layer (1-based) whose unit this root belongs to; the root lives in activations[layer-1]. */
+  layer: number;
+  unit: number;
+  /** null when the rule has no root for this unit (v·w = 0). */
+  root: number[] | null;
+  /** R_j at the layer input (what the root should remove). */
+  relevanceAtInput: number;
+  /** R_j evaluated at the root: ideally 0. Train-free: the unit's linear relevance model; full-backward: the real upper relevance. */
+  relevanceAtRoot: number | null;
+  /** Σ_i relevance passed from this unit to the layer input. */
+  passedOn: number;
+  /** R_j(a) − R_j(root) − ∇R_j(root)·(a − root). */
+  taylorResidual: number | null;
+  distance: number | null;
+  checks: RootChecks | null;
+}
+
+export interface TreeEntry {
+  /** 1-based layer whose input the root lives in. */
+  layer: number;
+  /** Path from the top call, e.g. ["layer1","root_3","layer2","root_0"]. */
+  path: string[];
+  unit: number;
+  root: number[];
+  input: number[];
+  /** R_j at the input of this call. */
+  relevanceOfUnit: number;
+  /** rel_j: gradient at the root ⊙ (input − root). */
+  relevance: number[];
+  relevanceSum: number;
+  unresolvedRelevance: number;
+  taylorResidual: number;
+  gradient: number[];
+  /** The upper relevance vector at the input of this call (given to the root finder). */
+  rootRelevance: number[];
+  rootLogit: number;
+  inputLogit: number;
+  preActivationAtRoot: number;
+  gradAtRootIsZero: boolean;
+  inRegion: boolean;
+  inDomain: boolean;
+}
+
+export interface LayerDiagnostics {
+  /** Index into relevance[] (0 = input). */
+  index: number;
+  name: string;
+  relevanceSum: number;
+  explainedValue: number;
+  conservationError: number;
+  negativeMass: number;
+  rootsTotal: number;
+  rootsInRegion: number;
+  rootsInDomain: number;
+  rootsWithZeroRelevance: number;
+}
+
+export interface LrpBaseline {
+  relevance: number[];
+  sum: number;
+  /** Relevance at the input of each layer (index 0 = network input), when computed. */
+  perLayer?: number[][];
+}
+
+export interface Baselines {
+  gradient: number[];
+  gradientTimesInput: number[];
+  /** Keys as the fixtures: zplus, zplus_zero_bias, epsilon_1e-6, epsilon_1e-6_zero_bias, gamma_0.25, gamma_0.25_zero_bias, alpha2_beta1, wsquare_zero_bias. */
+  lrp: Record<string, LrpBaseline>;
+}
+
+export interface ModelSummary {
+  name: string;
+  format: string;
+  inputSize: number;
+  outputSize: number;
+  layers: { name: string; kind: string; inFeatures: number; outFeatures: number; activation: string; parameters: number }[];
+  notes: string[];
+}
+
+export interface ExplainResult {
+  schema: 'dtd-lens/result@1';
+  status: 'ok' | 'failed';
+  statusCode: ResultStatusCode;
+  /** Words a user understands; set whenever status is 'failed', sometimes as a warning otherwise. */
+  message: string | null;
+  model: ModelSummary;
+  input: number[];
+  explainedOutput: number;
+  explainedRow: number;
+  explainedValue: number;
+  method: Method;
+  rules: string[];
+  rootFinder: RootFinderName;
+  activations: number[][];
+  preActivations: number[][];
+  /** relevance[l] or null where the decomposition did not produce that layer (full-backward only gives the input). */
+  relevance: (number[] | null)[];
+  roots: RootInfo[][];
+  tree: TreeEntry[] | null;
+  treeTruncated: boolean;
+  baselines: Baselines | null;
+  diagnostics: {
+    layers: LayerDiagnostics[];
+    rootFinderStats?: Record<string, number>;
+    cacheHits?: number;
+    cacheMisses?: number;
+    evaluations?: number;
+  };
+  backend: string;
+  precision: Precision;
+  seed: number;
+  options: Record<string, unknown>;
+  timings: Record<string, number>;
+  warnings: string[];
+}

@@ -1,0 +1,154 @@
+// The one protocol module: every message between the extension host and the
+// engine child process, and between the host and the webview. Discriminated
+// unions per direction; requests carry an id and replies name it. Both ends
+// validate what they receive with the guards at the bottom.
+
+import type { ExplainOptions, ExplainResult, ModelSummary, Progress } from './engine/types';
+
+/** Options that can cross a process boundary (no callbacks, no signals). */
+export type WireExplainOptions = Omit<ExplainOptions, 'onProgress' | 'signal'>;
+
+/** How the engine gets its input vector. */
+export type InputSpec =
+  | { kind: 'values'; values: number[] }
+  | { kind: 'file'; fileName: string; bytes: Uint8Array }
+  | { kind: 'random'; seed: number; minOutput: number };
+
+// ── host → engine ──────────────────────────────────────────────────────────
+export type HostToEngine =
+  | { type: 'explain'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; input: InputSpec; options: WireExplainOptions }
+  | { type: 'inspect'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; input?: InputSpec }
+  | { type: 'cancel'; id: number }
+  | { type: 'ping'; id: number };
+
+// ── engine → host ──────────────────────────────────────────────────────────
+export interface InspectReply {
+  model: ModelSummary;
+  /** Output values for the input, when one was given. */
+  outputs?: number[];
+  input?: number[];
+}
+
+export type EngineToHost =
+  | { type: 'ready'; backend: string; pid: number }
+  | { type: 'progress'; id: number; progress: Progress }
+  | { type: 'result'; id: number; result: ExplainResult }
+  | { type: 'inspected'; id: number; reply: InspectReply }
+  | { type: 'error'; id: number; code: string; message: string }
+  | { type: 'log'; level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; message: string }
+  | { type: 'pong'; id: number };
+
+// ── host → webview ─────────────────────────────────────────────────────────
+export interface WebviewSettings {
+  topK: number;
+  theme?: 'light' | 'dark' | 'high-contrast';
+  imageShape?: number[] | null;
+}
+
+export type HostToWebview =
+  | { type: 'result'; result: ExplainResult; settings?: WebviewSettings }
+  | { type: 'compare'; left: ExplainResult; right: ExplainResult; settings?: WebviewSettings }
+  | { type: 'progress'; progress: Progress | null }
+  | { type: 'export'; format: 'svg' | 'png' | 'json'; requestId: number }
+  | { type: 'clear' };
+
+// ── webview → host ─────────────────────────────────────────────────────────
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'rendered'; summary: { layers: number; nodesPerLayer: number[]; flows: number; renderMs: number } }
+  | { type: 'select'; layer: number; unit: number }
+  | { type: 'exported'; requestId: number; format: 'svg' | 'png' | 'json'; data: string }
+  | { type: 'explain' }
+  | { type: 'error'; message: string };
+
+// ── validation ─────────────────────────────────────────────────────────────
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+export function isEngineToHost(v: unknown): v is EngineToHost {
+  if (!isObj(v) || typeof v.type !== 'string') return false;
+  switch (v.type) {
+    case 'ready':
+      return typeof v.backend === 'string';
+    case 'progress':
+      return typeof v.id === 'number' && isObj(v.progress);
+    case 'result':
+      return typeof v.id === 'number' && isObj(v.result);
+    case 'inspected':
+      return typeof v.id === 'number' && isObj(v.reply);
+    case 'error':
+      return typeof v.id === 'number' && typeof v.message === 'string';
+    case 'log':
+      return typeof v.message === 'string';
+    case 'pong':
+      return typeof v.id === 'number';
+    default:
+      return false;
+  }
+}
+
+export function isHostToEngine(v: unknown): v is HostToEngine {
+  if (!isObj(v) || typeof v.type !== 'string' || typeof v.id !== 'number') return false;
+  switch (v.type) {
+    case 'explain':
+      return typeof v.fileName === 'string' && v.modelBytes instanceof Uint8Array && isObj(v.input) && isObj(v.options);
+    case 'inspect':
+      return typeof v.fileName === 'string' && v.modelBytes instanceof Uint8Array;
+    case 'cancel':
+    case 'ping':
+      return true;
+    default:
+      return false;
+  }
+}
+
+export function isWebviewToHost(v: unknown): v is WebviewToHost {
+  if (!isObj(v) || typeof v.type !== 'string') return false;
+  switch (v.type) {
+    case 'ready':
+    case 'explain':
+      return true;
+    case 'rendered':
+      return isObj(v.summary);
+    case 'select':
+      return typeof v.layer === 'number' && typeof v.unit === 'number';
+    case 'exported':
+      return typeof v.requestId === 'number' && typeof v.data === 'string';
+    case 'error':
+      return typeof v.message === 'string';
+    default:
+      return false;
+  }
+}
+
+/** Minimal structural check of a result before the webview draws it. */
+export function isExplainResult(v: unknown): v is ExplainResult {
+  return (
+    isObj(v) &&
+    v.schema === 'dtd-lens/result@1' &&
+    Array.isArray(v.activations) &&
+    Array.isArray(v.relevance) &&
+    Array.isArray(v.roots) &&
+    typeof v.explainedValue === 'number' &&
+    isObj(v.model)
+  );
+}
+
+export function isHostToWebview(v: unknown): v is HostToWebview {
+  if (!isObj(v) || typeof v.type !== 'string') return false;
+  switch (v.type) {
+    case 'result':
+      return isExplainResult(v.result);
+    case 'compare':
+      return isExplainResult(v.left) && isExplainResult(v.right);
+    case 'progress':
+      return v.progress === null || isObj(v.progress);
+    case 'export':
+      return (v.format === 'svg' || v.format === 'png' || v.format === 'json') && typeof v.requestId === 'number';
+    case 'clear':
+      return true;
+    default:
+      return false;
+  }
+}
