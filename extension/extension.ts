@@ -1,0 +1,199 @@
+// Extension entry: wires the engine client, the run flow, the visualizers
+// (panel + side view), the Recent Runs tree and the model inspector editor,
+// registers the commands, and returns a small API (`DtdLensApi`) that the
+// real-VS-Code tests use to observe behaviour (no mocks of VS Code).
+
+import * as vscode from 'vscode';
+import { EngineClient } from './engineClient';
+import { RunFlow, type ExplainRequest, type Notice, type RunOutcome } from './runFlow';
+import { RunStore, type RunRecord } from './runStore';
+import { RunsTreeProvider } from './runsTree';
+import { Visualizers, type RenderedEvent, type VisualizerTarget } from './visualizer';
+import { ModelEditorProvider } from './modelEditor';
+import { readSettings } from './config';
+import type { ModelSummary } from './engine/types';
+
+export const COMMANDS = [
+  'dtdLens.explainOutput',
+  'dtdLens.explainOutputFromExplorer',
+  'dtdLens.openVisualizer',
+  'dtdLens.rerunWithRule',
+  'dtdLens.compare',
+  'dtdLens.export',
+  'dtdLens.showLog',
+  'dtdLens.openRun',
+  'dtdLens.deleteRun',
+  'dtdLens.clearRuns',
+] as const;
+
+/** What activate() returns: used by the tests, stable enough for other extensions. */
+export interface DtdLensApi {
+  explain(uri: vscode.Uri, request?: ExplainRequest): Promise<RunOutcome>;
+  cancelActiveRun(): boolean;
+  rerunWithRule(runId: string, rule: string): Promise<RunOutcome>;
+  compare(leftId: string, rightId: string): Promise<boolean>;
+  exportRun(runId: string, format: 'json' | 'svg' | 'png', target: vscode.Uri): Promise<vscode.Uri | undefined>;
+  openRun(runId: string): Promise<boolean>;
+  runs(): readonly RunRecord[];
+  engine: {
+    readonly pid: number | undefined;
+    readonly spawnCount: number;
+    readonly busy: boolean;
+    readonly lastCancelLatencyMs: number | undefined;
+    ping(timeoutMs?: number): Promise<number>;
+    kill(): void;
+    onExit(cb: (pid: number) => void): vscode.Disposable;
+  };
+  /** Every 'rendered' report of a visualizer, oldest first. */
+  readonly rendered: readonly RenderedEvent[];
+  waitForRendered(target: VisualizerTarget, since: number, timeoutMs?: number): Promise<RenderedEvent>;
+  /** Every notification the extension showed, oldest first. */
+  readonly notices: readonly Notice[];
+  /** What the model inspector editor showed, by URI string. */
+  readonly inspected: ReadonlyMap<string, { summary?: ModelSummary; error?: string }>;
+  readonly visualizers: { readonly panelOpen: boolean; readonly viewResolved: boolean };
+}
+
+export function activate(context: vscode.ExtensionContext): DtdLensApi {
+  const log = vscode.window.createOutputChannel('DTD Lens', { log: true });
+  context.subscriptions.push(log);
+  log.info(`DTD Lens ${context.extension.packageJSON.version as string} activating (VS Code ${vscode.version}, ${vscode.env.appHost}, remote ${vscode.env.remoteName ?? 'none'})`);
+
+  const engine = new EngineClient({
+    enginePath: vscode.Uri.joinPath(context.extensionUri, 'dist', 'engine.js').fsPath,
+    log,
+    timeoutSeconds: () => readSettings().engineTimeoutSeconds,
+  });
+  context.subscriptions.push({ dispose: () => engine.dispose() });
+
+  const storage = context.storageUri ?? context.globalStorageUri;
+  const store = new RunStore(context.workspaceState, vscode.Uri.joinPath(storage, 'runs'), () => readSettings().maxRecentRuns);
+  context.subscriptions.push(store);
+
+  const rendered: RenderedEvent[] = [];
+  const renderedEmitter = new vscode.EventEmitter<RenderedEvent>();
+  context.subscriptions.push(renderedEmitter);
+  const waitForRendered = (target: VisualizerTarget, since: number, timeoutMs = 30000): Promise<RenderedEvent> => {
+    const hit = rendered.find((e) => e.target === target && e.at >= since);
+    if (hit) return Promise.resolve(hit);
+    return new Promise<RenderedEvent>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        sub.dispose();
+        reject(new Error(`The ${target} visualizer did not report 'rendered' within ${timeoutMs} ms.`));
+      }, timeoutMs);
+      const sub = renderedEmitter.event((e) => {
+        if (e.target === target && e.at >= since) {
+          clearTimeout(timer);
+          sub.dispose();
+          resolve(e);
+        }
+      });
+    });
+  };
+
+  // eslint-disable-next-line prefer-const
+  let flow: RunFlow;
+  const visualizers = new Visualizers(context.extensionUri, {
+    log,
+    onRendered: (e) => {
+      rendered.push(e);
+      if (rendered.length > 200) rendered.shift();
+      renderedEmitter.fire(e);
+    },
+    onError: (message) => void flow.notify('error', `DTD Lens visualizer: ${message}`),
+    restoreRun: () => flow.restoreContent(),
+  });
+  context.subscriptions.push(visualizers);
+
+  flow = new RunFlow({ engine, store, visualizers, log, state: context.workspaceState });
+  flow.waitForPanelRender = (since, timeoutMs) => waitForRendered('panel', since, timeoutMs);
+
+  const tree = new RunsTreeProvider(store);
+  context.subscriptions.push(tree, vscode.window.createTreeView('dtdLens.runs', { treeDataProvider: tree, showCollapseAll: false }));
+
+  const inspected = new Map<string, { summary?: ModelSummary; error?: string }>();
+  context.subscriptions.push(
+    ModelEditorProvider.register({
+      inspect: (uri) => flow.inspectModel(uri),
+      log,
+      onShown: (uri, outcome) => inspected.set(uri.toString(), outcome),
+    }),
+  );
+
+  const runIdOf = (arg: unknown): string | undefined =>
+    typeof arg === 'string' ? arg : typeof arg === 'object' && arg !== null && typeof (arg as RunRecord).id === 'string' ? (arg as RunRecord).id : undefined;
+  const explainArgs = (a: unknown, b: unknown): [vscode.Uri | undefined, ExplainRequest] => [
+    a instanceof vscode.Uri ? a : undefined,
+    // From the Explorer the second argument is the list of selected URIs, not a request.
+    typeof b === 'object' && b !== null && !Array.isArray(b) ? (b as ExplainRequest) : {},
+  ];
+
+  const register = (id: (typeof COMMANDS)[number], fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  register('dtdLens.explainOutput', (a, b) => flow.explainCommand(...explainArgs(a, b)));
+  register('dtdLens.explainOutputFromExplorer', (a, b) => flow.explainCommand(...explainArgs(a, b)));
+  register('dtdLens.openVisualizer', async () => {
+    const content = await flow.restoreContent();
+    const host = visualizers.openPanel();
+    if (content && !host.hasContent) host.show(content);
+  });
+  register('dtdLens.rerunWithRule', (a, rule) => flow.rerunWithRule(runIdOf(a), typeof rule === 'string' ? rule : undefined));
+  register('dtdLens.compare', (a, b) => flow.compare(runIdOf(a), runIdOf(b)));
+  register('dtdLens.export', (a, format, target) =>
+    flow.exportRun(runIdOf(a), format === 'json' || format === 'svg' || format === 'png' ? format : undefined, target instanceof vscode.Uri ? target : undefined),
+  );
+  register('dtdLens.showLog', () => log.show());
+  register('dtdLens.openRun', (a) => {
+    const id = runIdOf(a);
+    return id ? flow.openRun(id) : false;
+  });
+  register('dtdLens.deleteRun', async (a) => {
+    const id = runIdOf(a);
+    if (id) await store.remove(id);
+  });
+  register('dtdLens.clearRuns', () => store.clear());
+
+  log.info(`DTD Lens activated; engine: ${vscode.Uri.joinPath(context.extensionUri, 'dist', 'engine.js').fsPath}`);
+
+  return {
+    explain: (uri, request) => flow.explainCommand(uri, request ?? { useDefaults: true }),
+    cancelActiveRun: () => flow.cancelActive(),
+    rerunWithRule: (runId, rule) => flow.rerunWithRule(runId, rule),
+    compare: (l, r) => flow.compare(l, r),
+    exportRun: (id, format, target) => flow.exportRun(id, format, target),
+    openRun: (id) => flow.openRun(id),
+    runs: () => store.all(),
+    engine: {
+      get pid() {
+        return engine.pid;
+      },
+      get spawnCount() {
+        return engine.spawnCount;
+      },
+      get busy() {
+        return engine.busy;
+      },
+      get lastCancelLatencyMs() {
+        return engine.lastCancelLatencyMs;
+      },
+      ping: (t) => engine.ping(t),
+      kill: () => engine.kill('Stopped on request.'),
+      onExit: (cb) => engine.on('exited', (pid) => cb(pid)),
+    },
+    rendered,
+    waitForRendered,
+    notices: flow.notices,
+    inspected,
+    visualizers: {
+      get panelOpen() {
+        return visualizers.panelOpen;
+      },
+      get viewResolved() {
+        return visualizers.viewResolved;
+      },
+    },
+  };
+}
+
+export function deactivate(): void {
+  // Disposables in context.subscriptions stop the engine.
+}

@@ -1,0 +1,162 @@
+// Recent runs: their summaries in workspace state, their full results as JSON
+// files in the extension's storage folder (workspace.fs, so results survive a
+// reload and the tree can re-open any run without recomputing it).
+
+import * as vscode from 'vscode';
+import type { InputSpec, WireExplainOptions } from './protocol';
+import type { ExplainResult, Method, RootFinderName } from './engine/types';
+
+export type RunStatus = 'running' | 'ok' | 'failed' | 'cancelled' | 'error';
+
+/** How the input was chosen, enough to run again with the same input. */
+export interface RunInput {
+  label: string;
+  values: number[];
+}
+
+export interface RunRecord {
+  id: string;
+  modelUri: string;
+  modelName: string;
+  explainedOutput: number;
+  explainedValue: number | null;
+  method: Method;
+  rule: string;
+  rootFinder: RootFinderName;
+  status: RunStatus;
+  /** Failure or warning text the user saw. */
+  message: string | null;
+  startedAt: number;
+  durationMs: number | null;
+  input: RunInput;
+  options: WireExplainOptions;
+}
+
+const STATE_KEY = 'dtdLens.runs';
+
+export class RunStore implements vscode.Disposable {
+  private runs: RunRecord[];
+  private readonly cache = new Map<string, ExplainResult>();
+  private readonly emitter = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.emitter.event;
+
+  constructor(
+    private readonly memento: vscode.Memento,
+    private readonly folder: vscode.Uri,
+    private readonly maxRuns: () => number,
+  ) {
+    const stored = memento.get<RunRecord[]>(STATE_KEY, []);
+    // A run still "running" from a previous session was interrupted.
+    this.runs = stored.map((r) => (r.status === 'running' ? { ...r, status: 'error', message: 'Interrupted when VS Code closed.' } : r));
+    void this.updateContext();
+  }
+
+  all(): readonly RunRecord[] {
+    return this.runs;
+  }
+
+  get(id: string): RunRecord | undefined {
+    return this.runs.find((r) => r.id === id);
+  }
+
+  latest(filter: (r: RunRecord) => boolean = (r) => r.status === 'ok' || r.status === 'failed'): RunRecord | undefined {
+    return this.runs.find(filter);
+  }
+
+  async add(run: RunRecord): Promise<void> {
+    this.runs = [run, ...this.runs.filter((r) => r.id !== run.id)];
+    const max = this.maxRuns();
+    const dropped = this.runs.slice(max);
+    this.runs = this.runs.slice(0, max);
+    for (const r of dropped) await this.deleteResultFile(r.id);
+    await this.save();
+  }
+
+  async update(id: string, patch: Partial<RunRecord>, result?: ExplainResult): Promise<void> {
+    const i = this.runs.findIndex((r) => r.id === id);
+    if (i < 0) return;
+    this.runs[i] = { ...this.runs[i], ...patch };
+    if (result) {
+      this.cache.set(id, result);
+      this.trimCache();
+      await vscode.workspace.fs.createDirectory(this.folder);
+      await vscode.workspace.fs.writeFile(this.resultUri(id), new TextEncoder().encode(JSON.stringify(result)));
+    }
+    await this.save();
+  }
+
+  async remove(id: string): Promise<void> {
+    this.runs = this.runs.filter((r) => r.id !== id);
+    this.cache.delete(id);
+    await this.deleteResultFile(id);
+    await this.save();
+  }
+
+  async clear(): Promise<void> {
+    for (const r of this.runs) await this.deleteResultFile(r.id);
+    this.runs = [];
+    this.cache.clear();
+    await this.save();
+  }
+
+  /** The stored result of a run, or undefined when it has none (error, cancelled, file gone). */
+  async result(id: string): Promise<ExplainResult | undefined> {
+    const hit = this.cache.get(id);
+    if (hit) return hit;
+    try {
+      const bytes = await vscode.workspace.fs.readFile(this.resultUri(id));
+      const result = JSON.parse(new TextDecoder().decode(bytes)) as ExplainResult;
+      this.cache.set(id, result);
+      this.trimCache();
+      return result;
+    } catch {
+      return undefined;
+    }
+  }
+
+  resultUri(id: string): vscode.Uri {
+    return vscode.Uri.joinPath(this.folder, `${id}.json`);
+  }
+
+  dispose(): void {
+    this.emitter.dispose();
+  }
+
+  private trimCache(): void {
+    while (this.cache.size > 4) this.cache.delete(this.cache.keys().next().value as string);
+  }
+
+  private async deleteResultFile(id: string): Promise<void> {
+    try {
+      await vscode.workspace.fs.delete(this.resultUri(id));
+    } catch {
+      /* never written */
+    }
+  }
+
+  private async save(): Promise<void> {
+    await this.memento.update(STATE_KEY, this.runs);
+    await this.updateContext();
+    this.emitter.fire();
+  }
+
+  private async updateContext(): Promise<void> {
+    await vscode.commands.executeCommand('setContext', 'dtdLens.hasRuns', this.runs.some((r) => r.status === 'ok' || r.status === 'failed'));
+  }
+}
+
+export function newRunId(): string {
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Describes an input spec for labels and the log. */
+export function describeInput(spec: InputSpec): string {
+  switch (spec.kind) {
+    case 'random':
+      return `random (seed ${spec.seed})`;
+    case 'file':
+      return spec.fileName.slice(spec.fileName.lastIndexOf('/') + 1);
+    case 'values':
+      return `${spec.values.length} values`;
+  }
+}

@@ -1,0 +1,247 @@
+// Hosts the D3 visualizer (dist/webview.js) in two places: an editor panel
+// ("DTD Lens" tab, restored after reload by a serializer) and the side-bar
+// webview view (the latest explanation). Both talk the host⇄webview protocol:
+// the webview posts 'ready', the host then posts what it should draw; the
+// webview answers 'rendered' with a summary of what it drew, and 'exported'
+// with SVG/PNG data on request. No `retainContextWhenHidden`: a hidden webview
+// is rebuilt from the last message when it becomes visible again.
+
+import * as vscode from 'vscode';
+import { randomBytes } from 'node:crypto';
+import { isWebviewToHost, type HostToWebview, type WebviewSettings, type WebviewToHost } from './protocol';
+import { webviewHtml } from '../webview/html';
+
+export type RenderedSummary = Extract<WebviewToHost, { type: 'rendered' }>['summary'];
+export type VisualizerTarget = 'panel' | 'view';
+
+export interface RenderedEvent {
+  target: VisualizerTarget;
+  summary: RenderedSummary;
+  at: number;
+}
+
+/** One webview showing the visualizer: handshake, the last content, exports. */
+class VisualizerWebview implements vscode.Disposable {
+  private ready = false;
+  /** The last content message; replayed whenever the webview (re)loads. */
+  private content: HostToWebview | undefined;
+  private nextExportId = 1;
+  private readonly exports = new Map<number, { resolve: (data: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly subs: vscode.Disposable[] = [];
+
+  constructor(
+    readonly target: VisualizerTarget,
+    readonly webview: vscode.Webview,
+    private readonly extensionUri: vscode.Uri,
+    private readonly hooks: VisualizerHooks,
+  ) {
+    webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    };
+    this.subs.push(webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)));
+    this.reload();
+  }
+
+  /** Sets fresh HTML (a new nonce); the webview posts 'ready' once its script runs. */
+  reload(): void {
+    this.ready = false;
+    const nonce = randomBytes(16).toString('base64').replace(/[^A-Za-z0-9]/g, '');
+    this.webview.html = webviewHtml({
+      cspSource: this.webview.cspSource,
+      nonce,
+      scriptUri: this.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.js')).toString(),
+      styleUri: this.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'webview.css')).toString(),
+      title: 'DTD Lens',
+    });
+  }
+
+  get hasContent(): boolean {
+    return this.content !== undefined;
+  }
+
+  show(message: HostToWebview): void {
+    this.content = message;
+    if (this.ready) void this.webview.postMessage(message);
+  }
+
+  /** Transient messages (progress) are dropped while the webview is not ready. */
+  post(message: HostToWebview): void {
+    if (this.ready) void this.webview.postMessage(message);
+  }
+
+  requestExport(format: 'svg' | 'png', timeoutMs = 20000): Promise<string> {
+    if (!this.ready || !this.content) return Promise.reject(new Error('The visualizer is not showing a result yet.'));
+    const requestId = this.nextExportId++;
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.exports.delete(requestId);
+        reject(new Error(`The visualizer did not produce the ${format.toUpperCase()} within ${timeoutMs / 1000} s.`));
+      }, timeoutMs);
+      this.exports.set(requestId, { resolve, reject, timer });
+      void this.webview.postMessage({ type: 'export', format, requestId } satisfies HostToWebview);
+    });
+  }
+
+  private onMessage(raw: unknown): void {
+    if (!isWebviewToHost(raw)) {
+      this.hooks.log.warn(`visualizer (${this.target}) sent a malformed message: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    const m = raw;
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        if (this.content) void this.webview.postMessage(this.content);
+        return;
+      case 'rendered':
+        this.hooks.log.debug(`visualizer (${this.target}) rendered ${JSON.stringify(m.summary)}`);
+        this.hooks.onRendered({ target: this.target, summary: m.summary, at: Date.now() });
+        return;
+      case 'exported': {
+        const pending = this.exports.get(m.requestId);
+        if (!pending) return;
+        this.exports.delete(m.requestId);
+        clearTimeout(pending.timer);
+        pending.resolve(m.data);
+        return;
+      }
+      case 'select':
+        this.hooks.log.debug(`visualizer (${this.target}) selected layer ${m.layer} unit ${m.unit}`);
+        return;
+      case 'explain':
+        void vscode.commands.executeCommand('dtdLens.explainOutput');
+        return;
+      case 'error':
+        this.hooks.log.error(`visualizer (${this.target}): ${m.message}`);
+        this.hooks.onError(m.message);
+        return;
+    }
+  }
+
+  dispose(): void {
+    for (const [, p] of this.exports) {
+      clearTimeout(p.timer);
+      p.reject(new Error('The visualizer was closed.'));
+    }
+    this.exports.clear();
+    for (const s of this.subs) s.dispose();
+  }
+}
+
+export interface VisualizerHooks {
+  log: vscode.LogOutputChannel;
+  onRendered(e: RenderedEvent): void;
+  onError(message: string): void;
+  /** The run to show when a panel is restored after a reload. */
+  restoreRun(): Promise<HostToWebview | undefined>;
+}
+
+export const PANEL_VIEW_TYPE = 'dtdLens.visualizer';
+export const LATEST_VIEW_ID = 'dtdLens.latest';
+
+/** The editor panel and the side-bar view, and what each shows. */
+export class Visualizers implements vscode.Disposable, vscode.WebviewViewProvider, vscode.WebviewPanelSerializer {
+  private panel: { panel: vscode.WebviewPanel; host: VisualizerWebview } | undefined;
+  private view: { view: vscode.WebviewView; host: VisualizerWebview } | undefined;
+  /** What the side view should show (kept while it is not resolved or hidden). */
+  private latest: HostToWebview | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly hooks: VisualizerHooks,
+  ) {
+    this.disposables.push(
+      vscode.window.registerWebviewViewProvider(LATEST_VIEW_ID, this),
+      vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, this),
+    );
+  }
+
+  settings(): WebviewSettings {
+    const kind = vscode.window.activeColorTheme.kind;
+    const theme =
+      kind === vscode.ColorThemeKind.Light || kind === vscode.ColorThemeKind.HighContrastLight
+        ? 'light'
+        : kind === vscode.ColorThemeKind.HighContrast
+          ? 'high-contrast'
+          : 'dark';
+    const topK = vscode.workspace.getConfiguration('dtdLens').get<number>('topK', 20);
+    return { topK, theme };
+  }
+
+  /** Shows content in the panel (opening it beside the editor) and in the side view. */
+  showEverywhere(message: HostToWebview, opts: { revealPanel?: boolean; title?: string } = {}): void {
+    this.latest = message;
+    this.view?.host.show(message);
+    this.openPanel(opts.title, opts.revealPanel ?? true).show(message);
+  }
+
+  showInPanel(message: HostToWebview, title?: string): void {
+    this.openPanel(title, true).show(message);
+  }
+
+  /** Progress goes to the visible webviews as a transient message. */
+  progress(p: Extract<HostToWebview, { type: 'progress' }>['progress']): void {
+    this.panel?.host.post({ type: 'progress', progress: p });
+    this.view?.host.post({ type: 'progress', progress: p });
+  }
+
+  get panelOpen(): boolean {
+    return this.panel !== undefined;
+  }
+
+  get viewResolved(): boolean {
+    return this.view !== undefined;
+  }
+
+  /** Opens (or reveals) the panel without changing what it shows. */
+  openPanel(title = 'DTD Lens', reveal = true): VisualizerWebview {
+    if (this.panel) {
+      this.panel.panel.title = title;
+      if (reveal) this.panel.panel.reveal(undefined, true);
+      return this.panel.host;
+    }
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {});
+    return this.adoptPanel(panel);
+  }
+
+  async exportFromPanel(format: 'svg' | 'png'): Promise<string> {
+    if (!this.panel) throw new Error('The visualizer panel is not open.');
+    return this.panel.host.requestExport(format);
+  }
+
+  // ── WebviewViewProvider ────────────────────────────────────────────────
+  resolveWebviewView(view: vscode.WebviewView): void {
+    const host = new VisualizerWebview('view', view.webview, this.extensionUri, this.hooks);
+    this.view = { view, host };
+    if (this.latest) host.show(this.latest);
+    view.onDidDispose(() => {
+      host.dispose();
+      if (this.view?.view === view) this.view = undefined;
+    });
+  }
+
+  // ── WebviewPanelSerializer ─────────────────────────────────────────────
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
+    const host = this.adoptPanel(panel);
+    const content = await this.hooks.restoreRun();
+    if (content) host.show(content);
+  }
+
+  private adoptPanel(panel: vscode.WebviewPanel): VisualizerWebview {
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'dtd.svg');
+    const host = new VisualizerWebview('panel', panel.webview, this.extensionUri, this.hooks);
+    this.panel = { panel, host };
+    panel.onDidDispose(() => {
+      host.dispose();
+      if (this.panel?.panel === panel) this.panel = undefined;
+    });
+    return host;
+  }
+
+  dispose(): void {
+    this.panel?.panel.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
