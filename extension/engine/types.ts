@@ -71,6 +71,8 @@ export interface ExplainOptions {
   maxCost?: number;
   /** Full-backward: the most tree entries kept in the result (default 20000). */
   maxTreeEntries?: number;
+  /** Flows kept per upper unit in the result (default 8). */
+  topK?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -96,7 +98,9 @@ export interface RootInfo {
   /** Layer (1-based) whose unit this root belongs to; the root lives in activations[layer-1]. */
   layer: number;
   unit: number;
-  /** null when the rule has no root for this unit (v·w = 0). */
+  /** False when the rule has no root for this unit (v·w = 0). */
+  hasRoot: boolean;
+  /** The root point; null when there is none, or when it was left out of the result to keep it small (hasRoot says which). */
   root: number[] | null;
   /** R_j at the layer input (what the root should remove). */
   relevanceAtInput: number;
@@ -134,6 +138,23 @@ export interface TreeEntry {
   gradAtRootIsZero: boolean;
   inRegion: boolean;
   inDomain: boolean;
+}
+
+/** Relevance flowing from lower unit `from` (in activations[layer-1]) into upper unit `to` of layer `layer`. */
+export interface Flow {
+  from: number;
+  to: number;
+  value: number;
+}
+
+export interface LayerFlows {
+  /** 1-based layer: flows go from activations[layer-1]'s units to layer `layer`'s units. */
+  layer: number;
+  /** How many flows per upper unit are listed (the largest by |value|). */
+  k: number;
+  top: Flow[];
+  /** rest[j]: the sum of upper unit j's flows that are not listed in `top` (aggregated). */
+  rest: number[];
 }
 
 export interface LayerDiagnostics {
@@ -192,6 +213,8 @@ export interface ExplainResult {
   /** relevance[l] or null where the decomposition did not produce that layer (full-backward only gives the input). */
   relevance: (number[] | null)[];
   roots: RootInfo[][];
+  /** Per layer (index l-1), the largest relevance flows per unit; rest aggregated. */
+  flows: LayerFlows[];
   tree: TreeEntry[] | null;
   treeTruncated: boolean;
   baselines: Baselines | null;

@@ -1,0 +1,152 @@
+// Baselines carried in every result so users can compare DTD with what they
+// know: the gradient, gradient×input and LRP rules exactly as the LRP library
+// zennit 0.5.1 computes them (fixtures README §7): relevance starts as
+// one-hot(row)·output, ReLUs pass the ordinary gradient (0 where z ≤ 0), and
+// each linear layer applies one rule with the stabiliser s(z) = z + ε·sign(z),
+// sign(0) = +1, ε = 1e-6. Batched over inputs through the Ops interface.
+
+import type { Network } from './network';
+import type { Mat, Ops } from './ops/ops';
+import { forwardBatch, type NetMats } from './trainFree';
+
+export const LRP_STABILIZER = 1e-6;
+
+export type LrpRuleName = 'zplus' | 'epsilon' | 'gamma' | 'alpha2beta1' | 'wsquare' | 'zbox';
+
+export interface LrpRule {
+  name: LrpRuleName;
+  zeroBias: boolean;
+  epsilon?: number;
+  gamma?: number;
+  low?: number | number[];
+  high?: number | number[];
+}
+
+/** The fixtures' zennit keys and the rule each stands for. */
+export const LRP_BASELINES: Record<string, LrpRule> = {
+  zplus_zero_bias: { name: 'zplus', zeroBias: true },
+  zplus: { name: 'zplus', zeroBias: false },
+  'epsilon_1e-6': { name: 'epsilon', zeroBias: false, epsilon: 1e-6 },
+  'epsilon_1e-6_zero_bias': { name: 'epsilon', zeroBias: true, epsilon: 1e-6 },
+  'gamma_0.25': { name: 'gamma', zeroBias: false, gamma: 0.25 },
+  'gamma_0.25_zero_bias': { name: 'gamma', zeroBias: true, gamma: 0.25 },
+  alpha2_beta1: { name: 'alpha2beta1', zeroBias: false },
+  wsquare_zero_bias: { name: 'wsquare', zeroBias: true },
+};
+
+export interface LrpOutput<M extends Mat> {
+  /** relevance[l] [B, n_l]: index 0 = input, index L = the start relevance on the last layer. */
+  relevance: M[];
+}
+
+/**
+ * LRP for a batch X [B, n0] explaining last-layer row `row`. `rules[l-1]`
+ * is the rule of layer l (one rule for all layers is the common case).
+ */
+export function lrpBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number, rules: LrpRule[]): LrpOutput<M> {
+  const { ops, net } = mats;
+  const L = net.layers.length;
+  const fwd = forwardBatch(mats, X);
+  const B = X.rows;
+  const nL = net.layers[L - 1].outFeatures;
+  const onehot = new Float64Array(B * nL);
+  const top = ops.read(fwd.act[L]);
+  for (let s = 0; s < B; s++) onehot[s * nL + row] = top[s * nL + row];
+  const relevance: M[] = new Array(L + 1);
+  relevance[L] = ops.matrix(B, nL, onehot);
+  let R = relevance[L];
+  for (let l = L; l >= 1; l--) {
+    const layer = net.layers[l - 1];
+    // The ReLU after layer l passes relevance where z > 0.
+    if (layer.activation === 'relu') R = ops.mul(R, ops.stepPositive(fwd.pre[l - 1]));
+    R = lrpLinear(mats, l, fwd.act[l - 1], fwd.pre[l - 1], R, rules[l - 1]);
+    relevance[l - 1] = R;
+  }
+  return { relevance };
+}
+
+function lrpLinear<M extends Mat>(mats: NetMats<M>, l: number, A: M, Z: M, R: M, rule: LrpRule): M {
+  const { ops } = mats;
+  const eps = LRP_STABILIZER;
+  const W = mats.W(l), Wp = mats.Wpos(l), Wn = mats.Wneg(l);
+  const b = rule.zeroBias ? null : mats.b(l);
+  const bp = b ? ops.positivePart(b) : null;
+  const bn = b ? ops.negativePart(b) : null;
+  const withBias = (m: M, bias: M | null) => (bias ? ops.add(m, bias) : m);
+  const Ap = ops.positivePart(A), An = ops.negativePart(A);
+  switch (rule.name) {
+    case 'epsilon': {
+      const z = withBias(ops.matmul(A, W, true), b);
+      const C = ops.divStabilized(R, z, rule.epsilon ?? eps);
+      return ops.mul(A, ops.matmul(C, W, false));
+    }
+    case 'zplus': {
+      const z = ops.add(withBias(ops.matmul(Ap, Wp, true), bp), ops.matmul(An, Wn, true));
+      const C = ops.divStabilized(R, z, eps);
+      return ops.add(ops.mul(Ap, ops.matmul(C, Wp, false)), ops.mul(An, ops.matmul(C, Wn, false)));
+    }
+    case 'alpha2beta1': {
+      const zp = ops.add(withBias(ops.matmul(Ap, Wp, true), bp), ops.matmul(An, Wn, true));
+      const zn = ops.add(withBias(ops.matmul(Ap, Wn, true), bn), ops.matmul(An, Wp, true));
+      const Cp = ops.divStabilized(R, zp, eps);
+      const Cn = ops.divStabilized(R, zn, eps);
+      const pos = ops.add(ops.mul(Ap, ops.matmul(Cp, Wp, false)), ops.mul(An, ops.matmul(Cp, Wn, false)));
+      const neg = ops.add(ops.mul(Ap, ops.matmul(Cn, Wn, false)), ops.mul(An, ops.matmul(Cn, Wp, false)));
+      return ops.sub(ops.scale(pos, 2), neg);
+    }
+    case 'gamma': {
+      // zennit's generalised γ: W+γW⁺ / W+γW⁻ for the contributions that share z's sign; biases only on the a⁺ terms.
+      const g = rule.gamma ?? 0.25;
+      const Wgp = ops.add(W, ops.scale(Wp, g));
+      const Wgn = ops.add(W, ops.scale(Wn, g));
+      const bgp = b ? ops.add(b, ops.scale(bp!, g)) : null;
+      const bgn = b ? ops.add(b, ops.scale(bn!, g)) : null;
+      const zPos = ops.add(withBias(ops.matmul(Ap, Wgp, true), bgp), ops.matmul(An, Wgn, true));
+      const zNeg = ops.add(withBias(ops.matmul(Ap, Wgn, true), bgn), ops.matmul(An, Wgp, true));
+      const mPos = ops.stepPositive(Z);
+      const mNeg = ops.stepPositive(ops.scale(Z, -1));
+      const Cp = ops.mul(ops.divStabilized(R, zPos, eps), mPos);
+      const Cn = ops.mul(ops.divStabilized(R, zNeg, eps), mNeg);
+      return ops.add(
+        ops.add(ops.mul(Ap, ops.matmul(Cp, Wgp, false)), ops.mul(An, ops.matmul(Cp, Wgn, false))),
+        ops.add(ops.mul(Ap, ops.matmul(Cn, Wgn, false)), ops.mul(An, ops.matmul(Cn, Wgp, false))),
+      );
+    }
+    case 'wsquare': {
+      const ones = ops.matrix(A.rows, A.cols, new Float64Array(A.rows * A.cols).fill(1));
+      const z = withBias(ops.matmul(ones, mats.Wsq(l), true), b ? ops.mul(b, b) : null);
+      const C = ops.divStabilized(R, z, eps);
+      return ops.matmul(C, mats.Wsq(l), false);
+    }
+    case 'zbox': {
+      const lo = mats.boundRow('low', l, { name: 'zB', low: rule.low, high: rule.high });
+      const hi = mats.boundRow('high', l, { name: 'zB', low: rule.low, high: rule.high });
+      const ones = ops.matrix(A.rows, 1, new Float64Array(A.rows).fill(1));
+      const L = ops.matmul(ones, lo, false), H = ops.matmul(ones, hi, false);
+      // zennit clamps the bias with the weights: b − b⁺ − b⁻ = 0, so biases cancel.
+      const z = ops.sub(ops.sub(withBias(ops.matmul(A, W, true), b), withBias(ops.matmul(L, Wp, true), bp)), withBias(ops.matmul(H, Wn, true), bn));
+      const C = ops.divStabilized(R, z, eps);
+      return ops.sub(ops.sub(ops.mul(A, ops.matmul(C, W, false)), ops.mul(L, ops.matmul(C, Wp, false))), ops.mul(H, ops.matmul(C, Wn, false)));
+    }
+  }
+}
+
+/** Gradient of last-layer row `row` w.r.t. the input, batched. */
+export function gradientBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number): M {
+  const { ops, net } = mats;
+  const L = net.layers.length;
+  const fwd = forwardBatch(mats, X);
+  const nL = net.layers[L - 1].outFeatures;
+  const c = new Float64Array(X.rows * nL);
+  for (let s = 0; s < X.rows; s++) c[s * nL + row] = 1;
+  let G = ops.matrix(X.rows, nL, c);
+  for (let l = L; l >= 1; l--) {
+    if (net.layers[l - 1].activation === 'relu') G = ops.mul(G, ops.stepPositive(fwd.pre[l - 1]));
+    G = ops.matmul(G, mats.W(l), false);
+  }
+  return G;
+}
+
+export function lrpRulesFor(net: Network, rule: LrpRule | LrpRule[]): LrpRule[] {
+  return Array.isArray(rule) ? rule : net.layers.map(() => rule);
+}

@@ -1,0 +1,477 @@
+// explain(): the one entry point every shell (child process, command line,
+// tests, benchmark) calls. It validates, picks the compute implementation,
+// runs the requested decomposition, and assembles the JSON result with
+// baselines and diagnostics. Expected failures of the method (no root, no
+// positive relevance, signed input for the interpolation finder) come back as
+// a result with status 'failed' and a message; only bad usage/input throws.
+
+import { DtdError, throwIfCancelled } from './errors';
+import { gradientBatch, LRP_BASELINES, lrpBatch, lrpRulesFor } from './baselines';
+import { forward as forward64, sum } from './forward';
+import { DecompositionFailure, fullBackwardCost, LinearFullBackward } from './fullBackward';
+import { explainedRow as rowOf, outputSize, type Network } from './network';
+import type { Mat, Ops } from './ops/ops';
+import { getOps } from './ops/select';
+import { inDomain, resolveRules, ruleToText, singleNeuronRoot } from './rules';
+import { runSampledFullBackward } from './sampled';
+import { forwardBatch, NetMats, trainFreeBatch } from './trainFree';
+import type {
+  Baselines,
+  ExplainOptions,
+  ExplainResult,
+  LayerDiagnostics,
+  MetropolisHastingsOptions,
+  InterpolationOptions,
+  ModelSummary,
+  Precision,
+  RootInfo,
+  RuleSpec,
+  TreeEntry,
+} from './types';
+import { computeFlows } from './flows';
+
+export const DEFAULT_MH: MetropolisHastingsOptions = {
+  steps: 1000,
+  warmup: 100,
+  chains: 1,
+  initScale: 1e-6,
+  rtol: 1e-3,
+  atol: 1e-5,
+  clampNonNegative: true,
+  targetAcceptance: 0.9,
+  minScale: 1e-6,
+  maxScale: 0.01,
+};
+
+export const DEFAULT_INTERPOLATION: InterpolationOptions = {
+  batchSize: 50,
+  points: 10,
+  refinementSteps: 10,
+  initScale: 1,
+  rtol: 1e-3,
+  atol: 1e-5,
+  clampNonNegative: true,
+};
+
+/** Root vectors beyond this many numbers per layer are left out of the result (hasRoot stays true). */
+const MAX_ROOT_VALUES_PER_LAYER = 200_000;
+
+export function summarizeModel(net: Network): ModelSummary {
+  return {
+    name: net.source.file.split(/[\\/]/).pop() ?? net.source.file,
+    format: net.source.format,
+    inputSize: net.inputSize,
+    outputSize: outputSize(net),
+    layers: net.layers.map((l) => ({
+      name: l.name,
+      kind: l.kind,
+      inFeatures: l.inFeatures,
+      outFeatures: l.outFeatures,
+      activation: l.activation,
+      parameters: l.weight.length + l.bias.length,
+    })),
+    notes: net.notes,
+  };
+}
+
+function checkInput(net: Network, input: ArrayLike<number>): Float64Array {
+  const file = net.source.file;
+  if (input.length !== net.inputSize) {
+    throw new DtdError('bad-input', `The input has ${input.length} values but ${file} expects ${net.inputSize}.`);
+  }
+  const x = Float64Array.from(input);
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) throw new DtdError('bad-input', `Input value ${i} is ${x[i]}; every input value must be a finite number.`);
+  }
+  return x;
+}
+
+export async function explain(net: Network, input: ArrayLike<number>, options: ExplainOptions = {}): Promise<ExplainResult> {
+  const t0 = performance.now();
+  const x = checkInput(net, input);
+  const L = net.layers.length;
+  const method = options.method ?? 'train-free';
+  if (method !== 'train-free' && method !== 'full-backward') throw new DtdError('bad-usage', `Unknown method '${method}' (use train-free or full-backward).`);
+  const rootFinder = options.rootFinder ?? 'linear';
+  if (!['linear', 'metropolis-hastings', 'interpolation'].includes(rootFinder)) {
+    throw new DtdError('bad-usage', `Unknown root finder '${rootFinder}' (use linear, metropolis-hastings or interpolation).`);
+  }
+  if (method === 'train-free' && rootFinder !== 'linear') {
+    throw new DtdError('bad-usage', `The train-free decomposition uses each rule's analytic root; the ${rootFinder} root finder needs --method full-backward.`);
+  }
+  const k = options.explainedOutput ?? 0;
+  const nOut = outputSize(net);
+  if (!Number.isInteger(k) || k < 0 || k >= nOut) throw new DtdError('bad-usage', `Output ${k} does not exist: ${net.source.file} has outputs 0..${nOut - 1}.`);
+  const row = rowOf(net, k);
+  const rules = resolveRules(options.rule, L, net.layers.map((l) => l.name));
+  const precision: Precision = options.precision ?? 'float64';
+  const seed = options.seed ?? 0;
+  const nudge = options.nudge ?? 1e-9;
+  const progress = options.onProgress ?? (() => {});
+  const warnings: string[] = [];
+  const timings: Record<string, number> = {};
+  const inputNonNegative = x.every((v) => v >= 0);
+
+  progress({ stage: 'Preparing', fraction: 0 });
+  const ops = await getOps(precision, options.backend ?? 'auto');
+  const fwd = forward64(net, x);
+  const explainedValue = fwd.act[L][row];
+
+  let status: ExplainResult['status'] = 'ok';
+  let statusCode: ExplainResult['statusCode'] = 'ok';
+  let message: string | null = null;
+  let relevance: (number[] | null)[] = new Array(L + 1).fill(null);
+  let roots: RootInfo[][] = Array.from({ length: L }, () => []);
+  let tree: TreeEntry[] | null = null;
+  let treeTruncated = false;
+  let contributions: (Map<number, Float64Array> | null)[] | undefined;
+  const diagExtra: ExplainResult['diagnostics'] = { layers: [] };
+
+  if (!(explainedValue > 0)) {
+    warnings.push(`The explained output is ${explainedValue}: with f(x) ≤ 0 there is no positive relevance to decompose.`);
+  }
+
+  const mats = new NetMats(ops, net);
+  try {
+    const tStart = performance.now();
+    if (method === 'train-free') {
+      progress({ stage: 'Train-free decomposition', fraction: 0.1 });
+      const tf = runTrainFree(mats, x, row, rules, options.checkConsistent ?? true);
+      relevance = tf.relevance;
+      status = tf.status;
+      statusCode = tf.statusCode;
+      message = tf.message;
+      progress({ stage: 'Checking roots', fraction: 0.5 });
+      roots = trainFreeRoots(mats, x, row, rules, relevance, inputNonNegative);
+    } else if (rootFinder === 'linear') {
+      const cost = fullBackwardCost(net);
+      const maxCost = options.maxCost ?? 2e6;
+      if (cost > maxCost) {
+        throw new DtdError(
+          'too-costly',
+          `Full-backward with the linear root finder needs about ${cost.toExponential(2)} relevance evaluations on this ${L}-layer network (the recursion is exponential in depth); the limit is ${maxCost.toExponential(2)}. Use the train-free method, a sampled root finder, or raise maxCost.`,
+        );
+      }
+      if (precision === 'float32') warnings.push('Full-backward with the linear root finder runs in float64: roots on ReLU hinges are decided by rounding.');
+      progress({ stage: 'Full-backward decomposition', fraction: 0.05 });
+      const fb = new LinearFullBackward(net, rules, row, {
+        nudge,
+        maxTreeEntries: options.maxTreeEntries ?? 20000,
+        signal: options.signal,
+        inputNonNegative,
+        onEvaluation: (n) => progress({ stage: 'Full-backward decomposition', fraction: Math.min(0.95, 0.05 + (0.9 * n) / cost) }),
+      });
+      try {
+        const out = fb.run(x);
+        relevance = [Array.from(out.relevance), ...out.layerRelevance.slice(1).map((r) => (r ? Array.from(r) : null))];
+        relevance[L] = lastLayerRelevance(net, row, explainedValue);
+        roots = out.roots;
+        contributions = out.contributions;
+        tree = out.tree;
+        treeTruncated = out.treeTruncated;
+        diagExtra.evaluations = out.evaluations;
+      } catch (e) {
+        if (!(e instanceof DecompositionFailure)) throw e;
+        status = 'failed';
+        statusCode = e.code;
+        message = e.message;
+      }
+    } else {
+      const mh = { ...DEFAULT_MH, ...options.metropolisHastings };
+      const ip = { ...DEFAULT_INTERPOLATION, ...options.interpolation };
+      const out = runSampledFullBackward(net, x, row, rules, {
+        finder: rootFinder,
+        mh,
+        interpolation: ip,
+        seed,
+        signal: options.signal,
+        onProgress: progress,
+        maxTreeEntries: options.maxTreeEntries ?? 20000,
+        inputNonNegative,
+      });
+      if (out.failure) {
+        status = 'failed';
+        statusCode = out.failure.code;
+        message = out.failure.message;
+      }
+      if (out.relevance) relevance = out.relevance;
+      if (relevance[L] === null) relevance[L] = lastLayerRelevance(net, row, explainedValue);
+      roots = out.roots;
+      contributions = out.contributions;
+      tree = out.tree;
+      treeTruncated = out.treeTruncated;
+      diagExtra.rootFinderStats = out.stats;
+      diagExtra.cacheHits = out.cacheHits;
+      diagExtra.cacheMisses = out.cacheMisses;
+    }
+    timings.decomposition = performance.now() - tStart;
+    throwIfCancelled(options.signal);
+
+    let baselines: Baselines | null = null;
+    if (options.baselines ?? true) {
+      progress({ stage: 'Baselines', fraction: 0.96 });
+      const tb = performance.now();
+      baselines = computeBaselines(mats, x, row);
+      timings.baselines = performance.now() - tb;
+    }
+
+    const layers = layerDiagnostics(net, relevance, roots, explainedValue);
+    progress({ stage: 'Done', fraction: 1 });
+    timings.total = performance.now() - t0;
+    return {
+      schema: 'dtd-lens/result@1',
+      status,
+      statusCode,
+      message,
+      model: summarizeModel(net),
+      input: Array.from(x),
+      explainedOutput: k,
+      explainedRow: row,
+      explainedValue,
+      method,
+      rules: rules.map(ruleToText),
+      rootFinder,
+      activations: fwd.act.map((a) => Array.from(a)),
+      preActivations: fwd.pre.map((z) => Array.from(z)),
+      relevance,
+      roots,
+      flows: computeFlows(net, fwd.act, relevance, roots, rules, options.topK, contributions),
+      tree,
+      treeTruncated,
+      baselines,
+      diagnostics: { ...diagExtra, layers },
+      backend: ops.backend,
+      precision: method === 'full-backward' ? 'float64' : ops.precision,
+      seed,
+      options: {
+        nudge,
+        ...(rootFinder === 'metropolis-hastings' ? { metropolisHastings: { ...DEFAULT_MH, ...options.metropolisHastings } } : {}),
+        ...(rootFinder === 'interpolation' ? { interpolation: { ...DEFAULT_INTERPOLATION, ...options.interpolation } } : {}),
+      },
+      timings,
+      warnings,
+    };
+  } finally {
+    mats.dispose();
+  }
+}
+
+function lastLayerRelevance(net: Network, row: number, value: number): number[] {
+  const r = new Array(net.layers[net.layers.length - 1].outFeatures).fill(0);
+  r[row] = value;
+  return r;
+}
+
+interface TrainFreeOutcome {
+  relevance: (number[] | null)[];
+  status: ExplainResult['status'];
+  statusCode: ExplainResult['statusCode'];
+  message: string | null;
+}
+
+export function runTrainFree<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: number, rules: RuleSpec[], checkConsistent: boolean): TrainFreeOutcome {
+  const { ops, net } = mats;
+  const L = net.layers.length;
+  const X = ops.matrix(1, x.length, x);
+  const bf = forwardBatch(mats, X);
+  const nL = net.layers[L - 1].outFeatures;
+  const topVals = ops.read(bf.act[L]);
+  const topArr = new Float64Array(nL);
+  topArr[row] = topVals[row];
+  const mask = new Float64Array(nL);
+  mask[row] = 1;
+  const tf = trainFreeBatch(mats, bf, rules, ops.matrix(1, nL, topArr), ops.matrix(1, nL, mask));
+  const relevance = tf.relevance.map((m) => Array.from(ops.read(m)));
+  ops.dispose(X, ...bf.pre, ...bf.act.slice(1), ...tf.relevance);
+  let status: TrainFreeOutcome['status'] = 'ok';
+  let statusCode: TrainFreeOutcome['statusCode'] = 'ok';
+  let message: string | null = null;
+  for (let l = L; l >= 1; l--) {
+    if (tf.rootCounts[l - 1][0] === 0) {
+      status = 'failed';
+      statusCode = 'no-root';
+      message = `No unit of ${net.layers[l - 1].name} has a root under rule ${ruleToText(rules[l - 1])} (v·w = 0 for every unit, e.g. all its inputs are 0): relevance stops there, so the layers below receive none.`;
+      break;
+    }
+  }
+  if (status === 'ok' && checkConsistent) {
+    const bad = rules.findIndex((r) => r.name === '0');
+    if (bad >= 0) {
+      status = 'failed';
+      statusCode = 'inconsistent';
+      message = `Rule 0 takes the origin as root: a unit passes on w·a instead of its relevance, so relevance is not conserved (the research code's consistency check fails). The values are shown for comparison only.`;
+    }
+  }
+  return { relevance, status, statusCode, message };
+}
+
+/**
+ * The root each unit used in the train-free decomposition, with the checks:
+ * the unit's train-free relevance re-computed at the root (batched: all roots
+ * of a layer form one batch), whether the root keeps the input's activation
+ * pattern in the layers above, and whether it is in the input domain.
+ */
+export function trainFreeRoots<M extends Mat>(
+  mats: NetMats<M>,
+  x: Float64Array,
+  row: number,
+  rules: RuleSpec[],
+  relevance: (number[] | null)[],
+  inputNonNegative: boolean,
+): RootInfo[][] {
+  const { ops, net } = mats;
+  const L = net.layers.length;
+  const fx = forward64(net, x);
+  const out: RootInfo[][] = [];
+  for (let l = 1; l <= L; l++) {
+    const layer = net.layers[l - 1];
+    const rule = rules[l - 1];
+    const a = fx.act[l - 1];
+    const n = layer.inFeatures;
+    const R = relevance[l] ?? [];
+    const units = l === L ? [row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
+    const infos: RootInfo[] = [];
+    const pts: Float64Array[] = [];
+    const who: number[] = [];
+    let pinvRoot: Float64Array | null = null;
+    if (rule.name === 'pinv') {
+      const P = ops.read(mats.pinvT(l)); // [in, out]
+      pinvRoot = Float64Array.from(a);
+      for (let i = 0; i < n; i++) for (let j = 0; j < layer.outFeatures; j++) pinvRoot[i] -= P[i * layer.outFeatures + j] * (R[j] ?? 0);
+    }
+    for (const j of units) {
+      const w = layer.weight.subarray(j * n, (j + 1) * n);
+      const r = pinvRoot ? pinvRoot.slice() : singleNeuronRoot(rule, w, a, R[j] ?? 0).root;
+      if (!r) {
+        infos.push({ layer: l, unit: j, hasRoot: false, root: null, relevanceAtInput: R[j] ?? 0, relevanceAtRoot: null, passedOn: 0, taylorResidual: null, distance: null, checks: null });
+        continue;
+      }
+      let d = 0;
+      for (let i = 0; i < n; i++) d += (a[i] - r[i]) ** 2;
+      let passed = 0;
+      if (rule.name === '0') for (let i = 0; i < n; i++) passed += w[i] * a[i];
+      else if (rule.name === 'pinv') for (let i = 0; i < n; i++) passed += w[i] * (a[i] - r[i]);
+      else passed = R[j] ?? 0;
+      infos.push({
+        layer: l,
+        unit: j,
+        hasRoot: true,
+        root: Array.from(r),
+        relevanceAtInput: R[j] ?? 0,
+        relevanceAtRoot: null,
+        passedOn: passed,
+        taylorResidual: null,
+        distance: Math.sqrt(d),
+        checks: null,
+      });
+      pts.push(r);
+      who.push(infos.length - 1);
+    }
+    if (pts.length) {
+      // Evaluate the unit's relevance function at every root in one batch.
+      const P = ops.matrix(pts.length, n, concat(pts, n));
+      const bf = forwardBatch(mats, P, l);
+      const aFwd = forwardBatch(mats, ops.matrix(1, n, a), l);
+      const refPre = aFwd.pre.map((z) => ops.read(z));
+      const rootPre = bf.pre.map((z) => ops.read(z));
+      let atRoot: Float64Array;
+      if (l === L) {
+        const top = ops.read(bf.act[L - l + 1]);
+        const nL = layer.outFeatures;
+        atRoot = Float64Array.from(pts, (_, s) => top[s * nL + row]);
+      } else {
+        const nL = net.layers[L - 1].outFeatures;
+        const B = pts.length;
+        const topAll = ops.read(bf.act[L - l + 1]);
+        const top = new Float64Array(B * nL);
+        const mask = new Float64Array(B * nL);
+        for (let s = 0; s < B; s++) {
+          top[s * nL + row] = topAll[s * nL + row];
+          mask[s * nL + row] = 1;
+        }
+        // Re-run the train-free decomposition above layer l at each root, down to layer l's units.
+        const fwdAbove: typeof bf = { pre: bf.pre.slice(1), act: bf.act.slice(1) };
+        const tf = trainFreeBatch(mats, fwdAbove, rules, ops.matrix(B, nL, top), ops.matrix(B, nL, mask), l + 1);
+        const Rl = ops.read(tf.relevance[0]);
+        const m = layer.outFeatures;
+        atRoot = Float64Array.from(pts, (_, s) => Rl[s * m + infos[who[s]].unit]);
+      }
+      const storeRoots = pts.length * n <= MAX_ROOT_VALUES_PER_LAYER;
+      for (let s = 0; s < pts.length; s++) {
+        const info = infos[who[s]];
+        const Rj = info.relevanceAtInput;
+        info.relevanceAtRoot = atRoot[s];
+        info.taylorResidual = Rj - atRoot[s] - info.passedOn;
+        const inRegion = samePreSigns(refPre, rootPre, s);
+        info.checks = {
+          relevanceZero: Math.abs(atRoot[s]) <= 1e-6 * Math.max(Math.abs(Rj), 1e-12),
+          inRegion,
+          inDomain: inDomain(rule, pts[s], l > 1 || inputNonNegative),
+        };
+        if (!storeRoots) info.root = null;
+      }
+    }
+    out.push(infos);
+  }
+  return out;
+}
+
+/** Same activation pattern in every layer from the root's layer up, units within 1e-9 of their hinge count as either side. */
+function samePreSigns(ref: Float64Array[], at: Float64Array[], s: number): boolean {
+  for (let k = 0; k < ref.length; k++) {
+    const m = ref[k].length;
+    for (let j = 0; j < m; j++) {
+      const zr = ref[k][j];
+      const za = at[k][s * m + j];
+      if (Math.abs(za) <= 1e-9 || Math.abs(zr) <= 1e-9) continue;
+      if (zr > 0 !== za > 0) return false;
+    }
+  }
+  return true;
+}
+
+function concat(rows: Float64Array[], n: number): Float64Array {
+  const out = new Float64Array(rows.length * n);
+  rows.forEach((r, i) => out.set(r, i * n));
+  return out;
+}
+
+export function computeBaselines<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: number): Baselines {
+  const { ops, net } = mats;
+  const X = ops.matrix(1, x.length, x);
+  const grad = Array.from(ops.read(gradientBatch(mats, X, row)));
+  const lrp: Baselines['lrp'] = {};
+  for (const [key, rule] of Object.entries(LRP_BASELINES)) {
+    const out = lrpBatch(mats, X, row, lrpRulesFor(net, rule));
+    const perLayer = out.relevance.slice(0, net.layers.length).map((m) => Array.from(ops.read(m)));
+    lrp[key] = { relevance: perLayer[0], sum: sum(perLayer[0]), perLayer };
+  }
+  return { gradient: grad, gradientTimesInput: grad.map((g, i) => g * x[i]), lrp };
+}
+
+export function layerDiagnostics(net: Network, relevance: (number[] | null)[], roots: RootInfo[][], explainedValue: number): LayerDiagnostics[] {
+  const out: LayerDiagnostics[] = [];
+  for (let i = 0; i < relevance.length; i++) {
+    const r = relevance[i];
+    if (!r) continue;
+    const s = sum(r);
+    const neg = r.reduce((acc, v) => acc + (v < 0 ? v : 0), 0);
+    // Roots that produced relevance[i] are those of layer i+1 (they live in layer i+1's input space).
+    const rs = i < roots.length ? roots[i].filter((q) => q.hasRoot && q.checks) : [];
+    out.push({
+      index: i,
+      name: i === 0 ? 'input' : net.layers[i - 1].name,
+      relevanceSum: s,
+      explainedValue,
+      conservationError: s - explainedValue,
+      negativeMass: neg,
+      rootsTotal: rs.length,
+      rootsInRegion: rs.filter((q) => q.checks!.inRegion).length,
+      rootsInDomain: rs.filter((q) => q.checks!.inDomain).length,
+      rootsWithZeroRelevance: rs.filter((q) => q.checks!.relevanceZero).length,
+    });
+  }
+  return out;
+}
+
+export type { Ops };

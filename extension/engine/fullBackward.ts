@@ -1,0 +1,303 @@
+// Full-backward DTD with the linear root finder (fixtures README §6), exact
+// float64, one point at a time: the upper relevance is the real function the
+// layers above compute, so each root re-runs the decomposition above it and
+// the gradient is taken there. Outer layers differentiate through the root
+// construction of inner ones, so every evaluation returns its Jacobian.
+//   U_L(a) = [act(w_row·a + b_row)]
+//   U_l(a) = FB_{l+1}(act(W_l a + b_l))
+//   FB_l(a) = Σ_{j: root exists, R_j > 0} ∇U_l(r_j)_j ⊙ (a − r_j),  R = U_l(a)
+// This path deliberately stays on typed float64 arrays instead of the Ops
+// interface: the recursion evaluates tens of thousands of tiny (10-wide)
+// products, where a tensor backend's per-op overhead would dominate and
+// float32 rounding decides the side of a hinge.
+
+import { DtdError, throwIfCancelled } from './errors';
+import { activationSlope, affine, activate, dot, patternFrom, samePattern, sum } from './forward';
+import type { Network } from './network';
+import { directionDerivative, inDomain, singleNeuronRoot } from './rules';
+import type { RootInfo, RuleSpec, TreeEntry } from './types';
+
+export class DecompositionFailure extends Error {
+  constructor(
+    readonly code: 'no-root' | 'no-positive-relevance',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The estimated number of relevance evaluations (fixtures: C(L) = 3, C(l) = (2 + n_l)·C(l+1)). */
+export function fullBackwardCost(net: Network): number {
+  let c = 3;
+  for (let l = net.layers.length - 1; l >= 1; l--) c *= 2 + net.layers[l - 1].outFeatures;
+  return c;
+}
+
+interface Eval {
+  value: Float64Array;
+  /** Row-major [value.length, input length]; null when not requested. */
+  jac: Float64Array | null;
+}
+
+export interface FullBackwardOptions {
+  nudge: number;
+  maxTreeEntries: number;
+  signal?: AbortSignal;
+  onEvaluation?: (count: number) => void;
+  /** Whether layer 1's input domain is ≥ 0 (hidden layers always are for ReLU nets). */
+  inputNonNegative: boolean;
+}
+
+export interface FullBackwardOutput {
+  relevance: Float64Array;
+  /** relevance[l] = U_l at the input's own activations (l ≥ 1), index 0 = FB_1(x). */
+  layerRelevance: Float64Array[];
+  tree: TreeEntry[];
+  treeTruncated: boolean;
+  /** roots[l-1]: roots of layer l computed at the input's own activations. */
+  roots: RootInfo[][];
+  /** contributions[l-1]: unit j → rel_j at the input's own activations (for the flows view). */
+  contributions: Map<number, Float64Array>[];
+  evaluations: number;
+}
+
+export class LinearFullBackward {
+  private readonly L: number;
+  private evaluations = 0;
+  private tree: TreeEntry[] = [];
+  private treeTruncated = false;
+  private roots: RootInfo[][];
+  private layerRelevance: Float64Array[];
+  private contributions: Map<number, Float64Array>[];
+
+  constructor(
+    private readonly net: Network,
+    private readonly rules: RuleSpec[],
+    private readonly row: number,
+    private readonly opts: FullBackwardOptions,
+  ) {
+    this.L = net.layers.length;
+    this.roots = Array.from({ length: this.L }, () => []);
+    this.layerRelevance = new Array(this.L + 1);
+    this.contributions = Array.from({ length: this.L }, () => new Map());
+    for (const r of rules) {
+      if (r.name === 'pinv') throw new DtdError('bad-usage', 'The pinv layer rule is available for the train-free decomposition only.');
+    }
+  }
+
+  run(x: Float64Array): FullBackwardOutput {
+    const out = this.FB(1, x, false, [], true, true);
+    this.layerRelevance[0] = out.value;
+    return {
+      relevance: out.value,
+      layerRelevance: this.layerRelevance,
+      tree: this.tree,
+      treeTruncated: this.treeTruncated,
+      roots: this.roots,
+      contributions: this.contributions,
+      evaluations: this.evaluations,
+    };
+  }
+
+  /** The explained output computed from the input of layer l. */
+  private logitFrom(l: number, a: Float64Array): number {
+    let h: Float64Array = a;
+    for (let k = l; k <= this.L; k++) {
+      const layer = this.net.layers[k - 1];
+      if (k === this.L) {
+        const z = dot(layer.weight.subarray(this.row * layer.inFeatures, (this.row + 1) * layer.inFeatures), h) + layer.bias[this.row];
+        return layer.activation === 'relu' ? Math.max(z, 0) : z;
+      }
+      h = activate(layer, affine(layer, h));
+    }
+    return NaN;
+  }
+
+  /** Upper relevance U_l(a) and (optionally) its Jacobian. `main` marks the evaluation at the input's own activations. */
+  private U(l: number, a: Float64Array, wantJac: boolean, path: string[], main: boolean, record: boolean): Eval {
+    this.evaluations++;
+    if ((this.evaluations & 1023) === 0) {
+      throwIfCancelled(this.opts.signal);
+      this.opts.onEvaluation?.(this.evaluations);
+    }
+    const layer = this.net.layers[l - 1];
+    const n = layer.inFeatures;
+    if (l === this.L) {
+      const w = layer.weight.subarray(this.row * n, (this.row + 1) * n);
+      const z = dot(w, a) + layer.bias[this.row];
+      const slope = activationSlope(layer, z);
+      const value = Float64Array.of(layer.activation === 'relu' ? Math.max(z, 0) : z);
+      const jac = wantJac ? Float64Array.from(w, (wi) => wi * slope) : null;
+      return { value, jac };
+    }
+    const z = affine(layer, a);
+    const h = activate(layer, z);
+    // Evaluations at the input's own activations are not tree entries (as in the research code).
+    const fb = this.FB(l + 1, h, wantJac, path, main, record && !main);
+    if (main) this.layerRelevance[l] = fb.value;
+    if (!wantJac || !fb.jac) return { value: fb.value, jac: null };
+    // jac = J_FB [m, m] · diag(act'(z)) · W [m, n]
+    const m = layer.outFeatures;
+    const jac = new Float64Array(m * n);
+    for (let k = 0; k < m; k++) {
+      const s = activationSlope(layer, z[k]);
+      if (s === 0) continue;
+      const wk = k * n;
+      for (let p = 0; p < m; p++) {
+        const f = fb.jac[p * m + k] * s;
+        if (f === 0) continue;
+        const jp = p * n;
+        for (let i = 0; i < n; i++) jac[jp + i] += f * layer.weight[wk + i];
+      }
+    }
+    return { value: fb.value, jac };
+  }
+
+  private FB(l: number, a: Float64Array, wantJac: boolean, path: string[], main: boolean, record: boolean): Eval {
+    const layer = this.net.layers[l - 1];
+    const rule = this.rules[l - 1];
+    const n = layer.inFeatures;
+    const u = this.U(l, a, wantJac, path, main, record);
+    const units = l === this.L ? [this.row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
+    const value = new Float64Array(n);
+    const jac = wantJac ? new Float64Array(n * n) : null;
+    const eps = this.opts.nudge;
+    let anyRoot = false;
+    let anyContributed = false;
+    const needChecks = main || (record && this.tree.length < this.opts.maxTreeEntries);
+    const aPattern = needChecks ? patternFrom(this.net, l, a, 0) : '';
+    for (const j of units) {
+      const idx = l === this.L ? 0 : j;
+      const label = l === this.L ? 0 : j;
+      const w = layer.weight.subarray(j * n, (j + 1) * n);
+      const T = u.value[idx];
+      const sr = singleNeuronRoot(rule, w, a, T);
+      if (!sr.root) {
+        if (main) this.roots[l - 1].push(noRoot(l, j, T));
+        continue;
+      }
+      anyRoot = true;
+      if (!(T > 0)) {
+        if (main) this.roots[l - 1].push({ ...noRoot(l, j, T), hasRoot: true, root: Array.from(sr.root), distance: dist(a, sr.root) } as RootInfo);
+        continue;
+      }
+      anyContributed = true;
+      const r = sr.root;
+      if (eps) for (let i = 0; i < n; i++) r[i] += eps * (a[i] - r[i]);
+      const childPath = [...path, `layer${l}`, `root_${label}`];
+      let entry: TreeEntry | null = null;
+      if (record) {
+        if (this.tree.length < this.opts.maxTreeEntries) {
+          entry = {} as TreeEntry;
+          this.tree.push(entry); // pre-order: the parent precedes the entries of its own recursion
+        } else {
+          this.treeTruncated = true;
+        }
+      }
+      const ev = this.U(l, r, true, childPath, false, record);
+      const g = ev.jac!.subarray(idx * n, (idx + 1) * n);
+      const unresolved = ev.value[idx];
+      let relSum = 0;
+      const rel = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        rel[i] = g[i] * (a[i] - r[i]);
+        value[i] += rel[i];
+        relSum += rel[i];
+      }
+      if (jac) {
+        // ∂r/∂a = I − v(∂t/∂a)ᵀ − t·diag(∂v/∂a); nudged: (1−ε)∂r/∂a + εI. rel_j = g ⊙ (a − r) → J += diag(g)(I − ∂r/∂a).
+        const dT = u.jac!.subarray(idx * n, (idx + 1) * n);
+        const v = sr.v;
+        const dv = new Float64Array(n);
+        for (let i = 0; i < n; i++) dv[i] = directionDerivative(rule, w[i]);
+        const dtda = new Float64Array(n);
+        if (rule.name !== '0' && v && Number.isFinite(T / sr.d)) {
+          for (let i = 0; i < n; i++) dtda[i] = dT[i] / sr.d - (T / (sr.d * sr.d)) * dv[i] * w[i];
+        }
+        for (let i = 0; i < n; i++) {
+          if (g[i] === 0) continue;
+          for (let k = 0; k < n; k++) {
+            let drik: number;
+            if (rule.name === '0') drik = 0;
+            else drik = (i === k ? 1 - sr.t * dv[i] : 0) - (v ? v[i] : 0) * dtda[k];
+            drik = (1 - eps) * drik + (i === k ? eps : 0);
+            jac[i * n + k] += g[i] * ((i === k ? 1 : 0) - drik);
+          }
+        }
+      }
+      if (!entry && !main) continue;
+      const z = dot(w, r) + layer.bias[j];
+      const inRegion = samePattern(aPattern, patternFrom(this.net, l, r, 1e-9));
+      const domainOk = inDomain(rule, r, l > 1 || this.opts.inputNonNegative);
+      const taylorResidual = T - unresolved - relSum;
+      if (entry) {
+        Object.assign(entry, {
+          layer: l,
+          path: childPath,
+          unit: label,
+          root: Array.from(r),
+          input: Array.from(a),
+          relevanceOfUnit: T,
+          relevance: Array.from(rel),
+          relevanceSum: relSum,
+          unresolvedRelevance: unresolved,
+          taylorResidual,
+          gradient: Array.from(g),
+          rootRelevance: Array.from(u.value),
+          rootLogit: this.logitFrom(l, r),
+          inputLogit: this.logitFrom(l, a),
+          preActivationAtRoot: z,
+          gradAtRootIsZero: g.every((x) => x === 0),
+          inRegion,
+          inDomain: domainOk,
+        } satisfies TreeEntry);
+      }
+      if (main) {
+        this.contributions[l - 1].set(j, rel);
+        this.roots[l - 1].push({
+          layer: l,
+          unit: j,
+          hasRoot: true,
+          root: Array.from(r),
+          relevanceAtInput: T,
+          relevanceAtRoot: unresolved,
+          passedOn: relSum,
+          taylorResidual,
+          distance: dist(a, r),
+          checks: { relevanceZero: Math.abs(unresolved) <= 1e-6 * Math.max(Math.abs(T), 1e-300), inRegion, inDomain: domainOk },
+        });
+      }
+    }
+    if (!anyRoot) throw new DecompositionFailure('no-root', `No unit of ${layer.name} has a root under rule ${rule.name}: relevance cannot pass below this layer.`);
+    if (!anyContributed) {
+      throw new DecompositionFailure(
+        'no-positive-relevance',
+        `At some point of the recursion no unit of ${layer.name} carries positive relevance (a root pushed the output to ≤ 0), so full-backward has nothing to decompose there.`,
+      );
+    }
+    return { value, jac };
+  }
+}
+
+function dist(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s);
+}
+
+function noRoot(layer: number, unit: number, T: number): RootInfo {
+  return {
+    layer,
+    unit,
+    hasRoot: false,
+    root: null,
+    relevanceAtInput: T,
+    relevanceAtRoot: null,
+    passedOn: 0,
+    taylorResidual: null,
+    distance: null,
+    checks: null,
+  };
+}
+
+export { sum };

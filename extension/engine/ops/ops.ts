@@ -1,0 +1,48 @@
+// The small compute interface every batched algorithm is written against.
+// Matrices are row-major [rows, cols]; a batch of vectors is one matrix with
+// one row per vector. Two implementations: typed arrays (exact float64, or
+// float32) in typed.ts, and TensorFlow.js (float32, tensorflow/wasm/cpu
+// backends) in tfjs.ts. Implementations own their matrix type; algorithms only
+// pass handles around and `read` results at the end.
+
+import type { Precision } from '../types';
+
+export interface Mat {
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export interface Ops<M extends Mat = Mat> {
+  readonly backend: string;
+  readonly precision: Precision;
+  matrix(rows: number, cols: number, data: ArrayLike<number>): M;
+  /** Copies the values out as float64 (row-major). */
+  read(m: M): Float64Array;
+  /** a[m,k]·b[k,n], or a[m,k]·b[n,k]ᵀ when transposeB. */
+  matmul(a: M, b: M, transposeB: boolean): M;
+  /** Elementwise; b may be a [1, cols] row that broadcasts over a's rows. */
+  add(a: M, b: M): M;
+  sub(a: M, b: M): M;
+  mul(a: M, b: M): M;
+  scale(a: M, s: number): M;
+  relu(a: M): M;
+  /** 1 where a > 0, else 0 (relu'(0) = 0, the PyTorch convention). */
+  stepPositive(a: M): M;
+  /** max(a, 0) and min(a, 0). */
+  positivePart(a: M): M;
+  negativePart(a: M): M;
+  /** 1 where a ≥ 0, else 0. */
+  nonNegativeMask(a: M): M;
+  /** num/den where |den| > eps and the quotient is finite; 0 elsewhere (a unit without a root passes nothing on). */
+  divOrZero(num: M, den: M, eps: number): M;
+  /** num / (den + eps·sign(den)), sign(0) = +1: zennit's stabiliser. */
+  divStabilized(num: M, den: M, eps: number): M;
+  /** [rows, cols] → [1, cols] column sums. */
+  sumRows(a: M): M;
+  /** Columns [start, stop) of a. */
+  sliceCols(a: M, start: number, stop: number): M;
+  /** Rows [start, stop) of a. */
+  sliceRows(a: M, start: number, stop: number): M;
+  /** Frees backend memory (no-op for typed arrays). */
+  dispose(...ms: M[]): void;
+}

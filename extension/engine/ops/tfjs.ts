@@ -1,0 +1,130 @@
+// Ops on TensorFlow.js tensors (float32). Backends, in order of preference for
+// 'auto': tensorflow (native, @tensorflow/tfjs-node-gpu with a GPU, else
+// @tensorflow/tfjs-node), wasm (SIMD), cpu. The native packages are optional:
+// when they are missing or fail to load we fall through. Each op is an
+// explicit kernel call; callers batch their work so that per-op overhead
+// (1.5–6 µs) does not dominate.
+
+import * as tfCore from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import type { BackendName, Precision } from '../types';
+import type { Mat, Ops } from './ops';
+
+type TF = typeof tfCore;
+
+export class TfMat implements Mat {
+  constructor(readonly t: tfCore.Tensor2D) {}
+  get rows(): number {
+    return this.t.shape[0];
+  }
+  get cols(): number {
+    return this.t.shape[1];
+  }
+}
+
+export class TfjsOps implements Ops<TfMat> {
+  readonly precision: Precision = 'float32';
+  constructor(
+    private readonly tf: TF,
+    readonly backend: string,
+  ) {}
+
+  private wrap(t: tfCore.Tensor): TfMat {
+    return new TfMat(t as tfCore.Tensor2D);
+  }
+  matrix(rows: number, cols: number, data: ArrayLike<number>): TfMat {
+    return this.wrap(this.tf.tensor2d(Float32Array.from(data), [rows, cols], 'float32'));
+  }
+  read(m: TfMat): Float64Array {
+    return Float64Array.from(m.t.dataSync());
+  }
+  matmul(a: TfMat, b: TfMat, transposeB: boolean): TfMat {
+    return this.wrap(this.tf.matMul(a.t, b.t, false, transposeB));
+  }
+  add(a: TfMat, b: TfMat) { return this.wrap(this.tf.add(a.t, b.t)); }
+  sub(a: TfMat, b: TfMat) { return this.wrap(this.tf.sub(a.t, b.t)); }
+  mul(a: TfMat, b: TfMat) { return this.wrap(this.tf.mul(a.t, b.t)); }
+  scale(a: TfMat, s: number) { return this.wrap(this.tf.mul(a.t, this.tf.scalar(s))); }
+  relu(a: TfMat) { return this.wrap(this.tf.relu(a.t)); }
+  stepPositive(a: TfMat) { return this.wrap(this.tf.cast(this.tf.greater(a.t, 0), 'float32')); }
+  positivePart(a: TfMat) { return this.wrap(this.tf.relu(a.t)); }
+  negativePart(a: TfMat) { return this.wrap(this.tf.minimum(a.t, 0)); }
+  nonNegativeMask(a: TfMat) { return this.wrap(this.tf.cast(this.tf.greaterEqual(a.t, 0), 'float32')); }
+  divOrZero(num: TfMat, den: TfMat, eps: number): TfMat {
+    const tf = this.tf;
+    return this.wrap(
+      tf.tidy(() => {
+        const ok = tf.greater(tf.abs(den.t), eps);
+        const safe = tf.where(ok, den.t, tf.onesLike(den.t));
+        const q = tf.div(num.t, safe);
+        const finite = tf.logicalAnd(ok, tf.isFinite(q));
+        return tf.where(finite, q, tf.zerosLike(q));
+      }),
+    );
+  }
+  divStabilized(num: TfMat, den: TfMat, eps: number): TfMat {
+    const tf = this.tf;
+    return this.wrap(tf.tidy(() => tf.div(num.t, tf.add(den.t, tf.where(tf.greaterEqual(den.t, 0), tf.fill(den.t.shape, eps), tf.fill(den.t.shape, -eps))))));
+  }
+  sumRows(a: TfMat) { return this.wrap(this.tf.sum(a.t, 0, true)); }
+  sliceCols(a: TfMat, start: number, stop: number) { return this.wrap(this.tf.slice(a.t, [0, start], [a.rows, stop - start])); }
+  sliceRows(a: TfMat, start: number, stop: number) { return this.wrap(this.tf.slice(a.t, [start, 0], [stop - start, a.cols])); }
+  dispose(...ms: TfMat[]): void {
+    for (const m of ms) m.t.dispose();
+  }
+}
+
+const req = createRequire(typeof __filename === 'string' ? __filename : path.join(process.cwd(), 'index.js'));
+
+function tryNative(pkg: string): { tf: TF; gpu: boolean } | null {
+  try {
+    const tf = req(pkg) as TF;
+    const be = tf.backend() as unknown as { isUsingGpuDevice?: boolean };
+    return { tf, gpu: be?.isUsingGpuDevice === true };
+  } catch {
+    return null;
+  }
+}
+
+/** Folder that holds the wasm binaries: next to the bundle (shipped in dist/), else the package. */
+function wasmDir(): string {
+  const here = typeof __dirname === 'string' ? __dirname : process.cwd();
+  try {
+    const fs = req('node:fs') as typeof import('node:fs');
+    if (fs.existsSync(path.join(here, 'tfjs-backend-wasm-simd.wasm'))) return here + path.sep;
+  } catch {
+    /* fall through */
+  }
+  return path.join(path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+}
+
+export async function createTfjsOps(backend: BackendName): Promise<TfjsOps> {
+  const errors: string[] = [];
+  if (backend === 'auto' || backend === 'tensorflow') {
+    const gpu = tryNative('@tensorflow/tfjs-node-gpu');
+    if (gpu?.gpu) return new TfjsOps(gpu.tf, 'tensorflow-gpu');
+    const cpu = gpu ?? tryNative('@tensorflow/tfjs-node');
+    if (cpu) return new TfjsOps(cpu.tf, 'tensorflow-cpu');
+    errors.push('@tensorflow/tfjs-node(-gpu) is not installed or did not load');
+    if (backend === 'tensorflow') throw new Error(errors.join('; '));
+  }
+  const tf = tfCore;
+  if (backend === 'auto' || backend === 'wasm') {
+    try {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      wasm.setWasmPaths(wasmDir());
+      if (await tf.setBackend('wasm')) {
+        await tf.ready();
+        return new TfjsOps(tf, 'tfjs-wasm');
+      }
+    } catch (e) {
+      errors.push(`wasm: ${(e as Error).message}`);
+      if (backend === 'wasm') throw new Error(errors.join('; '));
+    }
+  }
+  await tf.setBackend('cpu');
+  await tf.ready();
+  return new TfjsOps(tf, 'tfjs-cpu');
+}

@@ -1,0 +1,126 @@
+// Ops on plain typed arrays: Float64Array (exact; the default and what the
+// fixtures are checked with) or Float32Array. The matrix product uses the
+// i-k-j loop order so the inner loop streams both operands.
+
+import type { Precision } from '../types';
+import type { Mat, Ops } from './ops';
+
+type Arr = Float64Array | Float32Array;
+
+export class TypedMat implements Mat {
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+    readonly data: Arr,
+  ) {}
+}
+
+export class TypedOps implements Ops<TypedMat> {
+  readonly backend: string;
+  private readonly Ctor: Float64ArrayConstructor | Float32ArrayConstructor;
+
+  constructor(readonly precision: Precision) {
+    this.Ctor = precision === 'float64' ? Float64Array : Float32Array;
+    this.backend = precision === 'float64' ? 'typed-float64' : 'typed-float32';
+  }
+
+  private alloc(rows: number, cols: number): TypedMat {
+    return new TypedMat(rows, cols, new this.Ctor(rows * cols));
+  }
+
+  matrix(rows: number, cols: number, data: ArrayLike<number>): TypedMat {
+    if (data.length !== rows * cols) throw new Error(`matrix: ${data.length} values for [${rows}, ${cols}]`);
+    const m = this.alloc(rows, cols);
+    m.data.set(data);
+    return m;
+  }
+
+  read(m: TypedMat): Float64Array {
+    return m.data instanceof Float64Array ? m.data.slice() : Float64Array.from(m.data);
+  }
+
+  matmul(a: TypedMat, b: TypedMat, transposeB: boolean): TypedMat {
+    const m = a.rows, k = a.cols;
+    const n = transposeB ? b.rows : b.cols;
+    if ((transposeB ? b.cols : b.rows) !== k) throw new Error(`matmul: [${a.rows},${a.cols}]·[${b.rows},${b.cols}]${transposeB ? 'ᵀ' : ''}`);
+    const out = this.alloc(m, n);
+    const A = a.data, B = b.data, C = out.data;
+    if (transposeB) {
+      for (let i = 0; i < m; i++) {
+        const ai = i * k;
+        for (let j = 0; j < n; j++) {
+          const bj = j * k;
+          let s = 0;
+          for (let p = 0; p < k; p++) s += A[ai + p] * B[bj + p];
+          C[i * n + j] = s;
+        }
+      }
+    } else {
+      for (let i = 0; i < m; i++) {
+        const ci = i * n;
+        for (let p = 0; p < k; p++) {
+          const aip = A[i * k + p];
+          if (aip === 0) continue;
+          const bp = p * n;
+          for (let j = 0; j < n; j++) C[ci + j] += aip * B[bp + j];
+        }
+      }
+    }
+    return out;
+  }
+
+  private zip(a: TypedMat, b: TypedMat, f: (x: number, y: number) => number): TypedMat {
+    const out = this.alloc(a.rows, a.cols);
+    const A = a.data, B = b.data, C = out.data, n = a.cols;
+    if (b.rows === a.rows && b.cols === a.cols) {
+      for (let i = 0; i < C.length; i++) C[i] = f(A[i], B[i]);
+    } else if (b.rows === 1 && b.cols === a.cols) {
+      for (let i = 0; i < C.length; i++) C[i] = f(A[i], B[i % n]);
+    } else {
+      throw new Error(`broadcast: [${a.rows},${a.cols}] with [${b.rows},${b.cols}]`);
+    }
+    return out;
+  }
+
+  private map(a: TypedMat, f: (x: number) => number): TypedMat {
+    const out = this.alloc(a.rows, a.cols);
+    const A = a.data, C = out.data;
+    for (let i = 0; i < C.length; i++) C[i] = f(A[i]);
+    return out;
+  }
+
+  add(a: TypedMat, b: TypedMat) { return this.zip(a, b, (x, y) => x + y); }
+  sub(a: TypedMat, b: TypedMat) { return this.zip(a, b, (x, y) => x - y); }
+  mul(a: TypedMat, b: TypedMat) { return this.zip(a, b, (x, y) => x * y); }
+  scale(a: TypedMat, s: number) { return this.map(a, (x) => x * s); }
+  relu(a: TypedMat) { return this.map(a, (x) => (x > 0 ? x : 0)); }
+  stepPositive(a: TypedMat) { return this.map(a, (x) => (x > 0 ? 1 : 0)); }
+  positivePart(a: TypedMat) { return this.map(a, (x) => (x > 0 ? x : 0)); }
+  negativePart(a: TypedMat) { return this.map(a, (x) => (x < 0 ? x : 0)); }
+  nonNegativeMask(a: TypedMat) { return this.map(a, (x) => (x >= 0 ? 1 : 0)); }
+  divOrZero(num: TypedMat, den: TypedMat, eps: number) {
+    return this.zip(num, den, (x, y) => {
+      if (!(Math.abs(y) > eps)) return 0;
+      const q = x / y;
+      return Number.isFinite(q) ? q : 0;
+    });
+  }
+  divStabilized(num: TypedMat, den: TypedMat, eps: number) {
+    return this.zip(num, den, (x, y) => x / (y + (y >= 0 ? eps : -eps)));
+  }
+  sumRows(a: TypedMat) {
+    const out = this.alloc(1, a.cols);
+    for (let i = 0; i < a.rows; i++) for (let j = 0; j < a.cols; j++) out.data[j] += a.data[i * a.cols + j];
+    return out;
+  }
+  sliceCols(a: TypedMat, start: number, stop: number) {
+    const w = stop - start;
+    const out = this.alloc(a.rows, w);
+    for (let i = 0; i < a.rows; i++) out.data.set(a.data.subarray(i * a.cols + start, i * a.cols + stop), i * w);
+    return out;
+  }
+  sliceRows(a: TypedMat, start: number, stop: number) {
+    return new TypedMat(stop - start, a.cols, a.data.slice(start * a.cols, stop * a.cols));
+  }
+  dispose(): void {}
+}
