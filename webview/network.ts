@@ -1,0 +1,252 @@
+// Draws one network pane with D3: columns of units (or bins), flows between
+// consecutive layers, the "rest" stubs for flows not drawn, column headers and a
+// colour legend, inside a zoomable viewport. Every visual property is an SVG
+// attribute with an explicit colour, so the SVG exports as it looks.
+
+import { select, zoom, zoomIdentity, type Selection, type ZoomBehavior, type ZoomTransform } from 'd3';
+import type { Palette } from './colors';
+import { divergingColor } from './colors';
+import type { NetworkView, ViewEdge, ViewNode } from './model';
+
+export interface PaneCallbacks {
+  select(pane: number, node: ViewNode): void;
+  toggleExpand(layer: number): void;
+  hover(pane: number, node: ViewNode | null, edge: ViewEdge | null, ev: MouseEvent): void;
+  zoomed(pane: number, t: ZoomTransform): void;
+}
+
+export interface PaneRender {
+  svg: SVGSVGElement;
+  view: NetworkView;
+  setFocus(node: ViewNode | null): void;
+  setTransform(t: { k: number; x: number; y: number }): void;
+  centerOn(node: ViewNode): void;
+  zoomBy(factor: number): void;
+  resetZoom(): void;
+  /** Number of flow paths drawn. */
+  flowCount: number;
+}
+
+const SVGNS = 'http://www.w3.org/2000/svg';
+
+function fmt(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(2) : v.toPrecision(3);
+}
+
+export function renderPane(
+  host: HTMLElement,
+  pane: number,
+  view: NetworkView,
+  palette: Palette,
+  maxAbs: number[],
+  title: string,
+  cb: PaneCallbacks,
+): PaneRender {
+  host.replaceChildren();
+  const hostWidth = Math.max(320, host.clientWidth || 800);
+  const height = Math.max(260, Math.min(view.height, 760));
+  const svg = select(host)
+    .append('svg')
+    .attr('xmlns', SVGNS)
+    .attr('class', 'network')
+    .attr('role', 'img')
+    .attr('aria-label', title)
+    .attr('tabindex', 0)
+    .attr('width', hostWidth)
+    .attr('height', height)
+    .attr('viewBox', `0 0 ${hostWidth} ${height}`)
+    .attr('font-family', 'system-ui, -apple-system, "Segoe UI", sans-serif')
+    .attr('data-pane', pane);
+  svg.append('rect').attr('class', 'bg').attr('width', hostWidth).attr('height', height).attr('fill', palette.background);
+  const vp = svg.append('g').attr('class', 'viewport');
+
+  // ── flows ──
+  const edgesG = vp.append('g').attr('class', 'flows').attr('fill', 'none');
+  for (const e of view.edges) {
+    const mf = view.maxFlow.get(e.layer) || 1;
+    const t = Math.abs(e.value) / mf;
+    const sx = e.source.x + e.source.r;
+    const tx = e.target.x - e.target.r;
+    const mx = (sx + tx) / 2;
+    edgesG
+      .append('path')
+      .datum(e)
+      .attr('class', 'flow')
+      .attr('d', `M${sx.toFixed(1)},${e.source.y.toFixed(1)}C${mx.toFixed(1)},${e.source.y.toFixed(1)} ${mx.toFixed(1)},${e.target.y.toFixed(1)} ${tx.toFixed(1)},${e.target.y.toFixed(1)}`)
+      .attr('stroke', e.value > 0 ? palette.positive : palette.negative)
+      // Strong flows stand out, weak ones recede: a dense 784-wide view stays readable.
+      .attr('stroke-width', (0.5 + 5.5 * t * t).toFixed(2))
+      .attr('stroke-opacity', (0.12 + 0.7 * t).toFixed(2))
+      .attr('data-layer', e.layer)
+      .attr('data-from', e.source.id)
+      .attr('data-to', e.target.id)
+      .attr('data-value', e.value);
+  }
+  const restG = vp.append('g').attr('class', 'rests');
+  for (const r of view.rests) {
+    const mf = view.maxFlow.get(r.node.layer) || 1;
+    const t = Math.min(1, Math.abs(r.value) / mf);
+    const tx = r.node.x - r.node.r;
+    restG
+      .append('line')
+      .attr('class', 'rest')
+      .attr('x1', tx - 22)
+      .attr('x2', tx)
+      .attr('y1', r.node.y)
+      .attr('y2', r.node.y)
+      .attr('stroke', r.value >= 0 ? palette.positive : palette.negative)
+      .attr('stroke-width', (0.6 + 5.4 * t).toFixed(2))
+      .attr('stroke-dasharray', '2 2')
+      .attr('stroke-opacity', 0.7)
+      .attr('data-node', r.node.id)
+      .attr('data-count', r.count)
+      .attr('data-value', r.value)
+      .append('title')
+      .text(`${r.count} more flows into ${r.node.id}, sum ${r.value}`);
+  }
+
+  // ── nodes ──
+  const nodesG = vp.append('g').attr('class', 'nodes');
+  for (const layer of view.layers) {
+    const m = maxAbs[layer.index] ?? layer.maxAbs;
+    for (const n of layer.nodes) {
+      const fill = divergingColor(palette, n.relevance, m);
+      const el = n.isBin
+        ? nodesG
+            .append<SVGElement>('rect')
+            .attr('x', n.x - n.r)
+            .attr('y', n.y - n.r)
+            .attr('width', 2 * n.r)
+            .attr('height', 2 * n.r)
+            .attr('rx', Math.min(2, n.r / 3))
+        : nodesG.append<SVGElement>('circle').attr('cx', n.x).attr('cy', n.y).attr('r', n.r);
+      el.datum<ViewNode>(n)
+        .attr('class', `node${n.isBin ? ' bin' : ''}${n.off ? ' off' : ''}${n.explained ? ' explained' : ''}`)
+        .attr('id', `p${pane}-n${n.id.replace(':', '-')}`)
+        .attr('fill', fill)
+        .attr('fill-opacity', n.off ? 0.35 : 1)
+        .attr('stroke', n.explained ? palette.focus : n.off ? palette.muted : palette.highContrast ? palette.foreground : 'none')
+        .attr('stroke-width', n.explained ? 2.5 : n.off ? 1 : 1)
+        .attr('stroke-dasharray', n.off ? '2 1.5' : null)
+        .attr('data-layer', n.layer)
+        .attr('data-unit', n.start)
+        .attr('data-end', n.end)
+        .attr('data-relevance', n.relevance === null ? 'null' : String(n.relevance))
+        .attr('data-activation', n.activation)
+        .attr('data-fill', fill);
+    }
+  }
+
+  // ── column headers ──
+  const labels = vp.append('g').attr('class', 'labels').attr('font-size', 12).attr('fill', palette.foreground);
+  for (const layer of view.layers) {
+    const cx = layer.x + layer.columnWidth / 2;
+    const g = labels.append('g').attr('class', 'column-label').attr('data-layer', layer.index);
+    g.append('text').attr('x', cx).attr('y', 18).attr('text-anchor', 'middle').attr('font-weight', 600).text(layer.name);
+    const sub = layer.binSize > 1 ? `${layer.width} units in ${layer.nodes.length} bins` : `${layer.width} unit${layer.width === 1 ? '' : 's'}`;
+    g.append('text').attr('x', cx).attr('y', 33).attr('text-anchor', 'middle').attr('font-size', 10).attr('fill', palette.muted).text(layer.hasRelevance ? sub : `${sub} · no relevance`);
+    if (layer.binSize > 1 || layer.width > 64) {
+      g.append('text')
+        .attr('class', 'expand-toggle')
+        .attr('x', cx)
+        .attr('y', 46)
+        .attr('text-anchor', 'middle')
+        .attr('font-size', 10)
+        .attr('fill', palette.focus)
+        .attr('cursor', 'pointer')
+        .attr('data-layer', layer.index)
+        .text(layer.binSize > 1 ? '⊞ expand' : '⊟ collapse')
+        .on('click', (ev: MouseEvent) => {
+          ev.stopPropagation();
+          cb.toggleExpand(layer.index);
+        });
+    }
+  }
+  // Value labels of the output column: small networks only, they are the answer.
+  const last = view.layers[view.layers.length - 1];
+  if (last && last.nodes.length <= 16) {
+    for (const n of last.nodes)
+      labels
+        .append('text')
+        .attr('x', n.x + n.r + 5)
+        .attr('y', n.y + 4)
+        .attr('font-size', 10)
+        .attr('fill', n.explained ? palette.foreground : palette.muted)
+        .text(`${n.start}${n.explained ? ' f(x)=' + fmt(n.activation) : ''}`);
+  }
+
+  // ── legend (fixed, outside the viewport) ──
+  const legend = svg.append('g').attr('class', 'legend').attr('transform', `translate(${hostWidth - 190},${height - 22})`);
+  const gid = `dtd-legend-${pane}`;
+  const grad = svg.append('defs').append('linearGradient').attr('id', gid);
+  for (let i = 0; i <= 10; i++) {
+    const v = -1 + i / 5;
+    grad.append('stop').attr('offset', `${i * 10}%`).attr('stop-color', divergingColor(palette, v, 1));
+  }
+  legend.append('rect').attr('width', 120).attr('height', 8).attr('fill', `url(#${gid})`).attr('stroke', palette.muted).attr('stroke-width', 0.5);
+  legend.append('text').attr('x', -4).attr('y', 8).attr('text-anchor', 'end').attr('font-size', 10).attr('fill', palette.foreground).text('−');
+  legend.append('text').attr('x', 124).attr('y', 8).attr('font-size', 10).attr('fill', palette.foreground).text('+ relevance');
+
+  // ── interaction ──
+  const svgEl = svg.node() as SVGSVGElement;
+  svgEl.addEventListener('click', (ev) => {
+    const t = ev.target as Element;
+    const d = select<Element, ViewNode>(t).datum();
+    if (t.classList.contains('node') && d) cb.select(pane, d);
+  });
+  svgEl.addEventListener('mouseover', (ev) => {
+    const t = ev.target as Element;
+    if (t.classList.contains('node')) cb.hover(pane, select<Element, ViewNode>(t).datum(), null, ev);
+    else if (t.classList.contains('flow')) cb.hover(pane, null, select<Element, ViewEdge>(t).datum(), ev);
+  });
+  svgEl.addEventListener('mouseout', (ev) => {
+    const t = ev.target as Element;
+    if (t.classList.contains('node') || t.classList.contains('flow')) cb.hover(pane, null, null, ev);
+  });
+
+  const zb: ZoomBehavior<SVGSVGElement, unknown> = zoom<SVGSVGElement, unknown>()
+    .scaleExtent([0.05, 40])
+    .on('zoom', (ev: { transform: ZoomTransform }) => {
+      vp.attr('transform', ev.transform.toString());
+      cb.zoomed(pane, ev.transform);
+    });
+  const svgSel = svg as unknown as Selection<SVGSVGElement, unknown, null, undefined>;
+  svgSel.call(zb).on('dblclick.zoom', null);
+  const fit = (): ZoomTransform => {
+    const k = Math.min(1, hostWidth / view.width, height / view.height);
+    return zoomIdentity.translate((hostWidth - view.width * k) / 2, (height - view.height * k) / 2).scale(k);
+  };
+  svgSel.call(zb.transform, fit());
+
+  let focused: Element | null = null;
+  return {
+    svg: svgEl,
+    view,
+    flowCount: view.edges.length,
+    setFocus(node) {
+      focused?.classList.remove('focused');
+      svgEl.classList.toggle('has-focus', node !== null);
+      for (const el of svgEl.querySelectorAll('.flow.hl')) el.classList.remove('hl');
+      focused = null;
+      if (!node) return;
+      focused = svgEl.querySelector(`#p${pane}-n${node.id.replace(':', '-')}`);
+      focused?.classList.add('focused');
+      for (const el of svgEl.querySelectorAll(`.flow[data-to="${node.id}"], .flow[data-from="${node.id}"]`)) el.classList.add('hl');
+    },
+    setTransform(t) {
+      svgSel.call(zb.transform, zoomIdentity.translate(t.x, t.y).scale(t.k));
+    },
+    centerOn(node) {
+      const k = Math.max(1.5, Math.min(4, 14 / Math.max(2, node.r)));
+      svgSel.call(zb.transform, zoomIdentity.translate(hostWidth / 2 - node.x * k, height / 2 - node.y * k).scale(k));
+    },
+    zoomBy(f) {
+      svgSel.call(zb.scaleBy, f);
+    },
+    resetZoom() {
+      svgSel.call(zb.transform, fit());
+    },
+  };
+}
