@@ -2,14 +2,16 @@
 // command line) and the webview. `--watch` rebuilds on change; `--production`
 // drops source maps (used by `npm run package`).
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
-const common = { bundle: true, sourcemap: !production, logLevel: 'warning', legalComments: 'none' };
+const common = { bundle: true, mainFields: ['module', 'main'], sourcemap: !production, logLevel: 'warning', legalComments: 'none' };
 // Native / optional TensorFlow.js packages are resolved at run time from node_modules.
-const nodeExternal = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm'];
+// The native TensorFlow packages are optional and resolved at run time; the wasm backend is
+// bundled (one tfjs-core instance) and its .wasm binaries are copied next to the bundle.
+const nodeExternal = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 
 const builds = [
   { entryPoints: { cli: 'extension/engine/cli.ts', engine: 'extension/engine/child.ts' }, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternal, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
@@ -20,6 +22,10 @@ if (existsSync('extension/extension.ts')) {
 if (existsSync('webview/main.ts')) {
   builds.push({ entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'iife', target: 'es2022', outdir: 'dist' });
 }
+
+mkdirSync('dist', { recursive: true });
+const wasmDir = 'node_modules/@tensorflow/tfjs-backend-wasm/dist';
+for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(`${wasmDir}/${f}`, `dist/${f}`);
 
 for (const b of builds) {
   const opts = { ...common, ...b };

@@ -132,8 +132,7 @@ export class LinearFullBackward {
     }
     const z = affine(layer, a);
     const h = activate(layer, z);
-    // Evaluations at the input's own activations are not tree entries (as in the research code).
-    const fb = this.FB(l + 1, h, wantJac, path, main, record && !main);
+    const fb = this.FB(l + 1, h, wantJac, path, main, record);
     if (main) this.layerRelevance[l] = fb.value;
     if (!wantJac || !fb.jac) return { value: fb.value, jac: null };
     // jac = J_FB [m, m] · diag(act'(z)) · W [m, n]
@@ -157,7 +156,8 @@ export class LinearFullBackward {
     const layer = this.net.layers[l - 1];
     const rule = this.rules[l - 1];
     const n = layer.inFeatures;
-    const u = this.U(l, a, wantJac, path, main, record);
+    // Evaluating the upper relevance at this call's own input is not a tree entry (as in the research code); only root evaluations are.
+    const u = this.U(l, a, wantJac, path, main, false);
     const units = l === this.L ? [this.row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
     const value = new Float64Array(n);
     const jac = wantJac ? new Float64Array(n * n) : null;

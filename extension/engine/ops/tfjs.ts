@@ -126,5 +126,13 @@ export async function createTfjsOps(backend: BackendName): Promise<TfjsOps> {
   }
   await tf.setBackend('cpu');
   await tf.ready();
+  // The cpu backend greets Node users with a hint on its first tensor; we already report the backend in every result.
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    tf.scalar(0).dispose();
+  } finally {
+    console.warn = warn;
+  }
   return new TfjsOps(tf, 'tfjs-cpu');
 }

@@ -1,0 +1,144 @@
+// The engine child process (bundled as dist/engine.js, forked by the extension
+// host with `serialization: 'advanced'` so Uint8Array arrives intact). A thin
+// shell around the library: validate a HostToEngine message, load the model,
+// build the input, call explain()/summarizeModel(), reply with EngineToHost
+// messages. Progress is throttled; 'cancel' aborts the request's signal, which
+// the engine checks between steps (the host kills the process if that takes
+// more than a second). Nothing here imports vscode.
+
+import { isHostToEngine, type EngineToHost, type HostToEngine, type InputSpec } from '../protocol';
+import { explain, randomInput, summarizeModel } from './index';
+import { loadModel } from './loaders';
+import { parseInput } from './input';
+import { outputs } from './forward';
+import { isDtdError, DtdError } from './errors';
+import type { Network } from './network';
+import type { Progress } from './types';
+
+/** Minimum time between two progress messages of one request (a stage change is always sent). */
+const PROGRESS_INTERVAL_MS = 100;
+
+const running = new Map<number, AbortController>();
+
+function send(msg: EngineToHost): void {
+  if (process.send && process.connected) process.send(msg);
+}
+
+function log(level: Extract<EngineToHost, { type: 'log' }>['level'], message: string): void {
+  send({ type: 'log', level, message });
+}
+
+function buildInput(net: Network, spec: InputSpec, explainedOutput: number | undefined): Float64Array {
+  switch (spec.kind) {
+    case 'values': {
+      if (!Array.isArray(spec.values) || spec.values.length !== net.inputSize) {
+        throw new DtdError('bad-input', `The input has ${Array.isArray(spec.values) ? spec.values.length : 0} values but the model expects ${net.inputSize}.`);
+      }
+      const x = Float64Array.from(spec.values);
+      if (!x.every(Number.isFinite)) throw new DtdError('bad-input', 'The input contains a value that is not a finite number.');
+      return x;
+    }
+    case 'file':
+      if (!(spec.bytes instanceof Uint8Array)) throw new DtdError('bad-input', `${spec.fileName}: the input file's bytes did not arrive.`);
+      return parseInput(spec.bytes, spec.fileName, net.inputSize);
+    case 'random':
+      return randomInput(net, { seed: spec.seed, minOutput: spec.minOutput, explainedOutput });
+    default:
+      throw new DtdError('bad-usage', `Unknown input kind ${JSON.stringify((spec as { kind?: unknown }).kind)}.`);
+  }
+}
+
+function throttled(id: number): (p: Progress) => void {
+  let last = 0;
+  let lastStage = '';
+  return (p) => {
+    const now = Date.now();
+    if (p.stage === lastStage && now - last < PROGRESS_INTERVAL_MS) return;
+    last = now;
+    lastStage = p.stage;
+    send({ type: 'progress', id, progress: { stage: p.stage, fraction: p.fraction } });
+  };
+}
+
+function replyError(id: number, e: unknown): void {
+  if (isDtdError(e)) {
+    send({ type: 'error', id, code: e.code, message: e.message });
+  } else {
+    const err = e instanceof Error ? e : new Error(String(e));
+    log('error', `request ${id}: internal error: ${err.stack ?? err.message}`);
+    send({ type: 'error', id, code: 'internal', message: `Internal error in the DTD Lens engine: ${err.message}` });
+  }
+}
+
+async function handle(msg: HostToEngine): Promise<void> {
+  switch (msg.type) {
+    case 'ping':
+      send({ type: 'pong', id: msg.id });
+      return;
+    case 'cancel': {
+      const controller = running.get(msg.id);
+      if (controller) {
+        log('info', `request ${msg.id}: cancelling`);
+        controller.abort();
+      }
+      return;
+    }
+    case 'inspect': {
+      try {
+        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar });
+        const reply: Extract<EngineToHost, { type: 'inspected' }>['reply'] = { model: summarizeModel(net) };
+        if (msg.input) {
+          const x = buildInput(net, msg.input, undefined);
+          reply.input = Array.from(x);
+          reply.outputs = Array.from(outputs(net, x));
+        }
+        send({ type: 'inspected', id: msg.id, reply });
+      } catch (e) {
+        replyError(msg.id, e);
+      }
+      return;
+    }
+    case 'explain': {
+      const controller = new AbortController();
+      running.set(msg.id, controller);
+      const started = Date.now();
+      try {
+        const onProgress = throttled(msg.id);
+        onProgress({ stage: 'Loading the model', fraction: 0 });
+        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar });
+        const x = buildInput(net, msg.input, msg.options.explainedOutput);
+        const result = await explain(net, x, { ...msg.options, onProgress, signal: controller.signal });
+        if (controller.signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
+        log('info', `request ${msg.id}: ${result.status} (${result.statusCode}) in ${Date.now() - started} ms on ${result.backend}/${result.precision}`);
+        send({ type: 'result', id: msg.id, result });
+      } catch (e) {
+        replyError(msg.id, e);
+      } finally {
+        running.delete(msg.id);
+      }
+      return;
+    }
+  }
+}
+
+process.on('message', (raw: unknown) => {
+  if (!isHostToEngine(raw)) {
+    const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : -1;
+    log('error', `malformed request: ${JSON.stringify(raw)?.slice(0, 200)}`);
+    send({ type: 'error', id, code: 'bad-usage', message: 'The DTD Lens engine received a malformed request.' });
+    return;
+  }
+  void handle(raw);
+});
+
+// The host went away (window closed, extension host crashed): nothing left to serve.
+process.on('disconnect', () => process.exit(0));
+
+process.on('uncaughtException', (err) => {
+  log('error', `uncaught exception: ${err.stack ?? err.message}`);
+  for (const id of running.keys()) send({ type: 'error', id, code: 'internal', message: `Internal error in the DTD Lens engine: ${err.message}` });
+  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 50);
+});
+
+send({ type: 'ready', backend: 'float64 (tfjs backend chosen per run)', pid: process.pid });

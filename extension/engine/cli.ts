@@ -1,0 +1,309 @@
+// The command line: `dtd-lens explain <model> …` (and, with no arguments, the
+// seed configuration of the research code). A thin shell around explain():
+// parse flags, read files, print a summary, write JSON/HTML. Exit codes:
+// 0 success, 1 a result whose status is 'failed', 2 bad usage or bad input.
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DtdError, isDtdError } from './errors';
+import { explain, loadModel, parseInput, randomInput, sidecarNameFor } from './index';
+import type { Network } from './network';
+import { renderHtmlReport } from './report';
+import type { ExplainOptions, ExplainResult, Progress } from './types';
+
+const VERSION = '0.1.0';
+
+const USAGE = `DTD Lens ${VERSION} — explain a ReLU network's output with the Deep Taylor Decomposition
+
+Usage:
+  dtd-lens                                   explain the bundled seed example (both decompositions)
+  dtd-lens explain <model> [options]         model: .onnx, .safetensors or a JSON network
+
+Input:
+  --input FILE            JSON array / {"x": [...]}, one-row CSV, or float32/float64 .npy
+  --random-input          draw |N(0, I)| until the explained output exceeds --min-output
+  --seed N                random seed (default 0; also seeds the root finders)
+  --min-output T          threshold for --random-input (default 0)
+
+What to explain:
+  --output K              explained output index (default 0)
+  --method M              train-free (default) | full-backward
+  --rule R                z+ | w2 | x | gamma[=0.25] | zB[=LOW,HIGH] | 0 | pinv,
+                          or per layer: "layer1=zB=0,1;*=z+"
+  --root-finder F         linear (default) | metropolis-hastings | interpolation
+  --chains N --steps N --warmup N     Metropolis–Hastings settings (1, 1000, 100)
+  --nudge E               full-backward: move roots by E toward the input (default 1e-9)
+  --max-cost N            full-backward: refuse above N relevance evaluations (default 2e6)
+
+Compute:
+  --precision P           float64 (default) | float32
+  --backend B             auto (default) | tensorflow | wasm | cpu
+
+Model files:
+  --final-activation A    relu | linear: last-layer activation for .safetensors (default: sidecar, else linear)
+  (a sidecar <model>.dtd.json next to the model is read when present)
+
+Output:
+  --json FILE|-           write the full result as JSON ('-' = stdout)
+  --html FILE             write a standalone HTML report (opens in any browser)
+  --top-k N               flows kept per unit in the result (default 8)
+  --quiet                 no summary
+  -h, --help              this help
+  --version               print the version
+
+Exit codes: 0 success, 1 result with failed status, 2 bad usage or bad input.`;
+
+function fail(message: string): never {
+  throw new DtdError('bad-usage', message);
+}
+
+function int(v: string | undefined, name: string, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) fail(`${name} must be an integer ≥ ${min}, got '${v}'.`);
+  return n;
+}
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) fail(`${name} must be a number, got '${v}'.`);
+  return n;
+}
+
+function readFile(file: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DtdError('bad-input', `${file}: cannot read the ${what} (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}).`, file);
+  }
+}
+
+function loadWithSidecar(file: string, finalActivation?: 'relu' | 'linear'): Network {
+  const bytes = readFile(file, 'model');
+  const sidecarFile = path.join(path.dirname(file), sidecarNameFor(path.basename(file)));
+  let sidecar: unknown;
+  if (existsSync(sidecarFile)) {
+    try {
+      sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8'));
+    } catch (e) {
+      throw new DtdError('bad-input', `${sidecarFile}: the sidecar is not valid JSON (${(e as Error).message}).`, sidecarFile);
+    }
+  }
+  return loadModel(bytes, file, { sidecar, finalActivation });
+}
+
+/** A progress bar on stderr, shown only for runs that take longer than a second. */
+function progressBar(enabled: boolean): { onProgress: (p: Progress) => void; done: () => void } {
+  const start = Date.now();
+  const tty = process.stderr.isTTY;
+  let lastStage = '';
+  let lastDraw = 0;
+  let drawn = false;
+  return {
+    onProgress(p) {
+      if (!enabled || Date.now() - start < 1000) return;
+      const now = Date.now();
+      if (tty) {
+        if (now - lastDraw < 100 && p.stage === lastStage) return;
+        const width = 30;
+        const f = p.fraction ?? 0;
+        const bar = '█'.repeat(Math.round(f * width)).padEnd(width, '░');
+        process.stderr.write(`\r${bar} ${String(Math.round(f * 100)).padStart(3)}%  ${p.stage.slice(0, 60).padEnd(60)}`);
+        drawn = true;
+      } else if (p.stage !== lastStage) {
+        process.stderr.write(`… ${p.stage}${p.fraction !== undefined ? ` (${Math.round(p.fraction * 100)}%)` : ''}\n`);
+      }
+      lastStage = p.stage;
+      lastDraw = now;
+    },
+    done() {
+      if (drawn) process.stderr.write('\r' + ' '.repeat(100) + '\r');
+    },
+  };
+}
+
+const fmt = (v: number | null | undefined, d = 6) => (v === null || v === undefined || Number.isNaN(v) ? '—' : Math.abs(v) !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(3) : v.toFixed(d));
+
+export function summary(r: ExplainResult): string {
+  const lines: string[] = [];
+  lines.push(`${r.model.name} (${r.model.format}): ${[r.model.inputSize, ...r.model.layers.map((l) => l.outFeatures)].join('-')}`);
+  lines.push(
+    `Explained output ${r.explainedOutput}${r.explainedRow !== r.explainedOutput ? ` (row ${r.explainedRow})` : ''}: f(x) = ${fmt(r.explainedValue)}   method ${r.method}, rule ${[...new Set(r.rules)].length === 1 ? r.rules[0] : r.rules.join(' | ')}, root finder ${r.rootFinder}`,
+  );
+  lines.push(`Compute: ${r.backend}, ${r.precision}${r.seed ? `, seed ${r.seed}` : ''}; ${fmt(r.timings.total ?? 0, 1)} ms`);
+  lines.push(`Status: ${r.status}${r.status === 'failed' ? ` (${r.statusCode}) — ${r.message}` : r.message ? ` — ${r.message}` : ''}`);
+  for (const w of r.warnings) lines.push(`Warning: ${w}`);
+  lines.push('');
+  lines.push(`  ${'relevance at'.padEnd(14)} ${'sum'.padStart(12)} ${'sum − f(x)'.padStart(12)} ${'negative'.padStart(12)}   roots in region / total`);
+  for (const d of r.diagnostics.layers) {
+    if (d.index === r.relevance.length - 1) continue;
+    const roots = d.rootsTotal ? `${d.rootsInRegion} / ${d.rootsTotal}${d.rootsInDomain < d.rootsTotal ? `  (${d.rootsTotal - d.rootsInDomain} outside the domain)` : ''}` : '—';
+    lines.push(`  ${d.name.padEnd(14)} ${fmt(d.relevanceSum).padStart(12)} ${fmt(d.conservationError).padStart(12)} ${fmt(d.negativeMass).padStart(12)}   ${roots}`);
+  }
+  const rel = r.relevance[0];
+  if (rel) {
+    const top = rel
+      .map((v, i) => ({ v, i }))
+      .sort((a, b) => Math.abs(b.v) - Math.abs(a.v))
+      .slice(0, 5)
+      .map(({ v, i }) => `x[${i}]=${fmt(v, 4)}`);
+    lines.push('');
+    lines.push(`Largest input relevances: ${top.join('  ')}`);
+  }
+  if (r.tree) lines.push(`Root tree: ${r.tree.length} entries${r.treeTruncated ? ' (truncated)' : ''}`);
+  if (r.diagnostics.cacheHits !== undefined) lines.push(`Region cache: ${r.diagnostics.cacheHits} hits, ${r.diagnostics.cacheMisses} misses`);
+  return lines.join('\n');
+}
+
+function writeOutputs(results: ExplainResult[], json: string | undefined, html: string | undefined): void {
+  const payload = results.length === 1 ? results[0] : results;
+  if (json === '-') process.stdout.write(JSON.stringify(payload) + '\n');
+  else if (json) writeFileSync(json, JSON.stringify(payload));
+  if (html) {
+    const dir = __dirname;
+    const js = [path.join(dir, 'webview.js'), path.join(dir, '..', 'dist', 'webview.js')].find((f) => existsSync(f));
+    const css = [path.join(dir, '..', 'media', 'webview.css')].find((f) => existsSync(f));
+    if (!js) throw new DtdError('bad-usage', 'The HTML report needs the webview bundle (dist/webview.js): run `npm run build` first.');
+    const page = renderHtmlReport(results.length === 1 ? results[0] : { left: results[0], right: results[1] }, readFileSync(js, 'utf8'), css ? readFileSync(css, 'utf8') : '');
+    writeFileSync(html, page);
+  }
+}
+
+async function runExplain(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      input: { type: 'string' },
+      'random-input': { type: 'boolean' },
+      seed: { type: 'string' },
+      'min-output': { type: 'string' },
+      output: { type: 'string' },
+      method: { type: 'string' },
+      rule: { type: 'string' },
+      'root-finder': { type: 'string' },
+      chains: { type: 'string' },
+      steps: { type: 'string' },
+      warmup: { type: 'string' },
+      nudge: { type: 'string' },
+      'max-cost': { type: 'string' },
+      precision: { type: 'string' },
+      backend: { type: 'string' },
+      'final-activation': { type: 'string' },
+      json: { type: 'string' },
+      html: { type: 'string' },
+      'top-k': { type: 'string' },
+      quiet: { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) fail(`explain needs exactly one model file (got ${positionals.length}). Try: dtd-lens explain model.onnx --random-input`);
+  const modelFile = positionals[0];
+  const fa = values['final-activation'];
+  if (fa !== undefined && fa !== 'relu' && fa !== 'linear') fail(`--final-activation must be relu or linear, got '${fa}'.`);
+  const net = loadWithSidecar(modelFile, fa as 'relu' | 'linear' | undefined);
+  const seed = int(values.seed, '--seed') ?? 0;
+  const explainedOutput = int(values.output, '--output');
+  let x: Float64Array;
+  if (values.input && values['random-input']) fail('Give either --input FILE or --random-input, not both.');
+  if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize);
+  else if (values['random-input']) x = randomInput(net, { seed, minOutput: num(values['min-output'], '--min-output') ?? 0, explainedOutput });
+  else fail('Say which input to explain: --input FILE or --random-input [--seed N].');
+  const options: ExplainOptions = {
+    explainedOutput,
+    method: values.method as ExplainOptions['method'],
+    rule: values.rule,
+    rootFinder: values['root-finder'] as ExplainOptions['rootFinder'],
+    metropolisHastings: { chains: int(values.chains, '--chains', 1), steps: int(values.steps, '--steps', 1), warmup: int(values.warmup, '--warmup') },
+    nudge: num(values.nudge, '--nudge'),
+    maxCost: num(values['max-cost'], '--max-cost'),
+    precision: values.precision as ExplainOptions['precision'],
+    backend: values.backend as ExplainOptions['backend'],
+    topK: int(values['top-k'], '--top-k', 1),
+    seed,
+  };
+  for (const k of Object.keys(options.metropolisHastings!) as (keyof typeof options.metropolisHastings)[]) {
+    if (options.metropolisHastings![k!] === undefined) delete options.metropolisHastings![k!];
+  }
+  const bar = progressBar(!values.quiet);
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  let result: ExplainResult;
+  try {
+    result = await explain(net, x, { ...options, onProgress: bar.onProgress, signal: controller.signal });
+  } finally {
+    bar.done();
+  }
+  if (!values.quiet && values.json !== '-') process.stdout.write(summary(result) + '\n');
+  else if (!values.quiet) process.stderr.write(summary(result) + '\n');
+  writeOutputs([result], values.json, values.html);
+  return result.status === 'ok' ? 0 : 1;
+}
+
+/** `npm start`: the seed notebook's configuration, both decompositions, Metropolis–Hastings for full-backward. */
+async function runDefault(): Promise<number> {
+  const file = [path.join(__dirname, '..', 'media', 'examples', 'seed-notebook.json')].find((f) => existsSync(f));
+  if (!file) throw new DtdError('internal', 'The bundled example media/examples/seed-notebook.json is missing.');
+  const example = JSON.parse(readFileSync(file, 'utf8')) as { input: { x: number[][] }; explained_output: number; description: string };
+  const net = loadModel(new Uint8Array(readFileSync(file)), file);
+  const x = example.input.x[0];
+  process.stdout.write(`${example.description}\n\n`);
+  const results: ExplainResult[] = [];
+  for (const method of ['train-free', 'full-backward'] as const) {
+    const bar = progressBar(true);
+    const r = await explain(net, x, {
+      rule: 'z+',
+      method,
+      rootFinder: method === 'full-backward' ? 'metropolis-hastings' : 'linear',
+      explainedOutput: example.explained_output,
+      onProgress: bar.onProgress,
+    });
+    bar.done();
+    results.push(r);
+    process.stdout.write(`── ${method}${method === 'full-backward' ? ' (Metropolis–Hastings roots)' : ''} ──\n${summary(r)}\n\n`);
+  }
+  process.stdout.write('Explain your own model: dtd-lens explain model.onnx --random-input --rule z+ (see --help).\n');
+  return results.every((r) => r.status === 'ok') ? 0 : 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    if (argv.length === 0) return await runDefault();
+    const [cmd, ...rest] = argv;
+    if (cmd === '-h' || cmd === '--help' || cmd === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    if (cmd === '--version') {
+      process.stdout.write(VERSION + '\n');
+      return 0;
+    }
+    if (cmd === 'explain') {
+      if (rest.includes('-h') || rest.includes('--help')) {
+        process.stdout.write(USAGE + '\n');
+        return 0;
+      }
+      return await runExplain(rest);
+    }
+    fail(`Unknown command '${cmd}'. Use 'dtd-lens explain <model> …' or 'dtd-lens --help'.`);
+  } catch (e) {
+    if (isDtdError(e)) {
+      process.stderr.write(`dtd-lens: ${e.message}\n`);
+      return e.code === 'cancelled' ? 130 : e.code === 'internal' ? 3 : 2;
+    }
+    const code = (e as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`dtd-lens: ${(e as Error).message}\nTry 'dtd-lens --help'.\n`);
+      return 2;
+    }
+    process.stderr.write(`dtd-lens: internal error: ${(e as Error).stack ?? e}\n`);
+    return 3;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,51 @@
+// The engine's public surface: everything the shells (child process, command
+// line, tests, benchmark) use. Never imports vscode.
+
+import { DtdError } from './errors';
+import { forward as forward64, outputs } from './forward';
+import { explainedRow, outputSize, type Network } from './network';
+import { Rng } from './rng';
+
+export { explain, summarizeModel, DEFAULT_MH, DEFAULT_INTERPOLATION } from './explain';
+export { DtdError, isDtdError } from './errors';
+export type { DtdErrorCode } from './errors';
+export { loadModel, sidecarNameFor, SUPPORTED_MODEL_EXTENSIONS } from './loaders';
+export { parseInput } from './input';
+export { parseRule, resolveRules, ruleToText, RULE_NAMES } from './rules';
+export { fullBackwardCost } from './fullBackward';
+export type { Network } from './network';
+export * from './types';
+
+export function forward(net: Network, x: ArrayLike<number>) {
+  return forward64(net, x);
+}
+
+export { outputs };
+
+export interface RandomInputOptions {
+  seed: number;
+  /** Draw until the explained output is above this (default 0). */
+  minOutput?: number;
+  explainedOutput?: number;
+  maxTries?: number;
+}
+
+/**
+ * A random input as the research experiments draw them: |N(0, I)|, redrawn
+ * until the explained output exceeds `minOutput`. Deterministic for a seed.
+ */
+export function randomInput(net: Network, opts: RandomInputOptions): Float64Array {
+  const rng = new Rng(opts.seed);
+  const k = opts.explainedOutput ?? 0;
+  if (k < 0 || k >= outputSize(net)) throw new DtdError('bad-usage', `Output ${k} does not exist: ${net.source.file} has outputs 0..${outputSize(net) - 1}.`);
+  const row = explainedRow(net, k);
+  const min = opts.minOutput ?? 0;
+  const tries = opts.maxTries ?? 10000;
+  const x = new Float64Array(net.inputSize);
+  for (let t = 0; t < tries; t++) {
+    for (let i = 0; i < x.length; i++) x[i] = Math.abs(rng.normal());
+    const f = forward64(net, x);
+    if (f.act[net.layers.length][row] > min) return x;
+  }
+  throw new DtdError('bad-input', `No random input with output ${k} above ${min} was found in ${tries} draws from |N(0, I)| (seed ${opts.seed}); this output may be off for non-negative inputs.`);
+}

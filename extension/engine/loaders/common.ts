@@ -1,0 +1,93 @@
+// Small helpers shared by the model loaders: display names for messages,
+// the optional sidecar (`foo.dtd.json`) and safe number conversions.
+
+import { DtdError } from '../errors';
+import type { Activation, OutputSelection } from '../network';
+
+/** The file's base name, used in messages (the full path stays in DtdError.file). */
+export function displayName(fileName: string): string {
+  const parts = fileName.split(/[\\/]/);
+  return parts[parts.length - 1] || fileName;
+}
+
+export function badModel(fileName: string, problem: string): DtdError {
+  return new DtdError('bad-model', `${displayName(fileName)}: ${problem}`, fileName);
+}
+
+export function unsupported(fileName: string, problem: string): DtdError {
+  return new DtdError('unsupported', `${displayName(fileName)}: ${problem}`, fileName);
+}
+
+export interface LoaderOptions {
+  /** Parsed content of the sidecar `<model>.dtd.json`, if the caller found one. */
+  sidecar?: unknown;
+  /** Overrides the sidecar: whether the last layer has a ReLU (formats that cannot say so themselves). */
+  finalActivation?: Activation;
+}
+
+export interface SidecarSettings {
+  finalActivation?: Activation;
+  outputSelection?: OutputSelection | null;
+}
+
+/** Model `foo.safetensors` → `foo.dtd.json` (same folder). */
+export function sidecarNameFor(fileName: string): string {
+  const slash = Math.max(fileName.lastIndexOf('/'), fileName.lastIndexOf('\\'));
+  const dot = fileName.lastIndexOf('.');
+  const stem = dot > slash + 1 ? fileName.slice(0, dot) : fileName;
+  return `${stem}.dtd.json`;
+}
+
+/** Reads the settings a sidecar may give; a malformed sidecar is reported, not ignored. */
+export function readSidecar(sidecar: unknown, modelFile: string): SidecarSettings {
+  if (sidecar === undefined || sidecar === null) return {};
+  const name = sidecarNameFor(modelFile);
+  const fail = (problem: string) => new DtdError('bad-model', `${displayName(name)}: ${problem}`, name);
+  if (typeof sidecar !== 'object' || Array.isArray(sidecar)) throw fail('the sidecar must be a JSON object.');
+  const obj = sidecar as Record<string, unknown>;
+  const out: SidecarSettings = {};
+  const fa = obj.finalActivation ?? obj.final_activation;
+  if (fa !== undefined && fa !== null) {
+    if (fa !== 'relu' && fa !== 'linear') throw fail(`finalActivation must be "relu" or "linear", not ${JSON.stringify(fa)}.`);
+    out.finalActivation = fa;
+  }
+  const sel = obj.outputSelection ?? obj.output_selection;
+  if (sel === null) out.outputSelection = null;
+  else if (sel !== undefined) out.outputSelection = parseOutputSelection(sel, (p) => fail(`outputSelection ${p}`));
+  return out;
+}
+
+export function parseOutputSelection(sel: unknown, fail: (problem: string) => Error): OutputSelection {
+  if (typeof sel !== 'object' || sel === null || Array.isArray(sel)) throw fail('must be an object {"start": i, "stop": j}.');
+  const { start, stop } = sel as Record<string, unknown>;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(stop)) {
+    throw fail(`needs integer "start" and "stop" (got ${JSON.stringify(sel)}).`);
+  }
+  return { start: start as number, stop: stop as number };
+}
+
+/** Product of dimensions, refusing anything that is not a small non-negative integer. */
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    n *= d;
+    if (!Number.isSafeInteger(n)) return Number.POSITIVE_INFINITY;
+  }
+  return n;
+}
+
+/** IEEE 754 half precision → number. */
+export function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** bfloat16 → number: the upper half of a float32. */
+export function bfloat16ToNumber(h: number, scratch: DataView): number {
+  scratch.setUint32(0, (h & 0xffff) << 16, true);
+  return scratch.getFloat32(0, true);
+}

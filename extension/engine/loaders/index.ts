@@ -1,0 +1,54 @@
+// Entry point for reading model files into the network IR. One loader file per
+// format, picked by file extension; adding a format is one file plus one entry
+// in LOADERS. Every loader's result goes through validateNetwork (shapes chain,
+// finite weights, output selection in range).
+
+import { DtdError } from '../errors';
+import { type Network, validateNetwork } from '../network';
+import { type LoaderOptions, displayName } from './common';
+import { loadJsonModel } from './json';
+import { loadOnnx } from './onnx';
+import { loadSafetensors } from './safetensors';
+
+export { sidecarNameFor } from './common';
+export type { LoaderOptions } from './common';
+export { SUPPORTED_ONNX_OPS } from './onnx';
+
+type Loader = (bytes: Uint8Array, fileName: string, opts: LoaderOptions) => Network;
+
+const LOADERS: Record<string, Loader> = {
+  '.onnx': loadOnnx,
+  '.safetensors': loadSafetensors,
+  '.json': loadJsonModel,
+};
+
+export const SUPPORTED_MODEL_EXTENSIONS: readonly string[] = Object.keys(LOADERS);
+
+function extensionOf(fileName: string): string {
+  const base = displayName(fileName);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(dot).toLowerCase() : '';
+}
+
+/**
+ * Reads a model file into the network IR.
+ * `opts.sidecar` is the parsed `<model>.dtd.json` (see sidecarNameFor), if any;
+ * `opts.finalActivation` says whether the last layer has a ReLU for formats that
+ * do not store activations (safetensors).
+ */
+export function loadModel(
+  bytes: Uint8Array,
+  fileName: string,
+  opts: { sidecar?: unknown; finalActivation?: 'relu' | 'linear' } = {},
+): Network {
+  const ext = extensionOf(fileName);
+  const loader = LOADERS[ext];
+  if (!loader) {
+    throw new DtdError(
+      'unsupported',
+      `${displayName(fileName)}: ${ext ? `'${ext}' files are` : 'files without an extension are'} not a model format DTD Lens reads (supported: ${SUPPORTED_MODEL_EXTENSIONS.join(', ')}).`,
+      fileName,
+    );
+  }
+  return validateNetwork(loader(bytes, fileName, opts));
+}

@@ -1,0 +1,197 @@
+// Loader for PyTorch state dicts saved as safetensors: an 8-byte little-endian
+// header length, a JSON header {key: {dtype, shape, data_offsets}}, raw data.
+// Parsed by hand (the format is that small) and defensively: every size in the
+// header is checked against the file before anything is read or allocated.
+// Supported architecture: a stack of nn.Linear layers, keys `layerN.linear.weight`
+// (research code), `N.weight` (nn.Sequential) or `fcN.weight`, optionally under
+// one common prefix (e.g. `net.0.weight`); ordered by N numerically.
+
+import type { Activation, DenseLayer, Network } from '../network';
+import {
+  LoaderOptions,
+  badModel,
+  bfloat16ToNumber,
+  halfToNumber,
+  readSidecar,
+  shapeSize,
+  unsupported,
+} from './common';
+
+/** safetensors' limit on the header size; a larger claim is hostile or corrupt. */
+const MAX_HEADER_BYTES = 100_000_000;
+
+const DTYPE_BYTES: Record<string, number> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
+  I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
+};
+const FLOAT_DTYPES = ['F32', 'F64', 'F16', 'BF16'];
+
+interface TensorEntry {
+  key: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+interface SafetensorsFile {
+  tensors: Map<string, TensorEntry>;
+  metadata: Record<string, string> | null;
+  /** The data section: bytes after the header. */
+  data: Uint8Array;
+}
+
+/** Parses header and checks every entry's offsets and sizes; reads no tensor data yet. */
+export function parseSafetensors(bytes: Uint8Array, fileName: string): SafetensorsFile {
+  const fail = (problem: string) => badModel(fileName, `is not a valid safetensors file: ${problem}`);
+  if (bytes.length < 8) throw fail(`the file has ${bytes.length} bytes, fewer than the 8-byte header length.`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = view.getBigUint64(0, true);
+  if (headerLen > BigInt(bytes.length - 8)) {
+    throw fail(`the header claims ${headerLen} bytes but the file has only ${bytes.length - 8} after the length field (truncated or not safetensors).`);
+  }
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) throw fail(`the header claims ${headerLen} bytes, more than the ${MAX_HEADER_BYTES} allowed.`);
+  const n = Number(headerLen);
+  let header: unknown;
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    header = JSON.parse(text);
+  } catch (e) {
+    throw fail(`the header is not JSON (${(e as Error).message}).`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('the header is not a JSON object.');
+  const data = bytes.subarray(8 + n);
+  const tensors = new Map<string, TensorEntry>();
+  let metadata: Record<string, string> | null = null;
+  for (const [key, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (key === '__metadata__') {
+      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) metadata = raw as Record<string, string>;
+      continue;
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw fail(`the entry for '${key}' is not an object.`);
+    const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw fail(`tensor '${key}' has unknown dtype ${JSON.stringify(dtype)}.`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw fail(`tensor '${key}' has an invalid shape ${JSON.stringify(shape)}.`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
+      throw fail(`tensor '${key}' has invalid data_offsets ${JSON.stringify(offsets)}.`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end > data.length) {
+      throw fail(`tensor '${key}' has data_offsets [${begin}, ${end}] outside the ${data.length} data bytes (truncated file?).`);
+    }
+    const expected = shapeSize(shape as number[]) * DTYPE_BYTES[dtype];
+    if (expected !== end - begin) {
+      throw fail(`tensor '${key}' has shape [${shape.join(', ')}] of ${dtype} (${expected} bytes) but its data_offsets span ${end - begin} bytes.`);
+    }
+    tensors.set(key, { key, dtype, shape: shape as number[], begin, end });
+  }
+  return { tensors, metadata, data };
+}
+
+function readFloats(file: SafetensorsFile, t: TensorEntry, fileName: string): Float64Array {
+  if (!FLOAT_DTYPES.includes(t.dtype)) {
+    throw badModel(fileName, `tensor '${t.key}' has dtype ${t.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
+  }
+  const view = new DataView(file.data.buffer, file.data.byteOffset + t.begin, t.end - t.begin);
+  const count = shapeSize(t.shape);
+  const out = new Float64Array(count);
+  const scratch = new DataView(new ArrayBuffer(4));
+  for (let i = 0; i < count; i++) {
+    switch (t.dtype) {
+      case 'F32': out[i] = view.getFloat32(4 * i, true); break;
+      case 'F64': out[i] = view.getFloat64(8 * i, true); break;
+      case 'F16': out[i] = halfToNumber(view.getUint16(2 * i, true)); break;
+      default: out[i] = bfloat16ToNumber(view.getUint16(2 * i, true), scratch);
+    }
+  }
+  return out;
+}
+
+// prefix (optional, ends with '.'), a name stem ('layer', 'fc', '' for nn.Sequential),
+// the layer index, an optional `.linear`, the parameter.
+const LINEAR_KEY = /^((?:[^.]+\.)*?)([A-Za-z_]*)(\d+)(\.linear)?\.(weight|bias)$/;
+
+interface LinearSlot {
+  index: number;
+  weight?: TensorEntry;
+  bias?: TensorEntry;
+}
+
+function describeUnsupportedKey(t: TensorEntry): string {
+  const shape = `[${t.shape.join(', ')}]`;
+  let guess = '';
+  if (/running_mean|running_var|num_batches_tracked/.test(t.key)) guess = ', looks like BatchNorm';
+  else if (t.key.endsWith('weight') && t.shape.length >= 3) guess = ', looks like a convolution';
+  else if (t.key.endsWith('weight') && t.shape.length === 1) guess = ', looks like a normalisation layer';
+  return `'${t.key}' (${t.dtype} ${shape}${guess})`;
+}
+
+export function loadSafetensors(bytes: Uint8Array, fileName: string, opts: LoaderOptions = {}): Network {
+  const file = parseSafetensors(bytes, fileName);
+  const sidecar = readSidecar(opts.sidecar, fileName);
+
+  const slots = new Map<string, LinearSlot>();
+  const offending: TensorEntry[] = [];
+  const prefixes = new Set<string>();
+  for (const t of file.tensors.values()) {
+    const m = LINEAR_KEY.exec(t.key);
+    const isWeight = m?.[5] === 'weight';
+    if (!m || (isWeight && t.shape.length !== 2) || (!isWeight && t.shape.length !== 1)) {
+      offending.push(t);
+      continue;
+    }
+    const family = `${m[1]}${m[2]}N${m[4] ?? ''}`;
+    const slotKey = `${family}\u0000${m[3]}`;
+    prefixes.add(family);
+    const slot = slots.get(slotKey) ?? { index: Number(m[3]) };
+    slot[isWeight ? 'weight' : 'bias'] = t;
+    slots.set(slotKey, slot);
+  }
+  if (offending.length > 0) {
+    throw unsupported(
+      fileName,
+      `DTD Lens supports state dicts of Linear layers only (keys like 'layer1.linear.weight' [out, in] and 'layer1.linear.bias' [out], or '0.weight'/'0.bias' from nn.Sequential); ` +
+        `these tensors are not Linear weights or biases: ${offending.map(describeUnsupportedKey).join(', ')}.`,
+    );
+  }
+  if (slots.size === 0) throw badModel(fileName, 'contains no tensors, so there is no network to explain.');
+  if (prefixes.size > 1) {
+    throw unsupported(fileName, `the Linear layers follow different naming patterns (${[...prefixes].map((p) => `'${p}'`).join(', ')}), so their order is ambiguous; DTD Lens supports one stack of Linear layers named like 'layer1.linear.weight' or '0.weight'.`);
+  }
+  const ordered = [...slots.values()].sort((a, b) => a.index - b.index);
+
+  const layers: DenseLayer[] = [];
+  for (let i = 0; i < ordered.length; i++) {
+    const slot = ordered[i];
+    const name = `layer${i + 1}`;
+    if (!slot.weight) throw badModel(fileName, `'${slot.bias!.key}' has no matching weight tensor.`);
+    const [outFeatures, inFeatures] = slot.weight.shape;
+    const weight = readFloats(file, slot.weight, fileName);
+    let bias: Float64Array;
+    if (slot.bias) {
+      if (slot.bias.shape[0] !== outFeatures) {
+        throw badModel(fileName, `bias '${slot.bias.key}' has ${slot.bias.shape[0]} values but weight '${slot.weight.key}' has ${outFeatures} rows.`);
+      }
+      bias = readFloats(file, slot.bias, fileName);
+    } else {
+      bias = new Float64Array(outFeatures); // nn.Linear(bias=False)
+    }
+    layers.push({ kind: 'dense', name, inFeatures, outFeatures, weight, bias, activation: 'relu' });
+  }
+  const finalActivation: Activation = opts.finalActivation ?? sidecar.finalActivation ?? 'linear';
+  layers[layers.length - 1].activation = finalActivation;
+
+  const notes: string[] = [];
+  if (opts.finalActivation === undefined && sidecar.finalActivation === undefined) {
+    notes.push('safetensors stores no activations: ReLU assumed between layers and none after the last layer (set "finalActivation" in the sidecar to change this).');
+  }
+  return {
+    inputSize: layers[0].inFeatures,
+    layers,
+    outputSelection: sidecar.outputSelection ?? null,
+    source: { format: 'safetensors', file: fileName },
+    notes,
+  };
+}

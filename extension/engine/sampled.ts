@@ -1,0 +1,599 @@
+// Full-backward DTD with the sampled root finders (fixtures README §8):
+// Metropolis–Hastings (a random walk that stays in the input's local linear
+// region) and interpolation (random directions to the region's edge). Each
+// root is the candidate with the lowest upper relevance for its unit; roots
+// are cached by local linear region (the activation pattern of the layers
+// from the root's layer up), so every later evaluation in that region reuses
+// them, which makes the upper relevance affine inside a region and cheap to
+// evaluate for a whole batch of candidates at once. Sampled roots are
+// constants (no gradient flows through the sampler), so the Jacobian of
+// FB_l is diagonal: Σ_{k: R_k > 0} diag(g_k).
+// Runs in float64 on typed arrays (see fullBackward.ts for why).
+
+import { DtdError, throwIfCancelled } from './errors';
+import type { DenseLayer, Network } from './network';
+import { Rng } from './rng';
+import { inDomain } from './rules';
+import type { InterpolationOptions, MetropolisHastingsOptions, Progress, RootFinderName, RootInfo, RuleSpec, TreeEntry } from './types';
+
+export interface SampledOptions {
+  finder: Exclude<RootFinderName, 'linear'>;
+  mh: MetropolisHastingsOptions;
+  interpolation: InterpolationOptions;
+  seed: number;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  maxTreeEntries: number;
+  inputNonNegative: boolean;
+}
+
+export interface SampledOutput {
+  failure: { code: 'no-positive-relevance' | 'signed-input' | 'no-root'; message: string } | null;
+  relevance: (number[] | null)[] | null;
+  roots: RootInfo[][];
+  contributions: Map<number, Float64Array>[];
+  tree: TreeEntry[];
+  treeTruncated: boolean;
+  stats: Record<string, number>;
+  cacheHits: number;
+  cacheMisses: number;
+}
+
+class SampledFailure extends Error {
+  constructor(
+    readonly code: 'no-positive-relevance' | 'signed-input' | 'no-root',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface UnitRoot {
+  unit: number;
+  root: Float64Array;
+  /** ∂U_l(r)_j/∂r at the root. */
+  grad: Float64Array;
+  unresolved: number;
+}
+
+interface RegionRoots {
+  units: (UnitRoot | null)[];
+  candidates: number;
+  acceptFraction: number;
+}
+
+// ── batched float64 helpers: a batch is a Float64Array of B rows × n ──────
+function affineBatch(layer: DenseLayer, P: Float64Array, B: number): Float64Array {
+  const n = layer.inFeatures, m = layer.outFeatures, W = layer.weight;
+  const Z = new Float64Array(B * m);
+  for (let s = 0; s < B; s++) {
+    const ps = s * n;
+    for (let j = 0; j < m; j++) {
+      let z = layer.bias[j];
+      const wj = j * n;
+      for (let i = 0; i < n; i++) z += W[wj + i] * P[ps + i];
+      Z[s * m + j] = z;
+    }
+  }
+  return Z;
+}
+function act(layer: DenseLayer, Z: Float64Array): Float64Array {
+  if (layer.activation === 'linear') return Z;
+  const A = new Float64Array(Z.length);
+  for (let i = 0; i < Z.length; i++) A[i] = Z[i] > 0 ? Z[i] : 0;
+  return A;
+}
+function slope(layer: DenseLayer, z: number): number {
+  return layer.activation === 'linear' ? 1 : z > 0 ? 1 : 0;
+}
+
+export class SampledFullBackward {
+  private readonly L: number;
+  private readonly cache = new Map<string, RegionRoots>();
+  private readonly rng: Rng;
+  cacheHits = 0;
+  cacheMisses = 0;
+  private stats: Record<string, number> = {};
+  private samplerCalls = 0;
+
+  constructor(
+    private readonly net: Network,
+    private readonly rules: RuleSpec[],
+    private readonly row: number,
+    private readonly opts: SampledOptions,
+  ) {
+    this.L = net.layers.length;
+    this.rng = new Rng(opts.seed);
+  }
+
+  private bump(key: string, by = 1): void {
+    this.stats[key] = (this.stats[key] ?? 0) + by;
+  }
+
+  /** Activation pattern of layers l..L for each point of the batch, as strings. */
+  regionKeys(l: number, P: Float64Array, B: number): string[] {
+    const keys = new Array<string>(B).fill(`${l}:`);
+    let H = P;
+    for (let k = l; k <= this.L; k++) {
+      const layer = this.net.layers[k - 1];
+      const Z = affineBatch(layer, H, B);
+      const m = layer.outFeatures;
+      for (let s = 0; s < B; s++) {
+        let bits = '';
+        for (let j = 0; j < m; j++) bits += Z[s * m + j] > 0 ? '1' : '0';
+        keys[s] += bits + '|';
+      }
+      H = act(layer, Z);
+    }
+    return keys;
+  }
+
+  /**
+   * Gradient, at each point, of the sum of the network's (selected) outputs
+   * computed from the input of layer l: the research code's region signature.
+   */
+  sliceGradient(l: number, P: Float64Array, B: number): Float64Array {
+    const Zs: Float64Array[] = [];
+    let H = P;
+    for (let k = l; k <= this.L; k++) {
+      const layer = this.net.layers[k - 1];
+      const Z = affineBatch(layer, H, B);
+      Zs.push(Z);
+      H = act(layer, Z);
+    }
+    const last = this.net.layers[this.L - 1];
+    const sel = this.net.outputSelection ?? { start: 0, stop: last.outFeatures };
+    let m = last.outFeatures;
+    let G = new Float64Array(B * m);
+    for (let s = 0; s < B; s++) for (let j = sel.start; j < sel.stop; j++) G[s * m + j] = 1;
+    for (let k = this.L; k >= l; k--) {
+      const layer = this.net.layers[k - 1];
+      const Z = Zs[k - l];
+      const n = layer.inFeatures;
+      const next = new Float64Array(B * n);
+      for (let s = 0; s < B; s++) {
+        for (let j = 0; j < m; j++) {
+          const gj = G[s * m + j] * slope(layer, Z[s * m + j]);
+          if (gj === 0) continue;
+          const wj = j * n;
+          for (let i = 0; i < n; i++) next[s * n + i] += gj * layer.weight[wj + i];
+        }
+      }
+      G = next;
+      m = n;
+    }
+    return G;
+  }
+
+  /** Per point: whether its slice gradient is close to the reference (PyTorch isclose). */
+  inRegion(l: number, ref: Float64Array, P: Float64Array, B: number, rtol: number, atol: number): Uint8Array {
+    const G = this.sliceGradient(l, P, B);
+    const n = ref.length;
+    const ok = new Uint8Array(B);
+    for (let s = 0; s < B; s++) {
+      let good = 1;
+      for (let i = 0; i < n; i++) {
+        if (Math.abs(G[s * n + i] - ref[i]) > atol + rtol * Math.abs(ref[i])) {
+          good = 0;
+          break;
+        }
+      }
+      ok[s] = good;
+    }
+    return ok;
+  }
+
+  /** Upper relevance U_l at a batch: [B, m] with m = n_l (l < L) or 1 (l = L, the explained row). NaN where undefined. */
+  U(l: number, P: Float64Array, B: number): { values: Float64Array; m: number; diag: Float64Array | null; Z: Float64Array } {
+    const layer = this.net.layers[l - 1];
+    const Z = affineBatch(layer, P, B);
+    if (l === this.L) {
+      const m = layer.outFeatures;
+      const v = new Float64Array(B);
+      for (let s = 0; s < B; s++) {
+        const z = Z[s * m + this.row];
+        v[s] = layer.activation === 'relu' ? Math.max(z, 0) : z;
+      }
+      return { values: v, m: 1, diag: null, Z };
+    }
+    const H = act(layer, Z);
+    const fb = this.FB(l + 1, H, B, false);
+    return { values: fb.values, m: layer.outFeatures, diag: fb.diag, Z };
+  }
+
+  /**
+   * FB_l at a batch: Σ_{j: root, R_j > 0} g_j ⊙ (p − r_j). Returns values and
+   * the diagonal Jacobian. Points where no unit contributes get NaN (the
+   * research code raises there) unless `strict`, which throws.
+   */
+  FB(l: number, P: Float64Array, B: number, strict: boolean): { values: Float64Array; diag: Float64Array } {
+    throwIfCancelled(this.opts.signal);
+    const layer = this.net.layers[l - 1];
+    const n = layer.inFeatures;
+    const u = this.U(l, P, B);
+    const keys = this.regionKeys(l, P, B);
+    const values = new Float64Array(B * n);
+    const diag = new Float64Array(B * n);
+    const groups = new Map<string, number[]>();
+    keys.forEach((k, s) => {
+      const g = groups.get(k);
+      if (g) g.push(s);
+      else groups.set(k, [s]);
+    });
+    for (const [key, members] of groups) {
+      const roots = this.rootsFor(l, key, P.subarray(members[0] * n, (members[0] + 1) * n));
+      for (const s of members) {
+        let contributed = false;
+        let anyRoot = false;
+        for (let idx = 0; idx < roots.units.length; idx++) {
+          const ur = roots.units[idx];
+          if (!ur) continue;
+          anyRoot = true;
+          const R = u.values[s * u.m + idx];
+          if (!(R > 0)) continue;
+          contributed = true;
+          for (let i = 0; i < n; i++) {
+            values[s * n + i] += ur.grad[i] * (P[s * n + i] - ur.root[i]);
+            diag[s * n + i] += ur.grad[i];
+          }
+        }
+        if (!contributed) {
+          const msg = anyRoot
+            ? `At some point of the recursion no unit of ${layer.name} carries positive relevance, so full-backward has nothing to decompose there.`
+            : `No unit of ${layer.name} has a sampled root.`;
+          if (strict) throw new SampledFailure(anyRoot ? 'no-positive-relevance' : 'no-root', msg);
+          for (let i = 0; i < n; i++) values[s * n + i] = NaN;
+          this.bump('undefinedEvaluations');
+        }
+      }
+    }
+    return { values, diag };
+  }
+
+  /** The region's roots: sampled on a cache miss around point a, reused on a hit. */
+  rootsFor(l: number, key: string, a: Float64Array): RegionRoots {
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cacheHits++;
+      return hit;
+    }
+    this.cacheMisses++;
+    const layer = this.net.layers[l - 1];
+    const n = layer.inFeatures;
+    this.samplerCalls++;
+    this.opts.onProgress?.({ stage: `Sampling roots for ${layer.name} (${this.opts.finder}, call ${this.samplerCalls})` });
+    const ref = this.sliceGradient(l, a, 1);
+    const { C, count, acceptFraction } = this.opts.finder === 'metropolis-hastings' ? this.metropolisHastings(l, a, ref) : this.interpolate(l, a, ref);
+    const u = this.U(l, C, count);
+    const units: (UnitRoot | null)[] = [];
+    for (let idx = 0; idx < u.m; idx++) {
+      let best = -1;
+      let bestV = Infinity;
+      for (let c = 0; c < count; c++) {
+        const v = u.values[c * u.m + idx];
+        if (v < bestV) {
+          bestV = v;
+          best = c;
+        }
+      }
+      if (best < 0) {
+        units.push(null);
+        continue;
+      }
+      const r = C.slice(best * n, (best + 1) * n);
+      // ∂U_l(r)_j/∂r = W_l[j,:]·act'(z_j(r))·s_j, with s_j the diagonal of FB_{l+1}'s Jacobian (1 at the top).
+      const j = l === this.L ? this.row : idx;
+      const zj = u.Z[best * layer.outFeatures + j];
+      const sj = u.diag ? u.diag[best * u.m + idx] : 1;
+      const f = slope(layer, zj) * sj;
+      const grad = new Float64Array(n);
+      for (let i = 0; i < n; i++) grad[i] = layer.weight[j * n + i] * f;
+      units.push({ unit: j, root: r, grad, unresolved: bestV });
+    }
+    const entry = { units, candidates: count, acceptFraction };
+    this.cache.set(key, entry);
+    this.bump(`${layer.name}.samplerCalls`);
+    this.bump(`${layer.name}.candidates`, count);
+    return entry;
+  }
+
+  /** Metropolis–Hastings chains (all chains in one batch); candidates are the chain states after warm-up. */
+  private metropolisHastings(l: number, a: Float64Array, ref: Float64Array): { C: Float64Array; count: number; acceptFraction: number } {
+    const o = this.opts.mh;
+    const n = a.length;
+    const K = Math.max(1, Math.floor(o.chains));
+    const X = new Float64Array(K * n);
+    for (let c = 0; c < K; c++) X.set(a, c * n);
+    const scale = new Float64Array(K * n).fill(o.initScale);
+    const C = new Float64Array(o.steps * K * n);
+    let count = 0;
+    let accepted = 0, proposed = 0;
+    const P = new Float64Array(K * n);
+    const total = o.warmup + o.steps;
+    for (let it = 0; it < total; it++) {
+      if ((it & 255) === 0) {
+        throwIfCancelled(this.opts.signal);
+        if ((it & 4095) === 0) this.opts.onProgress?.({ stage: `Metropolis–Hastings on ${this.net.layers[l - 1].name}`, fraction: it / total });
+      }
+      for (let i = 0; i < K * n; i++) {
+        let p = X[i] + this.rng.normal() * scale[i];
+        if (o.clampNonNegative && p < 0) p = 0;
+        P[i] = p;
+      }
+      const ok = this.inRegion(l, ref, P, K, o.rtol, o.atol);
+      for (let c = 0; c < K; c++) {
+        const acc = ok[c] === 1;
+        if (acc) X.set(P.subarray(c * n, (c + 1) * n), c * n);
+        // Per-dimension scales move toward the target acceptance rate, multiplicatively, within [min, max].
+        const factor = Math.exp(0.1 * ((acc ? 1 : 0) - o.targetAcceptance));
+        for (let i = c * n; i < (c + 1) * n; i++) scale[i] = Math.min(o.maxScale, Math.max(o.minScale, scale[i] * factor));
+        if (it >= o.warmup) {
+          proposed++;
+          if (acc) accepted++;
+        }
+      }
+      if (it >= o.warmup) {
+        C.set(X, count * n);
+        count += K;
+      }
+    }
+    return { C, count, acceptFraction: proposed ? accepted / proposed : 0 };
+  }
+
+  /** Random unit directions; for each, the farthest grid point still in the region, refined by bisection toward the edge. */
+  private interpolate(l: number, a: Float64Array, ref: Float64Array): { C: Float64Array; count: number; acceptFraction: number } {
+    const o = this.opts.interpolation;
+    const n = a.length;
+    for (let i = 0; i < n; i++) {
+      if (a[i] < 0) {
+        throw new SampledFailure(
+          'signed-input',
+          `The interpolation root finder needs a non-negative layer input, but the input of ${this.net.layers[l - 1].name} has negative entries (e.g. value ${a[i]} at ${i}). Use the Metropolis–Hastings finder or a non-negative input.`,
+        );
+      }
+    }
+    const D = o.batchSize;
+    const dirs = new Float64Array(D * n);
+    for (let d = 0; d < D; d++) {
+      let norm = 0;
+      for (let i = 0; i < n; i++) {
+        const v = this.rng.normal();
+        dirs[d * n + i] = v;
+        norm += v * v;
+      }
+      norm = Math.sqrt(norm) || 1;
+      for (let i = 0; i < n; i++) dirs[d * n + i] /= norm;
+    }
+    const point = (d: number, s: number, out: Float64Array, at: number) => {
+      for (let i = 0; i < n; i++) {
+        let p = a[i] + o.initScale * s * dirs[d * n + i];
+        if (o.clampNonNegative && p < 0) p = 0;
+        out[at + i] = p;
+      }
+    };
+    const G = o.points;
+    const scales = Array.from({ length: G }, (_, k) => (G === 1 ? 0 : 1 - k / (G - 1)));
+    const grid = new Float64Array(D * G * n);
+    for (let d = 0; d < D; d++) for (let k = 0; k < G; k++) point(d, scales[k], grid, (d * G + k) * n);
+    const ok = this.inRegion(l, ref, grid, D * G, o.rtol, o.atol);
+    let valid = 0;
+    for (const v of ok) valid += v;
+    const lo = new Float64Array(D), hi = new Float64Array(D).fill(NaN);
+    for (let d = 0; d < D; d++) {
+      lo[d] = 0;
+      for (let k = 0; k < G; k++) {
+        if (ok[d * G + k]) {
+          lo[d] = scales[k];
+          hi[d] = k > 0 ? scales[k - 1] : NaN;
+          break;
+        }
+      }
+    }
+    // Bisection between the last scale inside and the first outside, all directions in one batch per step.
+    const mid = new Float64Array(D * n);
+    for (let step = 0; step < o.refinementSteps; step++) {
+      for (let d = 0; d < D; d++) point(d, Number.isNaN(hi[d]) ? lo[d] : (lo[d] + hi[d]) / 2, mid, d * n);
+      const okMid = this.inRegion(l, ref, mid, D, o.rtol, o.atol);
+      for (let d = 0; d < D; d++) {
+        if (Number.isNaN(hi[d])) continue;
+        const m = (lo[d] + hi[d]) / 2;
+        if (okMid[d]) lo[d] = m;
+        else hi[d] = m;
+      }
+    }
+    const C = new Float64Array(D * n);
+    for (let d = 0; d < D; d++) point(d, lo[d], C, d * n);
+    return { C, count: D, acceptFraction: valid / (D * G) };
+  }
+
+  /** Runs the decomposition at x: relevance per layer at the input's activations, the main-path roots and the root tree. */
+  run(x: Float64Array): SampledOutput {
+    const L = this.L;
+    const acts: Float64Array[] = [x];
+    for (let l = 1; l <= L; l++) acts.push(act(this.net.layers[l - 1], affineBatch(this.net.layers[l - 1], acts[l - 1], 1)));
+    const relevance: (number[] | null)[] = new Array(L + 1).fill(null);
+    const roots: RootInfo[][] = Array.from({ length: L }, () => []);
+    const contributions: Map<number, Float64Array>[] = Array.from({ length: L }, () => new Map());
+    let failure: SampledOutput['failure'] = null;
+    try {
+      // Top layer first so the progress reads naturally; every FB below reuses the caches this fills.
+      for (let l = L; l >= 1; l--) {
+        const a = acts[l - 1];
+        const fb = this.FB(l, a, 1, true);
+        relevance[l - 1] = Array.from(fb.values);
+        this.mainRoots(l, a, roots, contributions);
+      }
+    } catch (e) {
+      if (!(e instanceof SampledFailure)) throw e;
+      failure = { code: e.code, message: e.message };
+    }
+    const tree: TreeEntry[] = [];
+    let truncated = false;
+    if (!failure) truncated = this.walkTree(1, x, [], tree);
+    for (const [k, v] of Object.entries({ samplerCalls: this.samplerCalls })) this.stats[k] = v;
+    return { failure, relevance: failure ? null : relevance, roots, contributions, tree, treeTruncated: truncated, stats: this.stats, cacheHits: this.cacheHits, cacheMisses: this.cacheMisses };
+  }
+
+  private mainRoots(l: number, a: Float64Array, roots: RootInfo[][], contributions: Map<number, Float64Array>[]): void {
+    const layer = this.net.layers[l - 1];
+    const n = layer.inFeatures;
+    const key = this.regionKeys(l, a, 1)[0];
+    const rr = this.rootsFor(l, key, a);
+    const u = this.U(l, a, 1);
+    const ref = this.sliceGradient(l, a, 1);
+    rr.units.forEach((ur, idx) => {
+      const unit = l === this.L ? this.row : idx;
+      const R = u.values[idx];
+      if (!ur) {
+        roots[l - 1].push({ layer: l, unit, hasRoot: false, root: null, relevanceAtInput: R, relevanceAtRoot: null, passedOn: 0, taylorResidual: null, distance: null, checks: null });
+        return;
+      }
+      const rel = new Float64Array(n);
+      let passed = 0, d2 = 0;
+      for (let i = 0; i < n; i++) {
+        rel[i] = R > 0 ? ur.grad[i] * (a[i] - ur.root[i]) : 0;
+        passed += rel[i];
+        d2 += (a[i] - ur.root[i]) ** 2;
+      }
+      if (R > 0) contributions[l - 1].set(unit, rel);
+      const inReg = this.inRegion(l, ref, ur.root, 1, this.opts.mh.rtol, this.opts.mh.atol)[0] === 1;
+      roots[l - 1].push({
+        layer: l,
+        unit,
+        hasRoot: true,
+        root: Array.from(ur.root),
+        relevanceAtInput: R,
+        relevanceAtRoot: ur.unresolved,
+        passedOn: passed,
+        taylorResidual: R > 0 ? R - ur.unresolved - passed : null,
+        distance: Math.sqrt(d2),
+        checks: {
+          relevanceZero: Math.abs(ur.unresolved) <= 1e-6 * Math.max(Math.abs(R), 1e-12),
+          inRegion: inReg,
+          inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),
+        },
+      });
+    });
+  }
+
+  /** The root tree in depth-first order: used roots (R_j > 0) and, below each, the roots used at its image. Returns whether it was truncated. */
+  private walkTree(l: number, a: Float64Array, path: string[], tree: TreeEntry[]): boolean {
+    const layer = this.net.layers[l - 1];
+    const n = layer.inFeatures;
+    const key = this.regionKeys(l, a, 1)[0];
+    const rr = this.rootsFor(l, key, a);
+    const u = this.U(l, a, 1);
+    const ref = this.sliceGradient(l, a, 1);
+    let truncated = false;
+    for (let idx = 0; idx < rr.units.length; idx++) {
+      const ur = rr.units[idx];
+      const R = u.values[idx];
+      if (!ur || !(R > 0)) continue;
+      if (tree.length >= this.opts.maxTreeEntries) return true;
+      const label = l === this.L ? 0 : idx;
+      const childPath = [...path, `layer${l}`, `root_${label}`];
+      const rel = new Float64Array(n);
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        rel[i] = ur.grad[i] * (a[i] - ur.root[i]);
+        s += rel[i];
+      }
+      const z = this.net.layers[l - 1].bias[ur.unit] + ur.root.reduce((acc, v, i) => acc + v * layer.weight[ur.unit * n + i], 0);
+      tree.push({
+        layer: l,
+        path: childPath,
+        unit: label,
+        root: Array.from(ur.root),
+        input: Array.from(a),
+        relevanceOfUnit: R,
+        relevance: Array.from(rel),
+        relevanceSum: s,
+        unresolvedRelevance: ur.unresolved,
+        taylorResidual: R - ur.unresolved - s,
+        gradient: Array.from(ur.grad),
+        rootRelevance: Array.from(u.values),
+        rootLogit: this.logitFrom(l, ur.root),
+        inputLogit: this.logitFrom(l, a),
+        preActivationAtRoot: z,
+        gradAtRootIsZero: ur.grad.every((g) => g === 0),
+        inRegion: this.inRegion(l, ref, ur.root, 1, this.opts.mh.rtol, this.opts.mh.atol)[0] === 1,
+        inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),
+      });
+      if (l < this.L) {
+        const h = act(layer, affineBatch(layer, ur.root, 1));
+        try {
+          if (this.walkTree(l + 1, h, childPath, tree)) truncated = true;
+        } catch (e) {
+          if (!(e instanceof SampledFailure)) throw e;
+        }
+      }
+      if (truncated) return true;
+    }
+    return truncated;
+  }
+
+  private logitFrom(l: number, a: Float64Array): number {
+    let h = a;
+    for (let k = l; k <= this.L; k++) {
+      const layer = this.net.layers[k - 1];
+      const Z = affineBatch(layer, h, 1);
+      if (k === this.L) return layer.activation === 'relu' ? Math.max(Z[this.row], 0) : Z[this.row];
+      h = act(layer, Z);
+    }
+    return NaN;
+  }
+}
+
+export function runSampledFullBackward(net: Network, x: Float64Array, row: number, rules: RuleSpec[], opts: SampledOptions): SampledOutput {
+  if (rules.some((r) => r.name === 'pinv')) throw new DtdError('bad-usage', 'The pinv layer rule is available for the train-free decomposition only.');
+  return new SampledFullBackward(net, rules, row, opts).run(x);
+}
+
+/**
+ * The notebook's single-layer check: a root of the network output itself in
+ * the input space of layer 1, found by the interpolation finder (candidates
+ * at the region's edge, the one with the lowest output wins).
+ */
+export function outputRootByInterpolation(
+  net: Network,
+  x: Float64Array,
+  row: number,
+  interpolation: InterpolationOptions,
+  seed: number,
+): { root: Float64Array; rootOutput: number; inRegion: boolean; taylorError: number } {
+  const fb = new SampledFullBackward(net, [], row, {
+    finder: 'interpolation',
+    mh: { steps: 0, warmup: 0, chains: 1, initScale: 1e-6, rtol: interpolation.rtol, atol: interpolation.atol, clampNonNegative: true, targetAcceptance: 0.9, minScale: 1e-6, maxScale: 0.01 },
+    interpolation,
+    seed,
+    maxTreeEntries: 0,
+    inputNonNegative: true,
+  });
+  const ref = fb.sliceGradient(1, x, 1);
+  const { C, count } = (fb as unknown as { interpolate(l: number, a: Float64Array, ref: Float64Array): { C: Float64Array; count: number } }).interpolate(1, x, ref);
+  const n = x.length;
+  const u = fb.U(net.layers.length === 1 ? 1 : 1, C, count);
+  void u;
+  // f at each candidate, through a plain forward pass.
+  let best = 0, bestV = Infinity;
+  const f = (p: Float64Array) => {
+    let h = p;
+    for (const layer of net.layers) h = act(layer, affineBatch(layer, h, 1));
+    return h[row];
+  };
+  for (let c = 0; c < count; c++) {
+    const v = f(C.subarray(c * n, (c + 1) * n));
+    if (v < bestV) {
+      bestV = v;
+      best = c;
+    }
+  }
+  const root = C.slice(best * n, (best + 1) * n);
+  // ∇f(root) via the slice gradient of a one-output selection.
+  const single: Network = { ...net, outputSelection: { start: row, stop: row + 1 } };
+  const g = new SampledFullBackward(single, [], row, { ...(fb as unknown as { opts: SampledOptions }).opts }).sliceGradient(1, root, 1);
+  let taylor = bestV;
+  for (let i = 0; i < n; i++) taylor += g[i] * (x[i] - root[i]);
+  const inReg = fb.inRegion(1, ref, root, 1, interpolation.rtol, interpolation.atol)[0] === 1;
+  return { root, rootOutput: bestV, inRegion: inReg, taylorError: Math.abs(taylor - f(x)) };
+}
