@@ -1,14 +1,15 @@
-// Test data for the webview suite: `ExplainResult`s built from the golden
-// fixtures in ../shared/fixtures/dtd. Train-free z+ is recomputed here from the
-// fixture's weights (README §5) together with the flows the engine adds;
-// full-backward results carry the fixture's own `nudged` tree. Independent of
-// the engine so the webview can be tested while the engine changes; the numbers
-// are checked against the fixture's own expectations below.
+// Test data for the webview suite. `engineResult` runs the real engine
+// (loadModel + explain) on a golden fixture network in ../shared/fixtures/dtd;
+// that is what the suite draws. `trainFreeResult` / `fullBackwardResult`
+// rebuild z+ results straight from the fixture file (its weights, README §5, and
+// its `nudged` tree) and are kept as an engine-independent cross-check.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExplainResult, RootInfo, TreeEntry } from '../../extension/engine/types';
 import { topFlowsOfLayer } from '../../webview/flows';
+import { explain, loadModel } from '../../extension/engine';
+import type { ExplainOptions } from '../../extension/engine/types';
 
 export const FIXTURES = process.env.DTD_FIXTURES ?? join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'dtd');
 
@@ -49,6 +50,20 @@ interface FixtureTreeEntry {
   input_logit: number;
   pre_activation_at_root: number;
   grad_at_root_is_zero: boolean;
+}
+
+const results = new Map<string, Promise<ExplainResult>>();
+/** The engine's result for a fixture network and its input (explaining the fixture's output), cached per arguments. */
+export function engineResult(name: string, options: Omit<ExplainOptions, 'onProgress' | 'signal'> = {}): Promise<ExplainResult> {
+  const key = `${name} ${JSON.stringify(options)}`;
+  let r = results.get(key);
+  if (!r) {
+    const fx = loadFixture(name);
+    const file = join(FIXTURES, `${name}.json`);
+    const net = loadModel(new Uint8Array(readFileSync(file)), `${name}.json`);
+    results.set(key, (r = explain(net, fx.input.x[0], { rule: 'z+', explainedOutput: fx.explained_output, ...options })));
+  }
+  return r;
 }
 
 const cache = new Map<string, Fixture>();
