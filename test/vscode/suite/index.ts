@@ -1,0 +1,316 @@
+// The in-host suite: runs inside the real VS Code extension host (code-server)
+// through the smoke-test driver, against the workspace runTests.ts prepared
+// (fixture models, an input file, a corrupt model). It drives the extension
+// through its commands and its exported API, and asserts on what really
+// happened: engine processes, results, what the webviews reported drawing,
+// files written, notifications shown.
+
+import * as assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { DtdLensApi } from '../../../extension/extension';
+import type { RunOutcome } from '../../../extension/runFlow';
+import { measurements, runAll, test } from './harness';
+
+const EXTENSION_ID = 'dtd-lens.dtd-lens';
+let api: DtdLensApi;
+let ws: vscode.Uri;
+const file = (rel: string) => vscode.Uri.joinPath(ws, rel);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A run on the notebook model with everything given, so no picker opens. */
+function explainMlp3(extra: Partial<Parameters<DtdLensApi['explain']>[1]> = {}): Promise<RunOutcome> {
+  return api.explain(file('mlp3_seed1_notebook.onnx'), {
+    input: { kind: 'file', uri: file('inputs/mlp3_seed1_notebook.json') },
+    explainedOutput: 0,
+    useDefaults: true,
+    ...extra,
+  });
+}
+
+/** A full-backward Metropolis-Hastings run far too long to finish during a test. */
+function longRun(): Promise<RunOutcome> {
+  return explainMlp3({
+    method: 'full-backward',
+    rootFinder: 'metropolis-hastings',
+    options: { metropolisHastings: { steps: 5_000_000, warmup: 100, chains: 4 }, maxCost: 1e15 },
+  });
+}
+
+async function setSetting(key: string, value: unknown): Promise<void> {
+  await vscode.workspace.getConfiguration('dtdLens').update(key, value, vscode.ConfigurationTarget.Workspace);
+}
+
+const fixture = () => JSON.parse(readFileSync(file('inputs/mlp3_seed1_notebook.json').fsPath, 'utf8'));
+
+test('activates and returns its API', async () => {
+  const ext = vscode.extensions.getExtension<DtdLensApi>(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is installed in the development host`);
+  api = await ext.activate();
+  assert.ok(ext.isActive);
+  assert.equal(typeof api.explain, 'function');
+  ws = vscode.workspace.workspaceFolders![0].uri;
+  assert.ok(existsSync(file('mlp3_seed1_notebook.onnx').fsPath), 'the test workspace has the fixture model');
+});
+
+test('every contributed command is registered', async () => {
+  const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+  const contributed = (ext.packageJSON.contributes.commands as { command: string }[]).map((c) => c.command);
+  assert.ok(contributed.length >= 8);
+  for (const c of ['dtdLens.explainOutput', 'dtdLens.openVisualizer', 'dtdLens.rerunWithRule', 'dtdLens.compare', 'dtdLens.export', 'dtdLens.showLog']) {
+    assert.ok(contributed.includes(c), `${c} is contributed`);
+  }
+  const registered = new Set(await vscode.commands.getCommands(true));
+  const missing = contributed.filter((c) => !registered.has(c));
+  assert.deepEqual(missing, [], 'contributed commands without a handler');
+  // The views are contributed and resolvable.
+  await vscode.commands.executeCommand('dtdLens.runs.focus');
+  await vscode.commands.executeCommand('dtdLens.showLog');
+});
+
+test('end to end: .onnx + input file → train-free z+ relevance equals the fixture, and the panel draws it', async () => {
+  const since = Date.now();
+  const out = await explainMlp3({ rule: 'z+', method: 'train-free' });
+  assert.equal(out.status, 'ok', JSON.stringify(out.error));
+  const r = out.result!;
+  const fx = fixture();
+  assert.deepEqual(r.input, fx.input.x[0].map((v: number) => v), 'the input came from the JSON file');
+  assert.ok(Math.abs(r.explainedValue - fx.forward.output[0]) < 1e-6, `f(x) = ${r.explainedValue}, fixture ${fx.forward.output[0]}`);
+  const expected: number[] = fx.train_free.rules['z+'].input_relevance;
+  assert.equal(r.relevance[0]!.length, expected.length);
+  r.relevance[0]!.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5, `R0[${i}] = ${v}, fixture ${expected[i]}`));
+  measurements.trainFreeRunMs = out.durationMs!;
+  const ev = await api.waitForRendered('panel', since, 20000);
+  assert.deepEqual(ev.summary.nodesPerLayer, r.activations.map((a) => a.length), 'the webview drew every unit of every layer');
+  assert.ok(ev.summary.flows > 0, 'the webview drew relevance flows');
+  measurements.renderMs = ev.summary.renderMs;
+  // The run is in the Recent Runs store, with its result on disk.
+  const run = api.runs().find((x) => x.id === out.runId)!;
+  assert.equal(run.status, 'ok');
+  assert.equal(run.rule, 'z+');
+});
+
+test('the side view shows the latest explanation', async () => {
+  const since = Date.now();
+  await vscode.commands.executeCommand('dtdLens.latest.focus');
+  const ev = await api.waitForRendered('view', since - 60000, 20000);
+  assert.ok(ev.summary.layers > 0);
+  assert.ok(api.visualizers.viewResolved);
+});
+
+test('.safetensors with a random input (seed): the explained output is > 0', async () => {
+  const out = await api.explain(file('mlp3_seed1_notebook.safetensors'), { input: { kind: 'random', seed: 7 }, explainedOutput: 0, useDefaults: true });
+  assert.equal(out.status, 'ok', JSON.stringify(out.error));
+  assert.ok(out.result!.explainedValue > 0);
+  assert.equal(out.result!.input.length, 10);
+  assert.ok(out.result!.input.every((v) => v >= 0), 'random inputs are non-negative');
+});
+
+test('re-run with another rule, compare both, open a run from the tree', async () => {
+  const first = await explainMlp3({ rule: 'z+' });
+  assert.equal(first.status, 'ok');
+  const second = await api.rerunWithRule(first.runId!, 'w2');
+  assert.equal(second.status, 'ok', JSON.stringify(second.error));
+  assert.deepEqual(second.result!.input, first.result!.input, 'same input');
+  assert.equal(second.result!.explainedOutput, 0);
+  assert.notDeepEqual(second.result!.relevance[0], first.result!.relevance[0], 'w2 and z+ give different input relevance');
+  let since = Date.now();
+  assert.equal(await api.compare(first.runId!, second.runId!), true);
+  await api.waitForRendered('panel', since, 20000);
+  since = Date.now();
+  assert.equal(await vscode.commands.executeCommand('dtdLens.openRun', first.runId), true);
+  await api.waitForRendered('panel', since, 20000);
+});
+
+test('export as JSON, SVG and PNG', async () => {
+  const out = await explainMlp3();
+  const json = await api.exportRun(out.runId!, 'json', file('exports/run.json'));
+  assert.ok(json);
+  const parsed = JSON.parse(readFileSync(json.fsPath, 'utf8'));
+  assert.equal(parsed.schema, 'dtd-lens/result@1');
+  assert.deepEqual(parsed.relevance, out.result!.relevance);
+  const svg = await api.exportRun(out.runId!, 'svg', file('exports/run.svg'));
+  assert.ok(svg, `SVG export failed: ${JSON.stringify(api.notices.at(-1))}`);
+  const svgText = readFileSync(svg.fsPath, 'utf8');
+  assert.match(svgText, /<svg[\s>]/);
+  const png = await api.exportRun(out.runId!, 'png', file('exports/run.png'));
+  assert.ok(png, `PNG export failed: ${JSON.stringify(api.notices.at(-1))}`);
+  const bytes = readFileSync(png.fsPath);
+  assert.deepEqual([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'PNG signature');
+}, 60000);
+
+test('cancelling a long full-backward run ends it within a second and the extension stays usable', async () => {
+  // Warm engine, known pid.
+  assert.equal((await explainMlp3()).status, 'ok');
+  const pidBefore = api.engine.pid!;
+  const run = longRun();
+  await waitFor('the long run to be busy in the engine', () => api.engine.busy, 10000);
+  await sleep(1500); // let it get deep into the sampling
+  assert.ok(api.engine.busy, 'still running after 1.5 s (the run is long enough to cancel)');
+  const t0 = Date.now();
+  assert.equal(api.cancelActiveRun(), true);
+  const out = await run;
+  const latency = Date.now() - t0;
+  measurements.cancelLatencyMs = latency;
+  assert.equal(out.status, 'cancelled');
+  assert.ok(latency < 1000, `cancel took ${latency} ms`);
+  assert.equal(api.engine.busy, false, 'no request left in the engine');
+  // The run has ended in the engine: either the engine stopped it itself (and answers at once) or it was killed.
+  measurements.cancelKilledEngine = api.engine.pid === pidBefore && pidAlive(pidBefore) ? 0 : 1;
+  if (api.engine.pid === pidBefore && pidAlive(pidBefore)) {
+    const pingMs = await api.engine.ping(500);
+    measurements.pingAfterCancelMs = pingMs;
+    assert.ok(pingMs < 500, 'the engine is idle again');
+  } else {
+    assert.equal(pidAlive(pidBefore), false, 'the old engine process is gone');
+  }
+  assert.equal(api.runs().find((r) => r.id === out.runId)?.status, 'cancelled');
+  const next = await explainMlp3();
+  assert.equal(next.status, 'ok', 'a run after the cancel works');
+}, 60000);
+
+test('cancel when the engine does not react: the process is killed within a second, the next run gets a fresh engine', async () => {
+  assert.equal((await explainMlp3()).status, 'ok');
+  const pid = api.engine.pid!;
+  const run = longRun();
+  await waitFor('the long run to be busy', () => api.engine.busy, 10000);
+  await sleep(300);
+  process.kill(pid, 'SIGSTOP'); // a frozen engine cannot see the cancel message
+  const t0 = Date.now();
+  api.cancelActiveRun();
+  const out = await run;
+  const latency = Date.now() - t0;
+  measurements.cancelKillLatencyMs = latency;
+  assert.equal(out.status, 'cancelled');
+  assert.ok(latency >= 750 && latency < 1000, `settled ${latency} ms after the cancel (grace 0.8 s)`);
+  await waitFor('the frozen engine to be killed', () => !pidAlive(pid), 5000);
+  const spawns = api.engine.spawnCount;
+  const next = await explainMlp3();
+  assert.equal(next.status, 'ok');
+  assert.notEqual(api.engine.pid, pid);
+  assert.equal(api.engine.spawnCount, spawns + 1);
+}, 60000);
+
+test('a corrupt model gives an error message naming the file, and no crash', async () => {
+  const notices = api.notices.length;
+  const out = await api.explain(file('corrupt.onnx'), { input: { kind: 'random', seed: 1 }, explainedOutput: 0, useDefaults: true });
+  assert.equal(out.status, 'error');
+  assert.equal(out.error!.code, 'bad-model', out.error!.message);
+  assert.match(out.error!.message, /corrupt\.onnx/);
+  const shown = api.notices.slice(notices);
+  assert.equal(shown.length, 1);
+  assert.equal(shown[0].level, 'error');
+  assert.match(shown[0].message, /corrupt\.onnx/);
+  const truncated = await api.explain(file('truncated.safetensors'), { input: { kind: 'random', seed: 1 }, explainedOutput: 0, useDefaults: true });
+  assert.equal(truncated.status, 'error');
+  assert.match(truncated.error!.message, /truncated\.safetensors/);
+  assert.equal((await explainMlp3()).status, 'ok', 'the extension and the engine keep working');
+});
+
+test('a model over dtdLens.maxModelSizeMB is refused before it is read', async () => {
+  await setSetting('maxModelSizeMB', 0.001); // ~1 KB; the model is ~2 KB
+  try {
+    const spawns = api.engine.spawnCount;
+    const out = await explainMlp3();
+    assert.equal(out.status, 'error');
+    assert.equal(out.error!.code, 'too-large');
+    assert.match(out.error!.message, /dtdLens\.maxModelSizeMB/);
+    assert.equal(api.engine.spawnCount, spawns);
+  } finally {
+    await setSetting('maxModelSizeMB', undefined);
+  }
+  assert.equal((await explainMlp3()).status, 'ok');
+});
+
+test('a killed engine is replaced on the next run; a crash mid-run is reported with "Show Log"', async () => {
+  assert.equal((await explainMlp3()).status, 'ok');
+  const pid = api.engine.pid!;
+  const exited = new Promise<void>((resolve) => {
+    const sub = api.engine.onExit((p) => p === pid && (sub.dispose(), resolve()));
+  });
+  process.kill(pid, 'SIGKILL');
+  await exited;
+  const out = await explainMlp3();
+  assert.equal(out.status, 'ok');
+  assert.notEqual(api.engine.pid, pid);
+
+  // Killed during a run.
+  const notices = api.notices.length;
+  const run = longRun();
+  await waitFor('the long run to be busy', () => api.engine.busy, 10000);
+  process.kill(api.engine.pid!, 'SIGKILL');
+  const crashed = await run;
+  assert.equal(crashed.status, 'error');
+  assert.equal(crashed.error!.code, 'engine-crashed');
+  const shown = api.notices.slice(notices);
+  assert.ok(shown.some((n) => n.level === 'error' && n.actions.includes('Show Log') && /engine/.test(n.message)), JSON.stringify(shown));
+  assert.equal((await explainMlp3()).status, 'ok', 'the next run starts a fresh engine');
+}, 60000);
+
+test('a hung engine is stopped after dtdLens.engineTimeoutSeconds', async () => {
+  await setSetting('engineTimeoutSeconds', 2);
+  try {
+    assert.equal((await explainMlp3()).status, 'ok');
+    const pid = api.engine.pid!;
+    const run = longRun();
+    await waitFor('the long run to be busy', () => api.engine.busy, 10000);
+    process.kill(pid, 'SIGSTOP');
+    const t0 = Date.now();
+    const out = await run;
+    assert.equal(out.status, 'error');
+    assert.equal(out.error!.code, 'engine-timeout');
+    assert.match(out.error!.message, /engineTimeoutSeconds/);
+    assert.ok(Date.now() - t0 < 4000);
+    await waitFor('the hung engine to be killed', () => !pidAlive(pid), 5000);
+  } finally {
+    await setSetting('engineTimeoutSeconds', undefined);
+  }
+  assert.equal((await explainMlp3()).status, 'ok');
+}, 60000);
+
+test('the model inspector (custom editor) lists layers and parameters; a corrupt model shows the error', async () => {
+  const uri = file('mlp3_seed1_notebook.onnx');
+  await vscode.commands.executeCommand('vscode.openWith', uri, 'dtdLens.modelInspector');
+  const shown = await waitFor('the inspector to show the model', () => api.inspected.get(uri.toString()), 15000);
+  assert.ok(shown.summary, shown.error);
+  assert.deepEqual(
+    shown.summary.layers.map((l) => [l.inFeatures, l.outFeatures, l.parameters]),
+    [
+      [10, 10, 110],
+      [10, 10, 110],
+      [10, 2, 22],
+    ],
+  );
+  const bad = file('corrupt.onnx');
+  await vscode.commands.executeCommand('vscode.openWith', bad, 'dtdLens.modelInspector');
+  const badShown = await waitFor('the inspector to show the error', () => api.inspected.get(bad.toString()), 15000);
+  assert.equal(badShown.summary, undefined);
+  assert.match(badShown.error!, /corrupt\.onnx/);
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+});
+
+export async function run(): Promise<void> {
+  const ext = vscode.extensions.getExtension(EXTENSION_ID);
+  const output = join(ext?.extensionPath ?? process.cwd(), 'test-output');
+  await runAll(output);
+}

@@ -1,0 +1,151 @@
+// The Playwright UI suite: a fresh workbench window of the same code-server,
+// with the extension loaded from the development path, driven like a user.
+// - The Explorer context menu offers "Explain Output" on .onnx/.safetensors
+//   files and not on a .txt file, a folder, or a folder named like a model
+//   (the real `when` clause, evaluated by the workbench).
+// - Right-click a model → Explain Output → Enter through the quick picks →
+//   the visualizer panel draws the network (DOM inside the webview iframes);
+//   screenshots go to test-output/screenshots/.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Frame, Page } from 'playwright-core';
+import { openWorkbench, type Server } from './codeServer';
+
+interface UiOptions {
+  browser: Browser;
+  server: Server;
+  folder: string;
+  extensionDevelopmentPath: string;
+  outputDir: string;
+}
+
+const MENU_ENTRY = 'Explain Output';
+
+async function explorerRow(page: Page, name: string) {
+  const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
+  await row.waitFor({ state: 'visible', timeout: 30000 });
+  return row;
+}
+
+/** Right-clicks an Explorer row and returns the context menu's entries. */
+async function contextMenu(page: Page, name: string): Promise<string[]> {
+  const row = await explorerRow(page, name);
+  await row.click({ button: 'right' });
+  const menu = page.locator('.context-view .monaco-menu');
+  await menu.waitFor({ state: 'visible', timeout: 5000 });
+  const labels = (await menu.locator('.action-label').allTextContents()).map((s) => s.trim()).filter(Boolean);
+  await page.keyboard.press('Escape');
+  await menu.waitFor({ state: 'hidden', timeout: 5000 });
+  return labels;
+}
+
+async function waitForQuickInput(page: Page, titlePart: string): Promise<void> {
+  const title = page.locator('.quick-input-widget .quick-input-title');
+  await page.waitForFunction(
+    (part) => {
+      const el = document.querySelector('.quick-input-widget .quick-input-title');
+      const widget = document.querySelector('.quick-input-widget') as HTMLElement | null;
+      return !!el && !!widget && widget.style.display !== 'none' && (el.textContent ?? '').includes(part);
+    },
+    titlePart,
+    { timeout: 20000 },
+  );
+  await title.waitFor({ state: 'visible' });
+}
+
+/** The webview frame that has drawn the network, with its node count. */
+async function findNetworkFrame(page: Page, timeoutMs: number): Promise<{ frame: Frame; nodes: number; flows: number; state: string | null }> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    for (const frame of page.frames()) {
+      try {
+        const info = await frame.evaluate(() => {
+          const svg = document.querySelector('svg.network');
+          if (!svg) return null;
+          return {
+            nodes: svg.querySelectorAll('g.nodes .node').length,
+            flows: svg.querySelectorAll('.flow').length,
+            state: document.getElementById('app')?.getAttribute('data-state') ?? null,
+          };
+        });
+        if (info && info.nodes > 0) return { frame, ...info };
+      } catch {
+        /* frame detached or cross-origin: try the next */
+      }
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error('no webview frame drew svg.network');
+}
+
+export async function runUiSuite(o: UiOptions): Promise<number> {
+  const shots = join(o.outputDir, 'screenshots');
+  mkdirSync(shots, { recursive: true });
+  const results: { name: string; ok: boolean; ms: number; error?: string }[] = [];
+  const payload: [string, string][] = [['extensionDevelopmentPath', o.server.remote(o.extensionDevelopmentPath)]];
+  const { page } = await openWorkbench(o.browser, o.server.url(o.folder, payload), () => undefined);
+  const step = async (name: string, fn: () => Promise<void>) => {
+    const t0 = Date.now();
+    try {
+      await fn();
+      results.push({ name, ok: true, ms: Date.now() - t0 });
+      console.log(`  ✔ [ui] ${name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      results.push({ name, ok: false, ms: Date.now() - t0, error });
+      console.error(`  ✖ [ui] ${name} (${Date.now() - t0} ms)\n      ${error.split('\n').join('\n      ')}`);
+      await page.screenshot({ path: join(shots, `failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) }).catch(() => undefined);
+    }
+  };
+  const started = Date.now();
+  try {
+    await step('Explorer context menu: "Explain Output" on .onnx and .safetensors files only', async () => {
+      // Contributions load after the workbench: retry until the entry shows on a model file.
+      const end = Date.now() + 30000;
+      let onnx: string[] = [];
+      while (Date.now() < end) {
+        onnx = await contextMenu(page, 'mlp3_seed1_notebook.onnx');
+        if (onnx.includes(MENU_ENTRY)) break;
+        await page.waitForTimeout(500);
+      }
+      if (!onnx.includes(MENU_ENTRY)) throw new Error(`no "${MENU_ENTRY}" on the .onnx file: ${onnx.join(', ')}`);
+      const safetensors = await contextMenu(page, 'mlp3_seed1_notebook.safetensors');
+      if (!safetensors.includes(MENU_ENTRY)) throw new Error(`no "${MENU_ENTRY}" on the .safetensors file: ${safetensors.join(', ')}`);
+      // Now that the contribution is known to be loaded, its absence elsewhere means the when clause said no.
+      for (const name of ['notes.txt', 'models', 'trap.onnx']) {
+        const labels = await contextMenu(page, name);
+        if (labels.length < 3) throw new Error(`the context menu of ${name} did not open properly: ${labels.join(', ')}`);
+        if (labels.includes(MENU_ENTRY)) throw new Error(`"${MENU_ENTRY}" is offered on ${name}`);
+      }
+    });
+
+    await step('right-click a model → Explain Output → the panel shows the network', async () => {
+      const row = await explorerRow(page, 'mlp3_seed1_notebook.onnx');
+      await row.click({ button: 'right' });
+      await page.locator('.context-view .monaco-menu .action-label', { hasText: MENU_ENTRY }).click();
+      await waitForQuickInput(page, 'which input');
+      await page.keyboard.press('Enter'); // random input, seed from the settings
+      await waitForQuickInput(page, 'which output');
+      await page.keyboard.press('Enter'); // the largest output is preselected
+      await waitForQuickInput(page, 'how to explain');
+      await page.keyboard.press('Enter'); // defaults: train-free, z+
+      const drawn = await findNetworkFrame(page, 30000);
+      // MLP(10, 10, 10, 2): every unit of every layer is a node.
+      if (drawn.nodes !== 32) throw new Error(`the network has ${drawn.nodes} nodes drawn, expected 32`);
+      if (drawn.flows === 0) throw new Error('no relevance flows drawn');
+      if (drawn.state !== 'single') throw new Error(`webview state ${drawn.state}`);
+      // Open the DTD Lens side bar (Recent Runs + the latest explanation) for the picture.
+      await page.locator('.activitybar .action-item a[aria-label^="DTD Lens"]').first().click();
+      await page.locator('.pane-header', { hasText: 'Recent Runs' }).waitFor({ state: 'visible', timeout: 10000 });
+      await page.waitForTimeout(1500);
+      await page.screenshot({ path: join(shots, 'explain-output.png') });
+    });
+  } finally {
+    await page.context().close();
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  writeFileSync(join(o.outputDir, 'vscode-ui-results.json'), JSON.stringify({ totalMs: Date.now() - started, results }, null, 2));
+  console.log(`UI suite: ${results.length - failed} passed, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return failed ? 1 : 0;
+}
