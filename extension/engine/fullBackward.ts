@@ -35,9 +35,12 @@ export function fullBackwardCost(net: Network): number {
 
 interface Eval {
   value: Float64Array;
-  /** Row-major [value.length, input length]; null when not requested. */
+  /** Row-major Jacobian: all rows [value.length, input length] for mode 'all', one row for a row index; null for 'none'. */
   jac: Float64Array | null;
 }
+
+/** Which Jacobian rows an evaluation must return: none, all, or a single row (the root's own unit). */
+type JacMode = 'none' | 'all' | number;
 
 export interface FullBackwardOptions {
   nudge: number;
@@ -86,7 +89,7 @@ export class LinearFullBackward {
   }
 
   run(x: Float64Array): FullBackwardOutput {
-    const out = this.FB(1, x, false, [], true, true);
+    const out = this.FB(1, x, 'none', [], true, true);
     this.layerRelevance[0] = out.value;
     return {
       relevance: out.value,
@@ -114,7 +117,7 @@ export class LinearFullBackward {
   }
 
   /** Upper relevance U_l(a) and (optionally) its Jacobian. `main` marks the evaluation at the input's own activations. */
-  private U(l: number, a: Float64Array, wantJac: boolean, path: string[], main: boolean, record: boolean): Eval {
+  private U(l: number, a: Float64Array, mode: JacMode, path: string[], main: boolean, record: boolean): Eval {
     this.evaluations++;
     if ((this.evaluations & 1023) === 0) {
       throwIfCancelled(this.opts.signal);
@@ -127,22 +130,23 @@ export class LinearFullBackward {
       const z = dot(w, a) + layer.bias[this.row];
       const slope = activationSlope(layer, z);
       const value = Float64Array.of(layer.activation === 'relu' ? Math.max(z, 0) : z);
-      const jac = wantJac ? Float64Array.from(w, (wi) => wi * slope) : null;
+      const jac = mode !== 'none' ? Float64Array.from(w, (wi) => wi * slope) : null;
       return { value, jac };
     }
     const z = affine(layer, a);
     const h = activate(layer, z);
-    const fb = this.FB(l + 1, h, wantJac, path, main, record);
+    const fb = this.FB(l + 1, h, mode, path, main, record);
     if (main) this.layerRelevance[l] = fb.value;
-    if (!wantJac || !fb.jac) return { value: fb.value, jac: null };
-    // jac = J_FB [m, m] · diag(act'(z)) · W [m, n]
+    if (mode === 'none' || !fb.jac) return { value: fb.value, jac: null };
+    // jac = J_FB [rows, m] · diag(act'(z)) · W [m, n]
     const m = layer.outFeatures;
-    const jac = new Float64Array(m * n);
+    const rows = mode === 'all' ? m : 1;
+    const jac = new Float64Array(rows * n);
     for (let k = 0; k < m; k++) {
       const s = activationSlope(layer, z[k]);
       if (s === 0) continue;
       const wk = k * n;
-      for (let p = 0; p < m; p++) {
+      for (let p = 0; p < rows; p++) {
         const f = fb.jac[p * m + k] * s;
         if (f === 0) continue;
         const jp = p * n;
@@ -152,15 +156,20 @@ export class LinearFullBackward {
     return { value: fb.value, jac };
   }
 
-  private FB(l: number, a: Float64Array, wantJac: boolean, path: string[], main: boolean, record: boolean): Eval {
+  private FB(l: number, a: Float64Array, mode: JacMode, path: string[], main: boolean, record: boolean): Eval {
     const layer = this.net.layers[l - 1];
     const rule = this.rules[l - 1];
     const n = layer.inFeatures;
     // Evaluating the upper relevance at this call's own input is not a tree entry (as in the research code); only root evaluations are.
-    const u = this.U(l, a, wantJac, path, main, false);
+    const u = this.U(l, a, mode === 'none' ? 'none' : 'all', path, main, false);
     const units = l === this.L ? [this.row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
     const value = new Float64Array(n);
-    const jac = wantJac ? new Float64Array(n * n) : null;
+    // J = (1−ε)·(diag(S) + Σ_k c_k dt_kᵀ) with S = Σ_k g_k⊙t_k·∂v_k, c_k = g_k⊙v_k (see below); rows as requested.
+    const wantJac = mode !== 'none';
+    const jacRows = mode === 'all' ? n : 1;
+    const rowOf = (i: number) => (mode === 'all' ? i : mode === i ? 0 : -1);
+    const jac = wantJac ? new Float64Array(jacRows * n) : null;
+    const S = wantJac ? new Float64Array(n) : null;
     const eps = this.opts.nudge;
     let anyRoot = false;
     let anyContributed = false;
@@ -194,8 +203,8 @@ export class LinearFullBackward {
           this.treeTruncated = true;
         }
       }
-      const ev = this.U(l, r, true, childPath, false, record);
-      const g = ev.jac!.subarray(idx * n, (idx + 1) * n);
+      const ev = this.U(l, r, idx, childPath, false, record);
+      const g = ev.jac!.subarray(0, n);
       const unresolved = ev.value[idx];
       let relSum = 0;
       const rel = new Float64Array(n);
@@ -204,24 +213,31 @@ export class LinearFullBackward {
         value[i] += rel[i];
         relSum += rel[i];
       }
-      if (jac) {
-        // ∂r/∂a = I − v(∂t/∂a)ᵀ − t·diag(∂v/∂a); nudged: (1−ε)∂r/∂a + εI. rel_j = g ⊙ (a − r) → J += diag(g)(I − ∂r/∂a).
-        const dT = u.jac!.subarray(idx * n, (idx + 1) * n);
-        const v = sr.v;
-        const dv = new Float64Array(n);
-        for (let i = 0; i < n; i++) dv[i] = directionDerivative(rule, w[i]);
-        const dtda = new Float64Array(n);
-        if (rule.name !== '0' && v && Number.isFinite(T / sr.d)) {
-          for (let i = 0; i < n; i++) dtda[i] = dT[i] / sr.d - (T / (sr.d * sr.d)) * dv[i] * w[i];
-        }
-        for (let i = 0; i < n; i++) {
-          if (g[i] === 0) continue;
-          for (let k = 0; k < n; k++) {
-            let drik: number;
-            if (rule.name === '0') drik = 0;
-            else drik = (i === k ? 1 - sr.t * dv[i] : 0) - (v ? v[i] : 0) * dtda[k];
-            drik = (1 - eps) * drik + (i === k ? eps : 0);
-            jac[i * n + k] += g[i] * ((i === k ? 1 : 0) - drik);
+      if (jac && S) {
+        // rel_j = g ⊙ (a − r) with r = (1−ε)(a − t·v) + εa, t = T/d, d = v·w, so
+        // ∂rel_j/∂a = (1−ε)·(diag(g⊙t·∂v) + (g⊙v)·(∂t/∂a)ᵀ),  ∂t/∂a = ∂T/∂a / d − T/d²·(∂v⊙w).
+        // Rule 0 (r = 0): ∂rel_j/∂a = (1−ε)·diag(g).
+        if (rule.name === '0') {
+          for (let i = 0; i < n; i++) S[i] += g[i];
+        } else {
+          const dT = u.jac!.subarray(idx * n, (idx + 1) * n);
+          const v = sr.v!;
+          const finite = Number.isFinite(T / sr.d);
+          const dtda = new Float64Array(n);
+          for (let i = 0; i < n; i++) {
+            const dvi = directionDerivative(rule, w[i]);
+            S[i] += g[i] * sr.t * dvi;
+            if (finite) dtda[i] = dT[i] / sr.d - (T / (sr.d * sr.d)) * dvi * w[i];
+          }
+          if (finite) {
+            for (let i = 0; i < n; i++) {
+              const ri = rowOf(i);
+              if (ri < 0) continue;
+              const c = g[i] * v[i];
+              if (c === 0) continue;
+              const o = ri * n;
+              for (let k2 = 0; k2 < n; k2++) jac[o + k2] += c * dtda[k2];
+            }
           }
         }
       }
@@ -267,6 +283,13 @@ export class LinearFullBackward {
           checks: { relevanceZero: Math.abs(unresolved) <= 1e-6 * Math.max(Math.abs(T), 1e-300), inRegion, inDomain: domainOk },
         });
       }
+    }
+    if (jac && S) {
+      for (let i = 0; i < n; i++) {
+        const ri = rowOf(i);
+        if (ri >= 0) jac[ri * n + i] += S[i];
+      }
+      for (let q = 0; q < jac.length; q++) jac[q] *= 1 - eps;
     }
     if (!anyRoot) throw new DecompositionFailure('no-root', `No unit of ${layer.name} has a root under rule ${rule.name}: relevance cannot pass below this layer.`);
     if (!anyContributed) {
