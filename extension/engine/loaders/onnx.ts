@@ -150,11 +150,12 @@ interface PendingLayer {
 
 export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptions = {}): Network {
   const invalid = (reason: string) => badModel(fileName, `is not a valid ONNX model: ${reason}`);
+  if (bytes.length === 0) throw invalid('the file is empty.');
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw invalid(`${(e as Error).message} (truncated or not an ONNX file?)`);
+    throw invalid(`the protobuf data cannot be decoded (${(e as Error).message}); the file is truncated or not ONNX.`);
   }
   const graph = model.graph;
   if (!graph) throw invalid('it contains no graph.');
