@@ -173,8 +173,8 @@ export function trainFreeBatch<M extends Mat>(
         D = ops.sub(ops.matmul(A, W, true), shift);
         const C = ops.divOrZero(R, D, NO_ROOT_EPS);
         Rin = ops.sub(
-          ops.sub(ops.mul(A, ops.matmul(C, W, false)), ops.mul(lo, ops.matmul(C, mats.Wpos(l), false))),
-          ops.mul(hi, ops.matmul(C, mats.Wneg(l), false)),
+          ops.sub(ops.mul(A, ops.matmul(C, W, false)), ops.mul(ops.matmul(C, mats.Wpos(l), false), lo)),
+          ops.mul(ops.matmul(C, mats.Wneg(l), false), hi),
         );
         break;
       }

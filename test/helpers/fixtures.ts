@@ -1,0 +1,53 @@
+// Shared test helpers: where the golden fixtures live and tolerance checks
+// that say which element failed.
+
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+export const REPO = path.resolve(__dirname, '..', '..');
+export const FIXTURES_DIR = process.env.DTD_FIXTURES_DIR ?? path.resolve(REPO, '..', 'shared', 'fixtures', 'dtd');
+export const CONV_FIXTURES_DIR = path.resolve(FIXTURES_DIR, '..', 'conv');
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Fixture = any;
+
+export function fixtureNames(): string[] {
+  assert.ok(existsSync(FIXTURES_DIR), `fixtures folder ${FIXTURES_DIR} is missing (set DTD_FIXTURES_DIR)`);
+  return readdirSync(FIXTURES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+const cache = new Map<string, Fixture>();
+export function loadFixture(name: string): Fixture {
+  let f = cache.get(name);
+  if (!f) {
+    f = JSON.parse(readFileSync(path.join(FIXTURES_DIR, `${name}.json`), 'utf8'), (_k, v) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v));
+    cache.set(name, f);
+  }
+  return f;
+}
+
+export function fixtureFile(name: string, ext: string): string {
+  return path.join(FIXTURES_DIR, `${name}.${ext}`);
+}
+
+/** |got − want| ≤ abs + rel·|want| elementwise, with a message naming the index. */
+export function assertClose(got: ArrayLike<number> | null | undefined, want: ArrayLike<number>, rel: number, abs: number, what: string): void {
+  assert.ok(got, `${what}: missing`);
+  assert.equal(got.length, want.length, `${what}: length ${got.length} ≠ ${want.length}`);
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d <= abs + rel * Math.abs(want[i]))) {
+      assert.fail(`${what}[${i}]: got ${got[i]}, want ${want[i]} (|Δ| = ${d.toExponential(3)} > ${abs} + ${rel}·|want|)`);
+    }
+  }
+}
+
+export function maxAbs(v: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]));
+  return m;
+}
