@@ -210,7 +210,7 @@ export function treePanel(tree: RootTree, path: string[], truncated: boolean, pa
     const nextLayer = kids[0].path[kids[0].path.length - 2];
     panel.append(h('h4', {}, path.length ? `Decomposition of the layers above at this root: ${nextLayer}` : `Roots of ${nextLayer} at the input`));
     const table = h('table', { class: 'tree-children' });
-    table.append(h('thead', {}, h('tr', {}, h('th', {}, 'root'), h('th', {}, 'R'), h('th', {}, 'unresolved'), h('th', {}, 'Σ passed'), h('th', {}, 'checks'))));
+    table.append(h('thead', {}, h('tr', {}, h('th', {}, 'root'), h('th', {}, 'R'), h('th', {}, 'unresolved'), h('th', { title: 'Σ relevance passed on' }, 'Σ passed'), h('th', { title: 'R ≈ 0 at root, same region, inside domain' }, 'checks'))));
     const body = h('tbody');
     for (const k of kids) {
       const c = treeChecks(k);

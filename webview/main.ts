@@ -406,18 +406,22 @@ class App {
     const maxAbs = Array.from({ length: depth }, (_, l) => Math.max(0, ...views.map((v) => v.layers[l]?.maxAbs ?? 0)));
     e.panes.replaceChildren();
     e.panes.classList.toggle('two', specs.length > 1);
-    this.panes = specs.map((s, i) => {
+    // All pane containers first, so each measures its final width before drawing.
+    const bodies = specs.map((s, i) => {
       const body = h('div', { class: 'pane-body' });
       const wrap = h('section', { class: 'pane', 'data-pane': i }, h('h2', { class: 'pane-title' }, s.label), body);
       e.panes.append(wrap);
       if (!views[i].flowsAvailable) wrap.append(h('p', { class: 'muted note' }, 'This result carries no relevance flows: only unit colours are drawn.'));
-      return renderPane(body, i, views[i], palette, maxAbs, s.label, {
+      return body;
+    });
+    this.panes = specs.map((s, i) =>
+      renderPane(bodies[i], i, views[i], palette, maxAbs, s.label, {
         select: (pane, node) => this.select(pane, node.layer, node.start, false),
         toggleExpand: (layer) => this.toggleExpand(layer),
         hover: (pane, node, edge, ev) => this.hover(pane, node, edge, ev),
         zoomed: (pane, t) => this.zoomed(pane, t),
-      });
-    });
+      }),
+    );
     if (this.ui.transform) for (const p of this.panes) p.setTransform(this.ui.transform);
 
     // Ledger(s) and heatmap(s).

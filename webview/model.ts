@@ -165,7 +165,8 @@ export function buildNetworkView(result: ExplainResult, opts: ViewOptions, relev
     layers.push({ index: l, name: layerName(result, l), width: p.width, binSize: p.binSize, nodes, x, columnWidth, maxAbs, hasRelevance: r !== null });
     x += columnWidth + COLUMN_GAP;
   }
-  const width = x - COLUMN_GAP + MARGIN_X;
+  // Room on the right for the output column's value labels.
+  const width = x - COLUMN_GAP + MARGIN_X + 60;
 
   // Flows: map units to drawn nodes, aggregate per node pair, keep top-k per upper node.
   const flows = flowsOf(result);
