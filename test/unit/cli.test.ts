@@ -1,0 +1,137 @@
+// The command line as a user runs it: the built bundle (dist/cli.js) in a
+// child process, checking exit codes, messages and the JSON contract.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { before, describe, test } from 'node:test';
+import { fixtureFile, REPO } from '../helpers/fixtures';
+
+const CLI = path.join(REPO, 'dist', 'cli.js');
+const tmp = mkdtempSync(path.join(tmpdir(), 'dtd-cli-'));
+
+function run(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input, timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function expectUsageError(args: string[], pattern: RegExp) {
+  const r = run(args);
+  assert.equal(r.code, 2, `exit code for ${args.join(' ')}: ${r.code}\n${r.err}`);
+  assert.match(r.err, pattern);
+  assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace for a user error');
+}
+
+before(() => {
+  if (!existsSync(CLI)) spawnSync(process.execPath, [path.join(REPO, 'esbuild.mjs')], { cwd: REPO, stdio: 'inherit' });
+});
+
+describe('dtd-lens explain', () => {
+  const onnx = fixtureFile('mlp3_seed1_notebook', 'onnx');
+  const input = path.join(tmp, 'x.json');
+  writeFileSync(input, JSON.stringify(JSON.parse(readFileSync(fixtureFile('mlp3_seed1_notebook', 'json'), 'utf8')).input));
+
+  test('explains an ONNX model and writes the JSON contract', () => {
+    const out = path.join(tmp, 'r.json');
+    const r = run(['explain', onnx, '--input', input, '--rule', 'z+', '--json', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Explained output 0: f\(x\) = 0\.913413/);
+    assert.match(r.out, /relevance at/);
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    for (const key of ['explainedOutput', 'explainedValue', 'status', 'activations', 'relevance', 'roots', 'tree', 'baselines', 'diagnostics', 'backend', 'precision']) {
+      assert.ok(key in j, `result lacks ${key}`);
+    }
+    assert.equal(j.activations.length, 4);
+    assert.equal(j.relevance[0].length, 10);
+    assert.ok(Math.abs(j.relevance[0].reduce((a: number, b: number) => a + b, 0) - j.explainedValue) < 1e-12);
+  });
+
+  test('--json - writes only JSON to stdout; full-backward with Metropolis–Hastings', () => {
+    const r = run(['explain', onnx, '--random-input', '--seed', '3', '--method', 'full-backward', '--root-finder', 'metropolis-hastings', '--steps', '50', '--warmup', '10', '--chains', '4', '--json', '-']);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.method, 'full-backward');
+    assert.equal(j.rootFinder, 'metropolis-hastings');
+    assert.ok(Array.isArray(j.tree) && j.tree.length > 0);
+  });
+
+  test('a result with a failed status exits 1 and says why', () => {
+    const fx = fixtureFile('edge_dead_layer', 'json');
+    const x = path.join(tmp, 'dead.json');
+    writeFileSync(x, JSON.stringify(JSON.parse(readFileSync(fx, 'utf8')).input));
+    const r = run(['explain', fx, '--input', x, '--rule', 'z+']);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.out, /Status: failed \(no-root\)/);
+  });
+
+  test('bad model files: truncated, random bytes, oversized safetensors header, NaN weights', () => {
+    const bytes = readFileSync(onnx);
+    const truncated = path.join(tmp, 'truncated.onnx');
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    expectUsageError(['explain', truncated, '--random-input'], /truncated\.onnx/);
+    const random = path.join(tmp, 'random.onnx');
+    writeFileSync(random, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)));
+    expectUsageError(['explain', random, '--random-input'], /random\.onnx/);
+    const st = readFileSync(fixtureFile('mlp3_seed1_notebook', 'safetensors'));
+    const big = Buffer.from(st);
+    big.writeBigUInt64LE(BigInt(st.length * 10), 0);
+    const oversized = path.join(tmp, 'oversized.safetensors');
+    writeFileSync(oversized, big);
+    expectUsageError(['explain', oversized, '--random-input'], /oversized\.safetensors/);
+    // NaN weights: a JSON network with one NaN.
+    const net = JSON.parse(readFileSync(fixtureFile('tiny_3_5_1_seed0', 'json'), 'utf8')).network;
+    net.layers[0].weight[1][2] = 'NaN';
+    const nanFile = path.join(tmp, 'nan.json');
+    writeFileSync(nanFile, JSON.stringify({ network: net }));
+    expectUsageError(['explain', nanFile, '--random-input'], /nan\.json.*(NaN|non-finite|finite)/s);
+  });
+
+  test('bad input and usage: wrong input length, unknown rule, unknown option, missing input', () => {
+    const short = path.join(tmp, 'short.json');
+    writeFileSync(short, JSON.stringify([1, 2, 3]));
+    expectUsageError(['explain', onnx, '--input', short], /short\.json.*3 values.*10/s);
+    expectUsageError(['explain', onnx, '--random-input', '--rule', 'zplus'], /Unknown rule 'zplus'/);
+    expectUsageError(['explain', onnx, '--random-input', '--frobnicate'], /frobnicate/);
+    expectUsageError(['explain', onnx], /--input FILE or --random-input/);
+    expectUsageError(['explain', path.join(tmp, 'missing.onnx'), '--random-input'], /missing\.onnx.*no such file/);
+    expectUsageError(['explain', onnx, '--random-input', '--output', '7'], /Output 7 does not exist/);
+  });
+
+  test('a CSV and a .npy input give the same result as JSON', () => {
+    const x: number[] = JSON.parse(readFileSync(input, 'utf8')).x[0];
+    const csv = path.join(tmp, 'x.csv');
+    writeFileSync(csv, x.map((v) => v.toPrecision(17)).join(',') + '\n');
+    const header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${x.length},), }`;
+    const pad = 64 - ((10 + header.length + 1) % 64);
+    const h = header + ' '.repeat(pad % 64) + '\n';
+    const npyBuf = Buffer.alloc(10 + h.length + 8 * x.length);
+    Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(npyBuf, 0);
+    npyBuf.writeUInt16LE(h.length, 8);
+    npyBuf.write(h, 10, 'latin1');
+    x.forEach((v, i) => npyBuf.writeDoubleLE(v, 10 + h.length + 8 * i));
+    const npy = path.join(tmp, 'x.npy');
+    writeFileSync(npy, npyBuf);
+    const ref = JSON.parse(run(['explain', onnx, '--input', input, '--json', '-', '--quiet']).out);
+    for (const f of [csv, npy]) {
+      const r = run(['explain', onnx, '--input', f, '--json', '-', '--quiet']);
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(JSON.parse(r.out).relevance, ref.relevance, `${path.basename(f)} differs from JSON input`);
+    }
+  });
+
+  test('no arguments: explains the bundled seed example with both decompositions', () => {
+    const r = run([]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /── train-free ──/);
+    assert.match(r.out, /── full-backward \(Metropolis–Hastings roots\) ──/);
+    assert.match(r.out, /f\(x\) = 0\.040998/);
+  });
+
+  test('--help lists the commands and exits 0', () => {
+    const r = run(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /dtd-lens explain <model>/);
+  });
+});
