@@ -1,0 +1,146 @@
+// `npm run bench`: times the jobs the research code was timed on
+// (../shared/fixtures/oracle-timings.json, same machine kind) and prints
+// ratio = research seconds / our seconds, plus our own recorded baselines.
+// Performance is measured here, never asserted in tests.
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { explain, loadModel } from '../../extension/engine/index';
+import { getOps } from '../../extension/engine/ops/select';
+import { TypedOps } from '../../extension/engine/ops/typed';
+import type { Mat, Ops } from '../../extension/engine/ops/ops';
+import { Rng } from '../../extension/engine/rng';
+import { forwardBatch, NetMats, trainFreeBatch } from '../../extension/engine/trainFree';
+import { resolveRules } from '../../extension/engine/rules';
+import type { Network } from '../../extension/engine/network';
+import { FIXTURES_DIR, REPO } from '../helpers/fixtures';
+
+const ORACLE = JSON.parse(readFileSync(path.join(FIXTURES_DIR, '..', 'oracle-timings.json'), 'utf8')).jobs as Record<string, { seconds: number; with_50_chains_honoured_seconds_extrapolated?: number }>;
+const BASELINE_FILE = path.join(REPO, 'test', 'bench', 'baseline.json');
+const baseline: Record<string, number> = existsSync(BASELINE_FILE) ? JSON.parse(readFileSync(BASELINE_FILE, 'utf8')) : {};
+const measured: Record<string, number> = {};
+
+function fixtureNet(name: string): { net: Network; fx: { input: { x: number[][] }; explained_output: number } } {
+  const file = path.join(FIXTURES_DIR, `${name}.json`);
+  return { net: loadModel(new Uint8Array(readFileSync(file)), `${name}.json`), fx: JSON.parse(readFileSync(file, 'utf8')) };
+}
+
+async function time<T>(fn: () => Promise<T> | T, repeats = 1): Promise<{ s: number; value: T }> {
+  let best = Infinity;
+  let value!: T;
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    value = await fn();
+    best = Math.min(best, (performance.now() - t) / 1000);
+  }
+  return { s: best, value };
+}
+
+function report(key: string, what: string, seconds: number, oracleSeconds?: number, extra = ''): void {
+  measured[key] = seconds;
+  const ratio = oracleSeconds ? `  ${(oracleSeconds / seconds).toFixed(1).padStart(8)}× faster than the research code (${oracleSeconds} s)` : '';
+  const base = baseline[key] ? `  [baseline ${baseline[key].toFixed(4)} s → ${(baseline[key] / seconds).toFixed(2)}×]` : '';
+  console.log(`${what.padEnd(62)} ${seconds.toFixed(4).padStart(9)} s${ratio}${base}${extra ? '  ' + extra : ''}`);
+}
+
+/** Train-free z+ for a batch of inputs in one call, returning the input relevance. */
+function trainFreeBatched<M extends Mat>(ops: Ops<M>, net: Network, X: Float64Array, B: number, row: number): Float64Array {
+  const mats = new NetMats(ops, net);
+  const Xm = ops.matrix(B, net.inputSize, X);
+  const fwd = forwardBatch(mats, Xm);
+  const L = net.layers.length;
+  const nL = net.layers[L - 1].outFeatures;
+  const top = ops.read(fwd.act[L]);
+  const t = new Float64Array(B * nL), m = new Float64Array(B * nL);
+  for (let s = 0; s < B; s++) {
+    t[s * nL + row] = top[s * nL + row];
+    m[s * nL + row] = 1;
+  }
+  const tf = trainFreeBatch(mats, fwd, resolveRules('z+', L, net.layers.map((l) => l.name)), ops.matrix(B, nL, t), ops.matrix(B, nL, m));
+  const out = ops.read(tf.relevance[0]);
+  ops.dispose(Xm, ...fwd.pre, ...fwd.act.slice(1), ...tf.relevance);
+  mats.dispose();
+  return out;
+}
+
+/** FLOPs of one batched train-free z+ pass: forward (2·B·Σ in·out) + two products per layer down. */
+function trainFreeFlops(net: Network, B: number): number {
+  return net.layers.reduce((acc, l) => acc + 2 * B * l.inFeatures * l.outFeatures * 3, 0);
+}
+
+async function matmulPeak(ops: Ops): Promise<number> {
+  const n = 512;
+  const a = ops.matrix(n, n, Float32Array.from({ length: n * n }, (_, i) => ((i * 7) % 13) / 13));
+  ops.read(ops.matmul(a, a, false));
+  const { s } = await time(() => {
+    const c = ops.matmul(a, a, false);
+    ops.read(c);
+    ops.dispose(c);
+  }, 5);
+  ops.dispose(a);
+  return (2 * n * n * n) / s / 1e9;
+}
+
+async function main() {
+  console.log(`DTD Lens benchmark — Node ${process.version}, ${process.platform}/${process.arch}\n`);
+
+  // 1. The seed configuration: full-backward with Metropolis–Hastings (steps 2000, warmup 20000).
+  {
+    const { net, fx } = fixtureNet('mlp5_seed0_notebook');
+    const o = ORACLE.seed_full_backward_metropolis_hastings;
+    const run = (chains: number) => explain(net, fx.input.x[0], { method: 'full-backward', rootFinder: 'metropolis-hastings', rule: 'z+', metropolisHastings: { steps: 2000, warmup: 20000, chains }, baselines: false, explainedOutput: fx.explained_output });
+    const one = await time(() => run(1));
+    report('seed_fb_mh_1chain', 'seed full-backward, Metropolis–Hastings, 1 chain (as research ran)', one.s, o.seconds, `cache ${one.value.diagnostics.cacheHits} hits / ${one.value.diagnostics.cacheMisses} misses`);
+    const fifty = await time(() => run(50));
+    report('seed_fb_mh_50chains', 'seed full-backward, Metropolis–Hastings, 50 chains honoured', fifty.s, o.with_50_chains_honoured_seconds_extrapolated, '(research: extrapolated)');
+  }
+
+  // 2. Train-free z+ on the 784-256-128-10 network, inputs uniform in [0, 1), one batched call.
+  {
+    const { net } = fixtureNet('scale_784_256_128_10_seed0');
+    const o = ORACLE.train_free_zplus_784_256_128_10_100_inputs;
+    const rng = new Rng(0);
+    const X = (B: number) => Float64Array.from({ length: B * net.inputSize }, () => rng.uniform());
+    const X100 = X(100), X1000 = X(1000);
+    const f32 = await getOps('float32', 'auto');
+    const f64 = new TypedOps('float64');
+    trainFreeBatched(f32, net, X100, 100, 0); // warm-up (wasm compile)
+    const a = await time(() => trainFreeBatched(f32, net, X100, 100, 0), 5);
+    report('tf_784_100_f32', `train-free z+ 784-256-128-10, 100 inputs, float32 (${f32.backend})`, a.s, o.seconds);
+    const b = await time(() => trainFreeBatched(f64, net, X100, 100, 0), 3);
+    report('tf_784_100_f64', 'train-free z+ 784-256-128-10, 100 inputs, float64 (typed arrays)', b.s, o.seconds);
+    const c = await time(() => trainFreeBatched(f32, net, X1000, 1000, 0), 3);
+    const gflops = trainFreeFlops(net, 1000) / c.s / 1e9;
+    const peak = await matmulPeak(f32);
+    report('tf_784_1000_f32', `train-free z+ 784-256-128-10, 1000 inputs, float32 (${f32.backend})`, c.s, undefined, `${gflops.toFixed(1)} GFLOP/s (matmul peak here ${peak.toFixed(1)} GFLOP/s)`);
+  }
+
+  // 3. The notebook's interpolation full-backward on mlp3_seed1_notebook.
+  {
+    const { net, fx } = fixtureNet('mlp3_seed1_notebook');
+    const o = ORACLE.notebook_interpolation_full_backward;
+    const r = await time(() => explain(net, fx.input.x[0], { method: 'full-backward', rootFinder: 'interpolation', rule: 'z+', baselines: false }), 5);
+    report('nb_interpolation_fb', 'notebook full-backward, interpolation (mlp3_seed1_notebook)', r.s, o.seconds);
+  }
+
+  // 4. Drawing the 784-256-128-10 result in the webview (headless Chromium).
+  if (existsSync('/usr/bin/chromium') && existsSync(path.join(REPO, 'dist', 'webview.js'))) {
+    const { benchRender } = await import('../webview/bench-render');
+    const r = await benchRender();
+    report('webview_render_784', 'webview draw of 784-256-128-10 (median, headless Chromium)', r.ms / 1000, undefined, `${r.nodes} nodes, ${r.flows} flows`);
+  } else {
+    console.log('webview draw: skipped (needs /usr/bin/chromium and dist/webview.js)');
+  }
+
+  if (process.argv.includes('--record')) {
+    writeFileSync(BASELINE_FILE, JSON.stringify(measured, null, 2) + '\n');
+    console.log(`\nRecorded these times as the baseline in ${path.relative(REPO, BASELINE_FILE)}.`);
+  } else {
+    console.log(`\nRatios in [brackets] compare with test/bench/baseline.json (npm run bench -- --record to update it).`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
