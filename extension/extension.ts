@@ -102,6 +102,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     },
     onError: (message) => void flow.notify('error', `DTD Lens visualizer: ${message}`),
     restoreRun: () => flow.restoreContent(),
+    onExplainRequest: (target) => void flow.explainAgain(target),
   });
   context.subscriptions.push(visualizers);
 

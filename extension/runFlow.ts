@@ -465,6 +465,13 @@ export class RunFlow {
     return true;
   }
 
+  /** The visualizer's Re-run button: explain the shown run's model again, asking input, output and method. */
+  async explainAgain(target: 'panel' | 'view'): Promise<RunOutcome> {
+    const id = target === 'panel' ? (this.panelRunId ?? this.deps.store.latest()?.id) : this.deps.store.latest()?.id;
+    const run = id ? this.deps.store.get(id) : undefined;
+    return this.explainCommand(run ? vscode.Uri.parse(run.modelUri) : undefined);
+  }
+
   /** Content for a panel restored after a reload. */
   async restoreContent(): Promise<HostToWebview | undefined> {
     const id = this.panelRunId ?? this.deps.store.latest()?.id;

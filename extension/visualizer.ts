@@ -110,7 +110,7 @@ class VisualizerWebview implements vscode.Disposable {
         this.hooks.log.debug(`visualizer (${this.target}) selected layer ${m.layer} unit ${m.unit}`);
         return;
       case 'explain':
-        void vscode.commands.executeCommand('dtdLens.explainOutput');
+        this.hooks.onExplainRequest(this.target);
         return;
       case 'error':
         this.hooks.log.error(`visualizer (${this.target}): ${m.message}`);
@@ -133,6 +133,8 @@ export interface VisualizerHooks {
   log: vscode.LogOutputChannel;
   onRendered(e: RenderedEvent): void;
   onError(message: string): void;
+  /** The webview's Re-run / Explain button. */
+  onExplainRequest(target: VisualizerTarget): void;
   /** The run to show when a panel is restored after a reload. */
   restoreRun(): Promise<HostToWebview | undefined>;
 }

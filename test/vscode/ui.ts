@@ -29,7 +29,7 @@ async function explorerRow(page: Page, name: string) {
 }
 
 /** Right-clicks an Explorer row and returns the context menu's entries. */
-async function contextMenu(page: Page, name: string): Promise<string[]> {
+export async function contextMenu(page: Page, name: string): Promise<string[]> {
   const row = await explorerRow(page, name);
   await row.click({ button: 'right' });
   const menu = page.locator('.context-view .monaco-menu');
@@ -79,6 +79,40 @@ async function findNetworkFrame(page: Page, timeoutMs: number): Promise<{ frame:
   throw new Error('no webview frame drew svg.network');
 }
 
+/**
+ * What a user does: right-click the model in the Explorer → Explain Output →
+ * Enter through the quick picks (random input, largest output, defaults);
+ * checks the panel drew every unit of MLP(10, 10, 10, 2) and its flows, then
+ * opens the DTD Lens side bar.
+ */
+export async function explainViaExplorer(page: Page, model: string): Promise<void> {
+  // Contributions load after the workbench: reopen the menu until the entry is there.
+  const end = Date.now() + 30000;
+  while ((await contextMenu(page, model)).indexOf(MENU_ENTRY) < 0) {
+    if (Date.now() > end) throw new Error(`no "${MENU_ENTRY}" on ${model} after 30 s`);
+    await page.waitForTimeout(500);
+  }
+  await (await explorerRow(page, model)).click({ button: 'right' });
+  const item = page.locator('.context-view .monaco-menu .action-label', { hasText: MENU_ENTRY });
+  await item.waitFor({ state: 'visible', timeout: 5000 });
+  // Menus ignore a click that comes right after they open (so the right-click's own release picks nothing).
+  await page.waitForTimeout(400);
+  await item.click();
+  await waitForQuickInput(page, 'which input');
+  await page.keyboard.press('Enter'); // random input, seed from the settings
+  await waitForQuickInput(page, 'which output');
+  await page.keyboard.press('Enter'); // the largest output is preselected
+  await waitForQuickInput(page, 'how to explain');
+  await page.keyboard.press('Enter'); // defaults: train-free, z+
+  const drawn = await findNetworkFrame(page, 30000);
+  if (drawn.nodes !== 32) throw new Error(`the network has ${drawn.nodes} nodes drawn, expected 32`);
+  if (drawn.flows === 0) throw new Error('no relevance flows drawn');
+  if (drawn.state !== 'single') throw new Error(`webview state ${drawn.state}`);
+  await page.locator('.activitybar .action-item a[aria-label^="DTD Lens"]').first().click();
+  await page.locator('.pane-header', { hasText: 'Recent Runs' }).waitFor({ state: 'visible', timeout: 10000 });
+  await page.waitForTimeout(1500); // let the side view draw too
+}
+
 export async function runUiSuite(o: UiOptions): Promise<number> {
   const shots = join(o.outputDir, 'screenshots');
   mkdirSync(shots, { recursive: true });
@@ -121,24 +155,7 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
     });
 
     await step('right-click a model → Explain Output → the panel shows the network', async () => {
-      const row = await explorerRow(page, 'mlp3_seed1_notebook.onnx');
-      await row.click({ button: 'right' });
-      await page.locator('.context-view .monaco-menu .action-label', { hasText: MENU_ENTRY }).click();
-      await waitForQuickInput(page, 'which input');
-      await page.keyboard.press('Enter'); // random input, seed from the settings
-      await waitForQuickInput(page, 'which output');
-      await page.keyboard.press('Enter'); // the largest output is preselected
-      await waitForQuickInput(page, 'how to explain');
-      await page.keyboard.press('Enter'); // defaults: train-free, z+
-      const drawn = await findNetworkFrame(page, 30000);
-      // MLP(10, 10, 10, 2): every unit of every layer is a node.
-      if (drawn.nodes !== 32) throw new Error(`the network has ${drawn.nodes} nodes drawn, expected 32`);
-      if (drawn.flows === 0) throw new Error('no relevance flows drawn');
-      if (drawn.state !== 'single') throw new Error(`webview state ${drawn.state}`);
-      // Open the DTD Lens side bar (Recent Runs + the latest explanation) for the picture.
-      await page.locator('.activitybar .action-item a[aria-label^="DTD Lens"]').first().click();
-      await page.locator('.pane-header', { hasText: 'Recent Runs' }).waitFor({ state: 'visible', timeout: 10000 });
-      await page.waitForTimeout(1500);
+      await explainViaExplorer(page, 'mlp3_seed1_notebook.onnx');
       await page.screenshot({ path: join(shots, 'explain-output.png') });
     });
   } finally {
