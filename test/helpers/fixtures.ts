@@ -6,7 +6,15 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const REPO = path.resolve(__dirname, '..', '..');
-export const FIXTURES_DIR = process.env.DTD_FIXTURES_DIR ?? path.resolve(REPO, '..', 'shared', 'fixtures', 'dtd');
+/**
+ * The golden fixtures: $DTD_FIXTURES_DIR, else the shared folder beside the
+ * checkout (../shared/fixtures/dtd), else the copy vendored in test/fixtures
+ * (so a clean clone on CI has them too).
+ */
+export const FIXTURES_DIR =
+  process.env.DTD_FIXTURES_DIR ??
+  [path.resolve(REPO, '..', 'shared', 'fixtures', 'dtd'), path.resolve(REPO, 'test', 'fixtures', 'dtd')].find((d) => existsSync(d)) ??
+  path.resolve(REPO, 'test', 'fixtures', 'dtd');
 export const CONV_FIXTURES_DIR = path.resolve(FIXTURES_DIR, '..', 'conv');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { isDtdError } from '../../extension/engine/errors';
 import { parseInput } from '../../extension/engine/input';
 
-const FIXTURES = process.env.DTD_FIXTURES_DIR ?? path.resolve(__dirname, '../../../shared/fixtures/dtd');
+import { FIXTURES_DIR as FIXTURES } from '../helpers/fixtures';
 const text = (s: string) => new TextEncoder().encode(s);
 
 function expectBadInput(fn: () => unknown, fileName: string, ...fragments: string[]): string {

@@ -11,7 +11,7 @@ import { isDtdError, type DtdErrorCode } from '../../extension/engine/errors';
 import type { Network } from '../../extension/engine/network';
 import { SUPPORTED_MODEL_EXTENSIONS, loadModel, sidecarNameFor } from '../../extension/engine/loaders/index';
 
-const FIXTURES = process.env.DTD_FIXTURES_DIR ?? path.resolve(__dirname, '../../../shared/fixtures/dtd');
+import { FIXTURES_DIR as FIXTURES } from '../helpers/fixtures';
 
 // ---------- helpers ----------
 
