@@ -37,6 +37,17 @@ function nodeLabel(node: onnx.INodeProto, index: number): string {
   return node.name ? `'${node.name}'` : `#${index} (unnamed)`;
 }
 
+/**
+ * A short display name: the weight initializer's module path ("layer1.linear.weight" → "layer1",
+ * as PyTorch exports name them), else a plain node name, else layerN. Path-like node names
+ * ("/layer1/linear/Gemm") stay in messages.
+ */
+function layerName(node: onnx.INodeProto, index: number): string {
+  const m = /^(.*?)(?:\.linear)?\.weight$/.exec(node.input?.[1] ?? '');
+  if (m && m[1] && !/^\d+$/.test(m[1])) return m[1];
+  return node.name && !node.name.includes('/') ? node.name : `layer${index}`;
+}
+
 function attr(node: onnx.INodeProto, name: string): onnx.IAttributeProto | undefined {
   return (node.attribute ?? []).find((a) => a.name === name);
 }
@@ -226,7 +237,7 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
       throw badModel(fileName, `node ${nodeLabel(n, i)} expects ${inF} inputs but the previous layer gives ${width}.`);
     }
     const layer: DenseLayer = {
-      kind: 'dense', name: n.name || `layer${layers.length + 1}`, inFeatures: inF, outFeatures: outF, weight, bias, activation: 'linear',
+      kind: 'dense', name: layerName(n, layers.length + 1), inFeatures: inF, outFeatures: outF, weight, bias, activation: 'linear',
     };
     layers.push(layer);
     pending = { layer, activated: false };
