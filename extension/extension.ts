@@ -5,7 +5,7 @@
 
 import * as vscode from 'vscode';
 import { EngineClient } from './engineClient';
-import { RunFlow, type ExplainRequest, type Notice, type RunOutcome } from './runFlow';
+import { RunFlow, type ExplainRequest, type Notice, type ProgressEvent, type RunOutcome } from './runFlow';
 import { RunStore, type RunRecord } from './runStore';
 import { RunsTreeProvider } from './runsTree';
 import { Visualizers, type RenderedEvent, type VisualizerTarget } from './visualizer';
@@ -47,6 +47,8 @@ export interface DtdLensApi {
   /** Every 'rendered' report of a visualizer, oldest first. */
   readonly rendered: readonly RenderedEvent[];
   waitForRendered(target: VisualizerTarget, since: number, timeoutMs?: number): Promise<RenderedEvent>;
+  /** Progress events of recent runs, oldest first. */
+  readonly progressEvents: readonly ProgressEvent[];
   /** Every notification the extension showed, oldest first. */
   readonly notices: readonly Notice[];
   /** What the model inspector editor showed, by URI string. */
@@ -183,6 +185,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     rendered,
     waitForRendered,
     notices: flow.notices,
+    progressEvents: flow.progressEvents,
     inspected,
     visualizers: {
       get panelOpen() {

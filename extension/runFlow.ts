@@ -71,8 +71,17 @@ export interface FlowDeps {
 const LAST_INPUT_KEY = 'dtdLens.lastInput';
 const PANEL_RUN_KEY = 'dtdLens.panelRun';
 
+export interface ProgressEvent {
+  runId: string;
+  stage: string;
+  fraction?: number;
+  at: number;
+}
+
 export class RunFlow {
   readonly notices: Notice[] = [];
+  /** Progress the engine reported, newest last (bounded); tests read it through the API. */
+  readonly progressEvents: ProgressEvent[] = [];
   private active: vscode.CancellationTokenSource | undefined;
   /** The run the visualizer panel shows (for exports and restore). */
   panelRunId: string | undefined;
@@ -404,6 +413,8 @@ export class RunFlow {
             return await this.deps.engine.explain(payload, input, options, {
               token: cts.token,
               onProgress: (p) => {
+                this.progressEvents.push({ runId: record.id, stage: p.stage, fraction: p.fraction, at: Date.now() });
+                if (this.progressEvents.length > 500) this.progressEvents.splice(0, this.progressEvents.length - 500);
                 const pct = p.fraction !== undefined ? Math.max(0, Math.min(100, Math.round(p.fraction * 100))) : undefined;
                 const increment = pct !== undefined && pct > reported ? pct - reported : undefined;
                 if (increment) reported = pct!;

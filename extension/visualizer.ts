@@ -214,9 +214,11 @@ export class Visualizers implements vscode.Disposable, vscode.WebviewViewProvide
   }
 
   // ── WebviewViewProvider ────────────────────────────────────────────────
-  resolveWebviewView(view: vscode.WebviewView): void {
+  async resolveWebviewView(view: vscode.WebviewView): Promise<void> {
     const host = new VisualizerWebview('view', view.webview, this.extensionUri, this.hooks);
     this.view = { view, host };
+    // After a reload nothing is in memory: show the latest stored run.
+    this.latest ??= await this.hooks.restoreRun();
     if (this.latest) host.show(this.latest);
     view.onDidDispose(() => {
       host.dispose();

@@ -54,6 +54,20 @@ async function waitForQuickInput(page: Page, titlePart: string): Promise<void> {
   await title.waitFor({ state: 'visible' });
 }
 
+/** Node counts of every webview frame that currently shows a drawn network. */
+async function networkFrames(page: Page): Promise<number[]> {
+  const counts: number[] = [];
+  for (const frame of page.frames()) {
+    try {
+      const n = await frame.evaluate(() => document.querySelectorAll('svg.network g.nodes .node').length);
+      if (n > 0) counts.push(n);
+    } catch {
+      /* detached or cross-origin */
+    }
+  }
+  return counts;
+}
+
 /** The webview frame that has drawn the network, with its node count. */
 async function findNetworkFrame(page: Page, timeoutMs: number): Promise<{ frame: Frame; nodes: number; flows: number; state: string | null }> {
   const end = Date.now() + timeoutMs;
@@ -154,9 +168,43 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       }
     });
 
+    await step('palette: "DTD Lens: Explain Output…" asks for a model among the workspace\'s model files', async () => {
+      await page.keyboard.press('F1');
+      await page.locator('.quick-input-widget .quick-input-box input').waitFor({ state: 'visible', timeout: 10000 });
+      await page.keyboard.type('DTD Lens: Explain Output');
+      const entry = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'DTD Lens: Explain Output…' });
+      await entry.first().waitFor({ state: 'visible', timeout: 10000 });
+      await page.keyboard.press('Enter');
+      await waitForQuickInput(page, 'which model');
+      const rows = page.locator('.quick-input-widget .monaco-list-row .label-name');
+      await rows.first().waitFor({ state: 'visible', timeout: 5000 });
+      const names = (await rows.allTextContents()).map((t) => t.trim()).sort();
+      await page.keyboard.press('Escape');
+      const expected = ['corrupt.onnx', 'mlp3_seed1_notebook.onnx', 'mlp3_seed1_notebook.safetensors', 'nested.onnx', 'truncated.safetensors'];
+      if (JSON.stringify(names) !== JSON.stringify(expected)) throw new Error(`model picker lists ${names.join(', ')}`);
+    });
+
     await step('right-click a model → Explain Output → the panel shows the network', async () => {
       await explainViaExplorer(page, 'mlp3_seed1_notebook.onnx');
       await page.screenshot({ path: join(shots, 'explain-output.png') });
+    });
+
+    await step('after "Reload Window" the panel and the side view are restored and draw the run again', async () => {
+      await page.keyboard.press('F1');
+      await page.locator('.quick-input-widget .quick-input-box input').waitFor({ state: 'visible', timeout: 10000 });
+      await page.keyboard.type('Developer: Reload Window');
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Reload Window' }).first().waitFor({ state: 'visible', timeout: 10000 });
+      await Promise.all([page.waitForEvent('load', { timeout: 30000 }), page.keyboard.press('Enter')]);
+      await page.locator('.activitybar').first().waitFor({ state: 'visible', timeout: 30000 });
+      const end = Date.now() + 30000;
+      let frames: number[] = [];
+      while (Date.now() < end) {
+        frames = await networkFrames(page);
+        if (frames.length >= 2) break;
+        await page.waitForTimeout(250);
+      }
+      if (frames.length < 2 || frames.some((n) => n !== 32)) throw new Error(`after the reload, webviews drew ${JSON.stringify(frames)} nodes (want the panel and the side view, 32 each)`);
+      await page.screenshot({ path: join(shots, 'after-reload.png') });
     });
   } finally {
     await page.context().close();

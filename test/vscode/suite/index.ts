@@ -134,6 +134,12 @@ test('re-run with another rule, compare both, open a run from the tree', async (
   assert.deepEqual(second.result!.input, first.result!.input, 'same input');
   assert.equal(second.result!.explainedOutput, 0);
   assert.notDeepEqual(second.result!.relevance[0], first.result!.relevance[0], 'w2 and z+ give different input relevance');
+  // A per-layer rule text, as the dtdLens.rule setting allows.
+  const perLayer = await api.rerunWithRule(first.runId!, 'layer1=w2;*=z+');
+  assert.equal(perLayer.status, 'ok', JSON.stringify(perLayer.error));
+  assert.equal(perLayer.result!.rules.length, 3);
+  assert.match(perLayer.result!.rules[0], /w2/);
+  assert.match(perLayer.result!.rules[2], /z\+/);
   let since = Date.now();
   assert.equal(await api.compare(first.runId!, second.runId!), true);
   await api.waitForRendered('panel', since, 20000);
@@ -185,6 +191,12 @@ test('cancelling a long full-backward run ends it within a second and the extens
     assert.equal(pidAlive(pidBefore), false, 'the old engine process is gone');
   }
   assert.equal(api.runs().find((r) => r.id === out.runId)?.status, 'cancelled');
+  // The run showed stages and a growing fraction while it ran.
+  const progress = api.progressEvents.filter((p) => p.runId === out.runId);
+  assert.ok(progress.length >= 2, `progress events: ${JSON.stringify(progress)}`);
+  assert.ok(progress.every((p) => typeof p.stage === 'string' && p.stage.length > 0));
+  const fractions = progress.map((p) => p.fraction).filter((f): f is number => f !== undefined);
+  assert.ok(fractions.length >= 2 && fractions[fractions.length - 1] > fractions[0], `fractions ${fractions.join(', ')}`);
   const next = await explainMlp3();
   assert.equal(next.status, 'ok', 'a run after the cancel works');
 }, 60000);
