@@ -5,7 +5,7 @@
 // each linear layer applies one rule with the stabiliser s(z) = z + ε·sign(z),
 // sign(0) = +1, ε = 1e-6. Batched over inputs through the Ops interface.
 
-import type { Network } from './network';
+import type { DenseNetwork as Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { forwardBatch, type NetMats } from './trainFree';
 

@@ -7,10 +7,9 @@
 // more than a second). Nothing here imports vscode.
 
 import { isHostToEngine, type EngineToHost, type HostToEngine, type InputSpec } from '../protocol';
-import { explain, randomInput, summarizeModel } from './index';
+import { explain, outputs, randomInput, summarizeModel } from './index';
 import { loadModel } from './loaders';
 import { parseInput } from './input';
-import { outputs } from './forward';
 import { isDtdError, DtdError } from './errors';
 import type { Network } from './network';
 import type { Progress } from './types';

@@ -9,7 +9,7 @@ import { DtdError, throwIfCancelled } from './errors';
 import { gradientBatch, LRP_BASELINES, lrpBatch, lrpRulesFor } from './baselines';
 import { forward as forward64, sum } from './forward';
 import { DecompositionFailure, fullBackwardCost, LinearFullBackward } from './fullBackward';
-import { explainedRow as rowOf, outputSize, type Network } from './network';
+import { explainedRow as rowOf, outputSize, requireDense, type DenseNetwork, type Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { getOps } from './ops/select';
 import { inDomain, resolveRules, ruleToText, singleNeuronRoot } from './rules';
@@ -68,7 +68,7 @@ export function summarizeModel(net: Network): ModelSummary {
       inFeatures: l.inFeatures,
       outFeatures: l.outFeatures,
       activation: l.activation,
-      parameters: l.weight.length + l.bias.length,
+      parameters: 'weight' in l ? l.weight.length + l.bias.length : 0,
     })),
     notes: net.notes,
   };
@@ -86,9 +86,10 @@ function checkInput(net: Network, input: ArrayLike<number>): Float64Array {
   return x;
 }
 
-export async function explain(net: Network, input: ArrayLike<number>, options: ExplainOptions = {}): Promise<ExplainResult> {
+export async function explain(model: Network, input: ArrayLike<number>, options: ExplainOptions = {}): Promise<ExplainResult> {
   const t0 = performance.now();
-  const x = checkInput(net, input);
+  const x = checkInput(model, input);
+  const net = requireDense(model);
   const L = net.layers.length;
   const method = options.method ?? 'train-free';
   if (method !== 'train-free' && method !== 'full-backward') throw new DtdError('bad-usage', `Unknown method '${method}' (use train-free or full-backward).`);
@@ -256,7 +257,7 @@ export async function explain(net: Network, input: ArrayLike<number>, options: E
   }
 }
 
-function lastLayerRelevance(net: Network, row: number, value: number): number[] {
+function lastLayerRelevance(net: DenseNetwork, row: number, value: number): number[] {
   const r = new Array(net.layers[net.layers.length - 1].outFeatures).fill(0);
   r[row] = value;
   return r;
@@ -449,7 +450,7 @@ export function computeBaselines<M extends Mat>(mats: NetMats<M>, x: Float64Arra
   return { gradient: grad, gradientTimesInput: grad.map((g, i) => g * x[i]), lrp };
 }
 
-export function layerDiagnostics(net: Network, relevance: (number[] | null)[], roots: RootInfo[][], explainedValue: number): LayerDiagnostics[] {
+export function layerDiagnostics(net: DenseNetwork, relevance: (number[] | null)[], roots: RootInfo[][], explainedValue: number): LayerDiagnostics[] {
   const out: LayerDiagnostics[] = [];
   for (let i = 0; i < relevance.length; i++) {
     const r = relevance[i];

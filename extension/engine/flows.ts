@@ -4,7 +4,7 @@
 // k largest |flows| per upper unit and aggregates the rest, so a 784-wide
 // layer stays small.
 
-import type { Network } from './network';
+import type { DenseNetwork as Network } from './network';
 import { singleNeuronRoot } from './rules';
 import type { LayerFlows, RootInfo, RuleSpec } from './types';
 

@@ -3,7 +3,7 @@
 // recursive full-backward decomposition and the diagnostics; batched work goes
 // through the Ops interface instead (batched.ts).
 
-import type { DenseLayer, Network } from './network';
+import type { DenseLayer, DenseNetwork as Network } from './network';
 
 export interface Forward {
   /** pre[l-1] = z_l, act[0] = x, act[l] = a_l. */

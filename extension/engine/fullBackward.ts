@@ -13,7 +13,7 @@
 
 import { DtdError, throwIfCancelled } from './errors';
 import { activationSlope, affine, activate, dot, patternFrom, samePattern, sum } from './forward';
-import type { Network } from './network';
+import type { DenseNetwork as Network } from './network';
 import { directionDerivative, inDomain, singleNeuronRoot } from './rules';
 import type { RootInfo, RuleSpec, TreeEntry } from './types';
 

@@ -11,7 +11,7 @@
 // Runs in float64 on typed arrays (see fullBackward.ts for why).
 
 import { DtdError, throwIfCancelled } from './errors';
-import type { DenseLayer, Network } from './network';
+import type { DenseLayer, DenseNetwork as Network } from './network';
 import { Rng } from './rng';
 import { inDomain } from './rules';
 import type { InterpolationOptions, MetropolisHastingsOptions, Progress, RootFinderName, RootInfo, RuleSpec, TreeEntry } from './types';

@@ -11,7 +11,7 @@
 //   pinv  R_in = (1ᵀW) ⊙ (R·pinv(W)ᵀ)       one root a − pinv(W)R for the layer
 
 import { DtdError } from './errors';
-import type { Network } from './network';
+import type { DenseNetwork as Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { pseudoInverse } from './linalg';
 import { boundAt, DEFAULT_GAMMA, NO_ROOT_EPS } from './rules';

@@ -12,7 +12,7 @@ import type { Mat, Ops } from '../../extension/engine/ops/ops';
 import { Rng } from '../../extension/engine/rng';
 import { forwardBatch, NetMats, trainFreeBatch } from '../../extension/engine/trainFree';
 import { resolveRules } from '../../extension/engine/rules';
-import type { Network } from '../../extension/engine/network';
+import { requireDense, type DenseNetwork as Network } from '../../extension/engine/network';
 import { FIXTURES_DIR, REPO } from '../helpers/fixtures';
 
 const ORACLE = JSON.parse(readFileSync(path.join(FIXTURES_DIR, '..', 'oracle-timings.json'), 'utf8')).jobs as Record<string, { seconds: number; with_50_chains_honoured_seconds_extrapolated?: number }>;
@@ -22,7 +22,7 @@ const measured: Record<string, number> = {};
 
 function fixtureNet(name: string): { net: Network; fx: { input: { x: number[][] }; explained_output: number } } {
   const file = path.join(FIXTURES_DIR, `${name}.json`);
-  return { net: loadModel(new Uint8Array(readFileSync(file)), `${name}.json`), fx: JSON.parse(readFileSync(file, 'utf8')) };
+  return { net: requireDense(loadModel(new Uint8Array(readFileSync(file)), `${name}.json`)), fx: JSON.parse(readFileSync(file, 'utf8')) };
 }
 
 async function time<T>(fn: () => Promise<T> | T, repeats = 1): Promise<{ s: number; value: T }> {

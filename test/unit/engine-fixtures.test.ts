@@ -9,7 +9,7 @@ import { explain, forward, loadModel, parseRule, type ExplainResult } from '../.
 import { isDtdError } from '../../extension/engine/errors';
 import { singleNeuronRoot } from '../../extension/engine/rules';
 import { outputRootByInterpolation, SampledFullBackward } from '../../extension/engine/sampled';
-import type { Network } from '../../extension/engine/network';
+import { requireDense, type DenseNetwork as Network } from '../../extension/engine/network';
 import { assertClose, fixtureFile, fixtureNames, loadFixture, maxAbs, type Fixture } from '../helpers/fixtures';
 
 const RULES = ['z+', 'w2', 'gamma', 'x', '0'] as const;
@@ -19,7 +19,7 @@ function ruleText(fx: Fixture, rule: string): string {
 }
 
 function netFromJson(name: string): Network {
-  return loadModel(new Uint8Array(readFileSync(fixtureFile(name, 'json'))), `${name}.json`);
+  return requireDense(loadModel(new Uint8Array(readFileSync(fixtureFile(name, 'json'))), `${name}.json`));
 }
 
 for (const name of fixtureNames()) {

@@ -8,10 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { isDtdError, type DtdErrorCode } from '../../extension/engine/errors';
-import type { Network } from '../../extension/engine/network';
+import type { DenseNetwork as Network } from '../../extension/engine/network';
 import { SUPPORTED_MODEL_EXTENSIONS, loadModel, sidecarNameFor } from '../../extension/engine/loaders/index';
 
 import { FIXTURES_DIR as FIXTURES } from '../helpers/fixtures';
+import { requireDense } from '../../extension/engine/network';
+
+/** The loaders' dense networks (conv loaders come later), typed so tests can read weights. */
+const loadDense = (...args: Parameters<typeof loadModel>) => requireDense(loadModel(...args));
 
 // ---------- helpers ----------
 
@@ -185,16 +189,16 @@ for (const name of cases) {
     // The README says weights are float32 values stored exactly; exact comparison relies on it.
     for (const l of expected.layers) for (const w of [...l.weight, ...l.bias]) assert.equal(Math.fround(w), w, `${name}: ${w} is not a float32 value`);
 
-    const fromJson = loadModel(jsonBytes, `${name}.json`);
+    const fromJson = loadDense(jsonBytes, `${name}.json`);
     assertSameNetwork(fromJson, expected, `${name}.json`);
     assert.deepEqual(fromJson.layers.map((l) => l.name), expected.layers.map((l) => l.name));
     assert.equal(fromJson.source.format, 'json');
 
-    const fromOnnx = loadModel(fs.readFileSync(path.join(FIXTURES, `${name}.onnx`)), `${name}.onnx`);
+    const fromOnnx = loadDense(fs.readFileSync(path.join(FIXTURES, `${name}.onnx`)), `${name}.onnx`);
     assertSameNetwork(fromOnnx, expected, `${name}.onnx`);
     assert.equal(fromOnnx.source.format, 'onnx');
 
-    const fromSafetensors = loadModel(fs.readFileSync(path.join(FIXTURES, `${name}.safetensors`)), `${name}.safetensors`, {
+    const fromSafetensors = loadDense(fs.readFileSync(path.join(FIXTURES, `${name}.safetensors`)), `${name}.safetensors`, {
       finalActivation: 'relu',
       sidecar: raw.output_selection ? { outputSelection: raw.output_selection } : undefined,
     });
@@ -207,7 +211,7 @@ for (const name of cases) {
 test('fixture ONNX: layer names are the Gemm node names; the Slice becomes the output selection', (t) => {
   const file = path.join(FIXTURES, 'mlp3_seed1_output_selection.onnx');
   if (!fs.existsSync(file)) return t.skip('fixture missing');
-  const net = loadModel(fs.readFileSync(file), file);
+  const net = loadDense(fs.readFileSync(file), file);
   assert.deepEqual(net.layers.map((l) => l.name), ['layer1', 'layer2', 'layer3']);
   assert.deepEqual(net.outputSelection, { start: 0, stop: 1 });
 });
@@ -215,13 +219,13 @@ test('fixture ONNX: layer names are the Gemm node names; the Slice becomes the o
 // ---------- dispatch, sidecar ----------
 
 test('unknown extension: unsupported, listing the supported formats', () => {
-  expectDtdError(() => loadModel(new Uint8Array(10), 'model.h5'), 'unsupported', 'model.h5', '.onnx', '.safetensors', '.json');
-  expectDtdError(() => loadModel(new Uint8Array(10), '/some/dir/model'), 'unsupported', 'model');
+  expectDtdError(() => loadDense(new Uint8Array(10), 'model.h5'), 'unsupported', 'model.h5', '.onnx', '.safetensors', '.json');
+  expectDtdError(() => loadDense(new Uint8Array(10), '/some/dir/model'), 'unsupported', 'model');
   assert.deepEqual([...SUPPORTED_MODEL_EXTENSIONS].sort(), ['.json', '.onnx', '.safetensors']);
 });
 
 test('extension dispatch ignores case and directories', () => {
-  const net = loadModel(writeSafetensors(smallStateDict()), '/tmp/dir.v1/Model.SAFETENSORS');
+  const net = loadDense(writeSafetensors(smallStateDict()), '/tmp/dir.v1/Model.SAFETENSORS');
   assert.equal(net.layers.length, 2);
 });
 
@@ -236,7 +240,7 @@ test('sidecarNameFor: foo.safetensors → foo.dtd.json next to it', () => {
 
 test('safetensors: ReLU between layers, none on the last unless told; sidecar and options', () => {
   const bytes = writeSafetensors(smallStateDict());
-  const plain = loadModel(bytes, 'm.safetensors');
+  const plain = loadDense(bytes, 'm.safetensors');
   assert.deepEqual(plain.layers.map((l) => l.activation), ['relu', 'linear']);
   assert.deepEqual(plain.layers.map((l) => l.name), ['layer1', 'layer2']);
   assert.equal(plain.inputSize, 2);
@@ -245,17 +249,17 @@ test('safetensors: ReLU between layers, none on the last unless told; sidecar an
   assertExactlyEqual(plain.layers[1].bias, [0, 1], 'bias');
   assert.ok(plain.notes.some((n) => n.includes('finalActivation')));
 
-  const sidecar = loadModel(bytes, 'm.safetensors', { sidecar: { finalActivation: 'relu', outputSelection: { start: 1, stop: 2 } } });
+  const sidecar = loadDense(bytes, 'm.safetensors', { sidecar: { finalActivation: 'relu', outputSelection: { start: 1, stop: 2 } } });
   assert.equal(sidecar.layers[1].activation, 'relu');
   assert.deepEqual(sidecar.outputSelection, { start: 1, stop: 2 });
-  const snake = loadModel(bytes, 'm.safetensors', { sidecar: { final_activation: 'relu', output_selection: { start: 0, stop: 1 } } });
+  const snake = loadDense(bytes, 'm.safetensors', { sidecar: { final_activation: 'relu', output_selection: { start: 0, stop: 1 } } });
   assert.equal(snake.layers[1].activation, 'relu');
   assert.deepEqual(snake.outputSelection, { start: 0, stop: 1 });
-  const override = loadModel(bytes, 'm.safetensors', { finalActivation: 'linear', sidecar: { finalActivation: 'relu' } });
+  const override = loadDense(bytes, 'm.safetensors', { finalActivation: 'linear', sidecar: { finalActivation: 'relu' } });
   assert.equal(override.layers[1].activation, 'linear');
 
-  expectDtdError(() => loadModel(bytes, 'm.safetensors', { sidecar: { finalActivation: 'tanh' } }), 'bad-model', 'm.dtd.json', 'finalActivation');
-  expectDtdError(() => loadModel(bytes, 'm.safetensors', { sidecar: { outputSelection: { start: 0, stop: 5 } } }), 'bad-model', 'm.safetensors', 'output selection');
+  expectDtdError(() => loadDense(bytes, 'm.safetensors', { sidecar: { finalActivation: 'tanh' } }), 'bad-model', 'm.dtd.json', 'finalActivation');
+  expectDtdError(() => loadDense(bytes, 'm.safetensors', { sidecar: { outputSelection: { start: 0, stop: 5 } } }), 'bad-model', 'm.safetensors', 'output selection');
 });
 
 test('safetensors: nn.Sequential keys are ordered numerically (2 before 10), missing bias is zero', () => {
@@ -266,7 +270,7 @@ test('safetensors: nn.Sequential keys are ordered numerically (2 before 10), mis
     '0.bias': { dtype: 'F32', shape: [4], data: f32([1, 2, 3, 4]) },
     '2.weight': w(3, 4, 2),
   });
-  const net = loadModel(bytes, 'seq.safetensors');
+  const net = loadDense(bytes, 'seq.safetensors');
   assert.deepEqual(net.layers.map((l) => [l.name, l.inFeatures, l.outFeatures]), [['layer1', 2, 4], ['layer2', 4, 3], ['layer3', 3, 1]]);
   assertExactlyEqual(net.layers[1].bias, [0, 0, 0], 'missing bias');
   assertExactlyEqual(net.layers[2].weight, [3, 3, 3], 'layer3 weight');
@@ -276,7 +280,7 @@ test('safetensors: F64, F16 and BF16 weights are decoded', () => {
   const f64 = new Uint8Array(Float64Array.from([0.1, -2.5]).buffer);
   const f16 = new Uint8Array(Uint16Array.from([0x3c00, 0xc000]).buffer); // 1, -2
   const bf16 = new Uint8Array(Uint16Array.from([0x3fc0, 0x4049]).buffer); // 1.5, 3.140625
-  const net = loadModel(writeSafetensors({
+  const net = loadDense(writeSafetensors({
     'layer1.linear.weight': { dtype: 'F64', shape: [1, 2], data: f64 },
     'layer1.linear.bias': { dtype: 'F16', shape: [1], data: f16.subarray(0, 2) },
     'layer2.linear.weight': { dtype: 'BF16', shape: [2, 1], data: bf16 },
@@ -291,7 +295,7 @@ test('safetensors: F64, F16 and BF16 weights are decoded', () => {
 test('safetensors: truncated at many points → bad-model naming the file', () => {
   const bytes = writeSafetensors(smallStateDict());
   for (const cut of [0, 3, 7, 8, 9, 20, Math.floor(bytes.length / 2), bytes.length - 5, bytes.length - 1]) {
-    expectDtdError(() => loadModel(bytes.subarray(0, cut), 'cut.safetensors'), 'bad-model', 'cut.safetensors');
+    expectDtdError(() => loadDense(bytes.subarray(0, cut), 'cut.safetensors'), 'bad-model', 'cut.safetensors');
   }
 });
 
@@ -299,58 +303,58 @@ test('safetensors: header length larger than the file (or absurd) → bad-model,
   const bytes = writeSafetensors(smallStateDict());
   const view = new DataView(bytes.buffer);
   view.setBigUint64(0, BigInt(bytes.length), true);
-  expectDtdError(() => loadModel(bytes, 'big.safetensors'), 'bad-model', 'big.safetensors', 'header claims');
+  expectDtdError(() => loadDense(bytes, 'big.safetensors'), 'bad-model', 'big.safetensors', 'header claims');
   view.setBigUint64(0, 0xffffffffffffffffn, true);
-  expectDtdError(() => loadModel(bytes, 'huge.safetensors'), 'bad-model', 'huge.safetensors', 'header claims');
+  expectDtdError(() => loadDense(bytes, 'huge.safetensors'), 'bad-model', 'huge.safetensors', 'header claims');
 });
 
 test('safetensors: malformed headers → bad-model naming the problem', () => {
   const notJson = writeSafetensors(smallStateDict());
   notJson[8] = 0x7b + 1; // '|' instead of '{'
-  expectDtdError(() => loadModel(notJson, 'h.safetensors'), 'bad-model', 'h.safetensors', 'not JSON');
+  expectDtdError(() => loadDense(notJson, 'h.safetensors'), 'bad-model', 'h.safetensors', 'not JSON');
 
   const outside = writeSafetensors(smallStateDict(), (h) => {
     (h['layer2.linear.bias'] as { data_offsets: number[] }).data_offsets = [1000, 1008];
   });
-  expectDtdError(() => loadModel(outside, 'o.safetensors'), 'bad-model', 'o.safetensors', 'layer2.linear.bias', 'outside');
+  expectDtdError(() => loadDense(outside, 'o.safetensors'), 'bad-model', 'o.safetensors', 'layer2.linear.bias', 'outside');
 
   const mismatch = writeSafetensors(smallStateDict(), (h) => {
     (h['layer1.linear.weight'] as { shape: number[] }).shape = [3, 3];
   });
-  expectDtdError(() => loadModel(mismatch, 's.safetensors'), 'bad-model', 's.safetensors', 'layer1.linear.weight', 'bytes');
+  expectDtdError(() => loadDense(mismatch, 's.safetensors'), 'bad-model', 's.safetensors', 'layer1.linear.weight', 'bytes');
 
   const unknownDtype = writeSafetensors(smallStateDict(), (h) => {
     (h['layer1.linear.bias'] as { dtype: string }).dtype = 'Q7';
   });
-  expectDtdError(() => loadModel(unknownDtype, 'd.safetensors'), 'bad-model', 'd.safetensors', 'Q7');
+  expectDtdError(() => loadDense(unknownDtype, 'd.safetensors'), 'bad-model', 'd.safetensors', 'Q7');
 
   const intWeights = writeSafetensors({ ...smallStateDict(), 'layer1.linear.bias': { dtype: 'I32', shape: [3], data: new Uint8Array(Int32Array.from([1, 2, 3]).buffer) } });
-  expectDtdError(() => loadModel(intWeights, 'i.safetensors'), 'bad-model', 'i.safetensors', 'I32');
+  expectDtdError(() => loadDense(intWeights, 'i.safetensors'), 'bad-model', 'i.safetensors', 'I32');
 
   const negative = writeSafetensors(smallStateDict(), (h) => {
     (h['layer1.linear.bias'] as { data_offsets: number[] }).data_offsets = [20, 8];
   });
-  expectDtdError(() => loadModel(negative, 'n.safetensors'), 'bad-model', 'n.safetensors', 'data_offsets');
+  expectDtdError(() => loadDense(negative, 'n.safetensors'), 'bad-model', 'n.safetensors', 'data_offsets');
 
-  expectDtdError(() => loadModel(writeSafetensors({}), 'empty.safetensors'), 'bad-model', 'empty.safetensors', 'no tensors');
+  expectDtdError(() => loadDense(writeSafetensors({}), 'empty.safetensors'), 'bad-model', 'empty.safetensors', 'no tensors');
 });
 
 test('safetensors: NaN and infinite weights → bad-model from validation', () => {
   const dict = smallStateDict();
   dict['layer2.linear.weight'] = { dtype: 'F32', shape: [2, 3], data: f32([1, 2, NaN, 4, 5, 6]) };
-  expectDtdError(() => loadModel(writeSafetensors(dict), 'nan.safetensors'), 'bad-model', 'nan.safetensors', 'layer2', 'NaN');
+  expectDtdError(() => loadDense(writeSafetensors(dict), 'nan.safetensors'), 'bad-model', 'nan.safetensors', 'layer2', 'NaN');
   dict['layer2.linear.weight'] = { dtype: 'F32', shape: [2, 3], data: f32([1, 2, 3, 4, 5, 6]) };
   dict['layer1.linear.bias'] = { dtype: 'F32', shape: [3], data: f32([0, Infinity, 0]) };
-  expectDtdError(() => loadModel(writeSafetensors(dict), 'inf.safetensors'), 'bad-model', 'inf.safetensors', 'Infinity');
+  expectDtdError(() => loadDense(writeSafetensors(dict), 'inf.safetensors'), 'bad-model', 'inf.safetensors', 'Infinity');
 });
 
 test('safetensors: shapes that do not chain → bad-model', () => {
   const dict = smallStateDict();
   dict['layer2.linear.weight'] = { dtype: 'F32', shape: [2, 4], data: f32(new Array(8).fill(1)) };
-  expectDtdError(() => loadModel(writeSafetensors(dict), 'chain.safetensors'), 'bad-model', 'chain.safetensors', 'layer2');
+  expectDtdError(() => loadDense(writeSafetensors(dict), 'chain.safetensors'), 'bad-model', 'chain.safetensors', 'layer2');
   const dict2 = smallStateDict();
   dict2['layer2.linear.bias'] = { dtype: 'F32', shape: [5], data: f32([1, 2, 3, 4, 5]) };
-  expectDtdError(() => loadModel(writeSafetensors(dict2), 'bias.safetensors'), 'bad-model', 'bias.safetensors', 'layer2.linear.bias');
+  expectDtdError(() => loadDense(writeSafetensors(dict2), 'bias.safetensors'), 'bad-model', 'bias.safetensors', 'layer2.linear.bias');
 });
 
 test('safetensors: conv and BatchNorm keys → one unsupported error listing each key', () => {
@@ -360,7 +364,7 @@ test('safetensors: conv and BatchNorm keys → one unsupported error listing eac
     'bn1.running_mean': { dtype: 'F32', shape: [2], data: f32([0, 0]) },
     'bn1.num_batches_tracked': { dtype: 'I64', shape: [], data: new Uint8Array(8) },
   };
-  const message = expectDtdError(() => loadModel(writeSafetensors(dict), 'cnn.safetensors'), 'unsupported', 'cnn.safetensors',
+  const message = expectDtdError(() => loadDense(writeSafetensors(dict), 'cnn.safetensors'), 'unsupported', 'cnn.safetensors',
     "'conv1.weight'", "'bn1.running_mean'", "'bn1.num_batches_tracked'", 'Linear');
   assert.match(message, /convolution/);
   assert.ok(!message.includes("'layer2.linear.weight'"), 'Linear keys are not offending');
@@ -370,12 +374,12 @@ test('safetensors: random bytes (seeded) → bad-model', () => {
   const rnd = mulberry32(12345);
   for (let trial = 0; trial < 50; trial++) {
     const bytes = Uint8Array.from({ length: 16 + Math.floor(rnd() * 500) }, () => Math.floor(rnd() * 256));
-    expectDtdError(() => loadModel(bytes, 'random.safetensors'), 'bad-model', 'random.safetensors');
+    expectDtdError(() => loadDense(bytes, 'random.safetensors'), 'bad-model', 'random.safetensors');
   }
   // A plausible small header length followed by garbage.
   const bytes = Uint8Array.from({ length: 200 }, () => Math.floor(rnd() * 256));
   new DataView(bytes.buffer).setBigUint64(0, 100n, true);
-  expectDtdError(() => loadModel(bytes, 'random.safetensors'), 'bad-model', 'random.safetensors', 'not JSON');
+  expectDtdError(() => loadDense(bytes, 'random.safetensors'), 'bad-model', 'random.safetensors', 'not JSON');
 });
 
 // ---------- ONNX ----------
@@ -400,7 +404,7 @@ test('ONNX: MatMul + Add + Relu with typed float_data/double_data, Flatten/Ident
     ],
     2,
   );
-  const net = loadModel(bytes, 'mlp.onnx');
+  const net = loadDense(bytes, 'mlp.onnx');
   assert.equal(net.inputSize, 2);
   assert.deepEqual(net.layers.map((l) => [l.name, l.inFeatures, l.outFeatures, l.activation]), [['fc1', 2, 3, 'relu'], ['layer2', 3, 2, 'linear']]);
   assertExactlyEqual(net.layers[0].weight, [1, 4, 2, 5, 3, 6], 'MatMul weight transposed to [out, in]');
@@ -428,7 +432,7 @@ test('ONNX: Slice with int64 initializers (typed and raw) and negative/huge boun
     [...inits, int64Tensor('starts', [-3]), int64Tensor('ends', [Number.MAX_SAFE_INTEGER], 'raw'), int64Tensor('axes', [1]), int64Tensor('steps', [1], 'raw')],
     2,
   );
-  const net = loadModel(sliced, 'sliced.onnx');
+  const net = loadDense(sliced, 'sliced.onnx');
   assert.deepEqual(net.outputSelection, { start: 1, stop: 4 });
   assert.equal(net.layers[1].activation, 'relu');
 
@@ -444,25 +448,25 @@ test('ONNX: Slice with int64 initializers (typed and raw) and negative/huge boun
     inits,
     2,
   );
-  assert.deepEqual(loadModel(withConstants, 'const.onnx').outputSelection, { start: 1, stop: 3 });
+  assert.deepEqual(loadDense(withConstants, 'const.onnx').outputSelection, { start: 1, stop: 3 });
 
   const batchAxis = onnxModel([...layers, node('slice', 'Slice', ['a2', 'starts', 'ends', 'axes'], ['y'])],
     [...inits, int64Tensor('starts', [0]), int64Tensor('ends', [1]), int64Tensor('axes', [0])], 2);
-  expectDtdError(() => loadModel(batchAxis, 'batch.onnx'), 'unsupported', 'batch.onnx', 'batch axis');
+  expectDtdError(() => loadDense(batchAxis, 'batch.onnx'), 'unsupported', 'batch.onnx', 'batch axis');
 
   const empty = onnxModel([...layers, node('slice', 'Slice', ['a2', 'starts', 'ends', 'axes'], ['y'])],
     [...inits, int64Tensor('starts', [3]), int64Tensor('ends', [2]), int64Tensor('axes', [1])], 2);
-  expectDtdError(() => loadModel(empty, 'empty.onnx'), 'bad-model', 'empty.onnx', 'selects no outputs');
+  expectDtdError(() => loadDense(empty, 'empty.onnx'), 'bad-model', 'empty.onnx', 'selects no outputs');
 
   // Without axes, ONNX slices axes 0..n-1: one start/end means the batch axis.
   const noAxes = onnxModel([...layers, node('slice', 'Slice', ['a2', 'starts', 'ends'], ['y'])],
     [...inits, int64Tensor('starts', [0]), int64Tensor('ends', [1])], 2);
-  expectDtdError(() => loadModel(noAxes, 'noaxes.onnx'), 'unsupported', 'noaxes.onnx', 'batch axis');
+  expectDtdError(() => loadDense(noAxes, 'noaxes.onnx'), 'unsupported', 'noaxes.onnx', 'batch axis');
 
   // Both axes: the full batch range and a feature range.
   const both = onnxModel([...layers, node('slice', 'Slice', ['a2', 'starts', 'ends'], ['y'])],
     [...inits, int64Tensor('starts', [0, 2]), int64Tensor('ends', [Number.MAX_SAFE_INTEGER, 4])], 2);
-  assert.deepEqual(loadModel(both, 'both.onnx').outputSelection, { start: 2, stop: 4 });
+  assert.deepEqual(loadDense(both, 'both.onnx').outputSelection, { start: 2, stop: 4 });
 });
 
 test('ONNX: an unsupported operator → one unsupported error naming node, operator and the supported set', () => {
@@ -471,7 +475,7 @@ test('ONNX: an unsupported operator → one unsupported error naming node, opera
     [floatTensor('K', [1, 1, 1, 1], [1]), floatTensor('W', [1, 4], [1, 1, 1, 1]), floatTensor('B', [1], [0])],
     4,
   );
-  const message = expectDtdError(() => loadModel(bytes, 'model.onnx'), 'unsupported', 'model.onnx');
+  const message = expectDtdError(() => loadDense(bytes, 'model.onnx'), 'unsupported', 'model.onnx');
   assert.equal(
     message,
     "model.onnx: node 'Conv_3' uses operator Conv, which DTD Lens does not support yet (supported: Gemm, MatMul, Add, Relu, Flatten, Identity, Dropout, Slice).",
@@ -490,7 +494,7 @@ test('ONNX: several unsupported operators are all listed at once', () => {
     [floatTensor('K', [1, 1, 1, 1], [1]), floatTensor('W', [1, 4], [1, 1, 1, 1]), floatTensor('B', [1], [0])],
     4,
   );
-  expectDtdError(() => loadModel(bytes, 'cnn.onnx'), 'unsupported', 'cnn.onnx',
+  expectDtdError(() => loadDense(bytes, 'cnn.onnx'), 'unsupported', 'cnn.onnx',
     "node 'Conv_3' uses operator Conv", "node 'Pool_4' uses operator MaxPool", 'operator Softmax', 'supported: Gemm, MatMul');
 });
 
@@ -500,7 +504,7 @@ test('ONNX: branches and skip connections → unsupported', () => {
     [floatTensor('W', [2, 2], [1, 0, 0, 1]), floatTensor('B', [2], [0, 0])],
     2,
   );
-  expectDtdError(() => loadModel(bytes, 'resnet.onnx'), 'unsupported', 'resnet.onnx', 'one chain');
+  expectDtdError(() => loadDense(bytes, 'resnet.onnx'), 'unsupported', 'resnet.onnx', 'one chain');
 });
 
 test('ONNX: external-data initializer → clear refusal', () => {
@@ -509,18 +513,18 @@ test('ONNX: external-data initializer → clear refusal', () => {
     externalData: [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: '0' }],
   };
   const bytes = onnxModel([gemm('g', 'x', 'W', 'B', 'y')], [external, floatTensor('B', [1], [0])], 2);
-  expectDtdError(() => loadModel(bytes, 'ext.onnx'), 'unsupported', 'ext.onnx', "initializer 'W'", 'external', 'weights.bin');
+  expectDtdError(() => loadDense(bytes, 'ext.onnx'), 'unsupported', 'ext.onnx', "initializer 'W'", 'external', 'weights.bin');
 });
 
 test('ONNX: tensor data that does not match its shape, and missing tensors → bad-model', () => {
   const short = onnxModel([gemm('g', 'x', 'W', 'B', 'y')], [floatTensor('W', [2, 2], [1, 2, 3]), floatTensor('B', [2], [0, 0])], 2);
-  expectDtdError(() => loadModel(short, 'short.onnx'), 'bad-model', 'short.onnx', "initializer 'W'");
+  expectDtdError(() => loadDense(short, 'short.onnx'), 'bad-model', 'short.onnx', "initializer 'W'");
   const missing = onnxModel([gemm('g', 'x', 'W', 'B', 'y')], [floatTensor('W', [2, 2], [1, 2, 3, 4])], 2);
-  expectDtdError(() => loadModel(missing, 'missing.onnx'), 'bad-model', 'missing.onnx', "'B'");
+  expectDtdError(() => loadDense(missing, 'missing.onnx'), 'bad-model', 'missing.onnx', "'B'");
   const nan = onnxModel([gemm('g', 'x', 'W', 'B', 'y')], [floatTensor('W', [2, 2], [1, NaN, 3, 4]), floatTensor('B', [2], [0, 0])], 2);
-  expectDtdError(() => loadModel(nan, 'nan.onnx'), 'bad-model', 'nan.onnx', 'non-finite');
+  expectDtdError(() => loadDense(nan, 'nan.onnx'), 'bad-model', 'nan.onnx', 'non-finite');
   const wrongInput = onnxModel([gemm('g', 'x', 'W', 'B', 'y')], [floatTensor('W', [2, 3], [1, 2, 3, 4, 5, 6]), floatTensor('B', [2], [0, 0])], 2);
-  expectDtdError(() => loadModel(wrongInput, 'input.onnx'), 'bad-model', 'input.onnx', 'features');
+  expectDtdError(() => loadDense(wrongInput, 'input.onnx'), 'bad-model', 'input.onnx', 'features');
 });
 
 test('ONNX: truncated fixture and hand-made models at many cut points → bad-model', () => {
@@ -529,9 +533,9 @@ test('ONNX: truncated fixture and hand-made models at many cut points → bad-mo
   const fixture = path.join(FIXTURES, 'mlp3_seed1_output_selection.onnx');
   if (fs.existsSync(fixture)) sources.push(['mlp3_seed1_output_selection.onnx', fs.readFileSync(fixture)]);
   for (const [name, bytes] of sources) {
-    assert.ok(loadModel(bytes, name).layers.length > 0);
+    assert.ok(loadDense(bytes, name).layers.length > 0);
     for (const cut of [0, 1, 2, 10, 31, Math.floor(bytes.length / 3), Math.floor(bytes.length / 2), bytes.length - 20, bytes.length - 2, bytes.length - 1]) {
-      expectDtdError(() => loadModel(bytes.subarray(0, cut), name), 'bad-model', name, 'not a valid ONNX model');
+      expectDtdError(() => loadDense(bytes.subarray(0, cut), name), 'bad-model', name, 'not a valid ONNX model');
     }
   }
 });
@@ -540,7 +544,7 @@ test('ONNX: random bytes (seeded) → bad-model', () => {
   const rnd = mulberry32(7);
   for (let trial = 0; trial < 100; trial++) {
     const bytes = Uint8Array.from({ length: 1 + Math.floor(rnd() * 400) }, () => Math.floor(rnd() * 256));
-    expectDtdError(() => loadModel(bytes, 'noise.onnx'), 'bad-model', 'noise.onnx', 'not a valid ONNX model');
+    expectDtdError(() => loadDense(bytes, 'noise.onnx'), 'bad-model', 'noise.onnx', 'not a valid ONNX model');
   }
 });
 
@@ -555,7 +559,7 @@ test('JSON: bare network object, camelCase keys, flat weights, null activation',
     ],
     outputSelection: { start: 0, stop: 1 },
   };
-  const net = loadModel(new TextEncoder().encode(JSON.stringify(doc)), 'net.json');
+  const net = loadDense(new TextEncoder().encode(JSON.stringify(doc)), 'net.json');
   assert.deepEqual(net.layers.map((l) => [l.name, l.activation]), [['hidden', 'relu'], ['layer2', 'linear']]);
   assertExactlyEqual(net.layers[0].weight, [1, 2, 3, 4], 'weight');
   assertExactlyEqual(net.layers[1].weight, [5, 6], 'flat weight');
@@ -566,20 +570,20 @@ test('JSON: invalid, truncated, NaN and malformed networks → bad-model naming 
   const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
   const good = { input_size: 2, layers: [{ name: 'l', in_features: 2, out_features: 1, weight: [[1, 2]], bias: [0], activation: 'relu' }], output_selection: null };
   const goodBytes = enc(good);
-  assert.equal(loadModel(goodBytes, 'good.json').layers.length, 1);
+  assert.equal(loadDense(goodBytes, 'good.json').layers.length, 1);
   for (const cut of [0, 1, 10, Math.floor(goodBytes.length / 2), goodBytes.length - 1]) {
-    expectDtdError(() => loadModel(goodBytes.subarray(0, cut), 'cut.json'), 'bad-model', 'cut.json');
+    expectDtdError(() => loadDense(goodBytes.subarray(0, cut), 'cut.json'), 'bad-model', 'cut.json');
   }
-  expectDtdError(() => loadModel(enc({ ...good, layers: [{ ...good.layers[0], weight: [[1, 'NaN']] }] }), 'nan.json'), 'bad-model', 'nan.json', 'NaN');
-  expectDtdError(() => loadModel(enc({ ...good, layers: [{ ...good.layers[0], weight: [[1, 2, 3]] }] }), 'row.json'), 'bad-model', 'row.json', 'weight row');
-  expectDtdError(() => loadModel(enc({ ...good, layers: [{ ...good.layers[0], activation: 'tanh' }] }), 'act.json'), 'bad-model', 'act.json', 'tanh');
-  expectDtdError(() => loadModel(enc({ ...good, input_size: 3 }), 'size.json'), 'bad-model', 'size.json');
-  expectDtdError(() => loadModel(enc({ ...good, output_selection: { start: 0, stop: 2 } }), 'sel.json'), 'bad-model', 'sel.json', 'output selection');
-  expectDtdError(() => loadModel(enc({ hello: 1 }), 'other.json'), 'bad-model', 'other.json', 'layers');
-  expectDtdError(() => loadModel(enc({ ...good, layers: [] }), 'nolayers.json'), 'bad-model', 'nolayers.json', 'no layers');
+  expectDtdError(() => loadDense(enc({ ...good, layers: [{ ...good.layers[0], weight: [[1, 'NaN']] }] }), 'nan.json'), 'bad-model', 'nan.json', 'NaN');
+  expectDtdError(() => loadDense(enc({ ...good, layers: [{ ...good.layers[0], weight: [[1, 2, 3]] }] }), 'row.json'), 'bad-model', 'row.json', 'weight row');
+  expectDtdError(() => loadDense(enc({ ...good, layers: [{ ...good.layers[0], activation: 'tanh' }] }), 'act.json'), 'bad-model', 'act.json', 'tanh');
+  expectDtdError(() => loadDense(enc({ ...good, input_size: 3 }), 'size.json'), 'bad-model', 'size.json');
+  expectDtdError(() => loadDense(enc({ ...good, output_selection: { start: 0, stop: 2 } }), 'sel.json'), 'bad-model', 'sel.json', 'output selection');
+  expectDtdError(() => loadDense(enc({ hello: 1 }), 'other.json'), 'bad-model', 'other.json', 'layers');
+  expectDtdError(() => loadDense(enc({ ...good, layers: [] }), 'nolayers.json'), 'bad-model', 'nolayers.json', 'no layers');
   const rnd = mulberry32(99);
   for (let trial = 0; trial < 30; trial++) {
     const bytes = Uint8Array.from({ length: 1 + Math.floor(rnd() * 200) }, () => Math.floor(rnd() * 256));
-    expectDtdError(() => loadModel(bytes, 'noise.json'), 'bad-model', 'noise.json');
+    expectDtdError(() => loadDense(bytes, 'noise.json'), 'bad-model', 'noise.json');
   }
 });
