@@ -4,9 +4,11 @@
 // camelCase spellings (inputSize, inFeatures, ...) are accepted too. Numbers may be
 // the strings "NaN"/"Infinity"/"-Infinity" (the fixtures' convention); validateNetwork
 // then refuses them with a message.
+// A `network` with a `parameters` table (the conv fixtures, CONV.md §2) goes to convJson.ts.
 
 import type { Activation, DenseLayer, Network } from '../network';
 import { LoaderOptions, badModel, parseOutputSelection } from './common';
+import { isConvFixtureNetwork, loadConvFixtureNetwork } from './convJson';
 
 type Obj = Record<string, unknown>;
 
@@ -35,6 +37,8 @@ export function loadJsonModel(bytes: Uint8Array, fileName: string, _opts: Loader
     throw fail(`is not valid JSON (${(e as Error).message}).`);
   }
   if (isObj(doc) && isObj(doc.network)) doc = doc.network;
+  // Convolutional fixtures (CONV.md): layers described PyTorch-style with a parameters table.
+  if (isConvFixtureNetwork(doc)) return loadConvFixtureNetwork(doc as Obj, fileName);
   if (!isObj(doc) || !Array.isArray(doc.layers)) {
     throw fail('is not a DTD Lens network: expected an object with "input_size" and "layers" (or a fixture file with a "network" key).');
   }
