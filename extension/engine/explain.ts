@@ -94,8 +94,8 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   const method = options.method ?? 'train-free';
   if (method !== 'train-free' && method !== 'full-backward') throw new DtdError('bad-usage', `Unknown method '${method}' (use train-free or full-backward).`);
   const rootFinder = options.rootFinder ?? 'linear';
-  if (!['linear', 'metropolis-hastings', 'interpolation'].includes(rootFinder)) {
-    throw new DtdError('bad-usage', `Unknown root finder '${rootFinder}' (use linear, metropolis-hastings or interpolation).`);
+  if (!['linear', 'metropolis-hastings', 'interpolation', 'polytope', 'hit-and-run'].includes(rootFinder)) {
+    throw new DtdError('bad-usage', `Unknown root finder '${rootFinder}' (use linear, metropolis-hastings, interpolation, polytope or hit-and-run).`);
   }
   if (method === 'train-free' && rootFinder !== 'linear') {
     throw new DtdError('bad-usage', `The train-free decomposition uses each rule's analytic root; the ${rootFinder} root finder needs --method full-backward.`);
@@ -184,6 +184,8 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
         finder: rootFinder,
         mh,
         interpolation: ip,
+        hitAndRun: options.hitAndRun,
+        nudge,
         seed,
         signal: options.signal,
         onProgress: progress,

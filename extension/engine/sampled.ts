@@ -14,12 +14,16 @@ import { DtdError, throwIfCancelled } from './errors';
 import type { DenseLayer, DenseNetwork as Network } from './network';
 import { Rng } from './rng';
 import { inDomain } from './rules';
+import { hitAndRunCandidates, polytopeRoots, type HitAndRunOptions, type RootCertificate } from './polytope';
 import type { InterpolationOptions, MetropolisHastingsOptions, Progress, RootFinderName, RootInfo, RuleSpec, TreeEntry } from './types';
 
 export interface SampledOptions {
   finder: Exclude<RootFinderName, 'linear'>;
   mh: MetropolisHastingsOptions;
   interpolation: InterpolationOptions;
+  hitAndRun?: Partial<HitAndRunOptions>;
+  /** Full-backward gradient nudge toward the input for roots on a region's boundary (polytope finder). */
+  nudge?: number;
   seed: number;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
@@ -48,15 +52,17 @@ class SampledFailure extends Error {
   }
 }
 
-interface UnitRoot {
+export interface UnitRoot {
   unit: number;
   root: Float64Array;
   /** ∂U_l(r)_j/∂r at the root. */
   grad: Float64Array;
   unresolved: number;
+  /** Polytope finder: why the root is where it is (an exact zero of the unit's relevance, or the constraint that stopped it). */
+  certificate?: RootCertificate;
 }
 
-interface RegionRoots {
+export interface RegionRoots {
   units: (UnitRoot | null)[];
   candidates: number;
   acceptFraction: number;
@@ -88,19 +94,19 @@ function slope(layer: DenseLayer, z: number): number {
 }
 
 export class SampledFullBackward {
-  private readonly L: number;
+  readonly L: number;
   private readonly cache = new Map<string, RegionRoots>();
-  private readonly rng: Rng;
+  readonly rng: Rng;
   cacheHits = 0;
   cacheMisses = 0;
   private stats: Record<string, number> = {};
   private samplerCalls = 0;
 
   constructor(
-    private readonly net: Network,
-    private readonly rules: RuleSpec[],
-    private readonly row: number,
-    private readonly opts: SampledOptions,
+    readonly net: Network,
+    readonly rules: RuleSpec[],
+    readonly row: number,
+    readonly opts: SampledOptions,
   ) {
     this.L = net.layers.length;
     this.rng = new Rng(opts.seed);
@@ -262,8 +268,16 @@ export class SampledFullBackward {
     const n = layer.inFeatures;
     this.samplerCalls++;
     this.opts.onProgress?.({ stage: `Sampling roots for ${layer.name} (${this.opts.finder}, call ${this.samplerCalls})` });
+    if (this.opts.finder === 'polytope') {
+      // Exact: each unit's relevance is affine on the region's piece, so its root is a ratio test on the rule's line.
+      const entry = polytopeRoots(this, l, a);
+      this.cache.set(key, entry);
+      this.bump(`${layer.name}.polytopeCalls`);
+      return entry;
+    }
     const ref = this.sliceGradient(l, a, 1);
-    const { C, count, acceptFraction } = this.opts.finder === 'metropolis-hastings' ? this.metropolisHastings(l, a, ref) : this.interpolate(l, a, ref);
+    const { C, count, acceptFraction } =
+      this.opts.finder === 'metropolis-hastings' ? this.metropolisHastings(l, a, ref) : this.opts.finder === 'hit-and-run' ? hitAndRunCandidates(this, l, a) : this.interpolate(l, a, ref);
     const u = this.U(l, C, count);
     const units: (UnitRoot | null)[] = [];
     for (let idx = 0; idx < u.m; idx++) {

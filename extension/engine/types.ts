@@ -17,7 +17,7 @@ export interface RuleSpec {
 }
 
 export type Method = 'train-free' | 'full-backward';
-export type RootFinderName = 'linear' | 'metropolis-hastings' | 'interpolation';
+export type RootFinderName = 'linear' | 'metropolis-hastings' | 'interpolation' | 'polytope' | 'hit-and-run';
 export type Precision = 'float64' | 'float32';
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -58,6 +58,8 @@ export interface ExplainOptions {
   rootFinder?: RootFinderName;
   metropolisHastings?: Partial<MetropolisHastingsOptions>;
   interpolation?: Partial<InterpolationOptions>;
+  /** Hit-and-run sampling inside the exact region (root finder 'hit-and-run'). */
+  hitAndRun?: Partial<{ steps: number; warmup: number; chains: number; maxStep: number }>;
   /** Full-backward: move each root by nudge·(a − r) toward the layer input (default 1e-9). */
   nudge?: number;
   seed?: number;
