@@ -1,16 +1,27 @@
 // Loader for ONNX models, decoded with onnx-proto (generated protobufjs code).
-// Supported graphs are one chain of dense layers from the single input to the
-// single output: Gemm, or MatMul + Add (bias), each optionally followed by Relu;
-// Flatten/Identity/Dropout pass through; a Slice on the final output becomes the
-// network's outputSelection. Constants come from initializers or Constant nodes.
+// Supported graphs are one chain of layers from the single input to the single
+// output: Conv (bias, strides, pads/auto_pad, dilations, group 1), Gemm, or
+// MatMul + Add (bias), each optionally followed by BatchNormalization (folded
+// into it, CONV.md §3) and Relu; MaxPool, AveragePool (unpadded),
+// GlobalAveragePool; Flatten/Reshape-to-[batch, features] (C-major: no-op on the
+// IR's flat NCHW data); Identity/Dropout pass through; an all-zero Pad (torch's
+// AvgPool export) is skipped and a zero Pad right before a Conv merges into its
+// padding; a final Softmax/LogSoftmax is dropped (the logit is explained, with a
+// note) and a final Slice becomes the network's outputSelection. A 4-D input
+// [batch, C, H, W] sets Network.inputShape. Constants come from initializers or
+// Constant nodes.
 // Everything else is refused up front with one message listing every node DTD
 // Lens cannot explain (RelevancePropagation.jl-style), before any math runs.
 
 import { onnx } from 'onnx-proto';
-import type { DenseLayer, Network, OutputSelection } from '../network';
+import type { Network, OutputSelection, Shape3 } from '../network';
+import { NetworkBuilder, unsupportedList } from './builder';
 import { LoaderOptions, badModel, bfloat16ToNumber, halfToNumber, shapeSize, unsupported } from './common';
 
-export const SUPPORTED_ONNX_OPS = ['Gemm', 'MatMul', 'Add', 'Relu', 'Flatten', 'Identity', 'Dropout', 'Slice'] as const;
+export const SUPPORTED_ONNX_OPS = [
+  'Gemm', 'MatMul', 'Add', 'Relu', 'Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization', 'Flatten', 'Reshape',
+  'Identity', 'Dropout', 'Pad', 'Softmax', 'LogSoftmax', 'Slice',
+] as const;
 /** Constant only produces values (weights, Slice bounds); it is accepted but not listed to users. */
 const ACCEPTED_OPS = new Set<string>([...SUPPORTED_ONNX_OPS, 'Constant']);
 
@@ -55,6 +66,19 @@ function attr(node: onnx.INodeProto, name: string): onnx.IAttributeProto | undef
 function intAttr(node: onnx.INodeProto, name: string, dflt: number): number {
   const a = attr(node, name);
   return a ? toInt(a.i) : dflt;
+}
+
+/**
+ * The shortest decimal that rounds to the same float32: ONNX stores float attributes
+ * as float32, so epsilon=1e-5 arrives as 9.99999974738e-6; the exporter meant 1e-5.
+ */
+export function intendedFloat32(f: number): number {
+  if (!Number.isFinite(f)) return f;
+  for (let digits = 1; digits <= 9; digits++) {
+    const v = Number(f.toPrecision(digits));
+    if (Math.fround(v) === Math.fround(f)) return v;
+  }
+  return f;
 }
 
 function floatAttr(node: onnx.INodeProto, name: string, dflt: number): number {
@@ -153,10 +177,68 @@ function topologicalOrder(nodes: onnx.INodeProto[], available: Set<string>, file
   return order;
 }
 
-interface PendingLayer {
-  layer: DenseLayer;
-  /** A Relu has been applied after it (a later Add can no longer be a bias). */
-  activated: boolean;
+/** Reads ints attribute (e.g. strides) or the default. */
+function intsAttr(node: onnx.INodeProto, name: string): number[] | undefined {
+  const a = attr(node, name);
+  return a ? (a.ints ?? []).map(toInt) : undefined;
+}
+
+function stringAttr(node: onnx.INodeProto, name: string, dflt: string): string {
+  const a = attr(node, name);
+  if (!a || !a.s) return dflt;
+  return typeof a.s === 'string' ? a.s : new TextDecoder().decode(a.s);
+}
+
+/** Operator-level problems that need no shapes (grouped conv, used pool indices, ...), for the up-front list. */
+function attributeProblems(n: onnx.INodeProto, i: number, consumers: Map<string, number>): string[] {
+  const label = `node ${nodeLabel(n, i)} (${n.opType})`;
+  const out: string[] = [];
+  const ones = (name: string) => (intsAttr(n, name) ?? []).every((v) => v === 1);
+  const zeros = (name: string) => (intsAttr(n, name) ?? []).every((v) => v === 0);
+  const usedOutput = (k: number) => !!n.output?.[k] && consumers.has(n.output[k]);
+  switch (n.opType) {
+    case 'Conv':
+      if (intAttr(n, 'group', 1) !== 1) out.push(`${label} is a grouped convolution (group ${intAttr(n, 'group', 1)}; only group 1)`);
+      if ((n.input?.[1] ?? '') === '') out.push(`${label} has no weight input`);
+      break;
+    case 'MaxPool':
+      if (!ones('dilations')) out.push(`${label} is a dilated max pooling`);
+      if (usedOutput(1)) out.push(`${label} has its Indices output used`);
+      break;
+    case 'AveragePool':
+      if (!zeros('pads') || !['NOTSET', 'VALID'].includes(stringAttr(n, 'auto_pad', 'NOTSET'))) out.push(`${label} is a padded average pooling`);
+      break;
+    case 'BatchNormalization':
+      if (intAttr(n, 'training_mode', 0) !== 0) out.push(`${label} runs in training mode`);
+      if (usedOutput(1) || usedOutput(2)) out.push(`${label} has its running statistics outputs used`);
+      break;
+    case 'Dropout':
+      if (usedOutput(1)) out.push(`${label} has its mask output used`);
+      break;
+  }
+  return out;
+}
+
+/** [top, left, bottom, right] for Conv/MaxPool from pads or auto_pad (SAME_UPPER puts the extra at the end). */
+function windowPads(
+  n: onnx.INodeProto, inHW: [number, number], kernel: [number, number], stride: [number, number], dilation: [number, number],
+  fail: (why: string) => Error,
+): [number, number, number, number] {
+  const auto = stringAttr(n, 'auto_pad', 'NOTSET');
+  if (auto === 'NOTSET') {
+    const pads = intsAttr(n, 'pads') ?? [0, 0, 0, 0];
+    if (pads.length !== 4) throw fail(`has pads [${pads.join(', ')}] (expected 4 values for a 2-D window)`);
+    return [pads[0], pads[1], pads[2], pads[3]];
+  }
+  if (auto === 'VALID') return [0, 0, 0, 0];
+  if (auto !== 'SAME_UPPER' && auto !== 'SAME_LOWER') throw fail(`has auto_pad ${auto}`);
+  const pad = [0, 1].map((a) => {
+    const out = Math.ceil(inHW[a] / stride[a]);
+    const total = Math.max((out - 1) * stride[a] + (kernel[a] - 1) * dilation[a] + 1 - inHW[a], 0);
+    const small = Math.floor(total / 2);
+    return auto === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
+  });
+  return [pad[0][0], pad[1][0], pad[0][1], pad[1][1]];
 }
 
 export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptions = {}): Network {
@@ -176,19 +258,16 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
   const nodes = graph.node ?? [];
   if (nodes.length === 0) throw invalid('its graph has no nodes.');
 
-  // 1. Refuse unsupported operators, all of them in one message.
+  const consumers = new Map<string, number>();
+  for (const n of nodes) for (const name of n.input ?? []) if (name) consumers.set(name, (consumers.get(name) ?? 0) + 1);
+
+  // 1. Refuse unsupported operators and attributes, all of them in one message.
   const bad = nodes.flatMap((n, i) =>
     ACCEPTED_OPS.has(n.opType ?? '') && (!n.domain || n.domain === 'ai.onnx')
-      ? []
+      ? attributeProblems(n, i, consumers)
       : [`node ${nodeLabel(n, i)} uses operator ${n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.` : ''}${n.opType || '(none)'}`],
   );
-  if (bad.length > 0) {
-    const list = bad.length === 1 ? bad[0] : `${bad.slice(0, -1).join(', ')} and ${bad[bad.length - 1]}`;
-    throw unsupported(
-      fileName,
-      `${list}, which DTD Lens does not support yet (supported: ${SUPPORTED_ONNX_OPS.join(', ')}).`,
-    );
-  }
+  if (bad.length > 0) throw unsupportedList(fileName, bad, SUPPORTED_ONNX_OPS);
 
   // 2. Constants: initializers now, Constant nodes (and Identity of constants) as we meet them.
   const constants = new Map<string, ConstTensor>();
@@ -216,41 +295,46 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
   const inputName = inputs[0].name!;
   const outputName = outputs[0].name;
 
-  const consumers = new Map<string, number>();
-  for (const n of nodes) for (const name of n.input ?? []) if (name) consumers.set(name, (consumers.get(name) ?? 0) + 1);
+  // Declared input dims without the batch axis; null entries are symbolic.
+  const dims = inputs[0].type?.tensorType?.shape?.dim ?? [];
+  const known = (d: onnx.TensorShapeProto.IDimension) => d.dimValue !== undefined && d.dimValue !== null && !d.dimParam && toInt(d.dimValue) > 0;
+  const featureDims = (dims.length >= 2 ? dims.slice(1) : dims).map((d) => (known(d) ? toInt(d.dimValue) : null));
+  const imageShape: Shape3 | null = featureDims.length === 3 && featureDims.every((d) => d !== null) ? (featureDims as Shape3) : null;
 
   // 3. Walk the chain from the input in topological order.
   const order = topologicalOrder(nodes, new Set([inputName, ...initializers.keys()]), fileName);
-  const layers: DenseLayer[] = [];
-  const notes: string[] = [];
-  let pending: PendingLayer | null = null;
+  let builder: NetworkBuilder | null = imageShape ? new NetworkBuilder(fileName, imageShape) : null;
+  /** The last conv/dense may still take an Add as its bias (nothing applied after it yet). */
+  let biasOpen = false;
   let current = inputName;
   let selection: OutputSelection | null = null;
-  let width = Number.NaN; // width of `current` once a layer is known
+  /** Zero padding from a Pad node, merged into the Conv right after it. */
+  let pendingPad: { pads: [number, number, number, number]; node: string } | null = null;
 
   const chainError = (n: onnx.INodeProto, i: number, why: string) =>
-    unsupported(fileName, `node ${nodeLabel(n, i)} (${n.opType}) ${why}; DTD Lens supports one chain of dense layers (Gemm, or MatMul + Add, each optionally followed by Relu).`);
-
-  const newLayer = (n: onnx.INodeProto, i: number, weight: Float64Array, outF: number, inF: number, bias: Float64Array) => {
-    if (selection) throw chainError(n, i, 'follows a Slice; Slice is supported only on the final output');
-    if (layers.length > 0 && width !== inF) {
-      throw badModel(fileName, `node ${nodeLabel(n, i)} expects ${inF} inputs but the previous layer gives ${width}.`);
+    unsupported(fileName, `node ${nodeLabel(n, i)} (${n.opType}) ${why}; DTD Lens supports one chain of layers (Conv, Gemm, or MatMul + Add, each optionally followed by BatchNormalization and Relu; pooling; Flatten).`);
+  const needBuilder = (n: onnx.INodeProto, i: number, inF?: number): NetworkBuilder => {
+    if (builder) return builder;
+    if (inF === undefined) {
+      throw unsupported(fileName, `node ${nodeLabel(n, i)} (${n.opType}) needs the image shape of input '${inputName}', but the graph declares it as [${dims.map((d) => (known(d) ? toInt(d.dimValue) : d.dimParam || '?')).join(', ')}]; DTD Lens needs a known [batch, C, H, W] input for convolutional models.`);
     }
-    const layer: DenseLayer = {
-      kind: 'dense', name: layerName(n, layers.length + 1), inFeatures: inF, outFeatures: outF, weight, bias, activation: 'linear',
-    };
-    layers.push(layer);
-    pending = { layer, activated: false };
-    width = outF;
+    builder = new NetworkBuilder(fileName, inF);
+    return builder;
   };
+  const lastLayer = () => builder?.layers[builder.layers.length - 1];
 
-  /** Bias vector of length `outF` from a constant of shape [outF], [1, outF], [1] or []. */
+  /** Bias vector of length `outF` from a constant of shape [outF], [1, outF], [1, outF, 1, 1], [1] or []. */
   const biasFrom = (c: ConstTensor, outF: number, scale: number, n: onnx.INodeProto, i: number): Float64Array => {
     const bias = new Float64Array(outF);
     if (c.values.length === outF && c.dims.filter((d) => d !== 1).length <= 1) for (let k = 0; k < outF; k++) bias[k] = scale * c.values[k];
     else if (c.values.length === 1) bias.fill(scale * c.values[0]);
     else throw chainError(n, i, `adds a constant of shape [${c.dims.join(', ')}] that is not a bias for ${outF} units`);
     return bias;
+  };
+  const constVector = (n: onnx.INodeProto, i: number, k: number, what: string): Float64Array => {
+    const c = getConst(n.input?.[k] ?? '');
+    if (!c) throw chainError(n, i, `needs a constant ${what}`);
+    return c.values;
   };
 
   for (const i of order) {
@@ -274,15 +358,18 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
       throw chainError(n, i, `reads '${dataInputs.find((d) => d !== current) ?? dataInputs[0]}' where the chain is at '${current}' (a branch or skip connection)`);
     }
     if ((consumers.get(current) ?? 0) > 1) {
-      throw unsupported(fileName, `tensor '${current}' feeds ${consumers.get(current)} nodes (a branch); DTD Lens supports one chain of dense layers.`);
+      throw unsupported(fileName, `tensor '${current}' feeds ${consumers.get(current)} nodes (a branch); DTD Lens supports one chain of layers.`);
     }
+    if (selection && op !== 'Identity' && op !== 'Slice') throw chainError(n, i, 'follows a Slice; Slice is supported only on the final output');
+    if (pendingPad && op !== 'Conv') throw chainError(n, i, `follows Pad node '${pendingPad.node}', whose non-zero padding is supported only right before a Conv`);
     const input0 = n.input![0];
+    const fail = (why: string) => chainError(n, i, why);
     switch (op) {
       case 'Gemm': {
-        if (input0 !== current) throw chainError(n, i, 'multiplies a constant by the data (only data × weight is supported)');
-        if (intAttr(n, 'transA', 0) !== 0) throw chainError(n, i, 'has transA=1');
+        if (input0 !== current) throw fail('multiplies a constant by the data (only data × weight is supported)');
+        if (intAttr(n, 'transA', 0) !== 0) throw fail('has transA=1');
         const B = getConst(n.input![1]);
-        if (!B || B.dims.length !== 2) throw chainError(n, i, 'needs a constant 2-D weight matrix B');
+        if (!B || B.dims.length !== 2) throw fail('needs a constant 2-D weight matrix B');
         const transB = intAttr(n, 'transB', 0) !== 0;
         const alpha = floatAttr(n, 'alpha', 1);
         const beta = floatAttr(n, 'beta', 1);
@@ -295,82 +382,167 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
         let bias: Float64Array = new Float64Array(outF);
         if (cName) {
           const C = getConst(cName);
-          if (!C) throw chainError(n, i, 'needs a constant bias C');
+          if (!C) throw fail('needs a constant bias C');
           bias = biasFrom(C, outF, beta, n, i);
         }
-        newLayer(n, i, weight, outF, inF, bias);
+        const b = needBuilder(n, i, inF);
+        b.flatten();
+        b.dense(layerName(n, b.layers.length + 1), weight, bias, outF, inF);
+        biasOpen = true;
         break;
       }
       case 'MatMul': {
-        if (input0 !== current) throw chainError(n, i, 'multiplies a constant by the data (only data × weight is supported)');
+        if (input0 !== current) throw fail('multiplies a constant by the data (only data × weight is supported)');
         const B = getConst(n.input![1]);
-        if (!B || B.dims.length !== 2) throw chainError(n, i, 'needs a constant 2-D weight matrix');
+        if (!B || B.dims.length !== 2) throw fail('needs a constant 2-D weight matrix');
         const [inF, outF] = B.dims;
         const weight = new Float64Array(outF * inF);
         for (let o = 0; o < outF; o++) for (let k = 0; k < inF; k++) weight[o * inF + k] = B.values[k * outF + o];
-        newLayer(n, i, weight, outF, inF, new Float64Array(outF));
+        const b = needBuilder(n, i, inF);
+        if (b.currentShape) throw fail('multiplies image-shaped data (add a Flatten before it)');
+        b.dense(layerName(n, b.layers.length + 1), weight, null, outF, inF);
+        biasOpen = true;
+        break;
+      }
+      case 'Conv': {
+        const b = needBuilder(n, i);
+        const shape = b.currentShape;
+        if (!shape) throw fail('acts on flat data; a Conv needs [batch, C, H, W] data');
+        const Wt = getConst(n.input![1]);
+        if (!Wt || Wt.dims.length !== 4) throw fail('needs a constant 4-D weight [O, C, kh, kw] (only 2-D convolutions are supported)');
+        const kernel: [number, number] = [Wt.dims[2], Wt.dims[3]];
+        const ks = intsAttr(n, 'kernel_shape');
+        if (ks && (ks.length !== 2 || ks[0] !== kernel[0] || ks[1] !== kernel[1])) throw badModel(fileName, `node ${nodeLabel(n, i)} has kernel_shape [${ks.join(', ')}] but its weight is ${kernel.join('×')}.`);
+        const stride = (intsAttr(n, 'strides') ?? [1, 1]) as [number, number];
+        const dilation = (intsAttr(n, 'dilations') ?? [1, 1]) as [number, number];
+        if (stride.length !== 2 || dilation.length !== 2) throw fail('is not a 2-D convolution');
+        const padding = windowPads(n, [shape[1], shape[2]], kernel, stride, dilation, fail);
+        if (pendingPad) for (let k = 0; k < 4; k++) padding[k] += pendingPad.pads[k];
+        pendingPad = null;
+        const bias = n.input![2] ? Float64Array.from(constVector(n, i, 2, 'bias')) : null;
+        b.conv2d(layerName(n, b.layers.length + 1), { weight: Float64Array.from(Wt.values), bias, outChannels: Wt.dims[0], kernel, stride, padding, dilation });
+        biasOpen = true;
+        break;
+      }
+      case 'Pad': {
+        const mode = stringAttr(n, 'mode', 'constant');
+        let pads: number[] | undefined = intsAttr(n, 'pads'); // opset < 11
+        if (opset >= 11) pads = n.input?.[1] ? Array.from(constVector(n, i, 1, 'pads')) : undefined;
+        const value = opset >= 11 ? (n.input?.[2] ? constVector(n, i, 2, 'constant_value')[0] : 0) : floatAttr(n, 'value', 0);
+        if (!pads || pads.length !== 8) throw fail('needs 8 constant pads for [batch, C, H, W] data');
+        if (pads.every((p) => p === 0)) break; // torch exports AvgPool2d(count_include_pad) with an all-zero Pad: a no-op
+        if (mode !== 'constant' || value !== 0 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) {
+          throw fail(`pads with mode '${mode}', value ${value} and pads [${pads.join(', ')}] (only zero padding of H and W, right before a Conv, is supported)`);
+        }
+        pendingPad = { pads: [pads[2], pads[3], pads[6], pads[7]], node: n.name || `#${i}` };
+        break;
+      }
+      case 'MaxPool':
+      case 'AveragePool': {
+        const b = needBuilder(n, i);
+        const shape = b.currentShape;
+        if (!shape) throw fail('acts on flat data');
+        const ks = intsAttr(n, 'kernel_shape');
+        if (!ks || ks.length !== 2) throw fail('needs a 2-D kernel_shape');
+        const kernel = ks as [number, number];
+        const stride = (intsAttr(n, 'strides') ?? [1, 1]) as [number, number];
+        const padding = windowPads(n, [shape[1], shape[2]], kernel, stride, [1, 1], fail);
+        if (intAttr(n, 'ceil_mode', 0) !== 0) {
+          const floorOut = [0, 1].map((a) => Math.floor((shape[a + 1] + padding[a] + padding[a + 2] - kernel[a]) / stride[a]) + 1);
+          const ceilOut = [0, 1].map((a) => Math.ceil((shape[a + 1] + padding[a] + padding[a + 2] - kernel[a]) / stride[a]) + 1);
+          if (floorOut[0] !== ceilOut[0] || floorOut[1] !== ceilOut[1]) throw fail('uses ceil_mode where it changes the output size (only floor mode is supported)');
+        }
+        b.pool2d(op === 'MaxPool' ? 'maxpool2d' : 'avgpool2d', layerName(n, b.layers.length + 1), kernel, stride, padding);
+        biasOpen = false;
+        break;
+      }
+      case 'GlobalAveragePool': {
+        const b = needBuilder(n, i);
+        b.globalAvgPool(layerName(n, b.layers.length + 1));
+        biasOpen = false;
+        break;
+      }
+      case 'BatchNormalization': {
+        const b = needBuilder(n, i);
+        const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((k) => constVector(n, i, k, ['scale', 'B', 'mean', 'var'][k - 1]));
+        b.batchNorm(n.name || `#${i}`, gamma, beta, mean, variance, intendedFloat32(floatAttr(n, 'epsilon', 1e-5)));
         break;
       }
       case 'Add': {
-        const p = pending as PendingLayer | null;
-        if (!p || p.activated || selection) throw chainError(n, i, 'is supported only as the bias right after Gemm or MatMul');
+        const last = lastLayer();
+        if (!last || !biasOpen || !('bias' in last)) throw fail('is supported only as the bias right after Gemm, MatMul or Conv');
         const other = (n.input ?? []).find((name) => name !== current);
         const C = other ? getConst(other) : undefined;
-        if (!C) throw chainError(n, i, 'must add a constant bias');
-        const add = biasFrom(C, p.layer.outFeatures, 1, n, i);
-        for (let k = 0; k < add.length; k++) p.layer.bias[k] += add[k];
+        if (!C) throw fail('must add a constant bias');
+        const channels = last.kind === 'conv2d' ? last.outShape[0] : last.outFeatures;
+        const add = biasFrom(C, channels, 1, n, i);
+        for (let k = 0; k < add.length; k++) last.bias[k] += add[k];
         break;
       }
       case 'Relu': {
-        const p = pending as PendingLayer | null;
-        if (!p) throw chainError(n, i, 'acts on the raw input before any layer');
-        p.layer.activation = 'relu';
-        p.activated = true;
+        if (!builder) throw fail('acts on the raw input before any layer');
+        builder.relu(n.name || `#${i}`);
+        biasOpen = false;
         break;
       }
       case 'Flatten': {
-        // [batch, ...] → [batch, features]: the engine's input is flat already.
-        if (intAttr(n, 'axis', 1) !== 1) throw chainError(n, i, `flattens at axis ${intAttr(n, 'axis', 1)} (only axis 1, keeping the batch axis, is supported)`);
+        // [batch, ...] → [batch, features]: C-major, a no-op on the IR's flat NCHW data.
+        if (intAttr(n, 'axis', 1) !== 1) throw fail(`flattens at axis ${intAttr(n, 'axis', 1)} (only axis 1, keeping the batch axis, is supported)`);
+        builder?.flatten();
+        break;
+      }
+      case 'Reshape': {
+        const target = Array.from(constVector(n, i, 1, 'target shape'));
+        const size = builder ? builder.currentSize : null;
+        // Only a flatten to [batch, features]: [0|-1|1|N, -1|features].
+        const ok = target.length === 2 && [0, -1, 1].includes(target[0]) && (target[1] === -1 || (size !== null && target[1] === size)) && !(target[0] === -1 && target[1] === -1);
+        if (!ok) throw fail(`reshapes to [${target.join(', ')}] (only a flatten to [batch, features] is supported)`);
+        builder?.flatten();
         break;
       }
       case 'Identity':
         break;
       case 'Dropout':
-        if ((n.output ?? []).length > 1 && n.output![1] && consumers.has(n.output![1])) throw chainError(n, i, 'has its mask output used');
-        notes.push(`Dropout node ${nodeLabel(n, i)} treated as identity (inference).`);
+        builder?.notes.push(`Dropout node ${nodeLabel(n, i)} treated as identity (inference).`);
         break;
+      case 'Softmax':
+      case 'LogSoftmax': {
+        if (!builder || builder.layers.length === 0) throw fail('acts on the raw input');
+        if (builder.currentShape) throw fail('acts on image-shaped data');
+        if (outs[0] !== outputName) throw fail('is not the last node (a Softmax is supported only on the final output)');
+        const axis = intAttr(n, 'axis', opset >= 13 ? -1 : 1);
+        if (axis !== 1 && axis !== -1) throw fail(`normalises axis ${axis}`);
+        builder.finalSoftmax(n.name || `#${i}`, op);
+        biasOpen = false;
+        break;
+      }
       case 'Slice': {
-        if (layers.length === 0) throw chainError(n, i, 'slices the input (Slice is supported only on the final output)');
-        selection = sliceSelection(n, i, opset, width, selection, getConst, fileName, chainError);
-        width = selection.stop - selection.start;
+        if (!builder || builder.layers.length === 0) throw fail('slices the input (Slice is supported only on the final output)');
+        if (builder.currentShape) throw fail('slices image-shaped data (Slice is supported only on the final output)');
+        selection = sliceSelection(n, i, opset, builder.currentSize, selection, getConst, fileName, chainError);
+        biasOpen = false;
         break;
       }
       default:
-        throw chainError(n, i, 'is not supported');
+        throw fail('is not supported');
     }
     current = outs[0];
   }
-  if (layers.length === 0) throw unsupported(fileName, 'the graph has no Gemm or MatMul layer, so there is nothing for DTD to explain.');
+  if (!builder || (builder as NetworkBuilder).layers.length === 0) throw unsupported(fileName, 'the graph has no Conv, Gemm or MatMul layer, so there is nothing for DTD to explain.');
+  const b = builder as NetworkBuilder;
   if (current !== outputName) {
     throw unsupported(fileName, `the chain from input '${inputName}' ends at '${current}', not at the graph output '${outputName}'.`);
   }
+  if (pendingPad) throw unsupported(fileName, `Pad node '${(pendingPad as { node: string }).node}' is not followed by a Conv.`);
 
   // The declared input shape, when fully known, must agree with the first layer.
-  const dims = inputs[0].type?.tensorType?.shape?.dim ?? [];
-  const featureDims = dims.length >= 2 ? dims.slice(1) : dims;
-  if (featureDims.length > 0 && featureDims.every((d) => d.dimValue !== undefined && d.dimValue !== null && !d.dimParam)) {
-    const declared = shapeSize(featureDims.map((d) => toInt(d.dimValue)));
-    if (declared !== layers[0].inFeatures) {
-      throw badModel(fileName, `input '${inputName}' has ${declared} features but the first layer expects ${layers[0].inFeatures}.`);
+  if (!imageShape && featureDims.length > 0 && featureDims.every((d) => d !== null)) {
+    const declared = shapeSize(featureDims as number[]);
+    if (declared !== b.layers[0].inFeatures) {
+      throw badModel(fileName, `input '${inputName}' has ${declared} features but the first layer expects ${b.layers[0].inFeatures}.`);
     }
   }
-  return {
-    inputSize: layers[0].inFeatures,
-    layers,
-    outputSelection: selection,
-    source: { format: 'onnx', file: fileName },
-    notes,
-  };
+  return b.build('onnx', selection);
 }
 
 function constantNodeValue(n: onnx.INodeProto, i: number, fileName: string): ConstTensor {
