@@ -4,9 +4,14 @@
 // one-hot(row)·output, ReLUs pass the ordinary gradient (0 where z ≤ 0), and
 // each linear layer applies one rule with the stabiliser s(z) = z + ε·sign(z),
 // sign(0) = +1, ε = 1e-6. Batched over inputs through the Ops interface.
+// Conv layers use the same formulas through their forward map and its
+// transpose (layers.ts); max pooling passes the gradient (first maximum of a
+// window), average pooling zennit's proportional Norm rule
+// R_in = a ⊙ Pᵀ(R / s(P a)) (fixtures CONV.md §4).
 
-import type { DenseNetwork as Network } from './network';
-import type { Mat, Ops } from './ops/ops';
+import { poolGeom } from './layers';
+import { firstWeightedLayer, type Network } from './network';
+import type { Mat } from './ops/ops';
 import { forwardBatch, type NetMats } from './trainFree';
 
 export const LRP_STABILIZER = 1e-6;
@@ -34,6 +39,17 @@ export const LRP_BASELINES: Record<string, LrpRule> = {
   wsquare_zero_bias: { name: 'wsquare', zeroBias: true },
 };
 
+/** zennit's SpecialFirstLayerMapComposite keys: a rule on the first dense/conv layer, zero-bias z⁺ on the others. */
+export const LRP_FIRST_LAYER_BASELINES: Record<string, LrpRule> = {
+  wsquare_zplus_zero_bias: { name: 'wsquare', zeroBias: true },
+};
+
+/** The rule list for "first dense/conv layer gets `first`, every other layer zero-bias z⁺". */
+export function firstLayerRules(net: Network, first: LrpRule): LrpRule[] {
+  const f = firstWeightedLayer(net);
+  return net.layers.map((_, i) => (i + 1 === f ? first : { name: 'zplus', zeroBias: true }));
+}
+
 export interface LrpOutput<M extends Mat> {
   /** relevance[l] [B, n_l]: index 0 = input, index L = the start relevance on the last layer. */
   relevance: M[];
@@ -59,7 +75,9 @@ export function lrpBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number, rul
     const layer = net.layers[l - 1];
     // The ReLU after layer l passes relevance where z > 0.
     if (layer.activation === 'relu') R = ops.mul(R, ops.stepPositive(fwd.pre[l - 1]));
-    R = lrpLinear(mats, l, fwd.act[l - 1], fwd.pre[l - 1], R, rules[l - 1]);
+    if (layer.kind === 'maxpool2d') R = ops.maxPool2dBackward(R, fwd.act[l - 1], poolGeom(layer));
+    else if (layer.kind === 'avgpool2d') R = ops.mul(fwd.act[l - 1], mats.bwd(l, ops.divStabilized(R, fwd.pre[l - 1], LRP_STABILIZER), null));
+    else R = lrpLinear(mats, l, fwd.act[l - 1], fwd.pre[l - 1], R, rules[l - 1]);
     relevance[l - 1] = R;
   }
   return { relevance };
@@ -69,6 +87,8 @@ function lrpLinear<M extends Mat>(mats: NetMats<M>, l: number, A: M, Z: M, R: M,
   const { ops } = mats;
   const eps = LRP_STABILIZER;
   const W = mats.W(l), Wp = mats.Wpos(l), Wn = mats.Wneg(l);
+  const F = (U: M, V: M) => mats.fwd(l, U, V);
+  const T = (G: M, V: M) => mats.bwd(l, G, V);
   const b = rule.zeroBias ? null : mats.b(l);
   const bp = b ? ops.positivePart(b) : null;
   const bn = b ? ops.negativePart(b) : null;
@@ -76,57 +96,55 @@ function lrpLinear<M extends Mat>(mats: NetMats<M>, l: number, A: M, Z: M, R: M,
   const Ap = ops.positivePart(A), An = ops.negativePart(A);
   switch (rule.name) {
     case 'epsilon': {
-      const z = withBias(ops.matmul(A, W, true), b);
+      const z = withBias(F(A, W), b);
       const C = ops.divStabilized(R, z, rule.epsilon ?? eps);
-      return ops.mul(A, ops.matmul(C, W, false));
+      return ops.mul(A, T(C, W));
     }
     case 'zplus': {
-      const z = ops.add(withBias(ops.matmul(Ap, Wp, true), bp), ops.matmul(An, Wn, true));
+      const z = ops.add(withBias(F(Ap, Wp), bp), F(An, Wn));
       const C = ops.divStabilized(R, z, eps);
-      return ops.add(ops.mul(Ap, ops.matmul(C, Wp, false)), ops.mul(An, ops.matmul(C, Wn, false)));
+      return ops.add(ops.mul(Ap, T(C, Wp)), ops.mul(An, T(C, Wn)));
     }
     case 'alpha2beta1': {
-      const zp = ops.add(withBias(ops.matmul(Ap, Wp, true), bp), ops.matmul(An, Wn, true));
-      const zn = ops.add(withBias(ops.matmul(Ap, Wn, true), bn), ops.matmul(An, Wp, true));
+      const zp = ops.add(withBias(F(Ap, Wp), bp), F(An, Wn));
+      const zn = ops.add(withBias(F(Ap, Wn), bn), F(An, Wp));
       const Cp = ops.divStabilized(R, zp, eps);
       const Cn = ops.divStabilized(R, zn, eps);
-      const pos = ops.add(ops.mul(Ap, ops.matmul(Cp, Wp, false)), ops.mul(An, ops.matmul(Cp, Wn, false)));
-      const neg = ops.add(ops.mul(Ap, ops.matmul(Cn, Wn, false)), ops.mul(An, ops.matmul(Cn, Wp, false)));
+      const pos = ops.add(ops.mul(Ap, T(Cp, Wp)), ops.mul(An, T(Cp, Wn)));
+      const neg = ops.add(ops.mul(Ap, T(Cn, Wn)), ops.mul(An, T(Cn, Wp)));
       return ops.sub(ops.scale(pos, 2), neg);
     }
     case 'gamma': {
       // zennit's generalised γ: W+γW⁺ / W+γW⁻ for the contributions that share z's sign; biases only on the a⁺ terms.
+      // The branch is chosen by the sign of the real pre-activation Z (with bias), also for zero-bias.
       const g = rule.gamma ?? 0.25;
-      const Wgp = ops.add(W, ops.scale(Wp, g));
-      const Wgn = ops.add(W, ops.scale(Wn, g));
+      const Wgp = mats.Wgamma(l, g);
+      const Wgn = mats.WgammaNeg(l, g);
       const bgp = b ? ops.add(b, ops.scale(bp!, g)) : null;
       const bgn = b ? ops.add(b, ops.scale(bn!, g)) : null;
-      const zPos = ops.add(withBias(ops.matmul(Ap, Wgp, true), bgp), ops.matmul(An, Wgn, true));
-      const zNeg = ops.add(withBias(ops.matmul(Ap, Wgn, true), bgn), ops.matmul(An, Wgp, true));
+      const zPos = ops.add(withBias(F(Ap, Wgp), bgp), F(An, Wgn));
+      const zNeg = ops.add(withBias(F(Ap, Wgn), bgn), F(An, Wgp));
       const mPos = ops.stepPositive(Z);
       const mNeg = ops.stepPositive(ops.scale(Z, -1));
       const Cp = ops.mul(ops.divStabilized(R, zPos, eps), mPos);
       const Cn = ops.mul(ops.divStabilized(R, zNeg, eps), mNeg);
-      return ops.add(
-        ops.add(ops.mul(Ap, ops.matmul(Cp, Wgp, false)), ops.mul(An, ops.matmul(Cp, Wgn, false))),
-        ops.add(ops.mul(Ap, ops.matmul(Cn, Wgn, false)), ops.mul(An, ops.matmul(Cn, Wgp, false))),
-      );
+      return ops.add(ops.add(ops.mul(Ap, T(Cp, Wgp)), ops.mul(An, T(Cp, Wgn))), ops.add(ops.mul(Ap, T(Cn, Wgn)), ops.mul(An, T(Cn, Wgp))));
     }
     case 'wsquare': {
       const ones = ops.matrix(A.rows, A.cols, new Float64Array(A.rows * A.cols).fill(1));
-      const z = withBias(ops.matmul(ones, mats.Wsq(l), true), b ? ops.mul(b, b) : null);
+      const z = withBias(F(ones, mats.Wsq(l)), b ? ops.mul(b, b) : null);
       const C = ops.divStabilized(R, z, eps);
-      return ops.matmul(C, mats.Wsq(l), false);
+      return T(C, mats.Wsq(l));
     }
     case 'zbox': {
       const lo = mats.boundRow('low', l, { name: 'zB', low: rule.low, high: rule.high });
       const hi = mats.boundRow('high', l, { name: 'zB', low: rule.low, high: rule.high });
       const ones = ops.matrix(A.rows, 1, new Float64Array(A.rows).fill(1));
       const L = ops.matmul(ones, lo, false), H = ops.matmul(ones, hi, false);
-      // zennit clamps the bias with the weights: b − b⁺ − b⁻ = 0, so biases cancel.
-      const z = ops.sub(ops.sub(withBias(ops.matmul(A, W, true), b), withBias(ops.matmul(L, Wp, true), bp)), withBias(ops.matmul(H, Wn, true), bn));
+      // zennit clamps the bias with the weights: b − b⁺ − b⁻ = 0, so biases cancel. Padding is zero for l and h too.
+      const z = ops.sub(ops.sub(withBias(F(A, W), b), withBias(F(L, Wp), bp)), withBias(F(H, Wn), bn));
       const C = ops.divStabilized(R, z, eps);
-      return ops.sub(ops.sub(ops.mul(A, ops.matmul(C, W, false)), ops.mul(L, ops.matmul(C, Wp, false))), ops.mul(H, ops.matmul(C, Wn, false)));
+      return ops.sub(ops.sub(ops.mul(A, T(C, W)), ops.mul(L, T(C, Wp))), ops.mul(H, T(C, Wn)));
     }
   }
 }
@@ -141,8 +159,10 @@ export function gradientBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number
   for (let s = 0; s < X.rows; s++) c[s * nL + row] = 1;
   let G = ops.matrix(X.rows, nL, c);
   for (let l = L; l >= 1; l--) {
-    if (net.layers[l - 1].activation === 'relu') G = ops.mul(G, ops.stepPositive(fwd.pre[l - 1]));
-    G = ops.matmul(G, mats.W(l), false);
+    const layer = net.layers[l - 1];
+    if (layer.activation === 'relu') G = ops.mul(G, ops.stepPositive(fwd.pre[l - 1]));
+    if (layer.kind === 'maxpool2d') G = ops.maxPool2dBackward(G, fwd.act[l - 1], poolGeom(layer));
+    else G = mats.bwd(l, G, layer.kind === 'avgpool2d' ? null : mats.W(l));
   }
   return G;
 }

@@ -9,7 +9,7 @@ import { DtdError, throwIfCancelled } from './errors';
 import { gradientBatch, LRP_BASELINES, lrpBatch, lrpRulesFor } from './baselines';
 import { forward as forward64, sum } from './forward';
 import { DecompositionFailure, fullBackwardCost, LinearFullBackward } from './fullBackward';
-import { explainedRow as rowOf, outputSize, requireDense, type DenseNetwork, type Network } from './network';
+import { denseRow, explainedRow as rowOf, outputSize, requireDense, type DenseNetwork, type Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { getOps } from './ops/select';
 import { inDomain, resolveRules, ruleToText, singleNeuronRoot } from './rules';
@@ -52,6 +52,9 @@ export const DEFAULT_INTERPOLATION: InterpolationOptions = {
   atol: 1e-5,
   clampNonNegative: true,
 };
+
+/** Train-free root diagnostics are skipped (with a warning) for a layer whose roots would hold more numbers than this. */
+const MAX_ROOT_CHECK_COST = 1e7;
 
 /** Root vectors beyond this many numbers per layer are left out of the result (hasRoot stays true). */
 const MAX_ROOT_VALUES_PER_LAYER = 200_000;
@@ -321,6 +324,7 @@ export function trainFreeRoots<M extends Mat>(
   rules: RuleSpec[],
   relevance: (number[] | null)[],
   inputNonNegative: boolean,
+  warnings?: string[],
 ): RootInfo[][] {
   const { ops, net } = mats;
   const L = net.layers.length;
@@ -333,6 +337,18 @@ export function trainFreeRoots<M extends Mat>(
     const n = layer.inFeatures;
     const R = relevance[l] ?? [];
     const units = l === L ? [row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
+    // Pooling layers have no rule roots (max: winner takes all; average: proportional).
+    if (layer.kind !== 'dense' && layer.kind !== 'conv2d') {
+      out.push([]);
+      continue;
+    }
+    // Each root is a point in the layer's input space: units·n numbers, and a batch of that size re-run above the layer.
+    const rootCost = units.length * n;
+    if (rootCost > MAX_ROOT_CHECK_COST) {
+      warnings?.push(`Root diagnostics skipped for ${layer.name}: its ${units.length} units each have a root of ${n} values (${rootCost.toExponential(2)} numbers; limit ${MAX_ROOT_CHECK_COST.toExponential(0)}).`);
+      out.push([]);
+      continue;
+    }
     const infos: RootInfo[] = [];
     const pts: Float64Array[] = [];
     const who: number[] = [];
@@ -343,7 +359,7 @@ export function trainFreeRoots<M extends Mat>(
       for (let i = 0; i < n; i++) for (let j = 0; j < layer.outFeatures; j++) pinvRoot[i] -= P[i * layer.outFeatures + j] * (R[j] ?? 0);
     }
     for (const j of units) {
-      const w = layer.weight.subarray(j * n, (j + 1) * n);
+      const w = denseRow(layer, j);
       const r = pinvRoot ? pinvRoot.slice() : singleNeuronRoot(rule, w, a, R[j] ?? 0).root;
       if (!r) {
         infos.push({ layer: l, unit: j, hasRoot: false, root: null, relevanceAtInput: R[j] ?? 0, relevanceAtRoot: null, passedOn: 0, taylorResidual: null, distance: null, checks: null });

@@ -1,9 +1,12 @@
 // Exact float64 single-point network math: forward pass, gradients of the
 // explained output and of a sub-network, activation patterns. Used by the
 // recursive full-backward decomposition and the diagnostics; batched work goes
-// through the Ops interface instead (batched.ts).
+// through the Ops interface instead (trainFree.ts). Conv and pooling layers
+// run the shared loops of ops/kernels.ts (max pooling: the real maximum).
 
-import type { DenseLayer, DenseNetwork as Network } from './network';
+import { biasRow, convGeom, poolGeom } from './layers';
+import type { DenseLayer, Layer, Network } from './network';
+import { avgPool, conv2dForward, conv2dTranspose, maxPoolBackward, maxPoolForward } from './ops/kernels';
 
 export interface Forward {
   /** pre[l-1] = z_l, act[0] = x, act[l] = a_l. */
@@ -22,7 +25,48 @@ export function affine(layer: DenseLayer, a: ArrayLike<number>, out = new Float6
   return out;
 }
 
-export function activate(layer: DenseLayer, z: Float64Array): Float64Array {
+/** Layer output before its activation, for every layer kind. */
+export function preActivation(layer: Layer, a: ArrayLike<number>): Float64Array {
+  switch (layer.kind) {
+    case 'dense':
+      return affine(layer, a);
+    case 'conv2d': {
+      const z = conv2dForward(a, layer.weight, 1, convGeom(layer), new Float64Array(layer.outFeatures));
+      const b = biasRow(layer);
+      for (let j = 0; j < z.length; j++) z[j] += b[j];
+      return z;
+    }
+    case 'maxpool2d':
+      return maxPoolForward(a, 1, poolGeom(layer), new Float64Array(layer.outFeatures));
+    case 'avgpool2d':
+      return avgPool(a, 1, poolGeom(layer), false, new Float64Array(layer.outFeatures));
+  }
+}
+
+/** gᵀ·∂pre/∂a at input a: the transpose of the layer's (local) linear map. */
+export function backLayer(layer: Layer, a: ArrayLike<number>, g: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(layer.inFeatures);
+  switch (layer.kind) {
+    case 'dense': {
+      const n = layer.inFeatures;
+      for (let j = 0; j < layer.outFeatures; j++) {
+        const gj = g[j];
+        if (gj === 0) continue;
+        const o = j * n;
+        for (let i = 0; i < n; i++) out[i] += gj * layer.weight[o + i];
+      }
+      return out;
+    }
+    case 'conv2d':
+      return conv2dTranspose(g, layer.weight, 1, convGeom(layer), out);
+    case 'maxpool2d':
+      return maxPoolBackward(g, a, 1, poolGeom(layer), out);
+    case 'avgpool2d':
+      return avgPool(g, 1, poolGeom(layer), true, out);
+  }
+}
+
+export function activate(layer: Layer, z: Float64Array): Float64Array {
   if (layer.activation === 'linear') return z.slice();
   const out = new Float64Array(z.length);
   for (let i = 0; i < z.length; i++) out[i] = z[i] > 0 ? z[i] : 0;
@@ -30,7 +74,7 @@ export function activate(layer: DenseLayer, z: Float64Array): Float64Array {
 }
 
 /** relu'(z) with relu'(0) = 0; 1 for linear layers. */
-export function activationSlope(layer: DenseLayer, z: number): number {
+export function activationSlope(layer: Layer, z: number): number {
   return layer.activation === 'linear' ? 1 : z > 0 ? 1 : 0;
 }
 
@@ -40,7 +84,7 @@ export function forwardFrom(net: Network, from: number, a: ArrayLike<number>): F
   const act: Float64Array[] = [Float64Array.from(a)];
   for (let l = from; l <= net.layers.length; l++) {
     const layer = net.layers[l - 1];
-    const z = affine(layer, act[act.length - 1]);
+    const z = preActivation(layer, act[act.length - 1]);
     pre.push(z);
     act.push(activate(layer, z));
   }
@@ -66,19 +110,13 @@ export function outputs(net: Network, x: ArrayLike<number>): Float64Array {
  */
 export function gradientFrom(net: Network, from: number, a: ArrayLike<number>, c: ArrayLike<number>, fwd?: Forward): Float64Array {
   const f = fwd ?? forwardFrom(net, from, a);
-  let g = Float64Array.from(c);
+  let g: Float64Array = Float64Array.from(c);
   for (let l = net.layers.length; l >= from; l--) {
     const layer = net.layers[l - 1];
     const z = f.pre[l - from];
-    const n = layer.inFeatures;
-    const next = new Float64Array(n);
-    for (let j = 0; j < layer.outFeatures; j++) {
-      const gj = g[j] * activationSlope(layer, z[j]);
-      if (gj === 0) continue;
-      const o = j * n;
-      for (let i = 0; i < n; i++) next[i] += gj * layer.weight[o + i];
-    }
-    g = next;
+    const gz = new Float64Array(layer.outFeatures);
+    for (let j = 0; j < layer.outFeatures; j++) gz[j] = g[j] * activationSlope(layer, z[j]);
+    g = backLayer(layer, f.act[l - from], gz);
   }
   return g;
 }

@@ -55,6 +55,8 @@ export interface Pool2dLayer {
   kernel: [number, number];
   stride: [number, number];
   padding: [number, number, number, number];
+  /** Average pooling with padding: whether padded taps count in the divisor (PyTorch's default) or not (ONNX/Keras; the default here). */
+  countIncludePad?: boolean;
   activation: Activation;
 }
 
@@ -146,4 +148,107 @@ export function validateNetwork(net: Network): Network {
     throw new DtdError('bad-model', `${file}: output selection [${sel.start}, ${sel.stop}) does not fit the ${width} outputs of the last layer.`, file);
   }
   return net;
+}
+
+// ── helpers for layers of every kind ────────────────────────────────────────
+
+/** Layers with weights (dense, conv2d): the ones a DTD/LRP rule decomposes. */
+export type WeightedLayer = DenseLayer | Conv2dLayer;
+
+export function isWeighted(layer: Layer): layer is WeightedLayer {
+  return layer.kind === 'dense' || layer.kind === 'conv2d';
+}
+
+export function isPool(layer: Layer): layer is Pool2dLayer {
+  return layer.kind === 'maxpool2d' || layer.kind === 'avgpool2d';
+}
+
+/** 1-based index of the first dense/conv layer (zennit's "first layer" for the special first-layer rules). */
+export function firstWeightedLayer(net: Network): number {
+  return net.layers.findIndex(isWeighted) + 1;
+}
+
+/**
+ * The shape of relevance[l] / activations[l] for l = 0..L: [C, H, W] for
+ * image-shaped tensors (input and conv/pool outputs), [n] for vectors.
+ */
+export function layerShapes(net: Network): number[][] {
+  const first = net.layers[0];
+  const inShape = net.inputShape ?? (first && first.kind !== 'dense' ? first.inShape : undefined);
+  const shapes: number[][] = [inShape ? [...inShape] : [net.inputSize]];
+  for (const l of net.layers) shapes.push(l.kind === 'dense' ? [l.outFeatures] : [...l.outShape]);
+  return shapes;
+}
+
+/** Whether any layer is not dense. */
+export function hasSpatialLayers(net: Network): boolean {
+  return net.layers.some((l) => l.kind !== 'dense');
+}
+
+/**
+ * Unit j's weights over the layer input as a dense row (length inFeatures):
+ * a conv unit's kernel placed on its receptive field (padding taps dropped),
+ * an average-pool unit's 1/n over its window. Max pooling has no fixed row.
+ */
+export function denseRow(layer: Layer, j: number, out = new Float64Array(layer.inFeatures)): Float64Array {
+  out.fill(0);
+  if (layer.kind === 'dense') {
+    out.set(layer.weight.subarray(j * layer.inFeatures, (j + 1) * layer.inFeatures));
+    return out;
+  }
+  const [C, H, W] = layer.inShape;
+  const [, OH, OW] = layer.outShape;
+  const o = Math.floor(j / (OH * OW));
+  const i = Math.floor((j % (OH * OW)) / OW);
+  const jj = j % OW;
+  const [kh, kw] = layer.kernel;
+  const [sh, sw] = layer.stride;
+  const [pt, pl, pb, pr] = layer.padding;
+  if (layer.kind === 'conv2d') {
+    const [dh, dw] = layer.dilation;
+    for (let c = 0; c < C; c++) {
+      for (let u = 0; u < kh; u++) {
+        const r = i * sh - pt + u * dh;
+        if (r < 0 || r >= H) continue;
+        for (let v = 0; v < kw; v++) {
+          const q = jj * sw - pl + v * dw;
+          if (q < 0 || q >= W) continue;
+          out[c * H * W + r * W + q] += layer.weight[((o * C + c) * kh + u) * kw + v];
+        }
+      }
+    }
+    return out;
+  }
+  if (layer.kind === 'maxpool2d') throw new DtdError('internal', `denseRow: max pooling '${layer.name}' has no fixed weights.`);
+  const inc = layer.countIncludePad === true;
+  const r0 = i * sh - pt, q0 = jj * sw - pl;
+  const rows = Math.max(0, Math.min(r0 + kh, inc ? H + pb : H) - Math.max(r0, inc ? -pt : 0));
+  const cols = Math.max(0, Math.min(q0 + kw, inc ? W + pr : W) - Math.max(q0, inc ? -pl : 0));
+  const n = rows * cols;
+  if (n === 0) return out;
+  for (let u = 0; u < kh; u++) {
+    const r = r0 + u;
+    if (r < 0 || r >= H) continue;
+    for (let v = 0; v < kw; v++) {
+      const q = q0 + v;
+      if (q < 0 || q >= W) continue;
+      out[o * H * W + r * W + q] = 1 / n;
+    }
+  }
+  return out;
+}
+
+/** A conv or average-pool layer as an equivalent dense layer (for the exact per-point algorithms on small networks). */
+export function materializeDense(layer: DenseLayer | Conv2dLayer | Pool2dLayer): DenseLayer {
+  if (layer.kind === 'dense') return layer;
+  const n = layer.inFeatures, m = layer.outFeatures;
+  const weight = new Float64Array(n * m);
+  const row = new Float64Array(n);
+  for (let j = 0; j < m; j++) weight.set(denseRow(layer, j, row), j * n);
+  const bias = new Float64Array(m);
+  if (layer.kind === 'conv2d') {
+    const per = layer.outShape[1] * layer.outShape[2];
+    for (let j = 0; j < m; j++) bias[j] = layer.bias[Math.floor(j / per)];
+  }
+  return { kind: 'dense', name: layer.name, inFeatures: n, outFeatures: m, weight, bias, activation: layer.activation };
 }

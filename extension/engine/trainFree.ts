@@ -9,15 +9,29 @@
 //   zB    R_in = a⊙(C·W) − l⊙(C·W⁺) − h⊙(C·W⁻)
 //   0     R_in = a ⊙ (U·W), U = 1 on every participating unit (ignores R)
 //   pinv  R_in = (1ᵀW) ⊙ (R·pinv(W)ᵀ)       one root a − pinv(W)R for the layer
+// Products with W / Wᵀ are the layer's forward map and its transpose
+// (layers.ts), so convolutions run the same formulas with shared weights.
+// Pooling layers take no rule: max pooling sends a window's relevance to its
+// first maximal input, average pooling splits it proportionally (z+ on its
+// positive weights: a_i·R_j/(n·mean_j)).
 
 import { DtdError } from './errors';
-import type { DenseNetwork as Network } from './network';
+import { biasRow, linearForward, linearTranspose, poolGeom, weightDims } from './layers';
+import { isPool, materializeDense, type Layer, type Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { pseudoInverse } from './linalg';
 import { boundAt, DEFAULT_GAMMA, NO_ROOT_EPS } from './rules';
 import type { RuleSpec } from './types';
 
-/** Per-network matrices in the ops' representation, made once and reused across calls. */
+/** A dense layer's pinv/colSums need the dense matrix; conv layers above this many weights refuse (memory). */
+const MAX_MATERIALIZED = 4e6;
+
+/**
+ * Per-network matrices in the ops' representation, made once and reused
+ * across calls, and each layer's linear operator (layers.ts): dense layers
+ * store [out, in] matrices, conv layers [O, C·kh·kw] kernels; the weight
+ * variants are elementwise in either.
+ */
 export class NetMats<M extends Mat> {
   private cache = new Map<string, M>();
   constructor(
@@ -33,13 +47,19 @@ export class NetMats<M extends Mat> {
     }
     return m;
   }
-  W(l: number): M {
-    const L = this.net.layers[l - 1];
-    return this.get(`W${l}`, () => this.ops.matrix(L.outFeatures, L.inFeatures, L.weight));
+  layer(l: number): Layer {
+    return this.net.layers[l - 1];
   }
+  W(l: number): M {
+    const L = this.layer(l);
+    if (L.kind !== 'dense' && L.kind !== 'conv2d') throw new DtdError('internal', `layer '${L.name}' (${L.kind}) has no weights`);
+    const [r, c] = weightDims(L);
+    return this.get(`W${l}`, () => this.ops.matrix(r, c, L.weight));
+  }
+  /** The bias as a [1, out] row over every output unit. */
   b(l: number): M {
-    const L = this.net.layers[l - 1];
-    return this.get(`b${l}`, () => this.ops.matrix(1, L.outFeatures, L.bias));
+    const L = this.layer(l);
+    return this.get(`b${l}`, () => this.ops.matrix(1, L.outFeatures, biasRow(L)));
   }
   Wpos(l: number): M {
     return this.get(`Wp${l}`, () => this.ops.positivePart(this.W(l)));
@@ -50,36 +70,64 @@ export class NetMats<M extends Mat> {
   Wsq(l: number): M {
     return this.get(`Wsq${l}`, () => this.ops.mul(this.W(l), this.W(l)));
   }
+  /** W + γW⁺. */
   Wgamma(l: number, g: number): M {
     return this.get(`Wg${l}:${g}`, () => this.ops.add(this.W(l), this.ops.scale(this.Wpos(l), g)));
   }
-  /** Σ_i w_ji² as a [1, out] row. */
+  /** W + γW⁻. */
+  WgammaNeg(l: number, g: number): M {
+    return this.get(`Wgn${l}:${g}`, () => this.ops.add(this.W(l), this.ops.scale(this.Wneg(l), g)));
+  }
+  /** F(V, none, U): layer l's forward map with weights V (ignored for average pooling). */
+  fwd(l: number, U: M, V: M | null): M {
+    return linearForward(this.ops, this.layer(l), U, V);
+  }
+  /** Fᵀ(V, G). */
+  bwd(l: number, G: M, V: M | null): M {
+    return linearTranspose(this.ops, this.layer(l), G, V);
+  }
+  private ones(l: number): M {
+    const n = this.layer(l).inFeatures;
+    return this.get(`ones${l}`, () => this.ops.matrix(1, n, new Float64Array(n).fill(1)));
+  }
+  /** Σ_i w_ji² over unit j's inputs as a [1, out] row: F(W∘W, none, 1), so conv units at the border count only real taps. */
   WsqRowSums(l: number): M {
-    const L = this.net.layers[l - 1];
-    return this.get(`Wsqs${l}`, () => {
-      const s = new Float64Array(L.outFeatures);
-      for (let j = 0; j < L.outFeatures; j++) for (let i = 0; i < L.inFeatures; i++) s[j] += L.weight[j * L.inFeatures + i] ** 2;
-      return this.ops.matrix(1, L.outFeatures, s);
-    });
+    return this.get(`Wsqs${l}`, () => this.fwd(l, this.ones(l), this.Wsq(l)));
+  }
+  private dense(l: number) {
+    const L = this.layer(l);
+    if (L.kind === 'maxpool2d') throw new DtdError('unsupported', `The pinv rule needs a fixed weight matrix; max pooling '${L.name}' has none.`);
+    if (L.inFeatures * L.outFeatures > MAX_MATERIALIZED) {
+      throw new DtdError('too-costly', `The pinv rule on '${L.name}' needs its ${L.outFeatures}×${L.inFeatures} dense matrix (${(L.inFeatures * L.outFeatures).toExponential(2)} values, limit ${MAX_MATERIALIZED.toExponential(0)}); use another rule for this layer.`);
+    }
+    return materializeDense(L);
   }
   pinvT(l: number): M {
-    const L = this.net.layers[l - 1];
     // pinv(W) is [in, out]; we need R·pinv(W)ᵀ = R[B,out] · pinv(W)ᵀ[out,in] → store pinv(W) and use transposeB.
-    return this.get(`pinv${l}`, () => this.ops.matrix(L.inFeatures, L.outFeatures, pseudoInverse(L.weight, L.outFeatures, L.inFeatures)));
+    return this.get(`pinv${l}`, () => {
+      const D = this.dense(l);
+      return this.ops.matrix(D.inFeatures, D.outFeatures, pseudoInverse(D.weight, D.outFeatures, D.inFeatures));
+    });
   }
   colSums(l: number): M {
-    const L = this.net.layers[l - 1];
+    const L = this.layer(l);
     return this.get(`cs${l}`, () => {
+      const D = this.dense(l);
       const s = new Float64Array(L.inFeatures);
-      for (let j = 0; j < L.outFeatures; j++) for (let i = 0; i < L.inFeatures; i++) s[i] += L.weight[j * L.inFeatures + i];
+      for (let j = 0; j < L.outFeatures; j++) for (let i = 0; i < L.inFeatures; i++) s[i] += D.weight[j * L.inFeatures + i];
       return this.ops.matrix(1, L.inFeatures, s);
     });
   }
+  /** zB bounds as a [1, in] row: a scalar, one value per input unit, or (image inputs) one value per channel. */
   boundRow(key: 'low' | 'high', l: number, rule: RuleSpec): M {
-    const n = this.net.layers[l - 1].inFeatures;
+    const layer = this.layer(l);
+    const n = layer.inFeatures;
     const dflt = key === 'low' ? 0 : 1;
-    const v = Float64Array.from({ length: n }, (_, i) => boundAt(rule[key], i, dflt));
-    return this.get(`${key}${l}:${JSON.stringify(rule[key] ?? dflt)}`, () => this.ops.matrix(1, n, v));
+    const b = rule[key];
+    const perChannel = Array.isArray(b) && b.length !== n && layer.kind !== 'dense' && b.length === layer.inShape[0];
+    const hw = layer.kind !== 'dense' ? layer.inShape[1] * layer.inShape[2] : 1;
+    const v = Float64Array.from({ length: n }, (_, i) => boundAt(b, perChannel ? Math.floor(i / hw) : i, dflt));
+    return this.get(`${key}${l}:${JSON.stringify(b ?? dflt)}`, () => this.ops.matrix(1, n, v));
   }
   dispose(): void {
     this.ops.dispose(...this.cache.values());
@@ -93,12 +141,21 @@ export interface BatchForward<M extends Mat> {
   act: M[];
 }
 
+/** Layer l's pre-activation for a batch: affine for dense/conv, the real maximum or the mean for pooling. */
+export function layerPre<M extends Mat>(mats: NetMats<M>, l: number, A: M): M {
+  const { ops } = mats;
+  const layer = mats.layer(l);
+  if (layer.kind === 'maxpool2d') return ops.maxPool2d(A, poolGeom(layer));
+  if (layer.kind === 'avgpool2d') return ops.avgPool2d(A, poolGeom(layer));
+  return ops.add(mats.fwd(l, A, mats.W(l)), mats.b(l));
+}
+
 export function forwardBatch<M extends Mat>(mats: NetMats<M>, X: M, from = 1): BatchForward<M> {
   const { ops, net } = mats;
   const pre: M[] = [];
   const act: M[] = [X];
   for (let l = from; l <= net.layers.length; l++) {
-    const z = ops.add(ops.matmul(act[act.length - 1], mats.W(l), true), mats.b(l));
+    const z = layerPre(mats, l, act[act.length - 1]);
     pre.push(z);
     act.push(net.layers[l - 1].activation === 'relu' ? ops.relu(z) : z);
   }
@@ -135,52 +192,67 @@ export function trainFreeBatch<M extends Mat>(
     const A = fwd.act[l - from];
     const R = relevance[l - from + 1];
     const rule = rules[l - 1];
-    const W = mats.W(l);
+    const layer = net.layers[l - 1];
     let Rin: M;
     let D: M | null = null;
     const unitMask = l === L ? participating : null;
+    if (isPool(layer)) {
+      if (layer.kind === 'maxpool2d') {
+        // DTD's max pooling: the whole relevance of a window goes to its (first) maximal input.
+        Rin = ops.maxPool2dBackward(R, A, poolGeom(layer));
+      } else {
+        // Average pooling is a linear layer with positive weights: z+ is the proportional split a_i·R_j/(n·mean_j).
+        D = fwd.pre[l - from];
+        const C = ops.divOrZero(R, D, NO_ROOT_EPS);
+        Rin = ops.mul(A, mats.bwd(l, C, null));
+      }
+      relevance[l - from] = Rin;
+      rootCounts[l - from] = countRoots(ops, D, unitMask, A.rows, layer.outFeatures);
+      continue;
+    }
+    const W = mats.W(l);
     switch (rule.name) {
       case 'z+': {
-        D = ops.matmul(A, mats.Wpos(l), true);
+        D = mats.fwd(l, A, mats.Wpos(l));
         const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = ops.mul(A, ops.matmul(C, mats.Wpos(l), false));
+        Rin = ops.mul(A, mats.bwd(l, C, mats.Wpos(l)));
         break;
       }
       case 'x': {
-        D = ops.matmul(A, W, true);
+        D = mats.fwd(l, A, W);
         const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = ops.mul(A, ops.matmul(C, W, false));
+        Rin = ops.mul(A, mats.bwd(l, C, W));
         break;
       }
       case 'gamma': {
         const Wg = mats.Wgamma(l, rule.gamma ?? DEFAULT_GAMMA);
-        D = ops.matmul(A, Wg, true);
+        D = mats.fwd(l, A, Wg);
         const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = ops.mul(A, ops.matmul(C, Wg, false));
+        Rin = ops.mul(A, mats.bwd(l, C, Wg));
         break;
       }
       case 'w2': {
         const rows = ops.matrix(A.rows, 1, new Float64Array(A.rows).fill(1));
         D = ops.matmul(rows, mats.WsqRowSums(l), false);
         const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = ops.matmul(C, mats.Wsq(l), false);
+        Rin = mats.bwd(l, C, mats.Wsq(l));
         break;
       }
       case 'zB': {
         const lo = mats.boundRow('low', l, rule);
         const hi = mats.boundRow('high', l, rule);
-        const shift = ops.add(ops.matmul(lo, mats.Wpos(l), true), ops.matmul(hi, mats.Wneg(l), true));
-        D = ops.sub(ops.matmul(A, W, true), shift);
+        const shift = ops.add(mats.fwd(l, lo, mats.Wpos(l)), mats.fwd(l, hi, mats.Wneg(l)));
+        D = ops.sub(mats.fwd(l, A, W), shift);
         const C = ops.divOrZero(R, D, NO_ROOT_EPS);
         Rin = ops.sub(
-          ops.sub(ops.mul(A, ops.matmul(C, W, false)), ops.mul(ops.matmul(C, mats.Wpos(l), false), lo)),
-          ops.mul(ops.matmul(C, mats.Wneg(l), false), hi),
+          ops.sub(ops.mul(A, mats.bwd(l, C, W)), ops.mul(mats.bwd(l, C, mats.Wpos(l)), lo)),
+          ops.mul(mats.bwd(l, C, mats.Wneg(l)), hi),
         );
         break;
       }
       case '0': {
-        const U = unitMask ?? ops.matrix(A.rows, W.rows, new Float64Array(A.rows * W.rows).fill(1));
-        Rin = ops.mul(A, ops.matmul(U, W, false));
+        const U = unitMask ?? ops.matrix(A.rows, layer.outFeatures, new Float64Array(A.rows * layer.outFeatures).fill(1));
+        Rin = ops.mul(A, mats.bwd(l, U, W));
         break;
       }
       case 'pinv': {
@@ -192,7 +264,7 @@ export function trainFreeBatch<M extends Mat>(
         throw new DtdError('bad-usage', `Unknown rule '${(rule as RuleSpec).name}'.`);
     }
     relevance[l - from] = Rin;
-    rootCounts[l - from] = countRoots(ops, D, unitMask, A.rows, W.rows);
+    rootCounts[l - from] = countRoots(ops, D, unitMask, A.rows, layer.outFeatures);
   }
   return { relevance, rootCounts };
 }

@@ -6,6 +6,9 @@
 // pass handles around and `read` results at the end.
 
 import type { Precision } from '../types';
+import type { ConvGeom, PoolGeom } from './kernels';
+
+export type { ConvGeom, PoolGeom } from './kernels';
 
 export interface Mat {
   readonly rows: number;
@@ -43,6 +46,21 @@ export interface Ops<M extends Mat = Mat> {
   sliceCols(a: M, start: number, stop: number): M;
   /** Rows [start, stop) of a. */
   sliceRows(a: M, start: number, stop: number): M;
+  /**
+   * Convolution of a batch x [B, C·H·W] (NCHW, C-major) with kernels k
+   * [O, C·kh·kw] → [B, O·OH·OW] (cross-correlation, zero padding, no bias).
+   */
+  conv2d(x: M, k: M, g: ConvGeom): M;
+  /** The adjoint of conv2d: y [B, O·OH·OW] → [B, C·H·W] (the gradient w.r.t. the input; padding cropped). */
+  conv2dTranspose(y: M, k: M, g: ConvGeom): M;
+  /** Max pooling [B, C·H·W] → [B, C·OH·OW]. */
+  maxPool2d(x: M, g: PoolGeom): M;
+  /** Routes gy [B, C·OH·OW] to the first maximal element (row-major) of each window of x: the gradient of max pooling. */
+  maxPool2dBackward(gy: M, x: M, g: PoolGeom): M;
+  /** Average pooling [B, C·H·W] → [B, C·OH·OW]. */
+  avgPool2d(x: M, g: PoolGeom): M;
+  /** The adjoint of avgPool2d: every input of window j gets y_j / n_j. */
+  avgPool2dTranspose(y: M, g: PoolGeom): M;
   /** Frees backend memory (no-op for typed arrays). */
   dispose(...ms: M[]): void;
 }

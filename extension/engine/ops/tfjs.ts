@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import type { BackendName, Precision } from '../types';
 import type { Mat, Ops } from './ops';
+import { avgPool, maxPoolBackward, maxPoolForward, type ConvGeom, type PoolGeom } from './kernels';
 
 type TF = typeof tfCore;
 
@@ -71,6 +72,75 @@ export class TfjsOps implements Ops<TfMat> {
   sumRows(a: TfMat) { return this.wrap(this.tf.sum(a.t, 0, true)); }
   sliceCols(a: TfMat, start: number, stop: number) { return this.wrap(this.tf.slice(a.t, [0, start], [a.rows, stop - start])); }
   sliceRows(a: TfMat, start: number, stop: number) { return this.wrap(this.tf.slice(a.t, [start, 0], [stop - start, a.cols])); }
+  /** [O, C·kh·kw] kernels → the [kh', kw', C, O] filter tf.conv2d wants, dilated by inserting zeros (conv2dTranspose has no dilation). */
+  private filter(k: TfMat, g: ConvGeom): tfCore.Tensor4D {
+    const tf = this.tf;
+    const [C] = g.inShape;
+    const [O] = g.outShape;
+    const [kh, kw] = g.kernel;
+    const [dh, dw] = g.dilation;
+    return tf.tidy(() => {
+      let f = tf.reshape(k.t, [O, C, kh, kw]) as tfCore.Tensor4D;
+      if (dh !== 1 || dw !== 1) {
+        const kd = f.dataSync();
+        const eh = (kh - 1) * dh + 1, ew = (kw - 1) * dw + 1;
+        const big = new Float32Array(O * C * eh * ew);
+        for (let p = 0; p < O * C; p++) for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) big[(p * eh + u * dh) * ew + v * dw] = kd[(p * kh + u) * kw + v];
+        f = tf.tensor4d(big, [O, C, eh, ew]);
+      }
+      return tf.transpose(f, [2, 3, 1, 0]) as tfCore.Tensor4D;
+    });
+  }
+  private pads(g: ConvGeom | PoolGeom): [[number, number], [number, number], [number, number], [number, number]] {
+    const [pt, pl, pb, pr] = g.padding;
+    return [[0, 0], [pt, pb], [pl, pr], [0, 0]];
+  }
+  conv2d(x: TfMat, k: TfMat, g: ConvGeom): TfMat {
+    const tf = this.tf;
+    const [C, H, W] = g.inShape;
+    const [O, OH, OW] = g.outShape;
+    return this.wrap(
+      tf.tidy(() => {
+        const xi = tf.transpose(tf.reshape(x.t, [x.rows, C, H, W]), [0, 2, 3, 1]) as tfCore.Tensor4D;
+        const y = tf.conv2d(xi, this.filter(k, g), g.stride as [number, number], this.pads(g));
+        return tf.reshape(tf.transpose(y, [0, 3, 1, 2]), [x.rows, O * OH * OW]);
+      }),
+    );
+  }
+  conv2dTranspose(y: TfMat, k: TfMat, g: ConvGeom): TfMat {
+    const tf = this.tf;
+    const [C, H, W] = g.inShape;
+    const [O, OH, OW] = g.outShape;
+    return this.wrap(
+      tf.tidy(() => {
+        const yi = tf.transpose(tf.reshape(y.t, [y.rows, O, OH, OW]), [0, 2, 3, 1]) as tfCore.Tensor4D;
+        const x = tf.conv2dTranspose(yi, this.filter(k, g), [y.rows, H, W, C], g.stride as [number, number], this.pads(g));
+        return tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [y.rows, C * H * W]);
+      }),
+    );
+  }
+  // Pooling is memory-bound and its tie convention (first maximum) must be exact, so it runs the shared loops on the host.
+  private hostPool(rows: number, cols: number, f: (out: Float32Array) => void): TfMat {
+    const out = new Float32Array(rows * cols);
+    f(out);
+    return this.wrap(this.tf.tensor2d(out, [rows, cols], 'float32'));
+  }
+  maxPool2d(x: TfMat, g: PoolGeom): TfMat {
+    const xd = x.t.dataSync();
+    return this.hostPool(x.rows, g.outShape[0] * g.outShape[1] * g.outShape[2], (o) => maxPoolForward(xd, x.rows, g, o));
+  }
+  maxPool2dBackward(gy: TfMat, x: TfMat, g: PoolGeom): TfMat {
+    const gd = gy.t.dataSync(), xd = x.t.dataSync();
+    return this.hostPool(x.rows, x.cols, (o) => maxPoolBackward(gd, xd, x.rows, g, o));
+  }
+  avgPool2d(x: TfMat, g: PoolGeom): TfMat {
+    const xd = x.t.dataSync();
+    return this.hostPool(x.rows, g.outShape[0] * g.outShape[1] * g.outShape[2], (o) => avgPool(xd, x.rows, g, false, o));
+  }
+  avgPool2dTranspose(y: TfMat, g: PoolGeom): TfMat {
+    const yd = y.t.dataSync();
+    return this.hostPool(y.rows, g.inShape[0] * g.inShape[1] * g.inShape[2], (o) => avgPool(yd, y.rows, g, true, o));
+  }
   dispose(...ms: TfMat[]): void {
     for (const m of ms) m.t.dispose();
   }

@@ -4,6 +4,7 @@
 
 import type { Precision } from '../types';
 import type { Mat, Ops } from './ops';
+import { avgPool, conv2dForward, conv2dTranspose, maxPoolBackward, maxPoolForward, type ConvGeom, type PoolGeom } from './kernels';
 
 type Arr = Float64Array | Float32Array;
 
@@ -121,6 +122,36 @@ export class TypedOps implements Ops<TypedMat> {
   }
   sliceRows(a: TypedMat, start: number, stop: number) {
     return new TypedMat(stop - start, a.cols, a.data.slice(start * a.cols, stop * a.cols));
+  }
+  conv2d(x: TypedMat, k: TypedMat, g: ConvGeom) {
+    const out = this.alloc(x.rows, g.outShape[0] * g.outShape[1] * g.outShape[2]);
+    conv2dForward(x.data, k.data, x.rows, g, out.data);
+    return out;
+  }
+  conv2dTranspose(y: TypedMat, k: TypedMat, g: ConvGeom) {
+    const out = this.alloc(y.rows, g.inShape[0] * g.inShape[1] * g.inShape[2]);
+    conv2dTranspose(y.data, k.data, y.rows, g, out.data);
+    return out;
+  }
+  maxPool2d(x: TypedMat, g: PoolGeom) {
+    const out = this.alloc(x.rows, g.outShape[0] * g.outShape[1] * g.outShape[2]);
+    maxPoolForward(x.data, x.rows, g, out.data);
+    return out;
+  }
+  maxPool2dBackward(gy: TypedMat, x: TypedMat, g: PoolGeom) {
+    const out = this.alloc(x.rows, x.cols);
+    maxPoolBackward(gy.data, x.data, x.rows, g, out.data);
+    return out;
+  }
+  avgPool2d(x: TypedMat, g: PoolGeom) {
+    const out = this.alloc(x.rows, g.outShape[0] * g.outShape[1] * g.outShape[2]);
+    avgPool(x.data, x.rows, g, false, out.data);
+    return out;
+  }
+  avgPool2dTranspose(y: TypedMat, g: PoolGeom) {
+    const out = this.alloc(y.rows, g.inShape[0] * g.inShape[1] * g.inShape[2]);
+    avgPool(y.data, y.rows, g, true, out.data);
+    return out;
   }
   dispose(): void {}
 }
