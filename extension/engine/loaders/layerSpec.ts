@@ -195,7 +195,6 @@ export function buildFromLayerSpecs(
         const n = mean.values.length;
         const gamma = tensor('weight', false)?.values ?? new Float64Array(n).fill(1); // affine=False
         const beta = tensor('bias', false)?.values ?? new Float64Array(n);
-        tensor('num_batches_tracked', false);
         b.batchNorm(name, gamma, beta, mean.values, variance.values, eps);
         break;
       }

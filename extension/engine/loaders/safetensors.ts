@@ -5,15 +5,20 @@
 // Supported architecture: a stack of nn.Linear layers, keys `layerN.linear.weight`
 // (research code), `N.weight` (nn.Sequential) or `fcN.weight`, optionally under
 // one common prefix (e.g. `net.0.weight`); ordered by N numerically.
+// Any other architecture (convolutions, BatchNorm, pooling) comes from the
+// sidecar's "layers" list (schema in layerSpec.ts, docs/formats.md).
 
-import type { Activation, DenseLayer, Network } from '../network';
+import type { Activation, DenseLayer, Network, Shape3 } from '../network';
+import { type TensorLookup, buildFromLayerSpecs, readArchitecture } from './layerSpec';
 import {
   LoaderOptions,
   badModel,
   bfloat16ToNumber,
   halfToNumber,
+  displayName,
   readSidecar,
   shapeSize,
+  sidecarNameFor,
   unsupported,
 } from './common';
 
@@ -128,9 +133,43 @@ function describeUnsupportedKey(t: TensorEntry): string {
   return `'${t.key}' (${t.dtype} ${shape}${guess})`;
 }
 
+/** Tensors of a parsed file by key, as float64 (for the sidecar's layer list). */
+function lookup(file: SafetensorsFile, fileName: string): TensorLookup {
+  return {
+    keys: () => [...file.tensors.keys()],
+    get: (key) => {
+      const t = file.tensors.get(key);
+      return t ? { shape: t.shape, values: readFloats(file, t, fileName) } : undefined;
+    },
+  };
+}
+
+/**
+ * Builds from a sidecar's "layers" list. The input is the sidecar's inputShape or inputSize,
+ * else the first Linear's in_features; a convolutional network needs inputShape.
+ */
+export function networkFromSidecarLayers(
+  tensors: TensorLookup, sidecar: unknown, fileName: string, format: string, outputSelection: Network['outputSelection'],
+): Network | undefined {
+  const arch = readArchitecture(sidecar, fileName);
+  if (!arch) return undefined;
+  let input: Shape3 | number | undefined = arch.inputShape ?? arch.inputSize;
+  if (input === undefined) {
+    const first = arch.layers[0];
+    const firstType = typeof first?.type === 'string' ? first.type.toLowerCase() : '';
+    const key = typeof first?.module === 'string' ? `${first.module}.weight` : undefined;
+    const w = key ? tensors.get(key) : undefined;
+    if ((firstType === 'linear' || firstType === 'dense') && w && w.shape.length === 2) input = w.shape[1];
+    else throw badModel(fileName, 'the sidecar\'s "layers" start with a layer that needs image data: give "inputShape": [C, H, W] in the sidecar.');
+  }
+  return buildFromLayerSpecs(arch.layers, input, tensors, fileName, format, 'sidecar', outputSelection);
+}
+
 export function loadSafetensors(bytes: Uint8Array, fileName: string, opts: LoaderOptions = {}): Network {
   const file = parseSafetensors(bytes, fileName);
   const sidecar = readSidecar(opts.sidecar, fileName);
+  const described = networkFromSidecarLayers(lookup(file, fileName), opts.sidecar, fileName, 'safetensors', sidecar.outputSelection ?? null);
+  if (described) return described;
 
   const slots = new Map<string, LinearSlot>();
   const offending: TensorEntry[] = [];
@@ -153,7 +192,8 @@ export function loadSafetensors(bytes: Uint8Array, fileName: string, opts: Loade
     throw unsupported(
       fileName,
       `DTD Lens supports state dicts of Linear layers only (keys like 'layer1.linear.weight' [out, in] and 'layer1.linear.bias' [out], or '0.weight'/'0.bias' from nn.Sequential); ` +
-        `these tensors are not Linear weights or biases: ${offending.map(describeUnsupportedKey).join(', ')}.`,
+        `these tensors are not Linear weights or biases: ${offending.map(describeUnsupportedKey).join(', ')}. ` +
+      `For convolutional networks, describe the layers in a sidecar ${displayName(sidecarNameFor(fileName))} ("inputShape" and "layers"; see docs/formats.md).`,
     );
   }
   if (slots.size === 0) throw badModel(fileName, 'contains no tensors, so there is no network to explain.');
