@@ -10,6 +10,7 @@ import { DtdError, isDtdError } from './errors';
 import { explain, loadModel, parseInput, randomInput, sidecarNameFor } from './index';
 import type { Network } from './network';
 import { renderHtmlReport } from './report';
+import { AUDIT_USAGE, runAudit } from './cliAudit';
 import type { ExplainOptions, ExplainResult, Progress } from './types';
 
 const VERSION = '0.1.0';
@@ -19,6 +20,7 @@ const USAGE = `DTD Lens ${VERSION} — explain a ReLU network's output with the 
 Usage:
   dtd-lens                                   explain the bundled seed example (both decompositions)
   dtd-lens explain <model> [options]         model: .onnx, .safetensors or a JSON network
+  dtd-lens audit <model> --inputs N [...]    root audit over N random inputs (see dtd-lens audit --help)
 
 Input:
   --input FILE            JSON array / {"x": [...]}, one-row CSV, or float32/float64 .npy
@@ -31,7 +33,7 @@ What to explain:
   --method M              train-free (default) | full-backward
   --rule R                z+ | w2 | x | gamma[=0.25] | zB[=LOW,HIGH] | 0 | pinv,
                           or per layer: "layer1=zB=0,1;*=z+"
-  --root-finder F         linear (default) | metropolis-hastings | interpolation
+  --root-finder F         linear (default) | metropolis-hastings | interpolation | polytope | hit-and-run
   --chains N --steps N --warmup N     Metropolis–Hastings settings (1, 1000, 100)
   --nudge E               full-backward: move roots by E toward the input (default 1e-9)
   --max-cost N            full-backward: refuse above N relevance evaluations (default 2e6)
@@ -112,8 +114,11 @@ function progressBar(enabled: boolean): { onProgress: (p: Progress) => void; don
         const bar = '█'.repeat(Math.round(f * width)).padEnd(width, '░');
         process.stderr.write(`\r${bar} ${String(Math.round(f * 100)).padStart(3)}%  ${p.stage.slice(0, 60).padEnd(60)}`);
         drawn = true;
-      } else if (p.stage !== lastStage) {
+      } else if (p.stage !== lastStage && now - lastDraw >= 2000) {
+        // Not a terminal (a log file, CI): a line at most every two seconds.
         process.stderr.write(`… ${p.stage}${p.fraction !== undefined ? ` (${Math.round(p.fraction * 100)}%)` : ''}\n`);
+      } else {
+        return;
       }
       lastStage = p.stage;
       lastDraw = now;
@@ -279,6 +284,13 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(VERSION + '\n');
       return 0;
     }
+    if (cmd === 'audit') {
+      if (rest.includes('-h') || rest.includes('--help')) {
+        process.stdout.write(AUDIT_USAGE + '\n');
+        return 0;
+      }
+      return await runAudit(rest, (f) => loadWithSidecar(f), progressBar(!rest.includes('--quiet')));
+    }
     if (cmd === 'explain') {
       if (rest.includes('-h') || rest.includes('--help')) {
         process.stdout.write(USAGE + '\n');
@@ -286,7 +298,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       return await runExplain(rest);
     }
-    fail(`Unknown command '${cmd}'. Use 'dtd-lens explain <model> …' or 'dtd-lens --help'.`);
+    fail(`Unknown command '${cmd}'. Use 'dtd-lens explain <model> …', 'dtd-lens audit <model> …' or 'dtd-lens --help'.`);
   } catch (e) {
     if (isDtdError(e)) {
       process.stderr.write(`dtd-lens: ${e.message}\n`);

@@ -116,6 +116,14 @@ export class SampledFullBackward {
     this.stats[key] = (this.stats[key] ?? 0) + by;
   }
 
+  /** The cache key of a single point: its activation region, and for the exact finders its piece. */
+  cacheKey(l: number, a: Float64Array): string {
+    const key = this.regionKeys(l, a, 1)[0];
+    if (!this.cacheByPiece || l === this.L) return key;
+    const u = this.U(l, a, 1);
+    return u.usedKeys ? `${key}#${u.usedKeys[0]}` : key;
+  }
+
   /** Activation pattern of layers l..L for each point of the batch, as strings. */
   regionKeys(l: number, P: Float64Array, B: number): string[] {
     const keys = new Array<string>(B).fill(`${l}:`);
@@ -190,7 +198,7 @@ export class SampledFullBackward {
   }
 
   /** Upper relevance U_l at a batch: [B, m] with m = n_l (l < L) or 1 (l = L, the explained row). NaN where undefined. */
-  U(l: number, P: Float64Array, B: number): { values: Float64Array; m: number; diag: Float64Array | null; Z: Float64Array } {
+  U(l: number, P: Float64Array, B: number): { values: Float64Array; m: number; diag: Float64Array | null; Z: Float64Array; usedKeys: string[] | null } {
     const layer = this.net.layers[l - 1];
     const Z = affineBatch(layer, P, B);
     if (l === this.L) {
@@ -200,11 +208,20 @@ export class SampledFullBackward {
         const z = Z[s * m + this.row];
         v[s] = layer.activation === 'relu' ? Math.max(z, 0) : z;
       }
-      return { values: v, m: 1, diag: null, Z };
+      return { values: v, m: 1, diag: null, Z, usedKeys: null };
     }
     const H = act(layer, Z);
     const fb = this.FB(l + 1, H, B, false);
-    return { values: fb.values, m: layer.outFeatures, diag: fb.diag, Z };
+    return { values: fb.values, m: layer.outFeatures, diag: fb.diag, Z, usedKeys: fb.usedKeys };
+  }
+
+  /**
+   * The exact finders (polytope, hit-and-run) cache roots per piece on which
+   * the upper relevance is affine: the activation region plus which units of
+   * every layer above carry positive relevance at the point's images.
+   */
+  private get cacheByPiece(): boolean {
+    return this.opts.finder === 'polytope' || this.opts.finder === 'hit-and-run';
   }
 
   /**
@@ -212,12 +229,22 @@ export class SampledFullBackward {
    * the diagonal Jacobian. Points where no unit contributes get NaN (the
    * research code raises there) unless `strict`, which throws.
    */
-  FB(l: number, P: Float64Array, B: number, strict: boolean): { values: Float64Array; diag: Float64Array } {
+  FB(l: number, P: Float64Array, B: number, strict: boolean): { values: Float64Array; diag: Float64Array; usedKeys: string[] | null } {
     throwIfCancelled(this.opts.signal);
     const layer = this.net.layers[l - 1];
     const n = layer.inFeatures;
     const u = this.U(l, P, B);
     const keys = this.regionKeys(l, P, B);
+    const byPiece = this.cacheByPiece;
+    const usedKeys: string[] | null = byPiece ? new Array<string>(B) : null;
+    if (byPiece) {
+      for (let s = 0; s < B; s++) {
+        let bits = '';
+        for (let idx = 0; idx < u.m; idx++) bits += u.values[s * u.m + idx] > 0 ? '1' : '0';
+        usedKeys![s] = bits + '/' + (u.usedKeys ? u.usedKeys[s] : '');
+        if (u.usedKeys) keys[s] += '#' + u.usedKeys[s];
+      }
+    }
     const values = new Float64Array(B * n);
     const diag = new Float64Array(B * n);
     const groups = new Map<string, number[]>();
@@ -253,7 +280,7 @@ export class SampledFullBackward {
         }
       }
     }
-    return { values, diag };
+    return { values, diag, usedKeys };
   }
 
   /** The region's roots: sampled on a cache miss around point a, reused on a hit. */
@@ -451,7 +478,7 @@ export class SampledFullBackward {
   private mainRoots(l: number, a: Float64Array, roots: RootInfo[][], contributions: Map<number, Float64Array>[]): void {
     const layer = this.net.layers[l - 1];
     const n = layer.inFeatures;
-    const key = this.regionKeys(l, a, 1)[0];
+    const key = this.cacheKey(l, a);
     const rr = this.rootsFor(l, key, a);
     const u = this.U(l, a, 1);
     const ref = this.sliceGradient(l, a, 1);
@@ -494,7 +521,7 @@ export class SampledFullBackward {
   private walkTree(l: number, a: Float64Array, path: string[], tree: TreeEntry[]): boolean {
     const layer = this.net.layers[l - 1];
     const n = layer.inFeatures;
-    const key = this.regionKeys(l, a, 1)[0];
+    const key = this.cacheKey(l, a);
     const rr = this.rootsFor(l, key, a);
     const u = this.U(l, a, 1);
     const ref = this.sliceGradient(l, a, 1);

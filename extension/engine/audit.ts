@@ -1,0 +1,499 @@
+// The root audit: the research experiment of Sixt & Landgraf (TMLR 2022) as a
+// command. N inputs drawn as the research does (|N(0, I)|, redrawn until the
+// explained output exceeds a threshold); for every rule and method, how often
+// a root leaves the input's local linear region, how often it does not move
+// the output, how far roots are from the input, how often relevance turns
+// negative, and how far relevance sums are from f(x). Optional sanity checks
+// from the literature: cascading parameter randomisation, random logit, and
+// pixel flipping (AOPC) against a random order.
+// Train-free runs batched over all inputs (one decomposition call per rule,
+// one batched forward pass per layer for all roots); full-backward reuses one
+// region cache across inputs.
+
+import { DtdError, throwIfCancelled } from './errors';
+import { forward as forward64 } from './forward';
+import { LinearFullBackward, DecompositionFailure, fullBackwardCost } from './fullBackward';
+import { explainedRow, outputSize, requireDense, type DenseNetwork, type Network } from './network';
+import { TypedOps } from './ops/typed';
+import { Rng } from './rng';
+import { direction, parseRule, resolveRules, ruleToText, NO_ROOT_EPS } from './rules';
+import { SampledFullBackward } from './sampled';
+import { forwardBatch, NetMats, trainFreeBatch } from './trainFree';
+import { DEFAULT_INTERPOLATION, DEFAULT_MH, summarizeModel } from './explain';
+import type { Method, ModelSummary, Progress, RootFinderName, RuleSpec } from './types';
+
+export type SanityCheck = 'randomization' | 'random-logit' | 'pixel-flipping';
+
+export interface AuditOptions {
+  inputs: number;
+  /** Rules to audit, each for every layer (text form, also per layer: "layer1=zB=0,1;*=z+"). Default z+, w2, x, gamma. */
+  rules?: string[];
+  methods?: Method[];
+  /** Root finder of the full-backward runs (default linear, as the research code). */
+  rootFinder?: RootFinderName;
+  seed?: number;
+  minOutput?: number;
+  explainedOutput?: number;
+  sanity?: SanityCheck[];
+  maxCost?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface AuditRow {
+  rule: string;
+  method: Method;
+  rootFinder: RootFinderName;
+  inputs: number;
+  /** Inputs where the decomposition failed (no root / no positive relevance); the shares below are over the others. */
+  failedInputs: number;
+  roots: number;
+  shareInputsWithRootOutside: number;
+  shareRootsOutside: number;
+  shareRootsUnmoved: number;
+  medianRootDistance: number;
+  shareInputsWithNegativeRelevance: number;
+  meanConservationError: number;
+}
+
+export interface SanityResult {
+  /** Spearman ρ is taken only where both explanations are non-constant (a randomised net often outputs ≤ 0: no relevance at all); `pairs` counts those inputs. */
+  randomization?: { randomizedFrom: string; meanSpearman: number; pairs: number }[];
+  randomLogit?: { meanSpearman: number; pairs: number };
+  pixelFlipping?: { steps: number; aopcRelevanceOrder: number; aopcRandomOrder: number };
+}
+
+export interface AuditResult {
+  schema: 'dtd-lens/audit@1';
+  model: ModelSummary;
+  explainedOutput: number;
+  seed: number;
+  minOutput: number;
+  inputs: number;
+  rows: AuditRow[];
+  sanity: SanityResult | null;
+  /** Definitions of the columns, in words. */
+  definitions: Record<string, string>;
+  timings: Record<string, number>;
+}
+
+export const AUDIT_DEFINITIONS: Record<string, string> = {
+  shareInputsWithRootOutside: 'fraction of inputs with at least one root outside the local linear region of its layer input',
+  shareRootsOutside: 'fraction of roots (of units that carry relevance) outside the local linear region: another ReLU on/off pattern in some layer above (units within 1e-9 of their hinge count as either side)',
+  shareRootsUnmoved: 'fraction of roots where the network output computed from the root equals f(x) (|Δ| ≤ 1e-12·max(1, |f(x)|)): the root does not remove any output',
+  medianRootDistance: 'median Euclidean distance between a root and its layer input',
+  shareInputsWithNegativeRelevance: 'fraction of inputs whose input relevance has a negative entry (below −1e-12·f(x))',
+  meanConservationError: 'mean over inputs of |Σ input relevance − f(x)| / f(x)',
+};
+
+const f64 = new TypedOps('float64');
+
+/** |N(0, I)| inputs with f(x) > minOutput, as the research experiments draw them. */
+export function drawInputs(net: DenseNetwork, n: number, seed: number, row: number, minOutput: number): Float64Array[] {
+  const rng = new Rng(seed);
+  const out: Float64Array[] = [];
+  const maxTries = 1000 * n + 1000;
+  for (let t = 0; t < maxTries && out.length < n; t++) {
+    const x = Float64Array.from({ length: net.inputSize }, () => Math.abs(rng.normal()));
+    if (forward64(net, x).act[net.layers.length][row] > minOutput) out.push(x);
+  }
+  if (out.length < n) throw new DtdError('bad-input', `Only ${out.length} of ${n} random inputs had an output above ${minOutput} in ${maxTries} draws.`);
+  return out;
+}
+
+function median(v: number[]): number {
+  if (!v.length) return NaN;
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Spearman rank correlation (ties get their average rank); NaN when a side is constant. */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const rank = (v: ArrayLike<number>) => {
+    const idx = Array.from({ length: v.length }, (_, i) => i).sort((p, q) => v[p] - v[q]);
+    const r = new Float64Array(v.length);
+    for (let i = 0; i < idx.length; ) {
+      let j = i;
+      while (j + 1 < idx.length && v[idx[j + 1]] === v[idx[i]]) j++;
+      for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const ra = rank(a), rb = rank(b);
+  const n = ra.length;
+  const ma = ra.reduce((s, x) => s + x, 0) / n, mb = rb.reduce((s, x) => s + x, 0) / n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (ra[i] - ma) * (rb[i] - mb);
+    saa += (ra[i] - ma) ** 2;
+    sbb += (rb[i] - mb) ** 2;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
+}
+
+interface TrainFreeBatchOut {
+  /** relevance[l] as N rows of n_l. */
+  relevance: Float64Array[];
+  act: Float64Array[];
+  pre: Float64Array[];
+  ok: boolean[];
+}
+
+function trainFreeAll(net: DenseNetwork, X: Float64Array[], row: number, rules: RuleSpec[]): TrainFreeBatchOut {
+  const mats = new NetMats(f64, net);
+  const N = X.length, n0 = net.inputSize, L = net.layers.length;
+  const Xm = f64.matrix(N, n0, concatRows(X, n0));
+  const fwd = forwardBatch(mats, Xm);
+  const nL = net.layers[L - 1].outFeatures;
+  const topAll = f64.read(fwd.act[L]);
+  const top = new Float64Array(N * nL), mask = new Float64Array(N * nL);
+  for (let s = 0; s < N; s++) {
+    top[s * nL + row] = topAll[s * nL + row];
+    mask[s * nL + row] = 1;
+  }
+  const tf = trainFreeBatch(mats, fwd, rules, f64.matrix(N, nL, top), f64.matrix(N, nL, mask));
+  const ok = Array.from({ length: N }, (_, s) => tf.rootCounts.every((c) => c[s] > 0));
+  return { relevance: tf.relevance.map((m) => f64.read(m)), act: fwd.act.map((m) => f64.read(m)), pre: fwd.pre.map((m) => f64.read(m)), ok };
+}
+
+function concatRows(rows: ArrayLike<number>[], n: number): Float64Array {
+  const out = new Float64Array(rows.length * n);
+  rows.forEach((r, i) => out.set(r, i * n));
+  return out;
+}
+
+function auditTrainFree(net: DenseNetwork, X: Float64Array[], row: number, rules: RuleSpec[], ruleText: string): AuditRow {
+  const N = X.length, L = net.layers.length;
+  const tf = trainFreeAll(net, X, row, rules);
+  const inputOutside = new Uint8Array(N);
+  let roots = 0, outside = 0, unmoved = 0;
+  const distances: number[] = [];
+  const mats = new NetMats(f64, net);
+  for (let l = 1; l <= L; l++) {
+    const layer = net.layers[l - 1];
+    const n = layer.inFeatures, m = layer.outFeatures;
+    const A = tf.act[l - 1], R = tf.relevance[l];
+    const pts: number[] = [];
+    const owner: number[] = [];
+    const v = new Float64Array(n);
+    for (let s = 0; s < N; s++) {
+      if (!tf.ok[s]) continue;
+      const a = A.subarray(s * n, (s + 1) * n);
+      const units = l === L ? [row] : Array.from({ length: m }, (_, j) => j);
+      for (const j of units) {
+        const Rj = R[s * m + j];
+        if (!(Rj !== 0)) continue;
+        const w = layer.weight.subarray(j * n, (j + 1) * n);
+        const rule = rules[l - 1];
+        let root: ArrayLike<number>;
+        if (rule.name === '0') root = new Float64Array(n);
+        else {
+          direction(rule, w, a, v);
+          let d = 0;
+          for (let i = 0; i < n; i++) d += v[i] * w[i];
+          if (Math.abs(d) <= NO_ROOT_EPS) continue;
+          const t = Rj / d;
+          root = Float64Array.from(a, (ai, i) => ai - t * v[i]);
+        }
+        for (let i = 0; i < n; i++) pts.push(root[i]);
+        owner.push(s);
+      }
+    }
+    const B = owner.length;
+    if (!B) continue;
+    const P = f64.matrix(B, n, pts);
+    const fw = forwardBatch(mats, P, l);
+    const pre = fw.pre.map((z) => f64.read(z));
+    const outAct = f64.read(fw.act[L - l + 1]);
+    const nL = net.layers[L - 1].outFeatures;
+    for (let b = 0; b < B; b++) {
+      const s = owner[b];
+      roots++;
+      let same = true;
+      for (let k = l; k <= L && same; k++) {
+        const mk = net.layers[k - 1].outFeatures;
+        const ref = tf.pre[k - 1];
+        const at = pre[k - l];
+        for (let j = 0; j < mk; j++) {
+          const zr = ref[s * mk + j], za = at[b * mk + j];
+          if (Math.abs(za) <= 1e-9 || Math.abs(zr) <= 1e-9) continue;
+          if (zr > 0 !== za > 0) {
+            same = false;
+            break;
+          }
+        }
+      }
+      if (!same) {
+        outside++;
+        inputOutside[s] = 1;
+      }
+      const f = tf.act[L][s * nL + row];
+      if (Math.abs(outAct[b * nL + row] - f) <= 1e-12 * Math.max(1, Math.abs(f))) unmoved++;
+      let d2 = 0;
+      for (let i = 0; i < n; i++) d2 += (pts[b * n + i] - A[s * n + i]) ** 2;
+      distances.push(Math.sqrt(d2));
+    }
+  }
+  mats.dispose();
+  let okCount = 0, negative = 0, consErr = 0, withOutside = 0;
+  const n0 = net.inputSize;
+  for (let s = 0; s < N; s++) {
+    if (!tf.ok[s]) continue;
+    okCount++;
+    const f = tf.act[L][s * net.layers[L - 1].outFeatures + row];
+    let sum = 0, neg = false;
+    for (let i = 0; i < n0; i++) {
+      const r = tf.relevance[0][s * n0 + i];
+      sum += r;
+      if (r < -1e-12 * Math.abs(f)) neg = true;
+    }
+    if (neg) negative++;
+    consErr += Math.abs(sum - f) / Math.abs(f);
+    if (inputOutside[s]) withOutside++;
+  }
+  return {
+    rule: ruleText,
+    method: 'train-free',
+    rootFinder: 'linear',
+    inputs: N,
+    failedInputs: N - okCount,
+    roots,
+    shareInputsWithRootOutside: okCount ? withOutside / okCount : NaN,
+    shareRootsOutside: roots ? outside / roots : NaN,
+    shareRootsUnmoved: roots ? unmoved / roots : NaN,
+    medianRootDistance: median(distances),
+    shareInputsWithNegativeRelevance: okCount ? negative / okCount : NaN,
+    meanConservationError: okCount ? consErr / okCount : NaN,
+  };
+}
+
+function auditFullBackward(net: DenseNetwork, X: Float64Array[], row: number, rules: RuleSpec[], ruleText: string, finder: RootFinderName, seed: number, opts: AuditOptions): AuditRow {
+  const N = X.length, L = net.layers.length;
+  if (finder === 'linear') {
+    const cost = fullBackwardCost(net);
+    const maxCost = opts.maxCost ?? 2e6;
+    if (cost > maxCost) throw new DtdError('too-costly', `Full-backward with linear roots needs about ${cost.toExponential(2)} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
+  }
+  const sampled =
+    finder === 'linear'
+      ? null
+      : new SampledFullBackward(net, rules, row, { finder, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, seed, maxTreeEntries: 1_000_000, inputNonNegative: true });
+  let ok = 0, roots = 0, outside = 0, unmoved = 0, withOutside = 0, negative = 0, consErr = 0;
+  const distances: number[] = [];
+  for (let s = 0; s < N; s++) {
+    if ((s & 15) === 0) {
+      throwIfCancelled(opts.signal);
+      opts.onProgress?.({ stage: `Full-backward (${finder}) with ${ruleText}: input ${s + 1} of ${N}`, fraction: s / N });
+    }
+    const x = X[s];
+    const f = forward64(net, x).act[L][row];
+    let relevance: Float64Array | null = null;
+    let tree;
+    try {
+      if (sampled) {
+        const out = sampled.run(x);
+        if (out.failure || !out.relevance) continue;
+        relevance = Float64Array.from(out.relevance[0]!);
+        tree = out.tree;
+      } else {
+        const out = new LinearFullBackward(net, rules, row, { nudge: 1e-9, maxTreeEntries: 1_000_000, inputNonNegative: true, signal: opts.signal }).run(x);
+        relevance = out.relevance;
+        tree = out.tree;
+      }
+    } catch (e) {
+      if (e instanceof DecompositionFailure) continue;
+      throw e;
+    }
+    ok++;
+    let anyOutside = false;
+    for (const e of tree) {
+      roots++;
+      if (!e.inRegion) {
+        outside++;
+        anyOutside = true;
+      }
+      if (Math.abs(e.rootLogit - e.inputLogit) <= 1e-12 * Math.max(1, Math.abs(e.inputLogit))) unmoved++;
+      let d2 = 0;
+      for (let i = 0; i < e.root.length; i++) d2 += (e.root[i] - e.input[i]) ** 2;
+      distances.push(Math.sqrt(d2));
+    }
+    if (anyOutside) withOutside++;
+    let sum = 0, neg = false;
+    for (const r of relevance) {
+      sum += r;
+      if (r < -1e-12 * Math.abs(f)) neg = true;
+    }
+    if (neg) negative++;
+    consErr += Math.abs(sum - f) / Math.abs(f);
+  }
+  return {
+    rule: ruleText,
+    method: 'full-backward',
+    rootFinder: finder,
+    inputs: N,
+    failedInputs: N - ok,
+    roots,
+    shareInputsWithRootOutside: ok ? withOutside / ok : NaN,
+    shareRootsOutside: roots ? outside / roots : NaN,
+    shareRootsUnmoved: roots ? unmoved / roots : NaN,
+    medianRootDistance: median(distances),
+    shareInputsWithNegativeRelevance: ok ? negative / ok : NaN,
+    meanConservationError: ok ? consErr / ok : NaN,
+  };
+}
+
+function randomizedCopy(net: DenseNetwork, fromLayer: number, rng: Rng): DenseNetwork {
+  return {
+    ...net,
+    layers: net.layers.map((layer, i) => {
+      if (i + 1 < fromLayer) return layer;
+      const std = Math.sqrt(layer.weight.reduce((s, w) => s + w * w, 0) / layer.weight.length) || 1;
+      const bstd = Math.sqrt(layer.bias.reduce((s, b) => s + b * b, 0) / layer.bias.length);
+      return { ...layer, weight: layer.weight.map(() => rng.normal() * std), bias: layer.bias.map(() => rng.normal() * bstd) };
+    }),
+  };
+}
+
+function sanityChecks(net: DenseNetwork, X: Float64Array[], row: number, k: number, rules: RuleSpec[], checks: SanityCheck[], seed: number): SanityResult {
+  const out: SanityResult = {};
+  const base = trainFreeAll(net, X, row, rules);
+  const n0 = net.inputSize, N = X.length, L = net.layers.length;
+  const rel = (r: Float64Array, s: number) => r.subarray(s * n0, (s + 1) * n0);
+  const rng = new Rng(seed + 1);
+  if (checks.includes('randomization')) {
+    out.randomization = [];
+    for (let from = L; from >= 1; from--) {
+      const rnet = randomizedCopy(net, from, rng);
+      const r = trainFreeAll(rnet, X, row, rules);
+      const cors: number[] = [];
+      for (let s = 0; s < N; s++) {
+        const c = spearman(rel(base.relevance[0], s), rel(r.relevance[0], s));
+        if (Number.isFinite(c)) cors.push(c);
+      }
+      out.randomization.push({ randomizedFrom: net.layers[from - 1].name, meanSpearman: cors.length ? cors.reduce((a, b) => a + b, 0) / cors.length : NaN, pairs: cors.length });
+    }
+  }
+  if (checks.includes('random-logit')) {
+    const nOut = outputSize(net);
+    if (nOut > 1) {
+      const cors: number[] = [];
+      for (let s = 0; s < N; s++) {
+        let other = Math.floor(rng.uniform() * (nOut - 1));
+        if (other >= k) other++;
+        const r = trainFreeAll(net, [X[s]], explainedRow(net, other), rules);
+        const c = spearman(rel(base.relevance[0], s), r.relevance[0]);
+        if (Number.isFinite(c)) cors.push(c);
+      }
+      out.randomLogit = { meanSpearman: cors.length ? cors.reduce((a, b) => a + b, 0) / cors.length : NaN, pairs: cors.length };
+    }
+  }
+  if (checks.includes('pixel-flipping')) {
+    const steps = Math.min(n0, 20);
+    const chunk = Math.ceil(n0 / steps);
+    let aopcRel = 0, aopcRand = 0;
+    const f = (x: Float64Array) => forward64(net, x).act[L][row];
+    for (let s = 0; s < N; s++) {
+      const r = rel(base.relevance[0], s);
+      const byRel = Array.from({ length: n0 }, (_, i) => i).sort((p, q) => r[q] - r[p]);
+      const byRand = Array.from({ length: n0 }, (_, i) => i);
+      for (let i = n0 - 1; i > 0; i--) {
+        const j = Math.floor(rng.uniform() * (i + 1));
+        [byRand[i], byRand[j]] = [byRand[j], byRand[i]];
+      }
+      const f0 = f(X[s]);
+      for (const [order, add] of [[byRel, (v: number) => (aopcRel += v)], [byRand, (v: number) => (aopcRand += v)]] as const) {
+        const x = Float64Array.from(X[s]);
+        let acc = 0;
+        for (let k2 = 0; k2 <= steps; k2++) {
+          if (k2 > 0) for (const i of order.slice((k2 - 1) * chunk, k2 * chunk)) x[i] = 0;
+          acc += f0 - f(x);
+        }
+        add(acc / (steps + 1));
+      }
+    }
+    out.pixelFlipping = { steps, aopcRelevanceOrder: aopcRel / N, aopcRandomOrder: aopcRand / N };
+  }
+  return out;
+}
+
+export async function audit(model: Network, opts: AuditOptions): Promise<AuditResult> {
+  const t0 = performance.now();
+  const net = requireDense(model);
+  const k = opts.explainedOutput ?? 0;
+  const nOut = outputSize(net);
+  if (!Number.isInteger(k) || k < 0 || k >= nOut) throw new DtdError('bad-usage', `Output ${k} does not exist: ${net.source.file} has outputs 0..${nOut - 1}.`);
+  if (!Number.isInteger(opts.inputs) || opts.inputs < 1) throw new DtdError('bad-usage', `--inputs must be a positive integer, got ${opts.inputs}.`);
+  const row = explainedRow(net, k);
+  const seed = opts.seed ?? 0;
+  const minOutput = opts.minOutput ?? 0;
+  const ruleTexts = opts.rules?.length ? opts.rules : ['z+', 'w2', 'x', 'gamma'];
+  for (const r of ruleTexts) if (!r.includes(';') && !r.includes('*')) parseRule(r); // fail early on a bad rule
+  const methods = opts.methods?.length ? opts.methods : (['train-free', 'full-backward'] as Method[]);
+  const finder = opts.rootFinder ?? 'linear';
+  const progress = opts.onProgress ?? (() => {});
+  progress({ stage: `Drawing ${opts.inputs} inputs`, fraction: 0 });
+  const X = drawInputs(net, opts.inputs, seed, row, minOutput);
+  const timings: Record<string, number> = { draw: performance.now() - t0 };
+  const rows: AuditRow[] = [];
+  const names = net.layers.map((l) => l.name);
+  let done = 0;
+  const total = ruleTexts.length * methods.length;
+  for (const text of ruleTexts) {
+    const rules = resolveRules(text, net.layers.length, names);
+    const label = rules.every((r) => ruleToText(r) === ruleToText(rules[0])) ? ruleToText(rules[0]) : text;
+    for (const method of methods) {
+      throwIfCancelled(opts.signal);
+      progress({ stage: `${method} with ${label}`, fraction: done / total });
+      const t = performance.now();
+      rows.push(method === 'train-free' ? auditTrainFree(net, X, row, rules, label) : auditFullBackward(net, X, row, rules, label, finder, seed, opts));
+      timings[`${method}:${label}`] = performance.now() - t;
+      done++;
+    }
+  }
+  let sanity: SanityResult | null = null;
+  if (opts.sanity?.length) {
+    progress({ stage: 'Sanity checks', fraction: 0.95 });
+    const t = performance.now();
+    sanity = sanityChecks(net, X, row, k, resolveRules(ruleTexts[0], net.layers.length, names), opts.sanity, seed);
+    timings.sanity = performance.now() - t;
+  }
+  timings.total = performance.now() - t0;
+  progress({ stage: 'Done', fraction: 1 });
+  return { schema: 'dtd-lens/audit@1', model: summarizeModel(net), explainedOutput: k, seed, minOutput, inputs: X.length, rows, sanity, definitions: AUDIT_DEFINITIONS, timings };
+}
+
+const pct = (v: number) => (Number.isNaN(v) ? '—' : `${(100 * v).toFixed(1)} %`);
+
+export function auditTable(r: AuditResult): string {
+  const head = ['rule', 'method', 'root finder', 'inputs ok', 'inputs w/ root outside', 'roots outside', 'roots unmoved', 'median distance', 'inputs w/ neg. relevance', 'conservation error'];
+  const body = r.rows.map((x) => [
+    x.rule,
+    x.method,
+    x.rootFinder,
+    `${x.inputs - x.failedInputs}/${x.inputs}`,
+    pct(x.shareInputsWithRootOutside),
+    pct(x.shareRootsOutside),
+    pct(x.shareRootsUnmoved),
+    Number.isNaN(x.medianRootDistance) ? '—' : x.medianRootDistance.toPrecision(3),
+    pct(x.shareInputsWithNegativeRelevance),
+    Number.isNaN(x.meanConservationError) ? '—' : x.meanConservationError.toExponential(2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const lines = [`Root audit of ${r.model.name}: ${r.inputs} inputs |N(0, I)| with output ${r.explainedOutput} > ${r.minOutput}, seed ${r.seed}`, '', line(head), line(widths.map((w) => '─'.repeat(w))), ...body.map(line)];
+  if (r.sanity) {
+    lines.push('', 'Sanity checks');
+    if (r.sanity.randomization) for (const s of r.sanity.randomization) lines.push(`  parameters randomised from ${s.randomizedFrom} up: mean Spearman ρ with the original explanation ${Number.isNaN(s.meanSpearman) ? '— (no input has relevance left)' : s.meanSpearman.toFixed(3)} (${s.pairs} inputs)`);
+    if (r.sanity.randomLogit) lines.push(`  random other output: mean Spearman ρ ${r.sanity.randomLogit.meanSpearman.toFixed(3)} (${r.sanity.randomLogit.pairs} inputs)`);
+    if (r.sanity.pixelFlipping) lines.push(`  pixel flipping to 0 in ${r.sanity.pixelFlipping.steps} steps: AOPC ${r.sanity.pixelFlipping.aopcRelevanceOrder.toPrecision(4)} by relevance vs ${r.sanity.pixelFlipping.aopcRandomOrder.toPrecision(4)} in random order`);
+  }
+  return lines.join('\n');
+}
+
+export function auditCsv(r: AuditResult): string {
+  const keys: (keyof AuditRow)[] = ['rule', 'method', 'rootFinder', 'inputs', 'failedInputs', 'roots', 'shareInputsWithRootOutside', 'shareRootsOutside', 'shareRootsUnmoved', 'medianRootDistance', 'shareInputsWithNegativeRelevance', 'meanConservationError'];
+  const esc = (v: unknown) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
+  return [keys.join(','), ...r.rows.map((row) => keys.map((k) => esc(row[k])).join(','))].join('\n') + '\n';
+}
