@@ -92,6 +92,8 @@ export async function startCodeServer(opts: { userDataDir: string; extensionsDir
         'workbench.editor.restoreViewState': false,
         'git.enabled': false,
         'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        // File-path hovers over Explorer rows would sit in the way of the UI tests' clicks.
+        'workbench.hover.delay': 5000,
       },
       null,
       2,

@@ -9,7 +9,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Frame, Page } from 'playwright-core';
+import type { Browser, Frame, Locator, Page } from 'playwright-core';
 import { openWorkbench, type Server } from './codeServer';
 
 interface UiOptions {
@@ -22,8 +22,19 @@ interface UiOptions {
 
 const MENU_ENTRY = 'Explain Output';
 
+/** Right-click without a file-path hover of a neighbouring row in the way. */
+async function rightClick(page: Page, row: Locator): Promise<void> {
+  await page.mouse.move(900, 5);
+  await page.locator('.workbench-hover, .monaco-hover').first().waitFor({ state: 'hidden', timeout: 3000 }).catch(() => undefined);
+  await row.click({ button: 'right' });
+}
+
 async function explorerRow(page: Page, name: string) {
   const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
+  if (!(await row.isVisible())) {
+    const explorer = page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first();
+    if (await explorer.isVisible()) await explorer.click(); // the side bar may show another view container
+  }
   await row.waitFor({ state: 'visible', timeout: 30000 });
   return row;
 }
@@ -31,7 +42,7 @@ async function explorerRow(page: Page, name: string) {
 /** Right-clicks an Explorer row and returns the context menu's entries. */
 export async function contextMenu(page: Page, name: string): Promise<string[]> {
   const row = await explorerRow(page, name);
-  await row.click({ button: 'right' });
+  await rightClick(page, row);
   const menu = page.locator('.context-view .monaco-menu');
   await menu.waitFor({ state: 'visible', timeout: 5000 });
   const labels = (await menu.locator('.action-label').allTextContents()).map((s) => s.trim()).filter(Boolean);
@@ -106,7 +117,7 @@ export async function explainViaExplorer(page: Page, model: string): Promise<voi
     if (Date.now() > end) throw new Error(`no "${MENU_ENTRY}" on ${model} after 30 s`);
     await page.waitForTimeout(500);
   }
-  await (await explorerRow(page, model)).click({ button: 'right' });
+  await rightClick(page, await explorerRow(page, model));
   const item = page.locator('.context-view .monaco-menu .action-label', { hasText: MENU_ENTRY });
   await item.waitFor({ state: 'visible', timeout: 5000 });
   // Menus ignore a click that comes right after they open (so the right-click's own release picks nothing).
@@ -206,6 +217,34 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       if (frames.length < 2 || frames.some((n) => n !== 32)) throw new Error(`after the reload, webviews drew ${JSON.stringify(frames)} nodes (want the panel and the side view, 32 each)`);
       await page.screenshot({ path: join(shots, 'after-reload.png') });
     });
+    await step('Open With… → DTD Lens Model Inspector: layers and parameters, and its Explain button starts the run flow', async () => {
+      await rightClick(page, await explorerRow(page, 'mlp3_seed1_notebook.safetensors'));
+      const openWith = page.locator('.context-view .monaco-menu .action-label', { hasText: 'Open With...' });
+      await openWith.waitFor({ state: 'visible', timeout: 5000 });
+      await page.waitForTimeout(400);
+      await openWith.click();
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'DTD Lens Model Inspector' }).first().click();
+      const end = Date.now() + 20000;
+      let inspector: Frame | undefined;
+      let text = '';
+      while (!inspector && Date.now() < end) {
+        for (const frame of page.frames()) {
+          const t = await frame.evaluate(() => (document.querySelector('[data-testid=summary]') as HTMLElement | null)?.innerText ?? '').catch(() => '');
+          if (t) {
+            inspector = frame;
+            text = t;
+          }
+        }
+        if (!inspector) await page.waitForTimeout(250);
+      }
+      if (!inspector) throw new Error('the model inspector did not show a summary');
+      if (!/3 layers/.test(text) || !/242 parameters/.test(text) || !/every layer is supported/.test(text)) throw new Error(`inspector summary: ${text}`);
+      await page.screenshot({ path: join(shots, 'model-inspector.png') });
+      await inspector.click('#explain');
+      await waitForQuickInput(page, 'which input');
+      await page.keyboard.press('Escape');
+    });
+
   } finally {
     await page.context().close();
   }
