@@ -1,10 +1,24 @@
 // Reads the input vector x for a run from a file: JSON (flat array, a batch of
-// one [[...]], {"x": ...}, or a whole fixture file with input.x), a one-row CSV
-// (an optional header row of names), or a float32/float64 .npy. The format is
-// recognised from the content (npy magic, JSON's first character), so a
-// misnamed file still reads; the file name is used in messages.
+// one [[...]], nested [C][H][W] or [1][C][H][W] for image models, {"x": ...}, or
+// a whole fixture file with input.x), a one-row CSV (an optional header row of
+// names), a float32/float64 .npy, or a PNG/JPEG image (decoded and preprocessed
+// by image.ts into the model's [C, H, W]). The format is recognised from the
+// content (PNG/JPEG/npy magic, JSON's first character), so a misnamed file still
+// reads; the file name is used in messages. Image-shaped inputs are returned flat
+// in C-major NCHW order, the IR's layout.
 
 import { DtdError } from './errors';
+import { type ImagePreprocessing, imageFormat, imageToInput } from './image';
+import type { Shape3 } from './network';
+
+export type { ImagePreprocessing } from './image';
+
+export interface ParseInputOptions {
+  /** The model's input shape [C, H, W] (Network.inputShape): needed for images and nested arrays. */
+  shape?: Shape3;
+  /** How an image file becomes the input (settings or the sidecar's "preprocessing"). */
+  preprocessing?: ImagePreprocessing;
+}
 
 function display(fileName: string): string {
   const parts = fileName.split(/[\\/]/);
@@ -17,10 +31,25 @@ function badInput(fileName: string, problem: string): DtdError {
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-/** Parses an input file into a vector of `expectedSize` finite numbers, or throws DtdError('bad-input'). */
-export function parseInput(bytes: Uint8Array, fileName: string, expectedSize: number): Float64Array {
+/**
+ * Parses an input file into a vector of `expectedSize` finite numbers (C-major NCHW for
+ * image models), or throws DtdError('bad-input'). `opts.shape` (the model's inputShape)
+ * enables PNG/JPEG files and nested [C][H][W] arrays; `opts.preprocessing` says how an image
+ * is resized, ordered, scaled and normalised.
+ */
+export function parseInput(bytes: Uint8Array, fileName: string, expectedSize: number, opts: ParseInputOptions = {}): Float64Array {
   let values: Float64Array;
-  if (NPY_MAGIC.every((b, i) => bytes[i] === b)) {
+  const shape = opts.shape;
+  if (shape && shape[0] * shape[1] * shape[2] !== expectedSize) {
+    throw new DtdError('internal', `parseInput: shape [${shape.join(', ')}] does not hold ${expectedSize} values.`);
+  }
+  const image = imageFormat(bytes);
+  if (image) {
+    if (!shape) {
+      throw badInput(fileName, `is a ${image.toUpperCase()} image, but the model takes a vector of ${expectedSize} values, not an image with a [C, H, W] input shape.`);
+    }
+    values = imageToInput(bytes, fileName, shape, opts.preprocessing);
+  } else if (NPY_MAGIC.every((b, i) => bytes[i] === b)) {
     values = parseNpy(bytes, fileName, expectedSize);
   } else {
     let text: string;
@@ -31,7 +60,7 @@ export function parseInput(bytes: Uint8Array, fileName: string, expectedSize: nu
     }
     text = text.replace(/^\uFEFF/, '');
     const first = text.trimStart()[0];
-    values = first === '[' || first === '{' ? parseJsonInput(text, fileName) : parseCsvInput(text, fileName);
+    values = first === '[' || first === '{' ? parseJsonInput(text, fileName, shape) : parseCsvInput(text, fileName);
   }
   if (values.length !== expectedSize) {
     throw badInput(fileName, `the input has ${values.length} values but the model expects ${expectedSize}.`);
@@ -55,7 +84,17 @@ function jsonNumber(v: unknown, fileName: string, where: string): number {
   throw badInput(fileName, `${where} is ${JSON.stringify(v)}, not a number.`);
 }
 
-function parseJsonInput(text: string, fileName: string): Float64Array {
+/** Dimensions of a rectangular nested array; undefined when ragged. Leaves are not checked here. */
+function nestedDims(v: unknown): number[] | undefined {
+  if (!Array.isArray(v)) return [];
+  if (v.length === 0) return [0];
+  const inner = v.map(nestedDims);
+  const first = inner[0];
+  if (!first || !inner.every((d) => d !== undefined && d.length === first.length && d.every((x, i) => x === first[i]))) return undefined;
+  return [v.length, ...first];
+}
+
+function parseJsonInput(text: string, fileName: string, shape?: Shape3): Float64Array {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -70,6 +109,26 @@ function parseJsonInput(text: string, fileName: string): Float64Array {
     doc = x;
   }
   if (!Array.isArray(doc)) throw badInput(fileName, 'the input must be a JSON array of numbers.');
+  const dims = nestedDims(doc);
+  if (dims === undefined) throw badInput(fileName, 'is a ragged nested array (rows of different lengths).');
+  const same = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+  if (dims.length >= 3) {
+    // Image-shaped: [C][H][W] or [1][C][H][W], flattened C-major (the IR's NCHW layout).
+    if (!shape || !(same(dims, shape) || same(dims, [1, ...shape]))) {
+      throw badInput(
+        fileName,
+        `is a nested array of shape [${dims.join(', ')}], but the model takes ${shape ? `[C, H, W] = [${shape.join(', ')}] (or [1, ${shape.join(', ')}], or a flat list)` : `a vector of values (a flat list or [[...]])`}.` +
+          (shape && dims.length === 3 && same(dims, [shape[1], shape[2], shape[0]]) ? ' It looks channels-last [H][W][C]; DTD Lens reads images channels-first [C][H][W].' : ''),
+      );
+    }
+    const out: number[] = [];
+    const walk = (v: unknown, path: string) => {
+      if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+      else out.push(jsonNumber(v, fileName, `value ${path}`));
+    };
+    walk(doc, '');
+    return Float64Array.from(out);
+  }
   let row: unknown[] = doc;
   if (row.length > 0 && Array.isArray(row[0])) {
     if (row.length !== 1) throw badInput(fileName, `holds a batch of ${row.length} inputs; DTD Lens explains one input at a time.`);
