@@ -15,6 +15,7 @@ import { DtdError, throwIfCancelled } from './errors';
 import { activationSlope, affine, activate, dot, patternFrom, samePattern, sum } from './forward';
 import type { DenseNetwork as Network } from './network';
 import { directionDerivative, inDomain, singleNeuronRoot } from './rules';
+import { firstCrossing } from './region';
 import type { RootInfo, RuleSpec, TreeEntry } from './types';
 
 export class DecompositionFailure extends Error {
@@ -266,6 +267,7 @@ export class LinearFullBackward {
           gradAtRootIsZero: g.every((x) => x === 0),
           inRegion,
           inDomain: domainOk,
+          crossing: inRegion ? null : firstCrossing(this.net, l, a, r),
         } satisfies TreeEntry);
       }
       if (main) {
@@ -280,7 +282,7 @@ export class LinearFullBackward {
           passedOn: relSum,
           taylorResidual,
           distance: dist(a, r),
-          checks: { relevanceZero: Math.abs(unresolved) <= 1e-6 * Math.max(Math.abs(T), 1e-300), inRegion, inDomain: domainOk },
+          checks: { relevanceZero: Math.abs(unresolved) <= 1e-6 * Math.max(Math.abs(T), 1e-300), inRegion, inDomain: domainOk, crossing: inRegion ? null : firstCrossing(this.net, l, a, r) },
         });
       }
     }

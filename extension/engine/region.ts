@@ -11,6 +11,7 @@
 import type { DenseNetwork as Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { NetMats } from './trainFree';
+import { TypedOps } from './ops/typed';
 
 export interface ConstraintLabel {
   /** 1-based layer of the unit whose sign this row keeps (or whose relevance sign, or the input domain). */
@@ -229,4 +230,17 @@ export function describeConstraint(c: ConstraintLabel | null, layerNames: string
   if (c.kind === 'activation') return `${name} unit ${c.unit} turns ${c.on ? 'off' : 'on'}`;
   if (c.kind === 'relevance-sign') return `${name} unit ${c.unit}'s relevance changes sign`;
   return `input ${c.unit} leaves the domain (${c.on ? 'upper' : 'lower'} bound)`;
+}
+
+/**
+ * For a root r outside the region of its layer input a: the first constraint
+ * crossed on the segment a → r, in words, with how far along it lies. Null
+ * when the whole segment stays inside.
+ */
+export function firstCrossing(net: Network, l: number, a: ArrayLike<number>, r: ArrayLike<number>): string | null {
+  const region = localLinearRegion(new TypedOps('float64'), net, l, a);
+  const d = Float64Array.from(r, (v, i) => v - a[i]);
+  const c = chord(region, a, d);
+  if (!(c.tMax < 1)) return null;
+  return `${describeConstraint(c.exitForward, net.layers.map((x) => x.name))} at ${(100 * Math.max(0, c.tMax)).toFixed(1)} % of the way from the input to the root`;
 }

@@ -123,7 +123,16 @@ async function main() {
     report('nb_interpolation_fb', 'notebook full-backward, interpolation (mlp3_seed1_notebook)', r.s, o.seconds);
   }
 
-  // 4. Drawing the 784-256-128-10 result in the webview (headless Chromium).
+  // 4. The root audit of the research network: 1000 inputs, z+, train-free and full-backward with polytope roots.
+  {
+    const { net } = fixtureNet('mlp3_seed1_notebook');
+    const { audit } = await import('../../extension/engine/audit');
+    const r = await time(() => audit(net, { inputs: 1000, rules: ['z+'], methods: ['train-free', 'full-backward'], rootFinder: 'polytope', seed: 0 }));
+    const tf = r.value.rows[0];
+    report('audit_1000_polytope', 'audit, 1000 inputs, z+, train-free + full-backward (polytope)', r.s, undefined, `(target < 10 s; train-free: ${(100 * tf.shareInputsWithRootOutside).toFixed(1)} % inputs / ${(100 * tf.shareRootsOutside).toFixed(1)} % roots outside)`);
+  }
+
+  // 5. Drawing the 784-256-128-10 result in the webview (headless Chromium).
   if (existsSync('/usr/bin/chromium') && existsSync(path.join(REPO, 'dist', 'webview.js'))) {
     const { benchRender } = await import('../webview/bench-render');
     const r = await benchRender();
