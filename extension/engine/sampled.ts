@@ -14,6 +14,7 @@ import { DtdError, throwIfCancelled } from './errors';
 import type { DenseLayer, DenseNetwork as Network } from './network';
 import { Rng } from './rng';
 import { inDomain } from './rules';
+import { firstCrossing } from './region';
 import { hitAndRunCandidates, polytopeRoots, type HitAndRunOptions, type RootCertificate } from './polytope';
 import type { InterpolationOptions, MetropolisHastingsOptions, Progress, RootFinderName, RootInfo, RuleSpec, TreeEntry } from './types';
 
@@ -512,6 +513,7 @@ export class SampledFullBackward {
           relevanceZero: Math.abs(ur.unresolved) <= 1e-6 * Math.max(Math.abs(R), 1e-12),
           inRegion: inReg,
           inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),
+          crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),
         },
       });
     });
@@ -540,6 +542,7 @@ export class SampledFullBackward {
         s += rel[i];
       }
       const z = this.net.layers[l - 1].bias[ur.unit] + ur.root.reduce((acc, v, i) => acc + v * layer.weight[ur.unit * n + i], 0);
+      const inReg = this.inRegion(l, ref, ur.root, 1, this.opts.mh.rtol, this.opts.mh.atol)[0] === 1;
       tree.push({
         layer: l,
         path: childPath,
@@ -557,8 +560,9 @@ export class SampledFullBackward {
         inputLogit: this.logitFrom(l, a),
         preActivationAtRoot: z,
         gradAtRootIsZero: ur.grad.every((g) => g === 0),
-        inRegion: this.inRegion(l, ref, ur.root, 1, this.opts.mh.rtol, this.opts.mh.atol)[0] === 1,
+        inRegion: inReg,
         inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),
+        crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),
       });
       if (l < this.L) {
         const h = act(layer, affineBatch(layer, ur.root, 1));
