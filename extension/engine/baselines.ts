@@ -9,6 +9,7 @@
 // window), average pooling zennit's proportional Norm rule
 // R_in = a ⊙ Pᵀ(R / s(P a)) (fixtures CONV.md §4).
 
+import { DtdError } from './errors';
 import { poolGeom } from './layers';
 import { firstWeightedLayer, type Network } from './network';
 import type { Mat } from './ops/ops';
@@ -169,4 +170,110 @@ export function gradientBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number
 
 export function lrpRulesFor(net: Network, rule: LrpRule | LrpRule[]): LrpRule[] {
   return Array.isArray(rule) ? rule : net.layers.map(() => rule);
+}
+
+// ── the LRP method: rule text ───────────────────────────────────────────────
+
+const LRP_NAMES: Record<string, LrpRuleName> = { zplus: 'zplus', epsilon: 'epsilon', gamma: 'gamma', alpha2beta1: 'alpha2beta1', wsquare: 'wsquare', zbox: 'zbox' };
+
+function lrpBounds(text: string, rule: string): [number | number[], number | number[]] {
+  const bad = () => new DtdError('bad-usage', `LRP rule ${rule}: bounds must be LOW,HIGH (e.g. "zbox=0,1") or per channel "zbox=[l1 l2 l3],[h1 h2 h3]"; got '${text}'.`);
+  const one = (t: string): number | number[] => {
+    const s = t.trim();
+    if (s.startsWith('[') && s.endsWith(']')) {
+      const v = s.slice(1, -1).trim().split(/[\s,]+/).filter(Boolean).map(Number);
+      if (!v.length || v.some((n) => !Number.isFinite(n))) throw bad();
+      return v;
+    }
+    const n = s === '' ? NaN : Number(s);
+    if (!Number.isFinite(n)) throw bad();
+    return n;
+  };
+  const m = /^\s*(\[[^\]]*\]|[^,[\]]+)\s*,\s*(\[[^\]]*\]|[^,[\]]+)\s*$/.exec(text);
+  if (!m) throw bad();
+  const low = one(m[1]), high = one(m[2]);
+  const lows = Array.isArray(low) ? low : [low], highs = Array.isArray(high) ? high : [high];
+  if (Array.isArray(low) && Array.isArray(high) && low.length !== high.length) throw bad();
+  for (let i = 0; i < Math.max(lows.length, highs.length); i++) {
+    if (!(lows[Math.min(i, lows.length - 1)] <= highs[Math.min(i, highs.length - 1)])) throw bad();
+  }
+  return [low, high];
+}
+
+/** One LRP rule from text: zplus | epsilon[=E] | gamma[=G] | alpha2beta1 | wsquare | zbox=LOW,HIGH. */
+export function parseLrpRule(text: string, zeroBias: boolean): LrpRule {
+  const t = text.trim();
+  const eq = t.indexOf('=');
+  const key = (eq < 0 ? t : t.slice(0, eq)).trim().toLowerCase().replace(/[-_ ]/g, '');
+  const arg = eq < 0 ? null : t.slice(eq + 1).trim();
+  const name = LRP_NAMES[key];
+  if (!name) {
+    throw new DtdError('bad-usage', `Unknown LRP rule '${t}'. LRP rules: zplus, epsilon[=1e-6], gamma[=0.25], alpha2beta1, wsquare, zbox=LOW,HIGH (e.g. "layer1=zbox=0,1;*=zplus").`);
+  }
+  const num = (what: string, dflt: number) => {
+    if (arg === null) return dflt;
+    const v = Number(arg);
+    if (arg === '' || !Number.isFinite(v) || v < 0) throw new DtdError('bad-usage', `LRP rule ${name}: ${what} must be a number ≥ 0, got '${arg}'.`);
+    return v;
+  };
+  switch (name) {
+    case 'epsilon':
+      return { name, zeroBias, epsilon: num('ε', LRP_STABILIZER) };
+    case 'gamma':
+      return { name, zeroBias, gamma: num('γ', 0.25) };
+    case 'zbox': {
+      const [low, high] = arg === null ? [0, 1] : lrpBounds(arg, name);
+      return { name, zeroBias, low, high };
+    }
+    default:
+      if (arg !== null) throw new DtdError('bad-usage', `LRP rule ${name} takes no parameter (got '${t}').`);
+      return { name, zeroBias };
+  }
+}
+
+/** LRP rules for every layer from text: one rule, or per layer "layer1=zbox=0,1;*=zplus" (names or 1-based indices). */
+export function resolveLrpRules(text: string | undefined, net: Network, zeroBias: boolean): LrpRule[] {
+  const n = net.layers.length;
+  const names = net.layers.map((l) => l.name);
+  const t = (text ?? 'zplus').trim();
+  if (!t.includes(';') && !/^(\*|layer\d+|\d+)\s*=/i.test(t) && !names.some((nm) => t.startsWith(nm + '='))) {
+    const r = parseLrpRule(t, zeroBias);
+    return names.map(() => r);
+  }
+  const out: (LrpRule | null)[] = names.map(() => null);
+  let fallback: LrpRule | null = null;
+  for (const part of t.split(';').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) throw new DtdError('bad-usage', `Per-layer LRP rule '${part}' must look like layer1=zbox=0,1 or *=zplus.`);
+    const key = part.slice(0, eq).trim();
+    const r = parseLrpRule(part.slice(eq + 1), zeroBias);
+    if (key === '*') {
+      fallback = r;
+      continue;
+    }
+    let idx = names.indexOf(key);
+    const m = /^layer(\d+)$/i.exec(key) ?? /^(\d+)$/.exec(key);
+    if (idx < 0 && m) idx = Number(m[1]) - 1;
+    if (idx < 0 || idx >= n) throw new DtdError('bad-usage', `Per-layer LRP rule names '${key}', but the network's layers are ${names.join(', ')} (or layer1..layer${n}).`);
+    out[idx] = r;
+  }
+  return out.map((r, i) => {
+    const rule = r ?? fallback;
+    if (!rule) {
+      // Pooling layers take no rule; anything will do.
+      if (net.layers[i].kind === 'maxpool2d' || net.layers[i].kind === 'avgpool2d') return { name: 'zplus', zeroBias };
+      throw new DtdError('bad-usage', `No LRP rule for ${names[i]}: add '*=zplus' (or another rule) for the remaining layers.`);
+    }
+    return rule;
+  });
+}
+
+/** Text of a layer's LRP rule as the result reports it (pooling layers say what they do instead). */
+export function lrpRuleText(rule: LrpRule, layer: Network['layers'][number]): string {
+  if (layer.kind === 'maxpool2d') return 'max pool: winner takes all';
+  if (layer.kind === 'avgpool2d') return 'avg pool: proportional (Norm)';
+  const fmt = (b: number | number[] | undefined, d: number) => (Array.isArray(b) ? `[${b.join(' ')}]` : String(b ?? d));
+  const base =
+    rule.name === 'epsilon' ? `epsilon=${rule.epsilon ?? LRP_STABILIZER}` : rule.name === 'gamma' ? `gamma=${rule.gamma ?? 0.25}` : rule.name === 'zbox' ? `zbox=${fmt(rule.low, 0)},${fmt(rule.high, 1)}` : rule.name;
+  return rule.zeroBias && rule.name !== 'zbox' && rule.name !== 'wsquare' ? `${base} (zero bias)` : base;
 }

@@ -30,9 +30,13 @@ Input:
 
 What to explain:
   --output K              explained output index (default 0)
-  --method M              train-free (default) | full-backward
+  --method M              train-free (default) | full-backward | lrp
   --rule R                z+ | w2 | x | gamma[=0.25] | zB[=LOW,HIGH] | 0 | pinv,
                           or per layer: "layer1=zB=0,1;*=z+"
+                          with --method lrp: zplus | epsilon[=1e-6] | gamma[=0.25] | alpha2beta1 |
+                          wsquare | zbox=LOW,HIGH (per channel: "zbox=[l1 l2 l3],[h1 h2 h3]"),
+                          or per layer: "layer1=zbox=0,1;*=zplus"
+  --zero-bias             lrp: leave the biases out of every rule
   --root-finder F         linear (default) | metropolis-hastings | interpolation | polytope | hit-and-run
   --chains N --steps N --warmup N     Metropolis–Hastings settings (1, 1000, 100)
   --nudge E               full-backward: move roots by E toward the input (default 1e-9)
@@ -188,6 +192,7 @@ async function runExplain(argv: string[]): Promise<number> {
       output: { type: 'string' },
       method: { type: 'string' },
       rule: { type: 'string' },
+      'zero-bias': { type: 'boolean' },
       'root-finder': { type: 'string' },
       chains: { type: 'string' },
       steps: { type: 'string' },
@@ -219,6 +224,7 @@ async function runExplain(argv: string[]): Promise<number> {
     explainedOutput,
     method: values.method as ExplainOptions['method'],
     rule: values.rule,
+    zeroBias: values['zero-bias'],
     rootFinder: values['root-finder'] as ExplainOptions['rootFinder'],
     metropolisHastings: { chains: int(values.chains, '--chains', 1), steps: int(values.steps, '--steps', 1), warmup: int(values.warmup, '--warmup') },
     nudge: num(values.nudge, '--nudge'),

@@ -6,10 +6,10 @@
 // a result with status 'failed' and a message; only bad usage/input throws.
 
 import { DtdError, throwIfCancelled } from './errors';
-import { gradientBatch, LRP_BASELINES, lrpBatch, lrpRulesFor } from './baselines';
+import { firstLayerRules, gradientBatch, LRP_BASELINES, LRP_FIRST_LAYER_BASELINES, lrpBatch, lrpRuleText, lrpRulesFor, resolveLrpRules } from './baselines';
 import { forward as forward64, sum } from './forward';
 import { DecompositionFailure, fullBackwardCost, LinearFullBackward } from './fullBackward';
-import { denseRow, explainedRow as rowOf, outputSize, requireDense, type DenseNetwork, type Network } from './network';
+import { denseRow, explainedRow as rowOf, hasSpatialLayers, layerShapes, materializeDense, outputSize, requireDense, type DenseNetwork, type Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { getOps } from './ops/select';
 import { inDomain, resolveRules, ruleToText, singleNeuronRoot } from './rules';
@@ -92,10 +92,10 @@ function checkInput(net: Network, input: ArrayLike<number>): Float64Array {
 export async function explain(model: Network, input: ArrayLike<number>, options: ExplainOptions = {}): Promise<ExplainResult> {
   const t0 = performance.now();
   const x = checkInput(model, input);
-  const net = requireDense(model);
+  const net = model;
   const L = net.layers.length;
   const method = options.method ?? 'train-free';
-  if (method !== 'train-free' && method !== 'full-backward') throw new DtdError('bad-usage', `Unknown method '${method}' (use train-free or full-backward).`);
+  if (method !== 'train-free' && method !== 'full-backward' && method !== 'lrp') throw new DtdError('bad-usage', `Unknown method '${method}' (use train-free, full-backward or lrp).`);
   const rootFinder = options.rootFinder ?? 'linear';
   if (!['linear', 'metropolis-hastings', 'interpolation', 'polytope', 'hit-and-run'].includes(rootFinder)) {
     throw new DtdError('bad-usage', `Unknown root finder '${rootFinder}' (use linear, metropolis-hastings, interpolation, polytope or hit-and-run).`);
@@ -103,11 +103,20 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   if (method === 'train-free' && rootFinder !== 'linear') {
     throw new DtdError('bad-usage', `The train-free decomposition uses each rule's analytic root; the ${rootFinder} root finder needs --method full-backward.`);
   }
+  if (method === 'lrp' && rootFinder !== 'linear') throw new DtdError('bad-usage', `LRP has no root points; the ${rootFinder} root finder needs --method full-backward.`);
+  if (method === 'lrp' && options.rule !== undefined && typeof options.rule !== 'string') {
+    throw new DtdError('bad-usage', `Method lrp takes its rule as text (e.g. "zplus", "epsilon=1e-6", "layer1=zbox=0,1;*=zplus").`);
+  }
   const k = options.explainedOutput ?? 0;
   const nOut = outputSize(net);
   if (!Number.isInteger(k) || k < 0 || k >= nOut) throw new DtdError('bad-usage', `Output ${k} does not exist: ${net.source.file} has outputs 0..${nOut - 1}.`);
   const row = rowOf(net, k);
-  const rules = resolveRules(options.rule, L, net.layers.map((l) => l.name));
+  const lrpRules = method === 'lrp' ? resolveLrpRules(options.rule as string | undefined, net, options.zeroBias ?? false) : null;
+  // LRP has no DTD rules; the z+ placeholders keep the per-layer arrays aligned.
+  const rules = lrpRules ? net.layers.map((): RuleSpec => ({ name: 'z+' })) : expandChannelBounds(net, resolveRules(options.rule, L, net.layers.map((l) => l.name)));
+  // Full-backward and the sampled finders run exact per-point code on dense layers: conv/avg-pool become dense matrices.
+  const fbNet = method === 'full-backward' ? fullBackwardNetwork(net, options.maxCost ?? 2e6) : null;
+  const fbRules = rules.map((r, i) => (net.layers[i].kind === 'avgpool2d' ? ({ name: 'z+' } as RuleSpec) : r));
   const precision: Precision = options.precision ?? 'float64';
   const seed = options.seed ?? 0;
   const nudge = options.nudge ?? 1e-9;
@@ -146,9 +155,15 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       statusCode = tf.statusCode;
       message = tf.message;
       progress({ stage: 'Checking roots', fraction: 0.5 });
-      roots = trainFreeRoots(mats, x, row, rules, relevance, inputNonNegative);
+      roots = trainFreeRoots(mats, x, row, rules, relevance, inputNonNegative, warnings);
+    } else if (lrpRules) {
+      progress({ stage: 'LRP', fraction: 0.1 });
+      const X = ops.matrix(1, x.length, x);
+      const out = lrpBatch(mats, X, row, lrpRules);
+      relevance = out.relevance.map((m) => Array.from(ops.read(m)));
+      ops.dispose(X, ...out.relevance);
     } else if (rootFinder === 'linear') {
-      const cost = fullBackwardCost(net);
+      const cost = fullBackwardCost(fbNet!);
       const maxCost = options.maxCost ?? 2e6;
       if (cost > maxCost) {
         throw new DtdError(
@@ -158,7 +173,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       }
       if (precision === 'float32') warnings.push('Full-backward with the linear root finder runs in float64: roots on ReLU hinges are decided by rounding.');
       progress({ stage: 'Full-backward decomposition', fraction: 0.05 });
-      const fb = new LinearFullBackward(net, rules, row, {
+      const fb = new LinearFullBackward(fbNet!, fbRules, row, {
         nudge,
         maxTreeEntries: options.maxTreeEntries ?? 20000,
         signal: options.signal,
@@ -183,7 +198,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
     } else {
       const mh = { ...DEFAULT_MH, ...options.metropolisHastings };
       const ip = { ...DEFAULT_INTERPOLATION, ...options.interpolation };
-      const out = runSampledFullBackward(net, x, row, rules, {
+      const out = runSampledFullBackward(fbNet!, x, row, fbRules, {
         finder: rootFinder,
         mh,
         interpolation: ip,
@@ -235,10 +250,11 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       explainedRow: row,
       explainedValue,
       method,
-      rules: rules.map(ruleToText),
+      rules: lrpRules ? lrpRules.map((r, i) => lrpRuleText(r, net.layers[i])) : rules.map((r, i) => poolRuleText(net, i) ?? ruleToText(r)),
       rootFinder,
       activations: fwd.act.map((a) => Array.from(a)),
       preActivations: fwd.pre.map((z) => Array.from(z)),
+      ...(net.inputShape || hasSpatialLayers(net) ? { shapes: layerShapes(net) } : {}),
       relevance,
       roots,
       flows: computeFlows(net, fwd.act, relevance, roots, rules, options.topK, contributions),
@@ -262,7 +278,53 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   }
 }
 
-function lastLayerRelevance(net: DenseNetwork, row: number, value: number): number[] {
+/** What a pooling layer does in a DTD decomposition (it takes no rule). */
+function poolRuleText(net: Network, i: number): string | null {
+  const k = net.layers[i].kind;
+  return k === 'maxpool2d' ? 'max pool: winner takes all' : k === 'avgpool2d' ? 'avg pool: proportional (z+)' : null;
+}
+
+/** zB bounds given per channel (image inputs) become one value per input unit, so single-unit roots and domain checks index them directly. */
+function expandChannelBounds(net: Network, rules: RuleSpec[]): RuleSpec[] {
+  return rules.map((r, i) => {
+    const layer = net.layers[i];
+    if (r.name !== 'zB' || layer.kind === 'dense') return r;
+    const [C, H, W] = layer.inShape;
+    const expand = (b: number | number[] | undefined) => (Array.isArray(b) && b.length === C && b.length !== layer.inFeatures ? Array.from({ length: C * H * W }, (_, u) => b[Math.floor(u / (H * W))]) : b);
+    return { ...r, low: expand(r.low), high: expand(r.high) };
+  });
+}
+
+/** Largest dense-equivalent weight count full-backward materializes for conv/avg-pool layers. */
+const MAX_FULL_BACKWARD_WEIGHTS = 2e7;
+
+/**
+ * The network full-backward and the sampled finders work on: dense layers as
+ * they are, conv and average-pool layers as their dense matrices (for small
+ * networks). Max pooling is not a fixed linear map, so it is refused here.
+ */
+export function fullBackwardNetwork(net: Network, maxCost: number): DenseNetwork {
+  if (!hasSpatialLayers(net)) return requireDense(net);
+  const maxPools = net.layers.filter((l) => l.kind === 'maxpool2d');
+  if (maxPools.length) {
+    throw new DtdError(
+      'unsupported',
+      `${net.source.file}: full-backward does not support max pooling yet (layers ${maxPools.map((l) => `'${l.name}'`).join(', ')}): its winner changes inside the root search, so the upper relevance is not one affine map per region. Use --method train-free (max pooling: winner takes all) or --method lrp.`,
+      net.source.file,
+    );
+  }
+  const weights = net.layers.reduce((acc, l) => acc + l.inFeatures * l.outFeatures, 0);
+  if (weights > Math.max(MAX_FULL_BACKWARD_WEIGHTS, maxCost)) {
+    throw new DtdError(
+      'too-costly',
+      `${net.source.file}: full-backward on this convolutional network needs its layers as dense matrices, ${weights.toExponential(2)} weights in all (limit ${Math.max(MAX_FULL_BACKWARD_WEIGHTS, maxCost).toExponential(2)}). Use the train-free method or LRP.`,
+      net.source.file,
+    );
+  }
+  return { ...net, layers: net.layers.map((l) => materializeDense(l as Exclude<typeof l, { kind: 'maxpool2d' }>)) };
+}
+
+function lastLayerRelevance(net: Network, row: number, value: number): number[] {
   const r = new Array(net.layers[net.layers.length - 1].outFeatures).fill(0);
   r[row] = value;
   return r;
@@ -465,10 +527,16 @@ export function computeBaselines<M extends Mat>(mats: NetMats<M>, x: Float64Arra
     const perLayer = out.relevance.slice(0, net.layers.length).map((m) => Array.from(ops.read(m)));
     lrp[key] = { relevance: perLayer[0], sum: sum(perLayer[0]), perLayer };
   }
+  // Networks with conv/pooling layers also get zennit's special-first-layer w² composite (as in the conv fixtures).
+  for (const [key, rule] of hasSpatialLayers(net) ? Object.entries(LRP_FIRST_LAYER_BASELINES) : []) {
+    const out = lrpBatch(mats, X, row, firstLayerRules(net, rule));
+    const perLayer = out.relevance.slice(0, net.layers.length).map((m) => Array.from(ops.read(m)));
+    lrp[key] = { relevance: perLayer[0], sum: sum(perLayer[0]), perLayer };
+  }
   return { gradient: grad, gradientTimesInput: grad.map((g, i) => g * x[i]), lrp };
 }
 
-export function layerDiagnostics(net: DenseNetwork, relevance: (number[] | null)[], roots: RootInfo[][], explainedValue: number): LayerDiagnostics[] {
+export function layerDiagnostics(net: Network, relevance: (number[] | null)[], roots: RootInfo[][], explainedValue: number): LayerDiagnostics[] {
   const out: LayerDiagnostics[] = [];
   for (let i = 0; i < relevance.length; i++) {
     const r = relevance[i];

@@ -2,9 +2,10 @@
 // went to lower unit i. Every DTD step writes rel_{j,i} = ∇R_j(r_j)_i·(a_i − r_{j,i});
 // for train-free the gradient is the unit's weight row. The result keeps the
 // k largest |flows| per upper unit and aggregates the rest, so a 784-wide
-// layer stays small.
+// layer stays small. Conv units use their kernel placed on the receptive
+// field (denseRow); pooling layers have no roots and so no flows.
 
-import type { DenseNetwork as Network } from './network';
+import { denseRow, type Network } from './network';
 import { singleNeuronRoot } from './rules';
 import type { LayerFlows, RootInfo, RuleSpec } from './types';
 
@@ -27,6 +28,10 @@ export function computeFlows(
   for (let l = 1; l <= net.layers.length; l++) {
     const layer = net.layers[l - 1];
     const n = layer.inFeatures;
+    if (layer.kind === 'maxpool2d' || layer.kind === 'avgpool2d') {
+      out.push({ layer: l, k, top: [], rest: new Array(layer.outFeatures).fill(0) });
+      continue;
+    }
     const a = act[l - 1];
     const rest = new Array(layer.outFeatures).fill(0);
     const top: LayerFlows['top'] = [];
@@ -36,7 +41,7 @@ export function computeFlows(
       const j = info.unit;
       let rel: Float64Array | null = given ? (given.get(j) ?? null) : null;
       if (!rel && !given && info.hasRoot && R) {
-        const w = layer.weight.subarray(j * n, (j + 1) * n);
+        const w = denseRow(layer, j);
         const r = info.root ? info.root : rules[l - 1].name === 'pinv' ? null : singleNeuronRoot(rules[l - 1], w, a, R[j] ?? 0).root;
         if (!r) continue;
         rel = new Float64Array(n);

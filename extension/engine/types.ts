@@ -16,7 +16,8 @@ export interface RuleSpec {
   high?: number | number[];
 }
 
-export type Method = 'train-free' | 'full-backward';
+/** 'lrp': layer-wise relevance propagation with zennit's rules (no roots; see baselines.ts). */
+export type Method = 'train-free' | 'full-backward' | 'lrp';
 export type RootFinderName = 'linear' | 'metropolis-hastings' | 'interpolation' | 'polytope' | 'hit-and-run';
 export type Precision = 'float64' | 'float32';
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -53,8 +54,14 @@ export interface Progress {
 export interface ExplainOptions {
   explainedOutput?: number;
   method?: Method;
-  /** One rule for all layers, or one per layer (index 0 = layer1). Text form: "z+", "gamma=0.5", "layer1=zB=0,1;*=z+". */
+  /**
+   * One rule for all layers, or one per layer (index 0 = layer1). Text form: "z+", "gamma=0.5", "layer1=zB=0,1;*=z+".
+   * Method 'lrp' takes zennit's rules as text: zplus | epsilon[=1e-6] | gamma[=0.25] | alpha2beta1 | wsquare |
+   * zbox=LOW,HIGH (scalars, or per channel "zbox=[l1 l2 l3],[h1 h2 h3]"), per layer as "layer1=zbox=0,1;*=zplus".
+   */
   rule?: string | RuleSpec | RuleSpec[];
+  /** Method 'lrp': leave the biases out of every rule (zennit's zero_params='bias'). Default false. */
+  zeroBias?: boolean;
   rootFinder?: RootFinderName;
   metropolisHastings?: Partial<MetropolisHastingsOptions>;
   interpolation?: Partial<InterpolationOptions>;
@@ -212,6 +219,11 @@ export interface ExplainResult {
   rootFinder: RootFinderName;
   activations: number[][];
   preActivations: number[][];
+  /**
+   * shapes[l]: the shape of relevance[l] / activations[l] ([C, H, W] for image-shaped tensors, flattened C-major
+   * (NCHW) in those arrays; [n] for vectors). Present for networks with conv/pooling layers or an image input.
+   */
+  shapes?: number[][];
   /** relevance[l] or null where the decomposition did not produce that layer (full-backward only gives the input). */
   relevance: (number[] | null)[];
   roots: RootInfo[][];
