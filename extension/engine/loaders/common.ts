@@ -23,6 +23,15 @@ export interface LoaderOptions {
   sidecar?: unknown;
   /** Overrides the sidecar: whether the last layer has a ReLU (formats that cannot say so themselves). */
   finalActivation?: Activation;
+  /**
+   * Reads a file next to the model by its relative name (TF.js weight shards named in
+   * model.json's weightsManifest). The loader refuses names that leave the model's folder.
+   */
+  readSibling?: (name: string) => Uint8Array;
+  /** The same, given up front: relative name → bytes (used before readSibling). */
+  files?: Record<string, Uint8Array>;
+  /** Bound on the bytes unpacked from a zip archive (.keras, .pt); default 10 × 200 MB. */
+  maxUncompressedBytes?: number;
 }
 
 export interface SidecarSettings {

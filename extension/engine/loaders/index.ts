@@ -8,6 +8,7 @@ import { type Network, validateNetwork } from '../network';
 import { type LoaderOptions, displayName } from './common';
 import { loadJsonModel } from './json';
 import { loadOnnx } from './onnx';
+import { loadPytorch } from './pytorch';
 import { loadSafetensors } from './safetensors';
 
 export { sidecarNameFor } from './common';
@@ -20,6 +21,8 @@ const LOADERS: Record<string, Loader> = {
   '.onnx': loadOnnx,
   '.safetensors': loadSafetensors,
   '.json': loadJsonModel,
+  '.pt': loadPytorch,
+  '.pth': loadPytorch,
 };
 
 export const SUPPORTED_MODEL_EXTENSIONS: readonly string[] = Object.keys(LOADERS);
@@ -34,12 +37,14 @@ function extensionOf(fileName: string): string {
  * Reads a model file into the network IR.
  * `opts.sidecar` is the parsed `<model>.dtd.json` (see sidecarNameFor), if any;
  * `opts.finalActivation` says whether the last layer has a ReLU for formats that
- * do not store activations (safetensors).
+ * do not store activations (safetensors); `opts.readSibling`/`opts.files` supply the
+ * files a model names next to itself (TF.js weight shards); `opts.maxUncompressedBytes`
+ * bounds what is unpacked from zip-based formats (.keras, .pt).
  */
 export function loadModel(
   bytes: Uint8Array,
   fileName: string,
-  opts: { sidecar?: unknown; finalActivation?: 'relu' | 'linear' } = {},
+  opts: LoaderOptions = {},
 ): Network {
   const ext = extensionOf(fileName);
   const loader = LOADERS[ext];

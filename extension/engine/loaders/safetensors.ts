@@ -118,13 +118,20 @@ function readFloats(file: SafetensorsFile, t: TensorEntry, fileName: string): Fl
 // the layer index, an optional `.linear`, the parameter.
 const LINEAR_KEY = /^((?:[^.]+\.)*?)([A-Za-z_]*)(\d+)(\.linear)?\.(weight|bias)$/;
 
-interface LinearSlot {
-  index: number;
-  weight?: TensorEntry;
-  bias?: TensorEntry;
+/** What the key-based architecture needs to know about a tensor (safetensors entry, PyTorch tensor). */
+export interface KeyedTensor {
+  key: string;
+  dtype: string;
+  shape: number[];
 }
 
-function describeUnsupportedKey(t: TensorEntry): string {
+interface LinearSlot<T extends KeyedTensor> {
+  index: number;
+  weight?: T;
+  bias?: T;
+}
+
+function describeUnsupportedKey(t: KeyedTensor): string {
   const shape = `[${t.shape.join(', ')}]`;
   let guess = '';
   if (/running_mean|running_var|num_batches_tracked/.test(t.key)) guess = ', looks like BatchNorm';
@@ -170,11 +177,22 @@ export function loadSafetensors(bytes: Uint8Array, fileName: string, opts: Loade
   const sidecar = readSidecar(opts.sidecar, fileName);
   const described = networkFromSidecarLayers(lookup(file, fileName), opts.sidecar, fileName, 'safetensors', sidecar.outputSelection ?? null);
   if (described) return described;
+  return linearStackNetwork([...file.tensors.values()], (t) => readFloats(file, t, fileName), fileName, opts, 'safetensors', 'safetensors');
+}
 
-  const slots = new Map<string, LinearSlot>();
-  const offending: TensorEntry[] = [];
+/**
+ * A stack of nn.Linear layers recognised from state-dict key names (see LINEAR_KEY); ReLU
+ * between layers, the last one's activation from opts/sidecar (default linear). Every other
+ * key is listed in one 'unsupported' message that points to the sidecar.
+ */
+export function linearStackNetwork<T extends KeyedTensor>(
+  tensors: T[], read: (t: T) => Float64Array, fileName: string, opts: LoaderOptions, format: string, formatLabel: string,
+): Network {
+  const sidecar = readSidecar(opts.sidecar, fileName);
+  const slots = new Map<string, LinearSlot<T>>();
+  const offending: T[] = [];
   const prefixes = new Set<string>();
-  for (const t of file.tensors.values()) {
+  for (const t of tensors) {
     const m = LINEAR_KEY.exec(t.key);
     const isWeight = m?.[5] === 'weight';
     if (!m || (isWeight && t.shape.length !== 2) || (!isWeight && t.shape.length !== 1)) {
@@ -184,7 +202,7 @@ export function loadSafetensors(bytes: Uint8Array, fileName: string, opts: Loade
     const family = `${m[1]}${m[2]}N${m[4] ?? ''}`;
     const slotKey = `${family}\u0000${m[3]}`;
     prefixes.add(family);
-    const slot = slots.get(slotKey) ?? { index: Number(m[3]) };
+    const slot: LinearSlot<T> = slots.get(slotKey) ?? { index: Number(m[3]) };
     slot[isWeight ? 'weight' : 'bias'] = t;
     slots.set(slotKey, slot);
   }
@@ -208,13 +226,13 @@ export function loadSafetensors(bytes: Uint8Array, fileName: string, opts: Loade
     const name = `layer${i + 1}`;
     if (!slot.weight) throw badModel(fileName, `'${slot.bias!.key}' has no matching weight tensor.`);
     const [outFeatures, inFeatures] = slot.weight.shape;
-    const weight = readFloats(file, slot.weight, fileName);
+    const weight = read(slot.weight);
     let bias: Float64Array;
     if (slot.bias) {
       if (slot.bias.shape[0] !== outFeatures) {
         throw badModel(fileName, `bias '${slot.bias.key}' has ${slot.bias.shape[0]} values but weight '${slot.weight.key}' has ${outFeatures} rows.`);
       }
-      bias = readFloats(file, slot.bias, fileName);
+      bias = read(slot.bias);
     } else {
       bias = new Float64Array(outFeatures); // nn.Linear(bias=False)
     }
@@ -225,13 +243,13 @@ export function loadSafetensors(bytes: Uint8Array, fileName: string, opts: Loade
 
   const notes: string[] = [];
   if (opts.finalActivation === undefined && sidecar.finalActivation === undefined) {
-    notes.push('safetensors stores no activations: ReLU assumed between layers and none after the last layer (set "finalActivation" in the sidecar to change this).');
+    notes.push(`${formatLabel} stores no activations: ReLU assumed between layers and none after the last layer (set "finalActivation" in the sidecar to change this).`);
   }
   return {
     inputSize: layers[0].inFeatures,
     layers,
     outputSelection: sidecar.outputSelection ?? null,
-    source: { format: 'safetensors', file: fileName },
+    source: { format, file: fileName },
     notes,
   };
 }

@@ -1,0 +1,114 @@
+// Loader for PyTorch state dicts saved with torch.save (.pt/.pth, the zip format
+// of PyTorch ≥ 1.6): `<archive>/data.pkl` (a pickle read by the restricted
+// unpickler in pickle.ts, which never executes anything) and the raw tensor
+// storages `<archive>/data/<key>`. The pickle must be a state dict (an
+// OrderedDict of tensors), or a checkpoint dict holding one under "state_dict",
+// "model_state_dict" or "model". The architecture comes from the key names for a
+// stack of nn.Linear layers (as for safetensors), otherwise from the sidecar's
+// "layers" (layerSpec.ts). Full pickled modules, TorchScript archives and the
+// legacy (pre-1.6) non-zip format are refused with a message saying what to do.
+
+import type { Network } from '../network';
+import { LoaderOptions, badModel, bfloat16ToNumber, halfToNumber, readSidecar, shapeSize, unsupported } from './common';
+import type { TensorLookup } from './layerSpec';
+import { PDict, PTensor, unpickleStateDict } from './pickle';
+import { type KeyedTensor, linearStackNetwork, networkFromSidecarLayers } from './safetensors';
+import { isZip, readZip } from './zip';
+
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const FLOAT_DTYPES = ['F32', 'F64', 'F16', 'BF16'];
+
+interface PtTensor extends KeyedTensor {
+  tensor: PTensor;
+}
+
+export function loadPytorch(bytes: Uint8Array, fileName: string, opts: LoaderOptions = {}): Network {
+  if (!isZip(bytes)) {
+    if (bytes[0] === 0x80 && bytes.length > 2) {
+      throw unsupported(fileName, 'is a legacy (pre-1.6, non-zip) torch.save file; DTD Lens reads the zip format: re-save it with torch.save(model.state_dict(), path) in PyTorch ≥ 1.6.');
+    }
+    throw badModel(fileName, 'is not a PyTorch file: torch.save writes a zip archive, and this file is not one.');
+  }
+  const { files, names } = readZip(bytes, fileName, (n) => /^[^/]+\/data\.pkl$/.test(n) || /^[^/]+\/byteorder$/.test(n) || /^[^/]+\/data\/[^/]+$/.test(n), opts.maxUncompressedBytes);
+  const pkl = [...files.keys()].filter((n) => n.endsWith('/data.pkl'));
+  if (names.some((n) => /^[^/]+\/(code|constants\.pkl)/.test(n))) {
+    throw unsupported(fileName, 'is a TorchScript archive (it contains code); DTD Lens reads state dicts only: save one with torch.save(model.state_dict(), path).');
+  }
+  if (pkl.length !== 1) throw badModel(fileName, `is not a PyTorch state dict archive: expected one '<name>/data.pkl' entry, found ${pkl.length}.`);
+  const prefix = pkl[0].slice(0, -'data.pkl'.length);
+  const order = files.get(`${prefix}byteorder`);
+  if (order && new TextDecoder().decode(order).trim() !== 'little') throw unsupported(fileName, 'stores big-endian tensors; DTD Lens reads little-endian PyTorch files.');
+
+  let root = unpickleStateDict(files.get(pkl[0])!, fileName, pkl[0]);
+  const notes: string[] = [];
+  if (root instanceof PDict && ![...root.entries.values()].some((v) => v instanceof PTensor)) {
+    for (const key of ['state_dict', 'model_state_dict', 'model']) {
+      const inner = root.entries.get(key);
+      if (inner instanceof PDict) {
+        notes.push(`read the state dict under the checkpoint key "${key}".`);
+        root = inner;
+        break;
+      }
+    }
+  }
+  if (!(root instanceof PDict)) throw unsupported(fileName, 'does not hold a state dict (a dict of tensors); save one with torch.save(model.state_dict(), path).');
+  const tensors: PtTensor[] = [];
+  for (const [key, value] of root.entries) {
+    if (typeof key !== 'string') continue;
+    if (value instanceof PTensor) tensors.push({ key, dtype: value.storage.dtype, shape: value.size, tensor: value });
+  }
+  if (tensors.length === 0) throw badModel(fileName, 'holds no tensors, so there is no network to explain.');
+
+  const read = (t: PtTensor): Float64Array => {
+    const { storage, offset, size, stride } = t.tensor;
+    if (!FLOAT_DTYPES.includes(storage.dtype)) {
+      throw badModel(fileName, `tensor '${t.key}' has dtype ${storage.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
+    }
+    const data = files.get(`${prefix}data/${storage.key}`);
+    if (!data) throw badModel(fileName, `tensor '${t.key}' points at storage '${storage.key}', which is not in the archive.`);
+    const width = DTYPE_BYTES[storage.dtype];
+    if (data.length < storage.numel * width) throw badModel(fileName, `storage '${storage.key}' holds ${data.length} bytes, fewer than its ${storage.numel} values need (truncated?).`);
+    const count = shapeSize(size);
+    if (stride.length !== size.length) throw badModel(fileName, `tensor '${t.key}' has ${size.length} dimensions but ${stride.length} strides.`);
+    // The largest element index must lie inside the storage.
+    let last = offset;
+    for (let d = 0; d < size.length; d++) if (size[d] > 0) last += (size[d] - 1) * stride[d];
+    if (count > 0 && (offset < 0 || last >= storage.numel || stride.some((s) => s < 0))) {
+      throw badModel(fileName, `tensor '${t.key}' (shape [${size.join(', ')}], offset ${offset}) reaches outside its storage of ${storage.numel} values.`);
+    }
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const scratch = new DataView(new ArrayBuffer(4));
+    const out = new Float64Array(count);
+    const idx = new Array(size.length).fill(0);
+    for (let i = 0; i < count; i++) {
+      let e = offset;
+      for (let d = 0; d < size.length; d++) e += idx[d] * stride[d];
+      switch (storage.dtype) {
+        case 'F32': out[i] = view.getFloat32(4 * e, true); break;
+        case 'F64': out[i] = view.getFloat64(8 * e, true); break;
+        case 'F16': out[i] = halfToNumber(view.getUint16(2 * e, true)); break;
+        default: out[i] = bfloat16ToNumber(view.getUint16(2 * e, true), scratch);
+      }
+      for (let d = size.length - 1; d >= 0; d--) {
+        if (++idx[d] < size[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return out;
+  };
+
+  const byKey = new Map(tensors.map((t) => [t.key, t]));
+  const lookup: TensorLookup = {
+    keys: () => tensors.map((t) => t.key),
+    get: (key) => {
+      const t = byKey.get(key);
+      return t ? { shape: t.shape, values: read(t) } : undefined;
+    },
+  };
+  const sidecar = readSidecar(opts.sidecar, fileName);
+  const net =
+    networkFromSidecarLayers(lookup, opts.sidecar, fileName, 'pytorch', sidecar.outputSelection ?? null) ??
+    linearStackNetwork(tensors, read, fileName, opts, 'pytorch', 'a PyTorch state dict');
+  net.notes.unshift(...notes);
+  return net;
+}
