@@ -219,9 +219,9 @@ test('fixture ONNX: layer names are the Gemm node names; the Slice becomes the o
 // ---------- dispatch, sidecar ----------
 
 test('unknown extension: unsupported, listing the supported formats', () => {
-  expectDtdError(() => loadDense(new Uint8Array(10), 'model.h5'), 'unsupported', 'model.h5', '.onnx', '.safetensors', '.json');
+  expectDtdError(() => loadDense(new Uint8Array(10), 'model.tflite'), 'unsupported', 'model.tflite', '.onnx', '.safetensors', '.json');
   expectDtdError(() => loadDense(new Uint8Array(10), '/some/dir/model'), 'unsupported', 'model');
-  assert.deepEqual([...SUPPORTED_MODEL_EXTENSIONS].sort(), ['.json', '.onnx', '.safetensors']);
+  assert.deepEqual([...SUPPORTED_MODEL_EXTENSIONS].sort(), ['.json', '.onnx', '.pt', '.pth', '.safetensors']);
 });
 
 test('extension dispatch ignores case and directories', () => {
