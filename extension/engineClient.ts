@@ -14,9 +14,11 @@ import {
   type HostToEngine,
   type InputSpec,
   type InspectReply,
+  type WireAuditOptions,
   type WireExplainOptions,
 } from './protocol';
 import type { ExplainResult, Progress } from './engine/types';
+import type { AuditResult } from './engine/audit';
 
 /** Why a request failed. `code` is the engine's DtdError code, or one of the host's own. */
 export class EngineError extends Error {
@@ -50,7 +52,7 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: EngineError) => void;
   onProgress?: (p: Progress) => void;
-  expect: 'result' | 'inspected' | 'pong';
+  expect: 'result' | 'inspected' | 'audited' | 'pong';
   watchdog?: NodeJS.Timeout;
   cancelTimer?: NodeJS.Timeout;
 }
@@ -102,6 +104,12 @@ export class EngineClient {
   explain(model: ModelPayload, input: InputSpec, options: WireExplainOptions, req: RequestOptions = {}): Promise<ExplainResult> {
     const id = this.nextId++;
     return this.request<ExplainResult>({ type: 'explain', id, ...model, input, options }, 'result', req);
+  }
+
+  /** The root audit over random inputs (the research experiment); the reply carries the CSV too. */
+  audit(model: ModelPayload, options: WireAuditOptions, req: RequestOptions = {}): Promise<{ audit: AuditResult; csv: string }> {
+    const id = this.nextId++;
+    return this.request<{ audit: AuditResult; csv: string }>({ type: 'audit', id, ...model, options }, 'audited', req);
   }
 
   inspect(model: ModelPayload, input?: InputSpec, req: RequestOptions = {}): Promise<InspectReply> {
@@ -301,6 +309,7 @@ export class EngineClient {
       }
       case 'result':
       case 'inspected':
+      case 'audited':
       case 'pong': {
         const p = this.pending.get(m.id);
         if (!p) return;
@@ -308,7 +317,7 @@ export class EngineClient {
           this.opts.log.error(`request ${m.id}: expected '${p.expect}', got '${m.type}'`);
           return;
         }
-        const value = m.type === 'result' ? m.result : m.type === 'inspected' ? m.reply : undefined;
+        const value = m.type === 'result' ? m.result : m.type === 'inspected' ? m.reply : m.type === 'audited' ? { audit: m.audit, csv: m.csv } : undefined;
         this.settle(m.id, () => p.resolve(value));
         return;
       }

@@ -5,7 +5,7 @@
 
 import * as vscode from 'vscode';
 import { EngineClient } from './engineClient';
-import { RunFlow, type ExplainRequest, type Notice, type ProgressEvent, type RunOutcome } from './runFlow';
+import { RunFlow, type AuditOutcome, type ExplainRequest, type Notice, type ProgressEvent, type RunOutcome } from './runFlow';
 import { RunStore, type RunRecord } from './runStore';
 import { RunsTreeProvider } from './runsTree';
 import { Visualizers, type RenderedEvent, type VisualizerTarget } from './visualizer';
@@ -21,6 +21,7 @@ export const COMMANDS = [
   'dtdLens.compare',
   'dtdLens.export',
   'dtdLens.showLog',
+  'dtdLens.audit',
   'dtdLens.openRun',
   'dtdLens.deleteRun',
   'dtdLens.clearRuns',
@@ -32,6 +33,8 @@ export interface DtdLensApi {
   cancelActiveRun(): boolean;
   rerunWithRule(runId: string, rule: string): Promise<RunOutcome>;
   compare(leftId: string, rightId: string): Promise<boolean>;
+  /** The root audit; options given here skip the questions. */
+  audit(uri: vscode.Uri, request?: Parameters<RunFlow['auditCommand']>[1]): Promise<AuditOutcome>;
   exportRun(runId: string, format: 'json' | 'svg' | 'png', target: vscode.Uri): Promise<vscode.Uri | undefined>;
   openRun(runId: string): Promise<boolean>;
   runs(): readonly RunRecord[];
@@ -145,6 +148,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     flow.exportRun(runIdOf(a), format === 'json' || format === 'svg' || format === 'png' ? format : undefined, target instanceof vscode.Uri ? target : undefined),
   );
   register('dtdLens.showLog', () => log.show());
+  register('dtdLens.audit', (a, req) => flow.auditCommand(a instanceof vscode.Uri ? a : undefined, typeof req === 'object' && req !== null && !Array.isArray(req) ? (req as Parameters<typeof flow.auditCommand>[1]) : {}));
   register('dtdLens.openRun', (a) => {
     const id = runIdOf(a);
     return id ? flow.openRun(id) : false;
@@ -162,6 +166,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     cancelActiveRun: () => flow.cancelActive(),
     rerunWithRule: (runId, rule) => flow.rerunWithRule(runId, rule),
     compare: (l, r) => flow.compare(l, r),
+    audit: (uri, req) => flow.auditCommand(uri, req ?? {}),
     exportRun: (id, format, target) => flow.exportRun(id, format, target),
     openRun: (id) => flow.openRun(id),
     runs: () => store.all(),

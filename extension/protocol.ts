@@ -3,10 +3,14 @@
 // unions per direction; requests carry an id and replies name it. Both ends
 // validate what they receive with the guards at the bottom.
 
+import type { AuditOptions, AuditResult } from './engine/audit';
 import type { ExplainOptions, ExplainResult, ModelSummary, Progress } from './engine/types';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
 export type WireExplainOptions = Omit<ExplainOptions, 'onProgress' | 'signal'>;
+
+/** Audit options that can cross a process boundary. */
+export type WireAuditOptions = Omit<AuditOptions, 'onProgress' | 'signal'>;
 
 /** How the engine gets its input vector. */
 export type InputSpec =
@@ -18,6 +22,7 @@ export type InputSpec =
 export type HostToEngine =
   | { type: 'explain'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; input: InputSpec; options: WireExplainOptions }
   | { type: 'inspect'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; input?: InputSpec }
+  | { type: 'audit'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; options: WireAuditOptions }
   | { type: 'cancel'; id: number }
   | { type: 'ping'; id: number };
 
@@ -34,6 +39,7 @@ export type EngineToHost =
   | { type: 'progress'; id: number; progress: Progress }
   | { type: 'result'; id: number; result: ExplainResult }
   | { type: 'inspected'; id: number; reply: InspectReply }
+  | { type: 'audited'; id: number; audit: AuditResult; csv: string }
   | { type: 'error'; id: number; code: string; message: string }
   | { type: 'log'; level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; message: string }
   | { type: 'pong'; id: number };
@@ -48,6 +54,7 @@ export interface WebviewSettings {
 export type HostToWebview =
   | { type: 'result'; result: ExplainResult; settings?: WebviewSettings }
   | { type: 'compare'; left: ExplainResult; right: ExplainResult; settings?: WebviewSettings }
+  | { type: 'audit'; audit: AuditResult }
   | { type: 'progress'; progress: Progress | null }
   | { type: 'export'; format: 'svg' | 'png' | 'json'; requestId: number }
   | { type: 'clear' };
@@ -56,6 +63,7 @@ export type HostToWebview =
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'rendered'; summary: { layers: number; nodesPerLayer: number[]; flows: number; renderMs: number } }
+  | { type: 'auditRendered'; rows: number; bars: number }
   | { type: 'select'; layer: number; unit: number }
   | { type: 'exported'; requestId: number; format: 'svg' | 'png' | 'json'; data: string }
   | { type: 'explain' }
@@ -77,6 +85,8 @@ export function isEngineToHost(v: unknown): v is EngineToHost {
       return typeof v.id === 'number' && isObj(v.result);
     case 'inspected':
       return typeof v.id === 'number' && isObj(v.reply);
+    case 'audited':
+      return typeof v.id === 'number' && isAuditResult(v.audit) && typeof v.csv === 'string';
     case 'error':
       return typeof v.id === 'number' && typeof v.message === 'string';
     case 'log':
@@ -95,6 +105,8 @@ export function isHostToEngine(v: unknown): v is HostToEngine {
       return typeof v.fileName === 'string' && v.modelBytes instanceof Uint8Array && isObj(v.input) && isObj(v.options);
     case 'inspect':
       return typeof v.fileName === 'string' && v.modelBytes instanceof Uint8Array;
+    case 'audit':
+      return typeof v.fileName === 'string' && v.modelBytes instanceof Uint8Array && isObj(v.options) && typeof v.options.inputs === 'number';
     case 'cancel':
     case 'ping':
       return true;
@@ -111,6 +123,8 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
       return true;
     case 'rendered':
       return isObj(v.summary);
+    case 'auditRendered':
+      return typeof v.rows === 'number' && typeof v.bars === 'number';
     case 'select':
       return typeof v.layer === 'number' && typeof v.unit === 'number';
     case 'exported':
@@ -135,6 +149,19 @@ export function isExplainResult(v: unknown): v is ExplainResult {
   );
 }
 
+/** Structural check of an audit before the webview draws it. */
+export function isAuditResult(v: unknown): v is AuditResult {
+  return (
+    isObj(v) &&
+    v.schema === 'dtd-lens/audit@1' &&
+    isObj(v.model) &&
+    typeof v.inputs === 'number' &&
+    Array.isArray(v.rows) &&
+    v.rows.every((r) => isObj(r) && typeof r.rule === 'string' && typeof r.method === 'string' && typeof r.shareRootsOutside === 'number') &&
+    isObj(v.definitions)
+  );
+}
+
 export function isHostToWebview(v: unknown): v is HostToWebview {
   if (!isObj(v) || typeof v.type !== 'string') return false;
   switch (v.type) {
@@ -142,6 +169,8 @@ export function isHostToWebview(v: unknown): v is HostToWebview {
       return isExplainResult(v.result);
     case 'compare':
       return isExplainResult(v.left) && isExplainResult(v.right);
+    case 'audit':
+      return isAuditResult(v.audit);
     case 'progress':
       return v.progress === null || isObj(v.progress);
     case 'export':

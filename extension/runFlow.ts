@@ -7,7 +7,8 @@
 
 import * as vscode from 'vscode';
 import { EngineClient, EngineError, type ModelPayload } from './engineClient';
-import type { HostToWebview, InputSpec, InspectReply, WireExplainOptions } from './protocol';
+import type { HostToWebview, InputSpec, InspectReply, WireAuditOptions, WireExplainOptions } from './protocol';
+import type { AuditResult } from './engine/audit';
 import type { ExplainResult, Method, ModelSummary, RootFinderName } from './engine/types';
 import { baseName, INPUT_GLOB, isModelFile, METHODS, MODEL_GLOB, readSettings, ROOT_FINDERS, sidecarUriFor, toWireOptions } from './config';
 import { newRunId, type RunInput, type RunRecord, type RunStore } from './runStore';
@@ -22,6 +23,11 @@ export type InputChoice =
   | { kind: 'last' };
 
 /** Everything a run can be told up front; what is missing is asked (or taken from the settings with `useDefaults`). */
+export type AuditOutcome =
+  | { status: 'ok'; audit: AuditResult; csv: string; durationMs: number }
+  | { status: 'dismissed' | 'cancelled' }
+  | { status: 'error'; error: { code: string; message: string } };
+
 export interface ExplainRequest {
   input?: InputChoice;
   explainedOutput?: number;
@@ -557,6 +563,110 @@ export class RunFlow {
     );
     this.panelRunId = undefined;
     return true;
+  }
+
+  // ── root audit ─────────────────────────────────────────────────────────
+  /**
+   * `DTD Lens: Audit Roots…`: the research experiment on the chosen model
+   * (random inputs, per rule and method: roots outside the region, …), drawn
+   * as a chart in the visualizer panel, with CSV/JSON export. Options given by
+   * a caller (tests, other commands) skip the questions.
+   */
+  async auditCommand(uriArg?: vscode.Uri, req: Partial<WireAuditOptions> & { saveTo?: vscode.Uri } = {}): Promise<AuditOutcome> {
+    const uri = uriArg ?? (await this.pickModel());
+    if (!uri) return { status: 'dismissed' };
+    let payload: ModelPayload;
+    try {
+      payload = await this.readModel(uri);
+    } catch (e) {
+      return { status: 'error', error: this.reportError(e, `reading ${baseName(uri)}`) };
+    }
+    let inputs = req.inputs;
+    if (inputs === undefined) {
+      const text = await vscode.window.showInputBox({
+        title: `DTD Lens: audit ${baseName(uri)}`,
+        prompt: 'How many random inputs |N(0, I)| (with a positive explained output)?',
+        value: '1000',
+        validateInput: (v) => (/^[1-9]\d{0,5}$/.test(v.trim()) ? undefined : 'A whole number from 1 to 999999'),
+      });
+      if (!text) return { status: 'dismissed' };
+      inputs = Number(text.trim());
+    }
+    let rules = req.rules;
+    if (!rules) {
+      const picks = await vscode.window.showQuickPick(
+        ['z+', 'w2', 'x', 'gamma=0.25'].map((r) => ({ label: r, picked: true })),
+        { title: 'DTD Lens: rules to audit', canPickMany: true },
+      );
+      if (!picks || picks.length === 0) return { status: 'dismissed' };
+      rules = picks.map((p) => p.label);
+    }
+    let rootFinder = req.rootFinder;
+    if (!rootFinder) {
+      const pick = await vscode.window.showQuickPick(
+        [
+          { label: 'polytope', description: 'exact roots inside the region (fast)', f: 'polytope' as const },
+          { label: 'linear', description: "the rule's analytic roots, as the research code (exponential in depth)", f: 'linear' as const },
+        ],
+        { title: 'DTD Lens: root finder for the full-backward rows' },
+      );
+      if (!pick) return { status: 'dismissed' };
+      rootFinder = pick.f;
+    }
+    const settings = readSettings(uri);
+    const options: WireAuditOptions = {
+      inputs,
+      rules,
+      rootFinder,
+      methods: req.methods,
+      seed: req.seed ?? settings.seed,
+      minOutput: req.minOutput,
+      explainedOutput: req.explainedOutput,
+      sanity: req.sanity ?? ['randomization', 'random-logit', 'pixel-flipping'],
+    };
+    const cts = new vscode.CancellationTokenSource();
+    this.active?.cancel();
+    this.active = cts;
+    const started = Date.now();
+    try {
+      const { audit, csv } = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `DTD Lens: auditing ${baseName(uri)}`, cancellable: true },
+        async (progress, token) => {
+          const sub = token.onCancellationRequested(() => cts.cancel());
+          try {
+            return await this.deps.engine.audit(payload, options, {
+              token: cts.token,
+              onProgress: (p) => progress.report({ message: p.fraction !== undefined ? `${p.stage} (${Math.round(p.fraction * 100)} %)` : p.stage }),
+            });
+          } finally {
+            sub.dispose();
+          }
+        },
+      );
+      const durationMs = Date.now() - started;
+      this.deps.log.info(`audit of ${baseName(uri)}: ${audit.inputs} inputs, ${audit.rows.length} rows in ${formatMs(durationMs)}`);
+      this.deps.visualizers.showInPanel({ type: 'audit', audit }, `DTD Lens: audit of ${baseName(uri)}`);
+      this.panelRunId = undefined;
+      const stem = `${baseName(uri).replace(/\.[^.]+$/, '')}-audit`;
+      if (req.saveTo) {
+        await vscode.workspace.fs.writeFile(req.saveTo, new TextEncoder().encode(req.saveTo.path.endsWith('.csv') ? csv : JSON.stringify(audit, null, 1)));
+      } else {
+        void this.notify('info', `DTD Lens: audit of ${audit.inputs} inputs done in ${formatMs(durationMs)}.`, 'Save CSV', 'Save JSON').then(async (choice) => {
+          if (!choice) return;
+          const ext = choice === 'Save CSV' ? 'csv' : 'json';
+          const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+          const target = await vscode.window.showSaveDialog({ title: 'DTD Lens: save the audit', defaultUri: folder ? vscode.Uri.joinPath(folder, `${stem}.${ext}`) : undefined, filters: { [ext.toUpperCase()]: [ext] } });
+          if (target) await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(ext === 'csv' ? csv : JSON.stringify(audit, null, 1)));
+        });
+      }
+      return { status: 'ok', audit, csv, durationMs };
+    } catch (e) {
+      if (e instanceof EngineError && e.code === 'cancelled') return { status: 'cancelled' };
+      return { status: 'error', error: this.reportError(e, `auditing ${baseName(uri)}`) };
+    } finally {
+      if (this.active === cts) this.active = undefined;
+      cts.dispose();
+    }
   }
 
   async exportRun(runId?: string, format?: 'json' | 'svg' | 'png', target?: vscode.Uri): Promise<vscode.Uri | undefined> {

@@ -18,6 +18,8 @@ export interface RenderedEvent {
   target: VisualizerTarget;
   summary: RenderedSummary;
   at: number;
+  /** Set when the webview drew a root audit instead of a network. */
+  audit?: { rows: number; bars: number };
 }
 
 /** One webview showing the visualizer: handshake, the last content, exports. */
@@ -97,6 +99,10 @@ class VisualizerWebview implements vscode.Disposable {
       case 'rendered':
         this.hooks.log.debug(`visualizer (${this.target}) rendered ${JSON.stringify(m.summary)}`);
         this.hooks.onRendered({ target: this.target, summary: m.summary, at: Date.now() });
+        return;
+      case 'auditRendered':
+        this.hooks.log.debug(`visualizer (${this.target}) drew an audit: ${m.rows} rows, ${m.bars} bars`);
+        this.hooks.onRendered({ target: this.target, summary: { layers: 0, nodesPerLayer: [], flows: 0, renderMs: 0 }, audit: { rows: m.rows, bars: m.bars }, at: Date.now() });
         return;
       case 'exported': {
         const pending = this.exports.get(m.requestId);

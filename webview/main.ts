@@ -12,6 +12,7 @@ import { exportSvg, svgToPng } from './export';
 import { heatmapPanel, imageShapeOf } from './heatmap';
 import { RootTree, treePanel, unitPanel } from './inspector';
 import { ledgerPanel } from './ledger';
+import { auditPanel } from './audit';
 import { buildNetworkView, defaultViewOptions, findNode, layerName, type NetworkView, type ViewEdge, type ViewNode } from './model';
 import { renderPane, type PaneRender } from './network';
 
@@ -284,6 +285,23 @@ class App {
         this.lastMessage = m;
         this.setProgress(null);
         this.render();
+        break;
+      }
+      case 'audit': {
+        // The audit replaces the network view; the last explanation stays in the host's recent runs.
+        this.current = null;
+        this.panes = [];
+        this.lastMessage = m;
+        this.setProgress(null);
+        const { panel, bars } = auditPanel(m.audit, readPalette());
+        for (const x of [this.el.inspector, this.el.ledgers, this.el.heatmaps, this.el.warnings]) x.replaceChildren();
+        this.el.panes.classList.remove('two');
+        this.el.panes.replaceChildren(panel);
+        this.el.title.textContent = `Root audit · ${m.audit.model.name}`;
+        this.el.meta.textContent = `${m.audit.inputs} inputs · seed ${m.audit.seed}`;
+        this.el.app.setAttribute('data-state', 'audit');
+        this.saveStateNow();
+        this.post({ type: 'auditRendered', rows: m.audit.rows.length, bars });
         break;
       }
       case 'progress':

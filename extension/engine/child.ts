@@ -8,6 +8,7 @@
 
 import { isHostToEngine, type EngineToHost, type HostToEngine, type InputSpec } from '../protocol';
 import { explain, outputs, randomInput, summarizeModel } from './index';
+import { audit, auditCsv } from './audit';
 import { loadModel } from './loaders';
 import { parseInput } from './input';
 import { isDtdError, DtdError } from './errors';
@@ -94,6 +95,22 @@ async function handle(msg: HostToEngine): Promise<void> {
         send({ type: 'inspected', id: msg.id, reply });
       } catch (e) {
         replyError(msg.id, e);
+      }
+      return;
+    }
+    case 'audit': {
+      const controller = new AbortController();
+      running.set(msg.id, controller);
+      const started = Date.now();
+      try {
+        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar });
+        const result = await audit(net, { ...msg.options, onProgress: throttled(msg.id), signal: controller.signal });
+        log('info', `request ${msg.id}: audit of ${result.inputs} inputs in ${Date.now() - started} ms`);
+        send({ type: 'audited', id: msg.id, audit: result, csv: auditCsv(result) });
+      } catch (e) {
+        replyError(msg.id, e);
+      } finally {
+        running.delete(msg.id);
       }
       return;
     }

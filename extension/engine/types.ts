@@ -101,6 +101,8 @@ export interface RootChecks {
   inRegion: boolean;
   /** ≥ 0 (ReLU activations) or inside the zB box. */
   inDomain: boolean;
+  /** When the root is outside its region: the first constraint crossed from the layer input to the root, in words. */
+  crossing?: string | null;
 }
 
 export interface RootInfo {
@@ -147,6 +149,8 @@ export interface TreeEntry {
   gradAtRootIsZero: boolean;
   inRegion: boolean;
   inDomain: boolean;
+  /** When the root is outside its region: the first constraint crossed from the input of this call to the root, in words. */
+  crossing?: string | null;
 }
 
 /** Relevance flowing from lower unit `from` (in activations[layer-1]) into upper unit `to` of layer `layer`. */

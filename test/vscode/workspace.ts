@@ -8,7 +8,7 @@ import { join } from 'node:path';
 const ROOT = process.cwd();
 
 function fixturesDir(): string {
-  const candidates = [process.env.DTD_FIXTURES_DIR, join(ROOT, '../shared/fixtures/dtd'), '/work/shared/fixtures/dtd'].filter((p): p is string => !!p);
+  const candidates = [process.env.DTD_FIXTURES_DIR, join(ROOT, '../shared/fixtures/dtd'), join(ROOT, 'test/fixtures/dtd')].filter((p): p is string => !!p);
   const hit = candidates.find((p) => existsSync(join(p, 'mlp3_seed1_notebook.onnx')));
   if (!hit) throw new Error(`fixture models not found in ${candidates.join(', ')} (set DTD_FIXTURES_DIR)`);
   return hit;

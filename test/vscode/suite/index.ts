@@ -148,6 +148,23 @@ test('re-run with another rule, compare both, open a run from the tree', async (
   await api.waitForRendered('panel', since, 20000);
 });
 
+test('the root audit: research numbers, a chart in the panel, and a CSV', async () => {
+  const since = Date.now();
+  const out = await api.audit(file('mlp3_seed1_notebook.onnx'), { inputs: 300, rules: ['z+'], rootFinder: 'polytope', seed: 0, sanity: [], saveTo: file('exports/audit.csv') });
+  assert.equal(out.status, 'ok', JSON.stringify(out));
+  if (out.status !== 'ok') return;
+  const tf = out.audit.rows.find((r) => r.method === 'train-free')!;
+  // The research network: a substantial share of inputs has a z+ root outside its region.
+  assert.ok(tf.shareInputsWithRootOutside > 0.25 && tf.shareInputsWithRootOutside < 0.55, String(tf.shareInputsWithRootOutside));
+  assert.equal(out.audit.rows.find((r) => r.method === 'full-backward')!.shareRootsOutside, 0);
+  const drawn = await waitFor('the audit chart', () => api.rendered.find((e) => e.target === 'panel' && e.at >= since && e.audit));
+  assert.deepEqual(drawn.audit, { rows: 2, bars: 6 });
+  const csv = readFileSync(file('exports/audit.csv').fsPath, 'utf8').trim().split('\n');
+  assert.equal(csv.length, 3);
+  assert.match(csv[0], /^rule,method,rootFinder,inputs,failedInputs,roots,shareInputsWithRootOutside,shareRootsOutside/);
+  assert.match(csv[1], /^z\+,train-free,linear,300,0,/);
+}, 60000);
+
 test('export as JSON, SVG and PNG', async () => {
   const out = await explainMlp3();
   const json = await api.exportRun(out.runId!, 'json', file('exports/run.json'));

@@ -1,0 +1,50 @@
+// The root audit drawn in the visualizer: bars per rule and method with the
+// audit's own numbers, the table, definitions and sanity checks.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { audit, type AuditResult } from '../../extension/engine/audit';
+import { loadModel } from '../../extension/engine';
+import { fixtureFile } from '../helpers/fixtures';
+import { launch, openWebview } from './harness';
+
+describe('root audit chart', () => {
+  let browser: Browser;
+  let result: AuditResult;
+  before(async () => {
+    browser = await launch();
+    const net = loadModel(new Uint8Array(readFileSync(fixtureFile('mlp3_seed1_notebook', 'json'))), 'mlp3_seed1_notebook.json');
+    result = await audit(net, { inputs: 200, rules: ['z+', 'w2'], methods: ['train-free', 'full-backward'], rootFinder: 'polytope', seed: 2, sanity: ['pixel-flipping'] });
+  });
+  after(() => browser?.close());
+
+  it('draws one bar per rule, method and measure with the audit numbers, and the table', async () => {
+    const w = await openWebview(browser, { theme: 'vscode-dark' });
+    await w.send({ type: 'audit', audit: result }, false);
+    const [done] = await w.waitFor('auditRendered', 1);
+    assert.deepEqual(done, { type: 'auditRendered', rows: 4, bars: 12 });
+    const bars = await w.page.$$eval('.audit-chart rect.bar', (els) => els.map((e) => ({ m: e.getAttribute('data-measure'), row: Number(e.getAttribute('data-row')), v: Number(e.getAttribute('data-value')), w: Number(e.getAttribute('width')) })));
+    assert.equal(bars.length, 12);
+    for (const b of bars) {
+      const row = result.rows[b.row];
+      assert.equal(b.v, row[b.m as 'shareRootsOutside']);
+    }
+    // Widths are proportional to the shares.
+    const full = bars.find((b) => b.v > 0.2)!;
+    for (const b of bars) if (b.v > 0) assert.ok(Math.abs(b.w / full.w - b.v / full.v) < 1e-6);
+    const tableRows = await w.page.$$eval('.audit-table tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-rule'), tr.getAttribute('data-method'), (tr.children[6] as HTMLElement).querySelector('.num')!.getAttribute('data-value')]));
+    assert.deepEqual(tableRows, result.rows.map((r) => [r.rule, r.method, String(r.shareRootsOutside)]));
+    assert.match(await w.page.textContent('.audit-sanity') ?? '', /Pixel flipping/);
+    assert.deepEqual(w.problems, []);
+    await w.screenshot('audit-dark');
+  });
+
+  it('refuses a malformed audit', async () => {
+    const w = await openWebview(browser);
+    await w.send({ type: 'audit', audit: { schema: 'dtd-lens/audit@1', rows: 'nope' } }, false);
+    const posted = await w.waitFor('error', 1);
+    assert.match((posted[0] as { message: string }).message, /failed validation/);
+  });
+});

@@ -1,0 +1,122 @@
+// The root audit as a chart: per rule and method, the shares that say how far
+// DTD can be trusted on this network (inputs with a root outside the local
+// linear region, roots outside, inputs with negative relevance), as grouped
+// horizontal bars on a 0–100 % scale, with the full table below. Built with
+// d3 scales; every number is also in the DOM (data-value) for tests and
+// screen readers.
+
+import { scaleBand, scaleLinear } from 'd3';
+import type { AuditResult } from '../extension/engine/audit';
+import type { Palette } from './colors';
+import { h, num } from './dom';
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+const MEASURES: { key: 'shareInputsWithRootOutside' | 'shareRootsOutside' | 'shareInputsWithNegativeRelevance'; label: string }[] = [
+  { key: 'shareInputsWithRootOutside', label: 'inputs with a root outside its region' },
+  { key: 'shareRootsOutside', label: 'roots outside their region' },
+  { key: 'shareInputsWithNegativeRelevance', label: 'inputs with negative relevance' },
+];
+
+function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
+/** Draws the audit; returns the panel and how many bars it drew. */
+export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLElement; bars: number } {
+  const panel = h('section', { class: 'audit', 'data-inputs': audit.inputs });
+  panel.append(
+    h('h2', { class: 'pane-title' }, `Root audit · ${audit.model.name} · ${audit.inputs} inputs |N(0, I)| with output ${audit.explainedOutput} > ${audit.minOutput} · seed ${audit.seed}`),
+  );
+  const rows = audit.rows;
+  const width = 760, rowH = 18, labelW = 220, right = 60;
+  const groups = rows.map((r) => `${r.rule} · ${r.method}${r.method === 'full-backward' ? ` (${r.rootFinder})` : ''}`);
+  const height = rows.length * (MEASURES.length * rowH + 14) + 40;
+  const y = scaleBand<string>().domain(groups).range([10, height - 30]).paddingInner(0.15);
+  const x = scaleLinear().domain([0, 1]).range([labelW, width - right]);
+  const colors = [palette.fail, palette.negative, palette.muted];
+  const svg = svgEl('svg', { viewBox: `0 0 ${width} ${height}`, width: '100%', role: 'img', 'aria-label': 'root audit chart', class: 'audit-chart', fill: palette.foreground });
+  let bars = 0;
+  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
+    svg.append(svgEl('line', { x1: x(t), x2: x(t), y1: 5, y2: height - 25, class: 'grid' }));
+    const label = svgEl('text', { x: x(t), y: height - 10, 'text-anchor': 'middle', class: 'axis' });
+    label.textContent = `${t * 100} %`;
+    svg.append(label);
+  }
+  rows.forEach((r, gi) => {
+    const g0 = y(groups[gi]) ?? 0;
+    const band = y.bandwidth() / MEASURES.length;
+    const name = svgEl('text', { x: labelW - 8, y: g0 + y.bandwidth() / 2, 'text-anchor': 'end', 'dominant-baseline': 'middle', class: 'group-label' });
+    name.textContent = groups[gi];
+    svg.append(name);
+    MEASURES.forEach((m, mi) => {
+      const v = r[m.key];
+      const yy = g0 + mi * band;
+      const w = Number.isFinite(v) ? Math.max(0, x(v) - x(0)) : 0;
+      const rect = svgEl('rect', { x: x(0), y: yy + 1, width: w, height: Math.max(1, band - 2), fill: colors[mi], 'data-measure': m.key, 'data-value': String(v), 'data-row': gi, class: 'bar' });
+      const title = svgEl('title', {});
+      title.textContent = `${groups[gi]}: ${m.label} ${Number.isFinite(v) ? (100 * v).toFixed(1) + ' %' : '—'}`;
+      rect.append(title);
+      svg.append(rect);
+      const t = svgEl('text', { x: x(0) + w + 4, y: yy + band / 2, 'dominant-baseline': 'middle', class: 'bar-value' });
+      t.textContent = Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : '—';
+      svg.append(t);
+      bars++;
+    });
+  });
+  const legend = h(
+    'div',
+    { class: 'audit-legend' },
+    ...MEASURES.map((m, i) => {
+      const sw = h('span', { class: 'swatch' });
+      sw.style.background = colors[i]; // CSSOM, not a style attribute: the CSP forbids inline styles
+      return h('span', { class: 'legend-item' }, sw, m.label);
+    }),
+  );
+  panel.append(legend);
+  panel.append(svg as unknown as Node);
+  const table = h('table', { class: 'audit-table' });
+  table.append(
+    h(
+      'thead',
+      {},
+      h('tr', {}, ...['rule', 'method', 'root finder', 'inputs ok', 'roots', 'inputs w/ root outside', 'roots outside', 'roots unmoved', 'median distance', 'inputs w/ neg. relevance', 'conservation error'].map((c) => h('th', {}, c))),
+    ),
+  );
+  const body = h('tbody', {});
+  const pct = (v: number) => h('span', { class: 'num', 'data-value': String(v), title: String(v) }, Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : '—');
+  for (const r of rows) {
+    body.append(
+      h(
+        'tr',
+        { 'data-rule': r.rule, 'data-method': r.method },
+        h('td', {}, r.rule),
+        h('td', {}, r.method),
+        h('td', {}, r.rootFinder),
+        h('td', {}, `${r.inputs - r.failedInputs}/${r.inputs}`),
+        h('td', {}, String(r.roots)),
+        h('td', { class: r.shareInputsWithRootOutside > 0 ? 'fail' : '' }, pct(r.shareInputsWithRootOutside)),
+        h('td', { class: r.shareRootsOutside > 0 ? 'fail' : '' }, pct(r.shareRootsOutside)),
+        h('td', {}, pct(r.shareRootsUnmoved)),
+        h('td', {}, num(r.medianRootDistance)),
+        h('td', {}, pct(r.shareInputsWithNegativeRelevance)),
+        h('td', {}, num(r.meanConservationError)),
+      ),
+    );
+  }
+  table.append(body);
+  panel.append(table);
+  const defs = h('details', { class: 'audit-definitions' }, h('summary', {}, 'What the columns mean'), h('dl', {}, ...Object.entries(audit.definitions).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+  panel.append(defs);
+  if (audit.sanity) {
+    const s = audit.sanity;
+    const list = h('ul', { class: 'audit-sanity' });
+    for (const r of s.randomization ?? []) list.append(h('li', {}, `Parameters randomised from ${r.randomizedFrom} up: mean Spearman ρ `, num(r.meanSpearman), ` (${r.pairs} inputs)`));
+    if (s.randomLogit) list.append(h('li', {}, 'Random other output: mean Spearman ρ ', num(s.randomLogit.meanSpearman)));
+    if (s.pixelFlipping) list.append(h('li', {}, `Pixel flipping (${s.pixelFlipping.steps} steps): AOPC `, num(s.pixelFlipping.aopcRelevanceOrder), ' by relevance vs ', num(s.pixelFlipping.aopcRandomOrder), ' in random order'));
+    panel.append(h('h3', {}, 'Sanity checks'), list);
+  }
+  return { panel, bars };
+}
