@@ -4,11 +4,13 @@
 // camelCase spellings (inputSize, inFeatures, ...) are accepted too. Numbers may be
 // the strings "NaN"/"Infinity"/"-Infinity" (the fixtures' convention); validateNetwork
 // then refuses them with a message.
-// A `network` with a `parameters` table (the conv fixtures, CONV.md §2) goes to convJson.ts.
+// A `network` with a `parameters` table (the conv fixtures, CONV.md §2) goes to convJson.ts,
+// a TensorFlow.js model.json (modelTopology + weightsManifest) to tfjs.ts.
 
 import type { Activation, DenseLayer, Network } from '../network';
 import { LoaderOptions, badModel, parseOutputSelection } from './common';
 import { isConvFixtureNetwork, loadConvFixtureNetwork } from './convJson';
+import { isTfjsModelJson, loadTfjsModel } from './tfjs';
 
 type Obj = Record<string, unknown>;
 
@@ -28,7 +30,7 @@ function toNumber(v: unknown): number | undefined {
   return undefined;
 }
 
-export function loadJsonModel(bytes: Uint8Array, fileName: string, _opts: LoaderOptions = {}): Network {
+export function loadJsonModel(bytes: Uint8Array, fileName: string, opts: LoaderOptions = {}): Network {
   const fail = (problem: string) => badModel(fileName, problem);
   let doc: unknown;
   try {
@@ -36,6 +38,8 @@ export function loadJsonModel(bytes: Uint8Array, fileName: string, _opts: Loader
   } catch (e) {
     throw fail(`is not valid JSON (${(e as Error).message}).`);
   }
+  // TensorFlow.js Layers model.json (weights in shards next to it): tfjs.ts.
+  if (isTfjsModelJson(doc)) return loadTfjsModel(doc as Obj, fileName, opts);
   if (isObj(doc) && isObj(doc.network)) doc = doc.network;
   // Convolutional fixtures (CONV.md): layers described PyTorch-style with a parameters table.
   if (isConvFixtureNetwork(doc)) return loadConvFixtureNetwork(doc as Obj, fileName);
