@@ -15,24 +15,37 @@ export interface ImageShape {
   channels: number;
   /** Where the shape came from, shown to the user. */
   source: 'setting' | 'result' | 'assumed square';
+  /** Memory order of the flat values: the engine's NCHW (C-major) or channels last (the imageShape setting). */
+  layout: 'chw' | 'hwc';
 }
 
 function fromArray(s: unknown, size: number, source: ImageShape['source']): ImageShape | null {
   if (!Array.isArray(s) || s.length < 2 || s.length > 3 || !s.every((v) => Number.isInteger(v) && v > 0)) return null;
   const [height, width, channels = 1] = s as number[];
-  return height * width * channels === size ? { height, width, channels, source } : null;
+  return height * width * channels === size ? { height, width, channels, source, layout: 'hwc' } : null;
 }
 
-/** settings.imageShape, then result.shapes.input (optional engine field), then a square input of ≥ 100 units (marked as assumed). */
+/** The engine's shapes[0] = [C, H, W] (NCHW, flattened C-major). */
+function fromEngine(s: unknown, size: number): ImageShape | null {
+  if (!Array.isArray(s) || s.length !== 3 || !s.every((v) => Number.isInteger(v) && v > 0)) return null;
+  const [channels, height, width] = s as number[];
+  return height * width * channels === size && height > 1 && width > 1 ? { height, width, channels, source: 'result', layout: 'chw' } : null;
+}
+
+/** Value of channel c at pixel i (row-major over H×W). */
+function at(v: number[], shape: ImageShape, i: number, c: number): number {
+  return (shape.layout === 'chw' ? v[c * shape.width * shape.height + i] : v[i * shape.channels + c]) ?? 0;
+}
+
+/** settings.imageShape (H×W or H×W×C), then the engine's result.shapes[0] ([C, H, W]), then a square input of ≥ 100 units (marked as assumed). */
 export function imageShapeOf(result: ExplainResult, settings?: WebviewSettings): ImageShape | null {
   const size = result.input?.length ?? result.activations[0]?.length ?? 0;
   const fromSetting = fromArray(settings?.imageShape, size, 'setting');
   if (fromSetting) return fromSetting;
-  const shapes = (result as ExplainResult & { shapes?: { input?: unknown } }).shapes;
-  const fromResult = fromArray(shapes?.input, size, 'result');
+  const fromResult = fromEngine(result.shapes?.[0], size);
   if (fromResult) return fromResult;
   const side = Math.round(Math.sqrt(size));
-  if (size >= 100 && side * side === size) return { height: side, width: side, channels: 1, source: 'assumed square' };
+  if (size >= 100 && side * side === size) return { height: side, width: side, channels: 1, source: 'assumed square', layout: 'hwc' };
   return null;
 }
 
@@ -56,10 +69,10 @@ function canvasFor(shape: ImageShape, pixel: (i: number) => [number, number, num
   return h('figure', { class: 'heat-figure' }, canvas, h('figcaption', {}, label));
 }
 
-/** Sum over channels of pixel i (channels last). */
+/** Sum over channels of pixel i. */
 function pixelSum(v: number[], shape: ImageShape, i: number): number {
   let s = 0;
-  for (let c = 0; c < shape.channels; c++) s += v[i * shape.channels + c] ?? 0;
+  for (let c = 0; c < shape.channels; c++) s += at(v, shape, i, c);
   return s;
 }
 
@@ -85,7 +98,7 @@ export function heatmapPanel(
     canvasFor(
       shape,
       (i) => {
-        if (shape.channels === 3) return [0, 1, 2].map((c) => Math.round((255 * ((input[i * 3 + c] ?? 0) - lo)) / span)) as [number, number, number];
+        if (shape.channels === 3) return [0, 1, 2].map((c) => Math.round((255 * (at(input, shape, i, c) - lo)) / span)) as [number, number, number];
         const g = Math.round((255 * (pixelSum(input, shape, i) / shape.channels - lo)) / span);
         return [g, g, g];
       },

@@ -40,7 +40,7 @@ function buildInput(net: Network, spec: InputSpec, explainedOutput: number | und
     }
     case 'file':
       if (!(spec.bytes instanceof Uint8Array)) throw new DtdError('bad-input', `${spec.fileName}: the input file's bytes did not arrive.`);
-      return parseInput(spec.bytes, spec.fileName, net.inputSize);
+      return parseInput(spec.bytes, spec.fileName, net.inputSize, { shape: net.inputShape });
     case 'random':
       return randomInput(net, { seed: spec.seed, minOutput: spec.minOutput, explainedOutput });
     default:

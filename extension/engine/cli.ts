@@ -217,7 +217,7 @@ async function runExplain(argv: string[]): Promise<number> {
   const explainedOutput = int(values.output, '--output');
   let x: Float64Array;
   if (values.input && values['random-input']) fail('Give either --input FILE or --random-input, not both.');
-  if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize);
+  if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize, { shape: net.inputShape });
   else if (values['random-input']) x = randomInput(net, { seed, minOutput: num(values['min-output'], '--min-output') ?? 0, explainedOutput });
   else fail('Say which input to explain: --input FILE or --random-input [--seed N].');
   const options: ExplainOptions = {

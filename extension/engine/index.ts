@@ -3,7 +3,7 @@
 
 import { DtdError } from './errors';
 import { forward as forward64, outputs as outputs64 } from './forward';
-import { explainedRow, outputSize, requireDense, type Network } from './network';
+import { explainedRow, outputSize, type Network } from './network';
 import { Rng } from './rng';
 
 export { explain, summarizeModel, DEFAULT_MH, DEFAULT_INTERPOLATION } from './explain';
@@ -17,12 +17,12 @@ export type { Network } from './network';
 export * from './types';
 
 export function forward(net: Network, x: ArrayLike<number>) {
-  return forward64(requireDense(net), x);
+  return forward64(net, x);
 }
 
 /** The network's outputs (after the output selection) at x. */
 export function outputs(net: Network, x: ArrayLike<number>): Float64Array {
-  return outputs64(requireDense(net), x);
+  return outputs64(net, x);
 }
 
 export interface RandomInputOptions {
@@ -47,7 +47,7 @@ export function randomInput(net: Network, opts: RandomInputOptions): Float64Arra
   const x = new Float64Array(net.inputSize);
   for (let t = 0; t < tries; t++) {
     for (let i = 0; i < x.length; i++) x[i] = Math.abs(rng.normal());
-    const f = forward64(requireDense(net), x);
+    const f = forward64(net, x);
     if (f.act[net.layers.length][row] > min) return x;
   }
   throw new DtdError('bad-input', `No random input with output ${k} above ${min} was found in ${tries} draws from |N(0, I)| (seed ${opts.seed}); this output may be off for non-negative inputs.`);
