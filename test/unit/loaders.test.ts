@@ -221,7 +221,7 @@ test('fixture ONNX: layer names are the Gemm node names; the Slice becomes the o
 test('unknown extension: unsupported, listing the supported formats', () => {
   expectDtdError(() => loadDense(new Uint8Array(10), 'model.tflite'), 'unsupported', 'model.tflite', '.onnx', '.safetensors', '.json');
   expectDtdError(() => loadDense(new Uint8Array(10), '/some/dir/model'), 'unsupported', 'model');
-  assert.deepEqual([...SUPPORTED_MODEL_EXTENSIONS].sort(), ['.json', '.onnx', '.pt', '.pth', '.safetensors']);
+  assert.deepEqual([...SUPPORTED_MODEL_EXTENSIONS].sort(), ['.h5', '.hdf5', '.json', '.keras', '.onnx', '.pt', '.pth', '.safetensors']);
 });
 
 test('extension dispatch ignores case and directories', () => {

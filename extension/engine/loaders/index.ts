@@ -8,6 +8,7 @@ import { type Network, validateNetwork } from '../network';
 import { type LoaderOptions, displayName } from './common';
 import { loadJsonModel } from './json';
 import { loadOnnx } from './onnx';
+import { loadKerasArchive, loadKerasH5 } from './keras';
 import { loadPytorch } from './pytorch';
 import { loadSafetensors } from './safetensors';
 
@@ -23,6 +24,9 @@ const LOADERS: Record<string, Loader> = {
   '.json': loadJsonModel,
   '.pt': loadPytorch,
   '.pth': loadPytorch,
+  '.keras': loadKerasArchive,
+  '.h5': loadKerasH5,
+  '.hdf5': loadKerasH5,
 };
 
 export const SUPPORTED_MODEL_EXTENSIONS: readonly string[] = Object.keys(LOADERS);

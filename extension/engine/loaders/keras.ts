@@ -1,0 +1,144 @@
+// Loader for Keras models: `.keras` (Keras 3: a zip with config.json and
+// model.weights.h5, weights at layers/<name>/vars/<i>) and legacy `.h5`/`.hdf5`
+// (model.save() in Keras 2: the model_config attribute and
+// model_weights/<layer>/<weight_names>). Zips are read with fflate under the
+// zip-bomb bound (zip.ts), HDF5 with jsfive (pure JS, read-only, synchronous).
+// The layer configs go through kerasLayers.ts (channels-last → NCHW).
+
+import { File as H5File, type Dataset, type Group } from 'jsfive';
+import { isDtdError } from '../errors';
+import type { Network } from '../network';
+import { LoaderOptions, badModel, unsupported } from './common';
+import { type KerasWeight, checkKerasLayers, kerasLayerChain, networkFromKerasLayers } from './kerasLayers';
+import { readZip } from './zip';
+
+const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+function openH5(bytes: Uint8Array, fileName: string, what: string): H5File {
+  if (!HDF5_MAGIC.every((b, i) => bytes[i] === b)) throw badModel(fileName, `${what} is not an HDF5 file (no HDF5 signature).`);
+  // The superblock records the end-of-file address: a shorter file is truncated (jsfive reads lazily
+  // and might not notice when the missing bytes are not needed).
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = bytes[8];
+  const eofAt = version === 0 ? 40 : version === 1 ? 44 : version === 2 || version === 3 ? 28 : -1;
+  const offsetSize = version <= 1 ? bytes[13] : bytes[9];
+  if (eofAt > 0 && offsetSize === 8 && bytes.length >= eofAt + 8) {
+    const eof = view.getBigUint64(eofAt, true);
+    if (eof !== 0xffffffffffffffffn && eof > BigInt(bytes.length)) {
+      throw badModel(fileName, `${what} is truncated: its HDF5 superblock says it ends at byte ${eof}, but it has ${bytes.length} bytes.`);
+    }
+  }
+  try {
+    return new H5File(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, fileName);
+  } catch (e) {
+    throw badModel(fileName, `${what} cannot be read as HDF5 (${(e as Error).message}); the file is truncated or corrupt.`);
+  }
+}
+
+function isDataset(v: unknown): v is Dataset {
+  return typeof v === 'object' && v !== null && 'shape' in v && 'value' in v;
+}
+
+/** A float dataset → weight; refuses non-numeric data. */
+function datasetWeight(node: unknown, path: string, fileName: string): KerasWeight {
+  if (!isDataset(node)) throw badModel(fileName, `'${path}' is not a dataset.`);
+  let value: unknown;
+  try {
+    value = node.value;
+  } catch (e) {
+    throw badModel(fileName, `dataset '${path}' cannot be read (${(e as Error).message}).`);
+  }
+  const shape = Array.isArray(node.shape) ? node.shape : [];
+  const n = shape.reduce((a: number, d: number) => a * d, 1);
+  const arr = value as ArrayLike<unknown>;
+  if (!arr || typeof arr.length !== 'number' || arr.length !== n || (n > 0 && typeof arr[0] !== 'number')) {
+    throw badModel(fileName, `dataset '${path}' does not hold ${n} numbers.`);
+  }
+  return { shape, values: Float64Array.from(arr as ArrayLike<number>) };
+}
+
+function attrText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return new TextDecoder().decode(v);
+  if (Array.isArray(v) && v.length === 1) return attrText(v[0]);
+  return undefined;
+}
+
+function parseConfig(text: string | undefined, fileName: string, where: string): unknown {
+  if (text === undefined) throw badModel(fileName, `has no ${where}.`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw badModel(fileName, `${where} is not valid JSON (${(e as Error).message}).`);
+  }
+}
+
+function safeGet(g: Group, path: string): unknown {
+  try {
+    return g.get(path);
+  } catch {
+    return null;
+  }
+}
+
+/** jsfive reads lazily and throws plain errors (RangeError, ...) on corrupt files: turn them into bad-model. */
+function guarded<T>(fileName: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (isDtdError(e)) throw e;
+    throw badModel(fileName, `cannot be read as a Keras HDF5 file (${(e as Error).message}); the file is truncated or corrupt.`);
+  }
+}
+
+/** Keras 3 `.keras` zip. */
+export function loadKerasArchive(bytes: Uint8Array, fileName: string, opts: LoaderOptions = {}): Network {
+  return guarded(fileName, () => loadKerasArchiveUnguarded(bytes, fileName, opts));
+}
+
+/** Legacy Keras HDF5 (`model.save('m.h5')`): architecture and weights in one file. */
+export function loadKerasH5(bytes: Uint8Array, fileName: string, opts: LoaderOptions = {}): Network {
+  return guarded(fileName, () => loadKerasH5Unguarded(bytes, fileName, opts));
+}
+
+function loadKerasArchiveUnguarded(bytes: Uint8Array, fileName: string, opts: LoaderOptions): Network {
+  const { files, names } = readZip(bytes, fileName, (n) => n === 'config.json' || n === 'model.weights.h5', opts.maxUncompressedBytes);
+  const configBytes = files.get('config.json');
+  if (!configBytes) throw badModel(fileName, `is not a Keras v3 archive: it has no config.json (entries: ${names.slice(0, 8).join(', ') || 'none'}).`);
+  const { layers } = kerasLayerChain(parseConfig(new TextDecoder().decode(configBytes), fileName, 'config.json'), fileName);
+  checkKerasLayers(layers, fileName);
+  const h5bytes = files.get('model.weights.h5');
+  if (!h5bytes) throw badModel(fileName, 'has no model.weights.h5 inside the archive.');
+  const h5 = openH5(h5bytes, fileName, 'model.weights.h5');
+  const lookup = (layer: string, _variable: string, index: number): KerasWeight | undefined => {
+    for (const path of [`layers/${layer}/vars/${index}`, `_layer_checkpoint_dependencies/${layer}/vars/${index}`]) {
+      const node = safeGet(h5, path);
+      if (node) return datasetWeight(node, path, fileName);
+    }
+    return undefined;
+  };
+  return networkFromKerasLayers(layers, lookup, fileName, 'keras');
+}
+
+function loadKerasH5Unguarded(bytes: Uint8Array, fileName: string, _opts: LoaderOptions): Network {
+  const h5 = openH5(bytes, fileName, 'the file');
+  const config = attrText(h5.attrs.model_config);
+  if (config === undefined) {
+    throw unsupported(fileName, 'holds weights only (no model_config attribute, as written by model.save_weights()); DTD Lens needs the architecture too: save with model.save("model.h5") or as .keras.');
+  }
+  const { layers } = kerasLayerChain(parseConfig(config, fileName, 'the model_config attribute'), fileName);
+  checkKerasLayers(layers, fileName);
+  const root = (safeGet(h5, 'model_weights') as Group | null) ?? h5;
+  const lookup = (layer: string, variable: string, index: number): KerasWeight | undefined => {
+    const g = safeGet(root, layer) as Group | null;
+    if (!g) return undefined;
+    const rawNames = g.attrs?.weight_names;
+    const names = (Array.isArray(rawNames) ? rawNames : []).map((n) => attrText(n) ?? '');
+    const base = (n: string) => n.replace(/:\d+$/, '').split('/').pop();
+    const name = names.find((n) => base(n) === variable) ?? names[index];
+    if (!name) return undefined;
+    const node = safeGet(g, name);
+    return node ? datasetWeight(node, `model_weights/${layer}/${name}`, fileName) : undefined;
+  };
+  return networkFromKerasLayers(layers, lookup, fileName, 'keras');
+}
