@@ -78,13 +78,15 @@ function checkState(v: boolean | null | undefined): BadgeState {
   return v === true ? 'pass' : v === false ? 'fail' : 'unknown';
 }
 
-export function checkBadges(checks: { relevanceZero: boolean | null; inRegion: boolean | null; inDomain: boolean | null } | null): HTMLElement {
+export function checkBadges(checks: { relevanceZero: boolean | null; inRegion: boolean | null; inDomain: boolean | null; crossing?: string | null } | null): HTMLElement {
+  const crossing = checks?.inRegion === false && checks.crossing ? h('p', { class: 'crossing', 'data-crossing': checks.crossing }, 'Leaves the region where ', checks.crossing, '.') : null;
   return h(
     'div',
     { class: 'badges' },
     badge('relevance ≈ 0 at root', checkState(checks?.relevanceZero), 'The unit\'s relevance evaluated at its root should vanish; otherwise the Taylor expansion starts from a point that is not a root.'),
     badge('same linear region', checkState(checks?.inRegion), 'The root has the same ReLU on/off pattern in all layers above as the layer input; only then is the first-order Taylor step exact.'),
     badge('inside domain', checkState(checks?.inDomain), 'The root is ≥ 0 where the layer input is a ReLU output (or inside the zB box).'),
+    crossing,
   );
 }
 
@@ -157,11 +159,12 @@ export class RootTree {
   }
 }
 
-export function treeChecks(e: TreeEntry): { relevanceZero: boolean; inRegion: boolean; inDomain: boolean } {
+export function treeChecks(e: TreeEntry): { relevanceZero: boolean; inRegion: boolean; inDomain: boolean; crossing?: string | null } {
   return {
     relevanceZero: Math.abs(e.unresolvedRelevance) <= TREE_ZERO_RTOL * Math.max(Math.abs(e.relevanceOfUnit), 1e-12),
     inRegion: e.inRegion,
     inDomain: e.inDomain,
+    crossing: e.crossing,
   };
 }
 

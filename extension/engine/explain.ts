@@ -29,6 +29,8 @@ import type {
   TreeEntry,
 } from './types';
 import { computeFlows } from './flows';
+import { crossingIn, localLinearRegion, type Polytope } from './region';
+import { TypedOps } from './ops/typed';
 
 export const DEFAULT_MH: MetropolisHastingsOptions = {
   steps: 1000,
@@ -392,7 +394,10 @@ export function trainFreeRoots<M extends Mat>(
   const L = net.layers.length;
   const fx = forward64(net, x);
   const out: RootInfo[][] = [];
+  // The crossed constraint is named from the exact region (dense networks; one region per layer input).
+  const allDense = net.layers.every((q) => q.kind === 'dense');
   for (let l = 1; l <= L; l++) {
+    let region: Polytope | undefined;
     const layer = net.layers[l - 1];
     const rule = rules[l - 1];
     const a = fx.act[l - 1];
@@ -484,10 +489,16 @@ export function trainFreeRoots<M extends Mat>(
         info.relevanceAtRoot = atRoot[s];
         info.taylorResidual = Rj - atRoot[s] - info.passedOn;
         const inRegion = samePreSigns(refPre, rootPre, s);
+        let crossing: string | null = null;
+        if (!inRegion && allDense) {
+          region ??= localLinearRegion(new TypedOps('float64'), net as DenseNetwork, l, a);
+          crossing = crossingIn(region, net as DenseNetwork, a, pts[s]);
+        }
         info.checks = {
           relevanceZero: Math.abs(atRoot[s]) <= 1e-6 * Math.max(Math.abs(Rj), 1e-12),
           inRegion,
           inDomain: inDomain(rule, pts[s], l > 1 || inputNonNegative),
+          crossing,
         };
         if (!storeRoots) info.root = null;
       }

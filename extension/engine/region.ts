@@ -238,7 +238,11 @@ export function describeConstraint(c: ConstraintLabel | null, layerNames: string
  * when the whole segment stays inside.
  */
 export function firstCrossing(net: Network, l: number, a: ArrayLike<number>, r: ArrayLike<number>): string | null {
-  const region = localLinearRegion(new TypedOps('float64'), net, l, a);
+  return crossingIn(localLinearRegion(new TypedOps('float64'), net, l, a), net, a, r);
+}
+
+/** firstCrossing with the region of a computed once by the caller (many roots of one layer input). */
+export function crossingIn(region: Polytope, net: Network, a: ArrayLike<number>, r: ArrayLike<number>): string | null {
   const d = Float64Array.from(r, (v, i) => v - a[i]);
   const c = chord(region, a, d);
   if (!(c.tMax < 1)) return null;

@@ -37,6 +37,9 @@ describe('root inspector', () => {
       ['same linear region', 'fail'],
       ['inside domain', state(info.checks?.inDomain)],
     ]);
+    // The exact region names the constraint the root crosses first.
+    assert.match(info.checks!.crossing ?? '', /^layer\d+ unit \d+ turns (on|off) at [\d.]+ % of the way/);
+    assert.equal(await panel.locator('.crossing').getAttribute('data-crossing'), info.checks!.crossing);
     const values = await panel.locator('.kvs .num').evaluateAll((els) => els.map((e) => e.getAttribute('data-value')));
     assert.deepEqual(values, [info.relevanceAtInput, info.relevanceAtRoot, info.passedOn, info.taylorResidual, info.distance].map((v) => (v === null ? 'null' : String(v))));
     // Root against layer input, one pair of bars per dimension (10 ≤ the bar limit).
