@@ -11,6 +11,7 @@ import { explain, outputs, randomInput, summarizeModel } from './index';
 import { audit, auditCsv } from './audit';
 import { loadModel } from './loaders';
 import { parseInput } from './input';
+import { preprocessingFromSidecar } from './image';
 import { isDtdError, DtdError } from './errors';
 import type { Network } from './network';
 import type { Progress } from './types';
@@ -28,7 +29,7 @@ function log(level: Extract<EngineToHost, { type: 'log' }>['level'], message: st
   send({ type: 'log', level, message });
 }
 
-function buildInput(net: Network, spec: InputSpec, explainedOutput: number | undefined): Float64Array {
+function buildInput(net: Network, spec: InputSpec, explainedOutput: number | undefined, sidecar?: unknown): Float64Array {
   switch (spec.kind) {
     case 'values': {
       if (!Array.isArray(spec.values) || spec.values.length !== net.inputSize) {
@@ -40,7 +41,7 @@ function buildInput(net: Network, spec: InputSpec, explainedOutput: number | und
     }
     case 'file':
       if (!(spec.bytes instanceof Uint8Array)) throw new DtdError('bad-input', `${spec.fileName}: the input file's bytes did not arrive.`);
-      return parseInput(spec.bytes, spec.fileName, net.inputSize, { shape: net.inputShape });
+      return parseInput(spec.bytes, spec.fileName, net.inputSize, { shape: net.inputShape, preprocessing: preprocessingFromSidecar(sidecar) });
     case 'random':
       return randomInput(net, { seed: spec.seed, minOutput: spec.minOutput, explainedOutput });
     default:
@@ -88,7 +89,7 @@ async function handle(msg: HostToEngine): Promise<void> {
         const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar });
         const reply: Extract<EngineToHost, { type: 'inspected' }>['reply'] = { model: summarizeModel(net) };
         if (msg.input) {
-          const x = buildInput(net, msg.input, undefined);
+          const x = buildInput(net, msg.input, undefined, msg.sidecar);
           reply.input = Array.from(x);
           reply.outputs = Array.from(outputs(net, x));
         }
@@ -122,7 +123,7 @@ async function handle(msg: HostToEngine): Promise<void> {
         const onProgress = throttled(msg.id);
         onProgress({ stage: 'Loading the model', fraction: 0 });
         const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar });
-        const x = buildInput(net, msg.input, msg.options.explainedOutput);
+        const x = buildInput(net, msg.input, msg.options.explainedOutput, msg.sidecar);
         const result = await explain(net, x, { ...msg.options, onProgress, signal: controller.signal });
         if (controller.signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
         log('info', `request ${msg.id}: ${result.status} (${result.statusCode}) in ${Date.now() - started} ms on ${result.backend}/${result.precision}`);

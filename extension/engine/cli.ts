@@ -10,6 +10,7 @@ import { DtdError, isDtdError } from './errors';
 import { explain, loadModel, parseInput, randomInput, sidecarNameFor } from './index';
 import type { Network } from './network';
 import { renderHtmlReport } from './report';
+import { preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { AUDIT_USAGE, runAudit } from './cliAudit';
 import type { ExplainOptions, ExplainResult, Progress } from './types';
 
@@ -86,9 +87,16 @@ function readFile(file: string, what: string): Uint8Array {
   }
 }
 
-function loadWithSidecar(file: string, finalActivation?: 'relu' | 'linear'): Network {
+interface LoadedModel {
+  net: Network;
+  /** Image preprocessing from the sidecar's "preprocessing" key, if any. */
+  preprocessing?: ImagePreprocessing;
+}
+
+function loadWithSidecar(file: string, finalActivation?: 'relu' | 'linear'): LoadedModel {
   const bytes = readFile(file, 'model');
-  const sidecarFile = path.join(path.dirname(file), sidecarNameFor(path.basename(file)));
+  const dir = path.dirname(file);
+  const sidecarFile = path.join(dir, sidecarNameFor(path.basename(file)));
   let sidecar: unknown;
   if (existsSync(sidecarFile)) {
     try {
@@ -97,7 +105,10 @@ function loadWithSidecar(file: string, finalActivation?: 'relu' | 'linear'): Net
       throw new DtdError('bad-input', `${sidecarFile}: the sidecar is not valid JSON (${(e as Error).message}).`, sidecarFile);
     }
   }
-  return loadModel(bytes, file, { sidecar, finalActivation });
+  // TF.js weight shards are read next to model.json (the loader refuses names that leave the folder).
+  const readSibling = (name: string) => readFile(path.join(dir, name), 'weight shard');
+  const net = loadModel(bytes, file, { sidecar, finalActivation, readSibling });
+  return { net, preprocessing: preprocessingFromSidecar(sidecar, sidecarFile) };
 }
 
 /** A progress bar on stderr, shown only for runs that take longer than a second. */
@@ -212,12 +223,12 @@ async function runExplain(argv: string[]): Promise<number> {
   const modelFile = positionals[0];
   const fa = values['final-activation'];
   if (fa !== undefined && fa !== 'relu' && fa !== 'linear') fail(`--final-activation must be relu or linear, got '${fa}'.`);
-  const net = loadWithSidecar(modelFile, fa as 'relu' | 'linear' | undefined);
+  const { net, preprocessing } = loadWithSidecar(modelFile, fa as 'relu' | 'linear' | undefined);
   const seed = int(values.seed, '--seed') ?? 0;
   const explainedOutput = int(values.output, '--output');
   let x: Float64Array;
   if (values.input && values['random-input']) fail('Give either --input FILE or --random-input, not both.');
-  if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize, { shape: net.inputShape });
+  if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize, { shape: net.inputShape, preprocessing });
   else if (values['random-input']) x = randomInput(net, { seed, minOutput: num(values['min-output'], '--min-output') ?? 0, explainedOutput });
   else fail('Say which input to explain: --input FILE or --random-input [--seed N].');
   const options: ExplainOptions = {
@@ -295,7 +306,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(AUDIT_USAGE + '\n');
         return 0;
       }
-      return await runAudit(rest, (f) => loadWithSidecar(f), progressBar(!rest.includes('--quiet')));
+      return await runAudit(rest, (f) => loadWithSidecar(f).net, progressBar(!rest.includes('--quiet')));
     }
     if (cmd === 'explain') {
       if (rest.includes('-h') || rest.includes('--help')) {
