@@ -101,13 +101,16 @@ export function toWireOptions(s: Settings, choices: RunChoices): WireExplainOpti
 }
 
 /** Model files the extension offers: the formats whose loaders exist. Keep in step with the `when` clauses in package.json. */
-export const MODEL_EXTENSIONS = ['.onnx', '.safetensors'] as const;
-export const MODEL_GLOB = '**/*.{onnx,safetensors}';
-export const INPUT_GLOB = '**/*.{json,csv,npy}';
+export const MODEL_EXTENSIONS = ['.onnx', '.safetensors', '.keras', '.h5', '.pt', '.pth'] as const;
+/** TensorFlow.js Layers models are recognised by their file name (any other .json is not a model). */
+export const MODEL_FILENAMES = ['model.json'] as const;
+export const MODEL_GLOB = '**/{*.onnx,*.safetensors,*.keras,*.h5,*.pt,*.pth,model.json}';
+export const INPUT_GLOB = '**/*.{json,csv,npy,png,jpg,jpeg}';
 
 export function isModelFile(uri: vscode.Uri): boolean {
   const p = uri.path.toLowerCase();
-  return MODEL_EXTENSIONS.some((e) => p.endsWith(e));
+  const name = p.slice(p.lastIndexOf('/') + 1);
+  return MODEL_EXTENSIONS.some((e) => p.endsWith(e)) || (MODEL_FILENAMES as readonly string[]).includes(name);
 }
 
 /** Mirrors the engine's `sidecarNameFor`: `foo.safetensors` → `foo.dtd.json` in the same folder. */

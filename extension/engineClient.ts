@@ -39,6 +39,8 @@ export interface ModelPayload {
   fileName: string;
   modelBytes: Uint8Array;
   sidecar?: unknown;
+  /** TF.js weight shards named by model.json, read next to it. */
+  files?: Record<string, Uint8Array>;
 }
 
 export interface RequestOptions {

@@ -9,6 +9,9 @@ import type { ExplainOptions, ExplainResult, ModelSummary, Progress } from './en
 /** Options that can cross a process boundary (no callbacks, no signals). */
 export type WireExplainOptions = Omit<ExplainOptions, 'onProgress' | 'signal'>;
 
+/** Files that belong to a model besides its main file (TF.js weight shards), by their name relative to it. */
+export type ModelFiles = Record<string, Uint8Array>;
+
 /** Audit options that can cross a process boundary. */
 export type WireAuditOptions = Omit<AuditOptions, 'onProgress' | 'signal'>;
 
@@ -20,9 +23,9 @@ export type InputSpec =
 
 // ── host → engine ──────────────────────────────────────────────────────────
 export type HostToEngine =
-  | { type: 'explain'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; input: InputSpec; options: WireExplainOptions }
-  | { type: 'inspect'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; input?: InputSpec }
-  | { type: 'audit'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; options: WireAuditOptions }
+  | { type: 'explain'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; files?: ModelFiles; input: InputSpec; options: WireExplainOptions }
+  | { type: 'inspect'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; files?: ModelFiles; input?: InputSpec }
+  | { type: 'audit'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; files?: ModelFiles; options: WireAuditOptions }
   | { type: 'cancel'; id: number }
   | { type: 'ping'; id: number };
 

@@ -134,7 +134,7 @@ export class RunFlow {
       const picked = await vscode.window.showOpenDialog({
         title: 'DTD Lens: choose a model to explain',
         canSelectMany: false,
-        filters: { 'Models (ONNX, safetensors)': ['onnx', 'safetensors'] },
+        filters: { 'Models (ONNX, safetensors, Keras, PyTorch, TF.js)': ['onnx', 'safetensors', 'keras', 'h5', 'pt', 'pth', 'json'] },
       });
       return picked?.[0];
     }
@@ -174,8 +174,40 @@ export class RunFlow {
         throw new EngineError('bad-model', `${baseName(sidecarUri)}: not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
       }
     }
+    const files = baseName(uri).toLowerCase() === 'model.json' ? await this.readShards(uri, modelBytes, limit - stat.size) : undefined;
     // Uint8Array from workspace.fs may be a view on a bigger buffer: copy to send exactly the file.
-    return { fileName: uri.fsPath || uri.path, modelBytes: new Uint8Array(modelBytes), sidecar };
+    return { fileName: uri.fsPath || uri.path, modelBytes: new Uint8Array(modelBytes), sidecar, files };
+  }
+
+  /**
+   * The weight shards a TF.js model.json names, read next to it with workspace.fs. Only plain
+   * relative names inside the model's folder are read (the engine checks again); the shards
+   * count toward dtdLens.maxModelSizeMB.
+   */
+  private async readShards(uri: vscode.Uri, manifestBytes: Uint8Array, budget: number): Promise<Record<string, Uint8Array>> {
+    let manifest: unknown;
+    try {
+      manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
+    } catch (e) {
+      throw new EngineError('bad-model', `${baseName(uri)}: not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
+    }
+    const groups = (manifest as { weightsManifest?: { paths?: unknown }[] })?.weightsManifest;
+    const names = Array.isArray(groups) ? groups.flatMap((g) => (Array.isArray(g?.paths) ? g.paths.filter((x): x is string => typeof x === 'string') : [])) : [];
+    const files: Record<string, Uint8Array> = {};
+    const folder = vscode.Uri.joinPath(uri, '..');
+    for (const name of names) {
+      if (name.startsWith('/') || name.includes('..') || /^[a-z]+:/i.test(name)) continue; // the engine refuses it with a message
+      const shard = vscode.Uri.joinPath(folder, name);
+      const st = await vscode.workspace.fs.stat(shard).then(
+        (x) => x,
+        () => undefined,
+      );
+      if (!st) continue; // the engine names the missing shard
+      budget -= st.size;
+      if (budget < 0) throw new EngineError('too-large', `${baseName(uri)} and its weight shards are larger than the limit (setting dtdLens.maxModelSizeMB).`);
+      files[name] = new Uint8Array(await vscode.workspace.fs.readFile(shard));
+    }
+    return files;
   }
 
   async inspectModel(uri: vscode.Uri): Promise<ModelSummary> {
@@ -344,7 +376,7 @@ export class RunFlow {
     const uri = uriArg ?? (await this.pickModel());
     if (!uri) return { status: 'dismissed' };
     if (!isModelFile(uri)) {
-      const error = { code: 'unsupported', message: `${baseName(uri)} is not a model file DTD Lens reads (.onnx, .safetensors).` };
+      const error = { code: 'unsupported', message: `${baseName(uri)} is not a model file DTD Lens reads (.onnx, .safetensors, .keras, .h5, .pt, .pth, model.json).` };
       void this.notify('error', `DTD Lens: ${error.message}`);
       return { status: 'error', error };
     }

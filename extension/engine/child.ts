@@ -86,7 +86,7 @@ async function handle(msg: HostToEngine): Promise<void> {
     }
     case 'inspect': {
       try {
-        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar });
+        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar, files: msg.files });
         const reply: Extract<EngineToHost, { type: 'inspected' }>['reply'] = { model: summarizeModel(net) };
         if (msg.input) {
           const x = buildInput(net, msg.input, undefined, msg.sidecar);
@@ -104,7 +104,7 @@ async function handle(msg: HostToEngine): Promise<void> {
       running.set(msg.id, controller);
       const started = Date.now();
       try {
-        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar });
+        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar, files: msg.files });
         const result = await audit(net, { ...msg.options, onProgress: throttled(msg.id), signal: controller.signal });
         log('info', `request ${msg.id}: audit of ${result.inputs} inputs in ${Date.now() - started} ms`);
         send({ type: 'audited', id: msg.id, audit: result, csv: auditCsv(result) });
@@ -122,7 +122,7 @@ async function handle(msg: HostToEngine): Promise<void> {
       try {
         const onProgress = throttled(msg.id);
         onProgress({ stage: 'Loading the model', fraction: 0 });
-        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar });
+        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar, files: msg.files });
         const x = buildInput(net, msg.input, msg.options.explainedOutput, msg.sidecar);
         const result = await explain(net, x, { ...msg.options, onProgress, signal: controller.signal });
         if (controller.signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');

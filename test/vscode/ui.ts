@@ -159,7 +159,7 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
   };
   const started = Date.now();
   try {
-    await step('Explorer context menu: "Explain Output" on .onnx and .safetensors files only', async () => {
+    await step('Explorer context menu: "Explain Output" on model files only (.onnx, .safetensors, .keras; not .txt, .json inputs, folders)', async () => {
       // Contributions load after the workbench: retry until the entry shows on a model file.
       const end = Date.now() + 30000;
       let onnx: string[] = [];
@@ -171,8 +171,11 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       if (!onnx.includes(MENU_ENTRY)) throw new Error(`no "${MENU_ENTRY}" on the .onnx file: ${onnx.join(', ')}`);
       const safetensors = await contextMenu(page, 'mlp3_seed1_notebook.safetensors');
       if (!safetensors.includes(MENU_ENTRY)) throw new Error(`no "${MENU_ENTRY}" on the .safetensors file: ${safetensors.join(', ')}`);
-      // Now that the contribution is known to be loaded, its absence elsewhere means the when clause said no.
-      for (const name of ['notes.txt', 'models', 'trap.onnx']) {
+      const keras = await contextMenu(page, 'cnn.keras');
+      if (!keras.includes(MENU_ENTRY)) throw new Error(`no "${MENU_ENTRY}" on the .keras file: ${keras.join(', ')}`);
+      // Now that the contribution is known to be loaded, its absence elsewhere means the when clause said no
+      // (a .json input file is not a model; only TF.js's model.json is).
+      for (const name of ['notes.txt', 'models', 'trap.onnx', 'inputs']) {
         const labels = await contextMenu(page, name);
         if (labels.length < 3) throw new Error(`the context menu of ${name} did not open properly: ${labels.join(', ')}`);
         if (labels.includes(MENU_ENTRY)) throw new Error(`"${MENU_ENTRY}" is offered on ${name}`);
@@ -191,7 +194,7 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       await rows.first().waitFor({ state: 'visible', timeout: 5000 });
       const names = (await rows.allTextContents()).map((t) => t.trim()).sort();
       await page.keyboard.press('Escape');
-      const expected = ['corrupt.onnx', 'mlp3_seed1_notebook.onnx', 'mlp3_seed1_notebook.safetensors', 'nested.onnx', 'truncated.safetensors'];
+      const expected = ['cnn.keras', 'corrupt.onnx', 'mlp3_seed1_notebook.onnx', 'mlp3_seed1_notebook.safetensors', 'model.json', 'nested.onnx', 'truncated.safetensors'];
       if (JSON.stringify(names) !== JSON.stringify(expected)) throw new Error(`model picker lists ${names.join(', ')}`);
     });
 

@@ -4,6 +4,7 @@
 
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PNG } from 'pngjs';
 
 const ROOT = process.cwd();
 
@@ -30,5 +31,18 @@ export function prepareWorkspace(dir: string): void {
   writeFileSync(join(dir, 'corrupt.onnx'), Buffer.from('this is not a protobuf \u0000\u00ff\u00fe garbage '.repeat(20), 'latin1'));
   const st = readFileSync(join(fx, 'mlp3_seed1_notebook.safetensors'));
   writeFileSync(join(dir, 'truncated.safetensors'), st.subarray(0, Math.floor(st.length / 2)));
+  // A convolutional classifier as a TF.js Layers model (model.json + shard) and as a Keras file, and an image input.
+  const models = join(ROOT, 'test', 'models');
+  mkdirSync(join(dir, 'cnn-tfjs'), { recursive: true });
+  for (const f of ['model.json', 'group1-shard1of1.bin']) copyFileSync(join(models, 'tfjs', 'cnn3x10_bn_gap_seed2', f), join(dir, 'cnn-tfjs', f));
+  copyFileSync(join(models, 'keras', 'cnn3x10_bn_gap_seed2.keras'), join(dir, 'cnn.keras'));
+  const png = new PNG({ width: 10, height: 10 });
+  for (let i = 0; i < 100; i++) {
+    png.data[4 * i] = (i * 37) % 256;
+    png.data[4 * i + 1] = (i * 11) % 256;
+    png.data[4 * i + 2] = 255 - ((i * 23) % 256);
+    png.data[4 * i + 3] = 255;
+  }
+  writeFileSync(join(dir, 'inputs', 'image.png'), PNG.sync.write(png));
 }
 

@@ -148,6 +148,22 @@ test('re-run with another rule, compare both, open a run from the tree', async (
   await api.waitForRendered('panel', since, 20000);
 });
 
+test('a convolutional classifier as TF.js model.json (+ shard) and as .keras explains a PNG image with zB at the pixels, with a heatmap shape', async () => {
+  const input = { kind: 'file' as const, uri: file('inputs/image.png') };
+  const runs = [];
+  for (const model of ['cnn-tfjs/model.json', 'cnn.keras']) {
+    const out = await api.explain(file(model), { input, explainedOutput: 0, useDefaults: true, rule: 'layer1=zB=0,1;*=z+' });
+    assert.equal(out.status, 'ok', `${model}: ${JSON.stringify(out.error ?? out.result?.message)}`);
+    const r = out.result!;
+    assert.deepEqual(r.shapes?.[0], [3, 10, 10], `${model}: the input relevance has the image's shape`);
+    assert.equal(r.relevance[0]!.length, 300);
+    assert.ok(Math.abs(r.relevance[0]!.reduce((a, b) => a + b, 0) - r.explainedValue) < 1e-9 * Math.max(1, Math.abs(r.explainedValue)), `${model}: conservation`);
+    runs.push(r);
+  }
+  // The same network in two formats gives the same explanation.
+  assert.deepEqual(runs[0].relevance[0], runs[1].relevance[0]);
+}, 60000);
+
 test('the root audit: research numbers, a chart in the panel, and a CSV', async () => {
   const since = Date.now();
   const out = await api.audit(file('mlp3_seed1_notebook.onnx'), { inputs: 300, rules: ['z+'], rootFinder: 'polytope', seed: 0, sanity: [], saveTo: file('exports/audit.csv') });
