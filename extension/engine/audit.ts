@@ -18,7 +18,7 @@ import { TypedOps } from './ops/typed';
 import { Rng } from './rng';
 import { direction, parseRule, resolveRules, ruleToText, NO_ROOT_EPS } from './rules';
 import { SampledFullBackward } from './sampled';
-import { forwardBatch, NetMats, trainFreeBatch } from './trainFree';
+import { explainedRowStart, forwardBatch, NetMats, trainFreeBatch } from './trainFree';
 import { DEFAULT_INTERPOLATION, DEFAULT_MH, summarizeModel } from './explain';
 import type { Method, ModelSummary, Progress, RootFinderName, RuleSpec } from './types';
 
@@ -146,14 +146,8 @@ function trainFreeAll(net: DenseNetwork, X: Float64Array[], row: number, rules: 
   const N = X.length, n0 = net.inputSize, L = net.layers.length;
   const Xm = f64.matrix(N, n0, concatRows(X, n0));
   const fwd = forwardBatch(mats, Xm);
-  const nL = net.layers[L - 1].outFeatures;
-  const topAll = f64.read(fwd.act[L]);
-  const top = new Float64Array(N * nL), mask = new Float64Array(N * nL);
-  for (let s = 0; s < N; s++) {
-    top[s * nL + row] = topAll[s * nL + row];
-    mask[s * nL + row] = 1;
-  }
-  const tf = trainFreeBatch(mats, fwd, rules, f64.matrix(N, nL, top), f64.matrix(N, nL, mask));
+  const start = explainedRowStart(f64, fwd.act[L], row);
+  const tf = trainFreeBatch(mats, fwd, rules, start.top, start.mask);
   const ok = Array.from({ length: N }, (_, s) => tf.rootCounts.every((c) => c[s] > 0));
   return { relevance: tf.relevance.map((m) => f64.read(m)), act: fwd.act.map((m) => f64.read(m)), pre: fwd.pre.map((m) => f64.read(m)), ok };
 }
@@ -253,20 +247,7 @@ function auditTrainFree(net: DenseNetwork, X: Float64Array[], row: number, rules
     consErr += Math.abs(sum - f) / Math.abs(f);
     if (inputOutside[s]) withOutside++;
   }
-  return {
-    rule: ruleText,
-    method: 'train-free',
-    rootFinder: 'linear',
-    inputs: N,
-    failedInputs: N - okCount,
-    roots,
-    shareInputsWithRootOutside: okCount ? withOutside / okCount : NaN,
-    shareRootsOutside: roots ? outside / roots : NaN,
-    shareRootsUnmoved: roots ? unmoved / roots : NaN,
-    medianRootDistance: median(distances),
-    shareInputsWithNegativeRelevance: okCount ? negative / okCount : NaN,
-    meanConservationError: okCount ? consErr / okCount : NaN,
-  };
+  return auditRow(ruleText, 'train-free', 'linear', N, okCount, roots, { withOutside, outside, unmoved, negative, consErr }, distances);
 }
 
 function auditFullBackward(net: DenseNetwork, X: Float64Array[], row: number, rules: RuleSpec[], ruleText: string, finder: RootFinderName, seed: number, opts: AuditOptions): AuditRow {
@@ -328,19 +309,33 @@ function auditFullBackward(net: DenseNetwork, X: Float64Array[], row: number, ru
     if (neg) negative++;
     consErr += Math.abs(sum - f) / Math.abs(f);
   }
+  return auditRow(ruleText, 'full-backward', finder, N, ok, roots, { withOutside, outside, unmoved, negative, consErr }, distances);
+}
+
+/** Turns the counts of one rule and method into shares (over the inputs that did not fail, and over the roots). */
+function auditRow(
+  rule: string,
+  method: Method,
+  rootFinder: RootFinderName,
+  inputs: number,
+  ok: number,
+  roots: number,
+  c: { withOutside: number; outside: number; unmoved: number; negative: number; consErr: number },
+  distances: number[],
+): AuditRow {
   return {
-    rule: ruleText,
-    method: 'full-backward',
-    rootFinder: finder,
-    inputs: N,
-    failedInputs: N - ok,
+    rule,
+    method,
+    rootFinder,
+    inputs,
+    failedInputs: inputs - ok,
     roots,
-    shareInputsWithRootOutside: ok ? withOutside / ok : NaN,
-    shareRootsOutside: roots ? outside / roots : NaN,
-    shareRootsUnmoved: roots ? unmoved / roots : NaN,
+    shareInputsWithRootOutside: ok ? c.withOutside / ok : NaN,
+    shareRootsOutside: roots ? c.outside / roots : NaN,
+    shareRootsUnmoved: roots ? c.unmoved / roots : NaN,
     medianRootDistance: median(distances),
-    shareInputsWithNegativeRelevance: ok ? negative / ok : NaN,
-    meanConservationError: ok ? consErr / ok : NaN,
+    shareInputsWithNegativeRelevance: ok ? c.negative / ok : NaN,
+    meanConservationError: ok ? c.consErr / ok : NaN,
   };
 }
 

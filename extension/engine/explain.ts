@@ -14,7 +14,7 @@ import type { Mat, Ops } from './ops/ops';
 import { getOps } from './ops/select';
 import { inDomain, resolveRules, ruleToText, singleNeuronRoot } from './rules';
 import { runSampledFullBackward } from './sampled';
-import { forwardBatch, NetMats, trainFreeBatch } from './trainFree';
+import { explainedRowStart, forwardBatch, NetMats, trainFreeBatch } from './trainFree';
 import type {
   Baselines,
   ExplainOptions,
@@ -344,13 +344,8 @@ export function runTrainFree<M extends Mat>(mats: NetMats<M>, x: Float64Array, r
   const L = net.layers.length;
   const X = ops.matrix(1, x.length, x);
   const bf = forwardBatch(mats, X);
-  const nL = net.layers[L - 1].outFeatures;
-  const topVals = ops.read(bf.act[L]);
-  const topArr = new Float64Array(nL);
-  topArr[row] = topVals[row];
-  const mask = new Float64Array(nL);
-  mask[row] = 1;
-  const tf = trainFreeBatch(mats, bf, rules, ops.matrix(1, nL, topArr), ops.matrix(1, nL, mask));
+  const start = explainedRowStart(ops, bf.act[L], row);
+  const tf = trainFreeBatch(mats, bf, rules, start.top, start.mask);
   const relevance = tf.relevance.map((m) => Array.from(ops.read(m)));
   ops.dispose(X, ...bf.pre, ...bf.act.slice(1), ...tf.relevance);
   let status: TrainFreeOutcome['status'] = 'ok';

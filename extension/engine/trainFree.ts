@@ -170,6 +170,22 @@ export interface TrainFreeBatch<M extends Mat> {
 }
 
 /**
+ * Where every decomposition of a batch starts: f(x) on the explained row of
+ * the last layer (`top`, zero elsewhere) and that row as the participating
+ * units (`mask`). `lastAct` is the last layer's output [B, n_L].
+ */
+export function explainedRowStart<M extends Mat>(ops: Ops<M>, lastAct: M, row: number): { top: M; mask: M } {
+  const B = lastAct.rows, nL = lastAct.cols;
+  const all = ops.read(lastAct);
+  const top = new Float64Array(B * nL), mask = new Float64Array(B * nL);
+  for (let s = 0; s < B; s++) {
+    top[s * nL + row] = all[s * nL + row];
+    mask[s * nL + row] = 1;
+  }
+  return { top: ops.matrix(B, nL, top), mask: ops.matrix(B, nL, mask) };
+}
+
+/**
  * Runs the train-free decomposition for a batch from the top down to the
  * input of layer `from`. `top` is the relevance on the last layer's units
  * [B, n_L] (zero except the explained row). `participating` is the [B, n_L]

@@ -10,7 +10,7 @@ import { getOps } from '../../extension/engine/ops/select';
 import { TypedOps } from '../../extension/engine/ops/typed';
 import type { Mat, Ops } from '../../extension/engine/ops/ops';
 import { Rng } from '../../extension/engine/rng';
-import { forwardBatch, NetMats, trainFreeBatch } from '../../extension/engine/trainFree';
+import { explainedRowStart, forwardBatch, NetMats, trainFreeBatch } from '../../extension/engine/trainFree';
 import { resolveRules } from '../../extension/engine/rules';
 import { requireDense, type DenseNetwork as Network } from '../../extension/engine/network';
 import { FIXTURES_DIR, REPO } from '../helpers/fixtures';
@@ -49,14 +49,8 @@ function trainFreeBatched<M extends Mat>(ops: Ops<M>, net: Network, X: Float64Ar
   const Xm = ops.matrix(B, net.inputSize, X);
   const fwd = forwardBatch(mats, Xm);
   const L = net.layers.length;
-  const nL = net.layers[L - 1].outFeatures;
-  const top = ops.read(fwd.act[L]);
-  const t = new Float64Array(B * nL), m = new Float64Array(B * nL);
-  for (let s = 0; s < B; s++) {
-    t[s * nL + row] = top[s * nL + row];
-    m[s * nL + row] = 1;
-  }
-  const tf = trainFreeBatch(mats, fwd, resolveRules('z+', L, net.layers.map((l) => l.name)), ops.matrix(B, nL, t), ops.matrix(B, nL, m));
+  const start = explainedRowStart(ops, fwd.act[L], row);
+  const tf = trainFreeBatch(mats, fwd, resolveRules('z+', L, net.layers.map((l) => l.name)), start.top, start.mask);
   const out = ops.read(tf.relevance[0]);
   ops.dispose(Xm, ...fwd.pre, ...fwd.act.slice(1), ...tf.relevance);
   mats.dispose();

@@ -10,27 +10,17 @@ import path from 'node:path';
 import { zipSync, strToU8, unzipSync } from 'fflate';
 import { CONV_FIXTURES_DIR } from '../helpers/fixtures';
 import { loadModel } from '../../extension/engine/loaders/index';
-import { isDtdError, type DtdErrorCode } from '../../extension/engine/errors';
+import { isDtdError } from '../../extension/engine/errors';
 import type { Network } from '../../extension/engine/network';
 import { assertClose, flat, referenceOutput } from './formats-helpers';
 import { KERAS_CASES } from '../models/make-keras';
+import { expectDtdError } from '../helpers/errors';
 
 const DIR = path.resolve(__dirname, '..', 'models', 'keras');
 const read = (f: string) => new Uint8Array(fs.readFileSync(f));
 const strip = (n: Network) => n.layers.map(({ name: _n, ...rest }) => rest);
 
-function expectError(fn: () => unknown, code: DtdErrorCode, ...fragments: string[]): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(isDtdError(caught), `expected a DtdError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  for (const f of fragments) assert.ok(caught.message.includes(f), `message should contain '${f}': ${caught.message}`);
-  return caught.message;
-}
+const expectError = expectDtdError;
 
 for (const name of KERAS_CASES) {
   test(`Keras ${name}: .keras and .h5 give the fixture's IR (as ONNX and TF.js) and forward.logits`, () => {

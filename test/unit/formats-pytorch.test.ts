@@ -13,28 +13,15 @@ import { zipSync, deflateSync } from 'fflate';
 import { CONV_FIXTURES_DIR } from '../helpers/fixtures';
 import { loadModel } from '../../extension/engine/loaders/index';
 import { readZip } from '../../extension/engine/loaders/zip';
-import { isDtdError, type DtdErrorCode } from '../../extension/engine/errors';
+import { isDtdError } from '../../extension/engine/errors';
 import { PickleWriter, fixtureStateDict, hostilePickle, writePt } from '../models/make-pytorch';
 import { assertClose, flat, referenceOutput } from './formats-helpers';
+import { expectDtdError } from '../helpers/errors';
 
 const MODELS = path.resolve(__dirname, '..', 'models', 'pytorch');
 const read = (f: string) => new Uint8Array(fs.readFileSync(f));
 
-function expectError(fn: () => unknown, code: DtdErrorCode, ...fragments: (string | RegExp)[]): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(isDtdError(caught), `expected a DtdError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  for (const f of fragments) {
-    if (typeof f === 'string') assert.ok(caught.message.includes(f), `message should contain '${f}': ${caught.message}`);
-    else assert.match(caught.message, f);
-  }
-  return caught.message;
-}
+const expectError = expectDtdError;
 
 test('the committed .pt files are what the generator writes', () => {
   const name = 'cnn1x8_bn_stride2_seed1';

@@ -12,10 +12,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CONV_FIXTURES_DIR } from '../helpers/fixtures';
 import { loadModel } from '../../extension/engine/loaders/index';
-import { isDtdError, type DtdErrorCode } from '../../extension/engine/errors';
 import type { Network } from '../../extension/engine/network';
 import { assertClose, flat, referenceOutput } from './formats-helpers';
 import { TFJS_FIXTURE_CASES } from '../models/make-tfjs';
+import { expectDtdError } from '../helpers/errors';
 
 const DIR = path.resolve(__dirname, '..', 'models', 'tfjs');
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -26,18 +26,7 @@ function load(name: string, extra: { files?: Record<string, Uint8Array> } = {}):
   return loadModel(new Uint8Array(fs.readFileSync(file)), file, { readSibling: (rel) => new Uint8Array(fs.readFileSync(path.join(dir, rel))), ...extra });
 }
 
-function expectError(fn: () => unknown, code: DtdErrorCode, ...fragments: string[]): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(isDtdError(caught), `expected a DtdError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  for (const f of fragments) assert.ok(caught.message.includes(f), `message should contain '${f}': ${caught.message}`);
-  return caught.message;
-}
+const expectError = expectDtdError;
 
 /**
  * Slow channels-last forward straight from model.json and the shard (float64), returning the

@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
-import { isDtdError } from '../../extension/engine/errors';
 import { parseInput } from '../../extension/engine/input';
 import { parsePreprocessing, preprocessingFromSidecar } from '../../extension/engine/image';
 import { CONV_FIXTURES_DIR } from '../helpers/fixtures';
 import { flat } from './formats-helpers';
+import { expectDtdError } from '../helpers/errors';
 
 /** A PNG from rows of [r, g, b] pixels. */
 function png(pixels: number[][][], alpha = 255): Uint8Array {
@@ -24,15 +24,7 @@ function png(pixels: number[][][], alpha = 255): Uint8Array {
 }
 
 function badInput(fn: () => unknown, ...fragments: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(isDtdError(caught), `expected a DtdError, got ${String(caught)}`);
-  assert.equal(caught.code, 'bad-input', caught.message);
-  for (const f of fragments) assert.ok(caught.message.includes(f), `message should contain '${f}': ${caught.message}`);
+  expectDtdError(fn, 'bad-input', ...fragments);
 }
 
 const px = [
