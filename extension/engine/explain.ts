@@ -224,6 +224,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       tree = out.tree;
       treeTruncated = out.treeTruncated;
       diagExtra.rootFinderStats = out.stats;
+      warnings.push(...out.warnings);
       diagExtra.cacheHits = out.cacheHits;
       diagExtra.cacheMisses = out.cacheMisses;
     }

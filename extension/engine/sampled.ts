@@ -42,6 +42,7 @@ export interface SampledOutput {
   stats: Record<string, number>;
   cacheHits: number;
   cacheMisses: number;
+  warnings: string[];
 }
 
 class SampledFailure extends Error {
@@ -111,6 +112,12 @@ export class SampledFullBackward {
   ) {
     this.L = net.layers.length;
     this.rng = new Rng(opts.seed);
+  }
+
+  readonly warnings: string[] = [];
+
+  private warn(message: string): void {
+    if (!this.warnings.includes(message)) this.warnings.push(message);
   }
 
   private bump(key: string, by = 1): void {
@@ -332,6 +339,12 @@ export class SampledFullBackward {
       for (let i = 0; i < n; i++) grad[i] = layer.weight[j * n + i] * f;
       units.push({ unit: j, root: r, grad, unresolved: bestV });
     }
+    if (this.opts.finder === 'metropolis-hastings' && acceptFraction === 0) {
+      const signed = Array.from(a).some((v) => v < 0);
+      this.warn(
+        `Metropolis–Hastings accepted no proposal at ${layer.name}${signed && this.opts.mh.clampNonNegative ? ' (its input has negative entries and the sampler clamps to ≥ 0, which leaves the region)' : ''}: every root there is the input itself, so that layer passes no relevance down — as in the research code.`,
+      );
+    }
     const entry = { units, candidates: count, acceptFraction };
     this.cache.set(key, entry);
     this.bump(`${layer.name}.samplerCalls`);
@@ -473,7 +486,7 @@ export class SampledFullBackward {
     let truncated = false;
     if (!failure) truncated = this.walkTree(1, x, [], tree);
     for (const [k, v] of Object.entries({ samplerCalls: this.samplerCalls })) this.stats[k] = v;
-    return { failure, relevance: failure ? null : relevance, roots, contributions, tree, treeTruncated: truncated, stats: this.stats, cacheHits: this.cacheHits, cacheMisses: this.cacheMisses };
+    return { failure, relevance: failure ? null : relevance, roots, contributions, tree, treeTruncated: truncated, stats: this.stats, cacheHits: this.cacheHits, cacheMisses: this.cacheMisses, warnings: this.warnings };
   }
 
   private mainRoots(l: number, a: Float64Array, roots: RootInfo[][], contributions: Map<number, Float64Array>[]): void {
