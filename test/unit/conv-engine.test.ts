@@ -260,7 +260,6 @@ describe('conv and pooling kernels against slow loops', () => {
       const f = forward(net, a);
       assert.deepEqual(Array.from(f.pre[0]), ref.out, `${layer.name} forward`);
       const G = randn(rng, layer.outFeatures);
-      const mats = new NetMats(ops, net);
       const A = ops.matrix(1, 60, a);
       const back = ops.read(layer.kind === 'maxpool2d' ? ops.maxPool2dBackward(ops.matrix(1, G.length, G), A, poolGeom(layer)) : ops.avgPool2dTranspose(ops.matrix(1, G.length, G), poolGeom(layer)));
       const want = new Float64Array(60);

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdirSync, writeFileSync, existsSync, createWriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 // The repository root: the test scripts always run from it (npm scripts, code-server-test.sh).
 export const ROOT = resolve(process.env.DTD_REPO_ROOT ?? process.cwd());

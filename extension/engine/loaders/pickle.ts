@@ -57,8 +57,6 @@ function isAllowedGlobal(g: PGlobal): boolean {
   return ALLOWED_CALLABLES.has(g.qualified) || (g.module === 'torch' && g.name in STORAGE_DTYPES);
 }
 
-const MARK = Symbol('mark');
-
 const OPCODE_NAMES: Record<number, string> = {
   0x69: 'INST', 0x6f: 'OBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x50: 'PERSID', 0x92: 'NEWOBJ_EX', 0x97: 'BYTEARRAY8', 0x98: 'NEXT_BUFFER', 0x99: 'READONLY_BUFFER',
   0x49: 'INT', 0x4c: 'LONG', 0x46: 'FLOAT', 0x53: 'STRING', 0x56: 'UNICODE', 0x64: 'DICT', 0x6c: 'LIST', 0x67: 'GET', 0x70: 'PUT',
