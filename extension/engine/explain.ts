@@ -29,6 +29,7 @@ import type {
   TreeEntry,
 } from './types';
 import { computeFlows } from './flows';
+import { maxPoolAsSelection, maxPoolWinnerChange } from './pooling';
 import { crossingIn, localLinearRegion, type Polytope } from './region';
 import { TypedOps } from './ops/typed';
 
@@ -117,7 +118,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   // LRP has no DTD rules; the z+ placeholders keep the per-layer arrays aligned.
   const rules = lrpRules ? net.layers.map((): RuleSpec => ({ name: 'z+' })) : expandChannelBounds(net, resolveRules(options.rule, L, net.layers.map((l) => l.name)));
   // Full-backward and the sampled finders run exact per-point code on dense layers: conv/avg-pool become dense matrices.
-  const fbNet = method === 'full-backward' ? fullBackwardNetwork(net, options.maxCost ?? 2e6) : null;
+  const fbNet = method === 'full-backward' ? fullBackwardNetwork(net, options.maxCost ?? 2e6, x) : null;
   const fbRules = rules.map((r, i) => (net.layers[i].kind === 'avgpool2d' ? ({ name: 'z+' } as RuleSpec) : r));
   const precision: Precision = options.precision ?? 'float64';
   const seed = options.seed ?? 0;
@@ -228,6 +229,12 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       diagExtra.cacheHits = out.cacheHits;
       diagExtra.cacheMisses = out.cacheMisses;
     }
+    if (method === 'full-backward' && net.layers.some((l) => l.kind === 'maxpool2d')) {
+      const flagged = checkMaxPoolWinners(net, x, roots, tree);
+      warnings.push(
+        `Max pooling is linearized at the input for full-backward: each window keeps the winner it has at x (DTD's winner-takes-all)${flagged ? `; ${flagged} root${flagged === 1 ? '' : 's'} would change a winner and ${flagged === 1 ? 'is' : 'are'} marked outside the region` : ''}.`,
+      );
+    }
     timings.decomposition = performance.now() - tStart;
     throwIfCancelled(options.signal);
 
@@ -304,18 +311,11 @@ const MAX_FULL_BACKWARD_WEIGHTS = 2e7;
 /**
  * The network full-backward and the sampled finders work on: dense layers as
  * they are, conv and average-pool layers as their dense matrices (for small
- * networks). Max pooling is not a fixed linear map, so it is refused here.
+ * networks), and max pools as the selection of the winners they have at the
+ * explained input x (pooling.ts; roots that change a winner are flagged).
  */
-export function fullBackwardNetwork(net: Network, maxCost: number): DenseNetwork {
+export function fullBackwardNetwork(net: Network, maxCost: number, x: ArrayLike<number>): DenseNetwork {
   if (!hasSpatialLayers(net)) return requireDense(net);
-  const maxPools = net.layers.filter((l) => l.kind === 'maxpool2d');
-  if (maxPools.length) {
-    throw new DtdError(
-      'unsupported',
-      `${net.source.file}: full-backward does not support max pooling yet (layers ${maxPools.map((l) => `'${l.name}'`).join(', ')}): its winner changes inside the root search, so the upper relevance is not one affine map per region. Use --method train-free (max pooling: winner takes all) or --method lrp.`,
-      net.source.file,
-    );
-  }
   const weights = net.layers.reduce((acc, l) => acc + l.inFeatures * l.outFeatures, 0);
   if (weights > Math.max(MAX_FULL_BACKWARD_WEIGHTS, maxCost)) {
     throw new DtdError(
@@ -324,7 +324,35 @@ export function fullBackwardNetwork(net: Network, maxCost: number): DenseNetwork
       net.source.file,
     );
   }
-  return { ...net, layers: net.layers.map((l) => materializeDense(l as Exclude<typeof l, { kind: 'maxpool2d' }>)) };
+  const act = forward64(net, x).act;
+  return { ...net, layers: net.layers.map((l, i) => (l.kind === 'maxpool2d' ? maxPoolAsSelection(l, act[i]) : materializeDense(l))) };
+}
+
+/** Full-backward on a network with max pools: roots whose real max-pool winners differ from their call input's are outside the region. */
+function checkMaxPoolWinners(net: Network, x: ArrayLike<number>, roots: RootInfo[][], tree: TreeEntry[] | null): number {
+  if (!net.layers.some((l) => l.kind === 'maxpool2d')) return 0;
+  const act = forward64(net, x).act;
+  let flagged = 0;
+  for (const layerRoots of roots) {
+    for (const q of layerRoots) {
+      if (!q.root || !q.checks) continue;
+      const change = maxPoolWinnerChange(net, q.layer, act[q.layer - 1], q.root);
+      if (change) {
+        flagged += q.checks.inRegion ? 1 : 0;
+        q.checks.inRegion = false;
+        q.checks.crossing ??= change;
+      }
+    }
+  }
+  for (const e of tree ?? []) {
+    const change = maxPoolWinnerChange(net, e.layer, e.input, e.root);
+    if (change) {
+      flagged += e.inRegion ? 1 : 0;
+      e.inRegion = false;
+      e.crossing ??= change;
+    }
+  }
+  return flagged;
 }
 
 function lastLayerRelevance(net: Network, row: number, value: number): number[] {

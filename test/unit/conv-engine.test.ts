@@ -20,6 +20,7 @@ import { Rng } from '../../extension/engine/rng';
 import { NetMats, trainFreeBatch, forwardBatch } from '../../extension/engine/trainFree';
 import { convFixtureFile, convFixtureNames, convNetFromFixture, flat, loadConvFixture, slowConvDense } from '../helpers/conv';
 import { maxAbs, REPO } from '../helpers/fixtures';
+import { maxPoolAsSelection, maxPoolWinnerChange } from '../../extension/engine/pooling';
 
 const ops = new TypedOps('float64');
 
@@ -353,8 +354,36 @@ describe('full-backward and the sampled finders on conv networks', () => {
     assert.equal(mh.relevance[0]!.length, 16);
   });
 
-  test('max pooling and oversized conv networks are refused with a message that says why and what to use', async () => {
-    await assert.rejects(explain(tinyNet(true), x, { method: 'full-backward', rule: 'z+' }), (e: unknown) => isDtdError(e) && e.code === 'unsupported' && /max pooling/.test(e.message) && /train-free/.test(e.message));
+  test('max pooling: full-backward decomposes the winners at x (a selection matrix), and flags every root that changes a winner', async () => {
+    const net = tinyNet(true);
+    const act = forward(net, x).act;
+    const pool = net.layers[1] as Pool2dLayer;
+    const frozen: Network = { ...net, inputShape: undefined, layers: [materializeDense(net.layers[0] as never), maxPoolAsSelection(pool, act[1]), net.layers[2]] };
+    let ok = 0, changed = 0;
+    for (const rule of ['z+', 'w2', 'x']) {
+      const a = await explain(net, x, { method: 'full-backward', rule, baselines: false });
+      const b = await explain(frozen, x, { method: 'full-backward', rule, baselines: false });
+      assert.equal(a.status, b.status, `${rule}: ${a.message}`);
+      if (a.status !== 'ok') continue;
+      ok++;
+      assert.deepEqual(a.relevance[0], b.relevance[0], `${rule}: the decomposition is the one of the network with the winners at x`);
+      assert.ok(a.warnings.some((w) => /Max pooling is linearized at the input/.test(w)));
+      // Every root: outside exactly when the real max pool picks another winner there (or the frozen network's region check says so).
+      for (const e of a.tree!) {
+        const change = maxPoolWinnerChange(net, e.layer, e.input, e.root);
+        const frozenEntry = b.tree!.find((f) => f.path.join('/') === e.path.join('/'))!;
+        assert.equal(e.inRegion, frozenEntry.inRegion && change === null, `${rule} ${e.path.join('/')}`);
+        if (change) {
+          changed++;
+          assert.match(e.crossing ?? '', /max pool p unit \d+ changes its winner|turns (on|off)/);
+        }
+      }
+    }
+    assert.ok(ok >= 2, `only ${ok} rules decomposed this network`);
+    assert.ok(changed > 0, 'some root should move a max-pool winner on this network (the check would be untested)');
+  });
+
+  test('oversized conv networks are refused with the estimated cost', async () => {
     const fx = loadConvFixture('cnn3x10_stride2_softmax_seed3');
     const { net } = convNetFromFixture(fx);
     await assert.rejects(explain(net, flat(fx.input.x), { method: 'full-backward', rule: 'z+' }), (e: unknown) => isDtdError(e) && e.code === 'too-costly' && /\d\.\d+e\+\d+ relevance evaluations/.test(e.message));
