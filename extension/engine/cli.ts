@@ -249,11 +249,11 @@ async function runExplain(argv: string[]): Promise<number> {
     if (options.metropolisHastings![k!] === undefined) delete options.metropolisHastings![k!];
   }
   const bar = progressBar(!values.quiet);
-  const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
+  // Ctrl-C keeps Node's default (the process ends at once): the engine's loops are synchronous, so a
+  // SIGINT handler could only run after the work it was meant to stop.
   let result: ExplainResult;
   try {
-    result = await explain(net, x, { ...options, onProgress: bar.onProgress, signal: controller.signal });
+    result = await explain(net, x, { ...options, onProgress: bar.onProgress });
   } finally {
     bar.done();
   }

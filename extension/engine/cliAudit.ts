@@ -59,8 +59,6 @@ export async function runAudit(
   const minOutput = values['min-output'] === undefined ? 0 : Number(values['min-output']);
   if (!Number.isFinite(minOutput)) throw new DtdError('bad-usage', `--min-output must be a number, got '${values['min-output']}'.`);
   const net = load(positionals[0]);
-  const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
   let result;
   try {
     result = await audit(net, {
@@ -72,7 +70,6 @@ export async function runAudit(
       rootFinder: finder,
       seed: int(values.seed, '--seed', 0),
       sanity,
-      signal: controller.signal,
       onProgress: progress.onProgress,
     });
   } finally {
