@@ -489,13 +489,14 @@ export class SampledFullBackward {
     return { failure, relevance: failure ? null : relevance, roots, contributions, tree, treeTruncated: truncated, stats: this.stats, cacheHits: this.cacheHits, cacheMisses: this.cacheMisses, warnings: this.warnings };
   }
 
-  private mainRoots(l: number, a: Float64Array, roots: RootInfo[][], contributions: Map<number, Float64Array>[]): void {
+  /** What both the main-path roots and the tree walk need at a call input: its roots, upper relevance and region signature. */
+  private callAt(l: number, a: Float64Array) {
     const layer = this.net.layers[l - 1];
-    const n = layer.inFeatures;
-    const key = this.cacheKey(l, a);
-    const rr = this.rootsFor(l, key, a);
-    const u = this.U(l, a, 1);
-    const ref = this.sliceGradient(l, a, 1);
+    return { layer, n: layer.inFeatures, rr: this.rootsFor(l, this.cacheKey(l, a), a), u: this.U(l, a, 1), ref: this.sliceGradient(l, a, 1) };
+  }
+
+  private mainRoots(l: number, a: Float64Array, roots: RootInfo[][], contributions: Map<number, Float64Array>[]): void {
+    const { n, rr, u, ref } = this.callAt(l, a);
     rr.units.forEach((ur, idx) => {
       const unit = l === this.L ? this.row : idx;
       const R = u.values[idx];
@@ -534,12 +535,7 @@ export class SampledFullBackward {
 
   /** The root tree in depth-first order: used roots (R_j > 0) and, below each, the roots used at its image. Returns whether it was truncated. */
   private walkTree(l: number, a: Float64Array, path: string[], tree: TreeEntry[]): boolean {
-    const layer = this.net.layers[l - 1];
-    const n = layer.inFeatures;
-    const key = this.cacheKey(l, a);
-    const rr = this.rootsFor(l, key, a);
-    const u = this.U(l, a, 1);
-    const ref = this.sliceGradient(l, a, 1);
+    const { layer, n, rr, u, ref } = this.callAt(l, a);
     let truncated = false;
     for (let idx = 0; idx < rr.units.length; idx++) {
       const ur = rr.units[idx];
