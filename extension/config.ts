@@ -20,10 +20,26 @@ export interface Settings {
   engineTimeoutSeconds: number;
   maxModelSizeMB: number;
   maxRecentRuns: number;
+  /** How image inputs become the model input (the model's sidecar "preprocessing" takes precedence). */
+  image: ImagePreprocessingSettings;
 }
 
-export const METHODS: readonly Method[] = ['train-free', 'full-backward'];
-export const ROOT_FINDERS: readonly RootFinderName[] = ['linear', 'metropolis-hastings', 'interpolation'];
+/** dtdLens.image.*: the fields of the engine's ImagePreprocessing (extension/engine/image.ts). */
+export interface ImagePreprocessingSettings {
+  channelOrder?: 'rgb' | 'bgr';
+  grayscale?: 'luma' | 'average';
+  scale?: '0..1' | '0..255' | '-1..1';
+  mean?: number[];
+  std?: number[];
+  resize?: 'bilinear' | 'none';
+}
+
+export const METHODS: readonly Method[] = ['train-free', 'full-backward', 'lrp'];
+export const ROOT_FINDERS: readonly RootFinderName[] = ['linear', 'metropolis-hastings', 'interpolation', 'polytope', 'hit-and-run'];
+
+function numbers(value: unknown): number[] | undefined {
+  return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number' && Number.isFinite(v)) ? (value as number[]) : undefined;
+}
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
   return typeof value === 'string' && (allowed as readonly string[]).includes(value) ? (value as T) : fallback;
@@ -60,6 +76,14 @@ export function readSettings(scope?: vscode.Uri): Settings {
     engineTimeoutSeconds: num(c.get('engineTimeoutSeconds'), 120, 1),
     maxModelSizeMB: num(c.get('maxModelSizeMB'), 200, 0),
     maxRecentRuns: Math.round(num(c.get('maxRecentRuns'), 20, 1)),
+    image: {
+      channelOrder: oneOf(c.get('image.channelOrder'), ['rgb', 'bgr'] as const, 'rgb'),
+      grayscale: oneOf(c.get('image.grayscale'), ['luma', 'average'] as const, 'luma'),
+      scale: oneOf(c.get('image.scale'), ['0..1', '0..255', '-1..1'] as const, '0..1'),
+      mean: numbers(c.get('image.mean')),
+      std: numbers(c.get('image.std'))?.every((v) => v !== 0) ? numbers(c.get('image.std')) : undefined,
+      resize: oneOf(c.get('image.resize'), ['bilinear', 'none'] as const, 'bilinear'),
+    },
   };
 }
 

@@ -4,6 +4,7 @@
 // validate what they receive with the guards at the bottom.
 
 import type { AuditOptions, AuditResult } from './engine/audit';
+import type { ImagePreprocessing } from './engine/image';
 import type { ExplainOptions, ExplainResult, ModelSummary, Progress } from './engine/types';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
@@ -18,7 +19,7 @@ export type WireAuditOptions = Omit<AuditOptions, 'onProgress' | 'signal'>;
 /** How the engine gets its input vector. */
 export type InputSpec =
   | { kind: 'values'; values: number[] }
-  | { kind: 'file'; fileName: string; bytes: Uint8Array }
+  | { kind: 'file'; fileName: string; bytes: Uint8Array; preprocessing?: ImagePreprocessing }
   | { kind: 'random'; seed: number; minOutput: number };
 
 // ── host → engine ──────────────────────────────────────────────────────────

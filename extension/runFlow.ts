@@ -66,6 +66,16 @@ export const RULE_ITEMS: { rule: string; detail: string }[] = [
   { rule: '0', detail: 'The origin as root: kept for parity with the research code; not a valid DTD root.' },
 ];
 
+/** zennit's rules for --method lrp. */
+export const LRP_RULE_ITEMS: { rule: string; detail: string }[] = [
+  { rule: 'zplus', detail: 'z⁺ (α1β0): positive contributions only.' },
+  { rule: 'epsilon=1e-6', detail: 'ε rule: a ⊙ Wᵀ(R / (z + ε·sign z)).' },
+  { rule: 'gamma=0.25', detail: 'zennit’s generalised γ rule.' },
+  { rule: 'alpha2beta1', detail: 'α = 2, β = 1.' },
+  { rule: 'wsquare', detail: 'w² rule (does not depend on the input).' },
+  { rule: 'layer1=zbox=0,1;*=zplus', detail: 'zB box rule at the pixels ([0, 1]), z⁺ above.' },
+];
+
 export interface FlowDeps {
   engine: EngineClient;
   store: RunStore;
@@ -238,7 +248,8 @@ export class RunFlow {
       case 'file': {
         const uri = typeof choice.uri === 'string' ? vscode.Uri.parse(choice.uri) : choice.uri;
         const bytes = await vscode.workspace.fs.readFile(uri);
-        return { spec: { kind: 'file', fileName: uri.fsPath || uri.path, bytes: new Uint8Array(bytes) }, label: vscode.workspace.asRelativePath(uri, false) };
+        const image = /\.(png|jpe?g)$/i.test(uri.path) ? readSettings(uri).image : undefined;
+        return { spec: { kind: 'file', fileName: uri.fsPath || uri.path, bytes: new Uint8Array(bytes), preprocessing: image }, label: vscode.workspace.asRelativePath(uri, false) };
       }
     }
   }
@@ -330,13 +341,16 @@ export class RunFlow {
         detail:
           x === 'train-free'
             ? 'Each layer with its rule’s analytic root; the upper relevance is held constant. Fast.'
-            : 'The upper relevance is the real function of the layers above; roots are searched numerically; the result is a tree.',
+            : x === 'lrp'
+              ? 'Layer-wise relevance propagation with zennit’s rules (zplus, epsilon, gamma, alpha2beta1, wsquare, zbox), for comparison.'
+              : 'The upper relevance is the real function of the layers above; roots are searched numerically; the result is a tree.',
       })),
       { title: 'DTD Lens: method' },
     );
     if (!m) return undefined;
     method = m.label as Method;
-    const picked = await this.pickRule(rule);
+    if (method === 'lrp' && RULE_ITEMS.some((r) => rule === r.rule || rule.startsWith(`${r.rule}=`))) rule = 'zplus';
+    const picked = await this.pickRule(rule, 'DTD Lens: rule', method === 'lrp' ? LRP_RULE_ITEMS : RULE_ITEMS);
     if (picked === undefined) return undefined;
     rule = picked;
     if (method === 'full-backward') {
@@ -350,8 +364,8 @@ export class RunFlow {
     return { method, rule, rootFinder };
   }
 
-  async pickRule(current: string, title = 'DTD Lens: rule'): Promise<string | undefined> {
-    const items: (vscode.QuickPickItem & { rule?: string })[] = RULE_ITEMS.map((r) => ({
+  async pickRule(current: string, title = 'DTD Lens: rule', choices = RULE_ITEMS): Promise<string | undefined> {
+    const items: (vscode.QuickPickItem & { rule?: string })[] = choices.map((r) => ({
       label: r.rule,
       description: r.rule === current ? '(current)' : undefined,
       detail: r.detail,

@@ -11,7 +11,7 @@ import { explain, outputs, randomInput, summarizeModel } from './index';
 import { audit, auditCsv } from './audit';
 import { loadModel } from './loaders';
 import { parseInput } from './input';
-import { preprocessingFromSidecar } from './image';
+import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { isDtdError, DtdError } from './errors';
 import type { Network } from './network';
 import type { Progress } from './types';
@@ -29,6 +29,10 @@ function log(level: Extract<EngineToHost, { type: 'log' }>['level'], message: st
   send({ type: 'log', level, message });
 }
 
+function checkedPreprocessing(p: ImagePreprocessing | undefined): ImagePreprocessing | undefined {
+  return p ? parsePreprocessing(p, (problem) => new DtdError('bad-usage', `Settings dtdLens.image.*: ${problem}`)) : undefined;
+}
+
 function buildInput(net: Network, spec: InputSpec, explainedOutput: number | undefined, sidecar?: unknown): Float64Array {
   switch (spec.kind) {
     case 'values': {
@@ -41,7 +45,8 @@ function buildInput(net: Network, spec: InputSpec, explainedOutput: number | und
     }
     case 'file':
       if (!(spec.bytes instanceof Uint8Array)) throw new DtdError('bad-input', `${spec.fileName}: the input file's bytes did not arrive.`);
-      return parseInput(spec.bytes, spec.fileName, net.inputSize, { shape: net.inputShape, preprocessing: preprocessingFromSidecar(sidecar) });
+      // The model's sidecar knows how it was trained; the user's settings are the fallback.
+      return parseInput(spec.bytes, spec.fileName, net.inputSize, { shape: net.inputShape, preprocessing: preprocessingFromSidecar(sidecar) ?? checkedPreprocessing(spec.preprocessing) });
     case 'random':
       return randomInput(net, { seed: spec.seed, minOutput: spec.minOutput, explainedOutput });
     default:

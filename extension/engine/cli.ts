@@ -10,7 +10,7 @@ import { DtdError, isDtdError } from './errors';
 import { explain, loadModel, parseInput, randomInput, sidecarNameFor } from './index';
 import type { Network } from './network';
 import { renderHtmlReport } from './report';
-import { preprocessingFromSidecar, type ImagePreprocessing } from './image';
+import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { AUDIT_USAGE, runAudit } from './cliAudit';
 import type { ExplainOptions, ExplainResult, Progress } from './types';
 
@@ -24,7 +24,10 @@ Usage:
   dtd-lens audit <model> --inputs N [...]    root audit over N random inputs (see dtd-lens audit --help)
 
 Input:
-  --input FILE            JSON array / {"x": [...]}, one-row CSV, or float32/float64 .npy
+  --input FILE            JSON array / {"x": [...]} / nested [C][H][W], one-row CSV, float32/float64 .npy,
+                          or a PNG/JPEG image (resized and normalised as the sidecar's "preprocessing" says,
+                          or as --channel-order rgb|bgr --grayscale luma|average --scale 0..1|0..255|-1..1
+                          --mean m1,m2,m3 --std s1,s2,s3 --resize bilinear|none say)
   --random-input          draw |N(0, I)| until the explained output exceeds --min-output
   --seed N                random seed (default 0; also seeds the root finders)
   --min-output T          threshold for --random-input (default 0)
@@ -213,6 +216,12 @@ async function runExplain(argv: string[]): Promise<number> {
       precision: { type: 'string' },
       backend: { type: 'string' },
       'final-activation': { type: 'string' },
+      'channel-order': { type: 'string' },
+      grayscale: { type: 'string' },
+      scale: { type: 'string' },
+      mean: { type: 'string' },
+      std: { type: 'string' },
+      resize: { type: 'string' },
       json: { type: 'string' },
       html: { type: 'string' },
       'top-k': { type: 'string' },
@@ -228,7 +237,15 @@ async function runExplain(argv: string[]): Promise<number> {
   const explainedOutput = int(values.output, '--output');
   let x: Float64Array;
   if (values.input && values['random-input']) fail('Give either --input FILE or --random-input, not both.');
-  if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize, { shape: net.inputShape, preprocessing });
+  // Image preprocessing: flags on the command line win over the model's sidecar.
+  const flags: Record<string, unknown> = {};
+  for (const [flag, key] of [['channel-order', 'channelOrder'], ['grayscale', 'grayscale'], ['scale', 'scale'], ['resize', 'resize']] as const) {
+    if (values[flag] !== undefined) flags[key] = values[flag];
+  }
+  for (const key of ['mean', 'std'] as const) if (values[key] !== undefined) flags[key] = values[key]!.split(',').map((v) => Number(v.trim()));
+  const fromFlags = parsePreprocessing(flags, (problem) => new DtdError('bad-usage', `Image preprocessing flags: ${problem.replace(/preprocessing\./g, '--').replace('channelOrder', 'channel-order')}`));
+  const imagePre = Object.keys(fromFlags).length ? { ...preprocessing, ...fromFlags } : preprocessing;
+  if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize, { shape: net.inputShape, preprocessing: imagePre });
   else if (values['random-input']) x = randomInput(net, { seed, minOutput: num(values['min-output'], '--min-output') ?? 0, explainedOutput });
   else fail('Say which input to explain: --input FILE or --random-input [--seed N].');
   const options: ExplainOptions = {

@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fixtureFile, REPO } from '../helpers/fixtures';
+import { PNG } from 'pngjs';
 
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = mkdtempSync(path.join(tmpdir(), 'dtd-cli-'));
 
 function run(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input, timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -119,6 +120,24 @@ describe('dtd-lens explain', () => {
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(JSON.parse(r.out).relevance, ref.relevance, `${path.basename(f)} differs from JSON input`);
     }
+  });
+
+  test('a PNG input on a conv model: preprocessing from the flags (scale, mean/std), bad flags are usage errors', () => {
+    const model = path.join(REPO, 'test', 'fixtures', 'conv', 'cnn3x10_bn_gap_seed2.onnx');
+    const png = new PNG({ width: 10, height: 10 });
+    for (let i = 0; i < 100; i++) png.data.set([i * 2, 200 - i, (i * 7) % 256, 255], 4 * i);
+    const img = path.join(tmp, 'img.png');
+    writeFileSync(img, PNG.sync.write(png));
+    const run01 = JSON.parse(run(['explain', model, '--input', img, '--quiet', '--json', '-']).out);
+    const run255 = JSON.parse(run(['explain', model, '--input', img, '--scale', '0..255', '--quiet', '--json', '-']).out);
+    const norm = JSON.parse(run(['explain', model, '--input', img, '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25', '--quiet', '--json', '-']).out);
+    // C-major: red channel first. Pixel 1 is (2, 199, 7).
+    assert.deepEqual([run01.input[1], run01.input[101], run01.input[201]], [2 / 255, 199 / 255, 7 / 255]);
+    assert.deepEqual([run255.input[1], run255.input[101], run255.input[201]], [2, 199, 7]);
+    assert.ok(Math.abs(norm.input[101] - (199 / 255 - 0.5) / 0.25) < 1e-12);
+    assert.deepEqual(run01.shapes[0], [3, 10, 10]);
+    expectUsageError(['explain', model, '--input', img, '--scale', '0..9'], /--scale must be/);
+    expectUsageError(['explain', model, '--input', img, '--std', '1,0,1'], /std must not contain 0/);
   });
 
   test('no arguments: explains the bundled seed example with both decompositions', () => {

@@ -162,6 +162,15 @@ test('a convolutional classifier as TF.js model.json (+ shard) and as .keras exp
   }
   // The same network in two formats gives the same explanation.
   assert.deepEqual(runs[0].relevance[0], runs[1].relevance[0]);
+  // dtdLens.image.* decides the preprocessing when the model has no sidecar: 0..255 instead of 0..1.
+  await setSetting('image.scale', '0..255');
+  try {
+    const scaled = await api.explain(file('cnn.keras'), { input, explainedOutput: 0, useDefaults: true, rule: 'layer1=zB=0,255;*=z+' });
+    assert.equal(scaled.status, 'ok', JSON.stringify(scaled.error));
+    runs[1].input.forEach((v, i) => assert.ok(Math.abs(scaled.result!.input[i] - 255 * v) < 1e-9, `pixel value ${i}`));
+  } finally {
+    await setSetting('image.scale', undefined);
+  }
 }, 60000);
 
 test('the root audit: research numbers, a chart in the panel, and a CSV', async () => {
