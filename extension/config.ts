@@ -2,7 +2,7 @@
 // One place for defaults, so the run flow, the re-run and the tests agree.
 
 import * as vscode from 'vscode';
-import type { WireExplainOptions } from './protocol';
+import type { ImagePreprocessing, WireExplainOptions } from './protocol';
 import type { BackendName, Method, Precision, RootFinderName } from './engine/types';
 
 export interface Settings {
@@ -21,17 +21,7 @@ export interface Settings {
   maxModelSizeMB: number;
   maxRecentRuns: number;
   /** How image inputs become the model input (the model's sidecar "preprocessing" takes precedence). */
-  image: ImagePreprocessingSettings;
-}
-
-/** dtdLens.image.*: the fields of the engine's ImagePreprocessing (extension/engine/image.ts). */
-export interface ImagePreprocessingSettings {
-  channelOrder?: 'rgb' | 'bgr';
-  grayscale?: 'luma' | 'average';
-  scale?: '0..1' | '0..255' | '-1..1';
-  mean?: number[];
-  std?: number[];
-  resize?: 'bilinear' | 'none';
+  image: ImagePreprocessing;
 }
 
 export const METHODS: readonly Method[] = ['train-free', 'full-backward', 'lrp'];

@@ -5,6 +5,8 @@
 
 import type { AuditOptions, AuditResult } from './engine/audit';
 import type { ImagePreprocessing } from './engine/image';
+
+export type { ImagePreprocessing };
 import type { ExplainOptions, ExplainResult, ModelSummary, Progress } from './engine/types';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
