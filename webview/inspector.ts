@@ -4,7 +4,7 @@
 // For full-backward results it also walks the root tree with a breadcrumb.
 
 import { scaleBand, scaleLinear, select } from 'd3';
-import type { ExplainResult, RootInfo, TreeEntry } from '../extension/engine/types';
+import type { ExplainResult, RootCertificateInfo, RootInfo, TreeEntry } from '../extension/engine/types';
 import type { Palette } from './colors';
 import { badge, fmt, h, num, type BadgeState } from './dom';
 import { layerName } from './model';
@@ -90,6 +90,18 @@ export function checkBadges(checks: { relevanceZero: boolean | null; inRegion: b
   );
 }
 
+/** The polytope finder's certificate in words: why the root is where it is. */
+export function certificateLine(c: RootCertificateInfo | undefined): HTMLElement | null {
+  if (!c) return null;
+  const text =
+    c.kind === 'zero'
+      ? `Exact root: the relevance is 0 at t = ${fmt(c.tZero)}, inside the piece of the region where it is affine (the piece ends at t = ${fmt(c.tMax)}).`
+      : c.kind === 'boundary'
+        ? `Stopped at the piece's boundary (t = ${fmt(c.tMax)}) where ${c.active ?? 'a constraint'}; the relevance would reach 0 only at t = ${fmt(c.tZero)}, so part of it stays unresolved.`
+        : 'The relevance does not fall along the rule\'s line: the root stays at the input and the whole relevance stays unresolved.';
+  return h('p', { class: `certificate ${c.kind}`, 'data-certificate': c.kind }, h('strong', {}, 'Polytope certificate. '), text);
+}
+
 export function distance(a: number[], b: number[]): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
@@ -133,6 +145,8 @@ export function unitPanel(result: ExplainResult, layer: number, unit: number, pa
     ),
   );
   panel.append(checkBadges(info.checks));
+  const cert = certificateLine(info.certificate);
+  if (cert) panel.append(cert);
   return panel;
 }
 
@@ -205,6 +219,8 @@ export function treePanel(tree: RootTree, path: string[], truncated: boolean, pa
       ),
     );
     panel.append(checkBadges(treeChecks(entry)));
+    const cert = certificateLine(entry.certificate);
+    if (cert) panel.append(cert);
     if (entry.gradAtRootIsZero) panel.append(h('p', { class: 'fail-text' }, 'The gradient at this root is zero: its relevance is lost.'));
     panel.append(rootBars(entry.input, entry.root, palette, `${stepLabel(path[path.length - 2], path[path.length - 1])}`));
   }

@@ -14,9 +14,9 @@ import { DtdError, throwIfCancelled } from './errors';
 import type { DenseLayer, DenseNetwork as Network } from './network';
 import { Rng } from './rng';
 import { inDomain } from './rules';
-import { firstCrossing } from './region';
+import { describeConstraint, firstCrossing } from './region';
 import { hitAndRunCandidates, polytopeRoots, type HitAndRunOptions, type RootCertificate } from './polytope';
-import type { InterpolationOptions, MetropolisHastingsOptions, Progress, RootFinderName, RootInfo, RuleSpec, TreeEntry } from './types';
+import type { InterpolationOptions, MetropolisHastingsOptions, Progress, RootCertificateInfo, RootFinderName, RootInfo, RuleSpec, TreeEntry } from './types';
 
 export interface SampledOptions {
   finder: Exclude<RootFinderName, 'linear'>;
@@ -489,6 +489,10 @@ export class SampledFullBackward {
     return { failure, relevance: failure ? null : relevance, roots, contributions, tree, treeTruncated: truncated, stats: this.stats, cacheHits: this.cacheHits, cacheMisses: this.cacheMisses, warnings: this.warnings };
   }
 
+  private describeCertificate(c: RootCertificate): RootCertificateInfo {
+    return { kind: c.kind, active: c.active ? describeConstraint(c.active, this.net.layers.map((x) => x.name)) : null, tZero: c.tZero, tMax: c.tMax };
+  }
+
   /** What both the main-path roots and the tree walk need at a call input: its roots, upper relevance and region signature. */
   private callAt(l: number, a: Float64Array) {
     const layer = this.net.layers[l - 1];
@@ -529,6 +533,7 @@ export class SampledFullBackward {
           inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),
           crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),
         },
+        ...(ur.certificate ? { certificate: this.describeCertificate(ur.certificate) } : {}),
       });
     });
   }
@@ -572,6 +577,7 @@ export class SampledFullBackward {
         inRegion: inReg,
         inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),
         crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),
+        ...(ur.certificate ? { certificate: this.describeCertificate(ur.certificate) } : {}),
       });
       if (l < this.L) {
         const h = act(layer, affineBatch(layer, ur.root, 1));

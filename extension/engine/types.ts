@@ -123,6 +123,22 @@ export interface RootInfo {
   taylorResidual: number | null;
   distance: number | null;
   checks: RootChecks | null;
+  /** Polytope root finder: why the root is where it is. */
+  certificate?: RootCertificateInfo;
+}
+
+/**
+ * The polytope finder's certificate: 'zero' — the unit's relevance is 0 at the root, inside the
+ * affine piece of the region; 'boundary' — the rule's line leaves the piece first, at the
+ * `active` constraint; 'no-descent' — the relevance does not fall along the rule's line.
+ */
+export interface RootCertificateInfo {
+  kind: 'zero' | 'boundary' | 'no-descent';
+  /** The active constraint, in words (boundary roots). */
+  active: string | null;
+  /** Line parameter of the relevance's zero and of the piece's end (root = a − t·v). */
+  tZero: number;
+  tMax: number;
 }
 
 export interface TreeEntry {
@@ -151,6 +167,8 @@ export interface TreeEntry {
   inDomain: boolean;
   /** When the root is outside its region: the first constraint crossed from the input of this call to the root, in words. */
   crossing?: string | null;
+  /** Polytope root finder: why the root is where it is. */
+  certificate?: RootCertificateInfo;
 }
 
 /** Relevance flowing from lower unit `from` (in activations[layer-1]) into upper unit `to` of layer `layer`. */

@@ -53,6 +53,22 @@ describe('root inspector', () => {
     await w.screenshot('inspector-root-outside-region');
   });
 
+  it('shows the polytope finder\'s certificate for a root', async () => {
+    const poly = await engineResult('tiny_3_5_1_seed0', { method: 'full-backward', rootFinder: 'polytope' });
+    assert.equal(poly.status, 'ok', poly.message ?? '');
+    const info = poly.roots[0].find((r) => r.certificate && r.relevanceAtInput > 0)!;
+    assert.ok(info, 'a layer-1 root with a certificate');
+    const w = await openWebview(browser);
+    await w.send({ type: 'result', result: poly });
+    await w.page.click(`.node[data-layer="1"][data-unit="${info.unit}"]`);
+    const panel = w.page.locator(`.unit-panel[data-layer="1"][data-unit="${info.unit}"]`);
+    await panel.waitFor();
+    assert.equal(await panel.locator('.certificate').getAttribute('data-certificate'), info.certificate!.kind);
+    const text = (await panel.locator('.certificate').textContent()) ?? '';
+    assert.match(text, info.certificate!.kind === 'zero' ? /Exact root/ : info.certificate!.kind === 'boundary' ? /boundary/ : /does not fall/);
+    await w.screenshot('inspector-polytope-certificate');
+  });
+
   it('walks the full-backward root tree and back with the breadcrumb', async () => {
     const tree = fb.tree!;
     const top4 = tree.find((e) => e.path.join('/') === 'layer1/root_4');
