@@ -4,31 +4,13 @@
 // map from fixture modules to IR relevance/activation indices, and a slow,
 // obviously-correct dense reference for conv and pooling layers.
 
-import { readdirSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import type { Conv2dLayer, DenseLayer, Layer, Network, Pool2dLayer, Shape3 } from '../../extension/engine/network';
-import { CONV_FIXTURES_DIR, type Fixture } from './fixtures';
+import { CONV_FIXTURES_DIR, fixtureFile, fixtureNames, loadFixture, type Fixture } from './fixtures';
 
-export function convFixtureNames(): string[] {
-  return readdirSync(CONV_FIXTURES_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => f.slice(0, -5))
-    .sort();
-}
+export const convFixtureNames = (): string[] => fixtureNames(CONV_FIXTURES_DIR);
+export const loadConvFixture = (name: string): Fixture => loadFixture(name, CONV_FIXTURES_DIR);
 
-const cache = new Map<string, Fixture>();
-export function loadConvFixture(name: string): Fixture {
-  let f = cache.get(name);
-  if (!f) {
-    f = JSON.parse(readFileSync(path.join(CONV_FIXTURES_DIR, `${name}.json`), 'utf8'));
-    cache.set(name, f);
-  }
-  return f;
-}
-
-export function convFixtureFile(name: string, ext: string): string {
-  return path.join(CONV_FIXTURES_DIR, `${name}.${ext}`);
-}
+export const convFixtureFile = (name: string, ext: string): string => fixtureFile(name, ext, CONV_FIXTURES_DIR);
 
 export function flat(v: unknown): number[] {
   const out: number[] = [];

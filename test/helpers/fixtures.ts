@@ -20,26 +20,29 @@ export const CONV_FIXTURES_DIR = path.resolve(FIXTURES_DIR, '..', 'conv');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Fixture = any;
 
-export function fixtureNames(): string[] {
-  assert.ok(existsSync(FIXTURES_DIR), `fixtures folder ${FIXTURES_DIR} is missing (set DTD_FIXTURES_DIR)`);
-  return readdirSync(FIXTURES_DIR)
+/** The case names (JSON files) of a fixture folder, sorted. */
+export function fixtureNames(dir = FIXTURES_DIR): string[] {
+  assert.ok(existsSync(dir), `fixtures folder ${dir} is missing (set DTD_FIXTURES_DIR)`);
+  return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => f.slice(0, -5))
     .sort();
 }
 
 const cache = new Map<string, Fixture>();
-export function loadFixture(name: string): Fixture {
-  let f = cache.get(name);
+/** A fixture case, parsed once ("NaN"/"Infinity" strings become numbers, fixtures README §2). */
+export function loadFixture(name: string, dir = FIXTURES_DIR): Fixture {
+  const file = path.join(dir, `${name}.json`);
+  let f = cache.get(file);
   if (!f) {
-    f = JSON.parse(readFileSync(path.join(FIXTURES_DIR, `${name}.json`), 'utf8'), (_k, v) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v));
-    cache.set(name, f);
+    f = JSON.parse(readFileSync(file, 'utf8'), (_k, v) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v));
+    cache.set(file, f);
   }
   return f;
 }
 
-export function fixtureFile(name: string, ext: string): string {
-  return path.join(FIXTURES_DIR, `${name}.${ext}`);
+export function fixtureFile(name: string, ext: string, dir = FIXTURES_DIR): string {
+  return path.join(dir, `${name}.${ext}`);
 }
 
 /** |got − want| ≤ abs + rel·|want| elementwise, with a message naming the index. */
