@@ -234,7 +234,8 @@ test('cancelling a long full-backward run ends it within a second and the extens
     measurements.pingAfterCancelMs = pingMs;
     assert.ok(pingMs < 500, 'the engine is idle again');
   } else {
-    assert.equal(pidAlive(pidBefore), false, 'the old engine process is gone');
+    // SIGKILL is delivered and reaped asynchronously: the process may outlive the settled request by a few ms.
+    await waitFor('the old engine process to be gone', () => !pidAlive(pidBefore), 2000);
   }
   assert.equal(api.runs().find((r) => r.id === out.runId)?.status, 'cancelled');
   // The run showed stages and a growing fraction while it ran.
