@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import type { ModelSummary } from './engine/types';
 import { EngineError } from './engineClient';
+import { isWebviewToHost } from './protocol';
 
 export const MODEL_EDITOR_VIEW_TYPE = 'dtdLens.modelInspector';
 
@@ -43,7 +44,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const name = document.uri.path.slice(document.uri.path.lastIndexOf('/') + 1);
     panel.webview.html = page(panel.webview.cspSource, nonce, name, `<p class="muted">Loading ${esc(name)} in the DTD Lens engine…</p>`);
     panel.webview.onDidReceiveMessage((m: unknown) => {
-      if (typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'explain') {
+      if (isWebviewToHost(m) && m.type === 'explain') {
         void vscode.commands.executeCommand('dtdLens.explainOutput', document.uri);
       }
     });
