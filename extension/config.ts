@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import type { ImagePreprocessing, WireExplainOptions } from './protocol';
-import type { BackendName, Method, Precision, RootFinderName } from './engine/types';
+import type { BackendName, Method, Precision, RootFinderName } from './protocol';
 
 export interface Settings {
   method: Method;
@@ -98,13 +98,11 @@ export function toWireOptions(s: Settings, choices: RunChoices): WireExplainOpti
     seed: s.seed,
     precision: s.precision,
     backend: s.backend,
+    topK: s.topK,
   };
-  if (method === 'full-backward' && rootFinder === 'metropolis-hastings') {
-    base.metropolisHastings = { ...s.metropolisHastings, rtol: s.rtol, atol: s.atol };
-  }
-  if (method === 'full-backward' && rootFinder === 'interpolation') {
-    base.interpolation = { ...s.interpolation, rtol: s.rtol, atol: s.atol };
-  }
+  if (method === 'full-backward' && rootFinder === 'metropolis-hastings') base.metropolisHastings = { ...s.metropolisHastings };
+  if (method === 'full-backward' && rootFinder === 'interpolation') base.interpolation = { ...s.interpolation };
+  if (method === 'full-backward' && (rootFinder === 'metropolis-hastings' || rootFinder === 'interpolation')) base.sameRegion = { rtol: s.rtol, atol: s.atol };
   const extra = choices.options ?? {};
   return {
     ...base,

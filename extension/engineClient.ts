@@ -17,8 +17,8 @@ import {
   type WireAuditOptions,
   type WireExplainOptions,
 } from './protocol';
-import type { ExplainResult, Progress } from './engine/types';
-import type { AuditResult } from './engine/audit';
+import type { ExplainResult, Progress } from './protocol';
+import type { AuditResult } from './protocol';
 
 /** Why a request failed. `code` is the engine's DtdError code, or one of the host's own. */
 export class EngineError extends Error {

@@ -11,7 +11,7 @@ import { RunsTreeProvider } from './runsTree';
 import { Visualizers, type RenderedEvent, type VisualizerTarget } from './visualizer';
 import { ModelEditorProvider } from './modelEditor';
 import { readSettings } from './config';
-import type { ModelSummary } from './engine/types';
+import type { ModelSummary } from './protocol';
 
 export const COMMANDS = [
   'dtdLens.explainOutput',

@@ -6,7 +6,7 @@
 
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
-import type { ModelSummary } from './engine/types';
+import type { ModelSummary } from './protocol';
 import { EngineError } from './engineClient';
 import { isWebviewToHost } from './protocol';
 

@@ -8,8 +8,8 @@
 import * as vscode from 'vscode';
 import { EngineClient, EngineError, type ModelPayload } from './engineClient';
 import type { HostToWebview, InputSpec, InspectReply, WireAuditOptions, WireExplainOptions } from './protocol';
-import type { AuditResult } from './engine/audit';
-import type { ExplainResult, Method, ModelSummary, RootFinderName } from './engine/types';
+import type { AuditResult } from './protocol';
+import type { ExplainResult, Method, ModelSummary, RootFinderName } from './protocol';
 import { baseName, INPUT_GLOB, isModelFile, METHODS, MODEL_GLOB, readSettings, ROOT_FINDERS, sidecarUriFor, toWireOptions } from './config';
 import { newRunId, type RunInput, type RunRecord, type RunStore } from './runStore';
 import type { Visualizers } from './visualizer';

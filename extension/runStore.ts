@@ -4,7 +4,7 @@
 
 import * as vscode from 'vscode';
 import type { InputSpec, WireExplainOptions } from './protocol';
-import type { ExplainResult, Method, RootFinderName } from './engine/types';
+import type { ExplainResult, Method, RootFinderName } from './protocol';
 
 export type RunStatus = 'running' | 'ok' | 'failed' | 'cancelled' | 'error';
 

@@ -9,7 +9,7 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import { isWebviewToHost, type HostToWebview, type WebviewSettings, type WebviewToHost } from './protocol';
-import { webviewHtml } from '../webview/html';
+import { webviewHtml } from './protocol';
 
 export type RenderedSummary = Extract<WebviewToHost, { type: 'rendered' }>['summary'];
 export type VisualizerTarget = 'panel' | 'view';

@@ -6,7 +6,7 @@
 // screen readers.
 
 import { scaleBand, scaleLinear } from 'd3';
-import type { AuditResult } from '../extension/engine/audit';
+import type { AuditResult } from '../extension/protocol';
 import type { Palette } from './colors';
 import { h, num } from './dom';
 

@@ -5,7 +5,7 @@
 // plain TypeScript (no DOM, no Node) so the engine can import the types and the
 // `topFlowsOfLayer` helper when it fills the field.
 
-import type { ExplainResult, TreeEntry } from '../extension/engine/types';
+import type { ExplainResult, TreeEntry } from '../extension/protocol';
 
 /** One flow: lower unit `from` (index into activations[layer-1]) → upper unit `to` (index into activations[layer]). */
 export interface FlowEdge {

@@ -3,7 +3,7 @@
 // nearest-neighbour so each input unit stays a crisp square.
 
 import { color as d3color } from 'd3';
-import type { ExplainResult } from '../extension/engine/types';
+import type { ExplainResult } from '../extension/protocol';
 import type { WebviewSettings } from '../extension/protocol';
 import type { Palette } from './colors';
 import { divergingColor } from './colors';

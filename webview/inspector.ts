@@ -4,14 +4,12 @@
 // For full-backward results it also walks the root tree with a breadcrumb.
 
 import { scaleBand, scaleLinear, select } from 'd3';
-import type { ExplainResult, RootCertificateInfo, RootInfo, TreeEntry } from '../extension/engine/types';
+import type { ExplainResult, RootCertificateInfo, RootChecks, RootInfo, TreeEntry } from '../extension/protocol';
 import type { Palette } from './colors';
 import { badge, fmt, h, num, type BadgeState } from './dom';
 import { layerName } from './model';
 
 const MAX_BARS = 40;
-/** Tree entries: |R at root| ≤ this · |R at input| counts as "relevance ≈ 0". */
-export const TREE_ZERO_RTOL = 1e-3;
 
 /** Per-dimension bars of the layer input against the root (the dimensions that moved most when there are many). */
 export function rootBars(input: number[], root: number[] | null, palette: Palette, caption: string): HTMLElement {
@@ -173,13 +171,9 @@ export class RootTree {
   }
 }
 
-export function treeChecks(e: TreeEntry): { relevanceZero: boolean; inRegion: boolean; inDomain: boolean; crossing?: string | null } {
-  return {
-    relevanceZero: Math.abs(e.unresolvedRelevance) <= TREE_ZERO_RTOL * Math.max(Math.abs(e.relevanceOfUnit), 1e-12),
-    inRegion: e.inRegion,
-    inDomain: e.inDomain,
-    crossing: e.crossing,
-  };
+/** A tree entry's checks, as the engine decided them (the webview never decides a check). */
+export function treeChecks(e: TreeEntry): RootChecks {
+  return e.checks;
 }
 
 function stepLabel(a: string, b: string): string {
@@ -209,12 +203,12 @@ export function treePanel(tree: RootTree, path: string[], truncated: boolean, pa
       h(
         'div',
         { class: 'kvs' },
-        row('R at input', num(entry.relevanceOfUnit), 'R_j at the input of this call'),
-        row('unresolved (R at root)', num(entry.unresolvedRelevance), 'the upper relevance evaluated at the root; ideally 0'),
-        row('Σ relevance passed', num(entry.relevanceSum)),
+        row('R at input', num(entry.relevanceAtInput), 'R_j at the input of this call'),
+        row('unresolved (R at root)', num(entry.relevanceAtRoot), 'the upper relevance evaluated at the root; ideally 0'),
+        row('Σ relevance passed', num(entry.passedOn)),
         row('Taylor residual', num(entry.taylorResidual)),
         row('distance to input', num(distance(entry.input, entry.root))),
-        row('output at root / input', h('span', {}, num(entry.rootLogit), ' / ', num(entry.inputLogit))),
+        row('output at root / input', h('span', {}, num(entry.outputAtRoot), ' / ', num(entry.outputAtInput))),
         row('z_j at root', num(entry.preActivationAtRoot)),
       ),
     );
@@ -238,9 +232,9 @@ export function treePanel(tree: RootTree, path: string[], truncated: boolean, pa
         'tr',
         { class: `tree-child ${ok ? 'ok' : 'bad'}`, 'data-path': treeKey(k.path), tabindex: 0 },
         h('td', {}, h('button', { class: 'link' }, `unit ${k.unit}`)),
-        h('td', {}, num(k.relevanceOfUnit)),
-        h('td', {}, num(k.unresolvedRelevance)),
-        h('td', {}, num(k.relevanceSum)),
+        h('td', {}, num(k.relevanceAtInput)),
+        h('td', {}, num(k.relevanceAtRoot)),
+        h('td', {}, num(k.passedOn)),
         h('td', { class: 'mini-checks' }, [c.relevanceZero, c.inRegion, c.inDomain].map((b) => (b ? '✓' : '✗')).join(' ')),
       );
       const go = () => navigate(k.path);

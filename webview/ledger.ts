@@ -2,15 +2,13 @@
 // negative mass and the roots that fail their checks. Failures are highlighted:
 // this is the honest summary of how far an explanation can be trusted.
 
-import type { ExplainResult, LayerDiagnostics } from '../extension/engine/types';
+import type { ExplainResult, LayerDiagnostics } from '../extension/protocol';
 import type { Palette } from './colors';
 import { h, num } from './dom';
 
-/** |Σ R − f(x)| above this fraction of |f(x)| counts as a conservation failure. */
-export const CONSERVATION_RTOL = 1e-6;
-
+/** The engine decided conservation (protocol/checks.ts); the ledger only shows it. */
 export function conservationFails(d: LayerDiagnostics): boolean {
-  return Math.abs(d.conservationError) > CONSERVATION_RTOL * Math.max(Math.abs(d.explainedValue), 1e-12);
+  return !d.conserved;
 }
 
 export function ledgerPanel(result: ExplainResult, palette: Palette, caption: string): HTMLElement {

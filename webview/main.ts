@@ -4,8 +4,8 @@
 // conservation ledger and the image heatmap. Imports d3 and protocol types only.
 
 import type { ZoomTransform } from 'd3';
-import type { ExplainResult, LayerDiagnostics } from '../extension/engine/types';
-import { isHostToWebview, type HostToWebview, type WebviewSettings, type WebviewToHost } from '../extension/protocol';
+import type { ExplainResult, LayerDiagnostics } from '../extension/protocol';
+import { isConserved, isHostToWebview, type HostToWebview, type WebviewSettings, type WebviewToHost } from '../extension/protocol';
 import { readPalette, type Palette } from './colors';
 import { h, num } from './dom';
 import { exportSvg, svgToPng } from './export';
@@ -93,7 +93,7 @@ export function baselineResult(r: ExplainResult, key: string): ExplainResult | n
       sum += x;
       if (x < 0) neg += x;
     }
-    diag.push({ index: l, name: layerName(r, l), relevanceSum: sum, explainedValue: r.explainedValue, conservationError: sum - r.explainedValue, negativeMass: neg, rootsTotal: 0, rootsInRegion: 0, rootsInDomain: 0, rootsWithZeroRelevance: 0 });
+    diag.push({ index: l, name: layerName(r, l), relevanceSum: sum, explainedValue: r.explainedValue, conservationError: sum - r.explainedValue, conserved: isConserved(sum, r.explainedValue), negativeMass: neg, rootsTotal: 0, rootsInRegion: 0, rootsInDomain: 0, rootsWithZeroRelevance: 0 });
   });
   // No flows: a baseline has none, and `flowsOf` must not fall back to the DTD result's.
   return { ...r, relevance, roots: [], tree: null, flows: [], rules: [label], diagnostics: { layers: diag }, baselines: null, message: null, warnings: [] } as ExplainResult;

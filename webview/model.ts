@@ -3,7 +3,7 @@
 // per upper node, the rest aggregated). Pure data, no DOM: the renderer draws it,
 // tests and the bench can build it without a browser.
 
-import type { ExplainResult } from '../extension/engine/types';
+import type { ExplainResult } from '../extension/protocol';
 import { flowsOf, type NormalFlows } from './flows';
 
 export interface ViewOptions {

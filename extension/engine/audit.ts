@@ -19,63 +19,10 @@ import { Rng } from './rng';
 import { direction, parseRule, resolveRules, ruleToText, NO_ROOT_EPS } from './rules';
 import { SampledFullBackward } from './sampled';
 import { explainedRowStart, forwardBatch, NetMats, trainFreeBatch } from './trainFree';
-import { DEFAULT_INTERPOLATION, DEFAULT_MH, summarizeModel } from './explain';
-import type { Method, ModelSummary, Progress, RootFinderName, RuleSpec } from './types';
-
-export type SanityCheck = 'randomization' | 'random-logit' | 'pixel-flipping';
-
-export interface AuditOptions {
-  inputs: number;
-  /** Rules to audit, each for every layer (text form, also per layer: "layer1=zB=0,1;*=z+"). Default z+, w2, x, gamma. */
-  rules?: string[];
-  methods?: Method[];
-  /** Root finder of the full-backward runs (default linear, as the research code). */
-  rootFinder?: RootFinderName;
-  seed?: number;
-  minOutput?: number;
-  explainedOutput?: number;
-  sanity?: SanityCheck[];
-  maxCost?: number;
-  signal?: AbortSignal;
-  onProgress?: (p: Progress) => void;
-}
-
-export interface AuditRow {
-  rule: string;
-  method: Method;
-  rootFinder: RootFinderName;
-  inputs: number;
-  /** Inputs where the decomposition failed (no root / no positive relevance); the shares below are over the others. */
-  failedInputs: number;
-  roots: number;
-  shareInputsWithRootOutside: number;
-  shareRootsOutside: number;
-  shareRootsUnmoved: number;
-  medianRootDistance: number;
-  shareInputsWithNegativeRelevance: number;
-  meanConservationError: number;
-}
-
-export interface SanityResult {
-  /** Spearman ρ is taken only where both explanations are non-constant (a randomised net often outputs ≤ 0: no relevance at all); `pairs` counts those inputs. */
-  randomization?: { randomizedFrom: string; meanSpearman: number; pairs: number }[];
-  randomLogit?: { meanSpearman: number; pairs: number };
-  pixelFlipping?: { steps: number; aopcRelevanceOrder: number; aopcRandomOrder: number };
-}
-
-export interface AuditResult {
-  schema: 'dtd-lens/audit@1';
-  model: ModelSummary;
-  explainedOutput: number;
-  seed: number;
-  minOutput: number;
-  inputs: number;
-  rows: AuditRow[];
-  sanity: SanityResult | null;
-  /** Definitions of the columns, in words. */
-  definitions: Record<string, string>;
-  timings: Record<string, number>;
-}
+import { summarizeModel } from './explain';
+import { outputUnmoved, samePattern } from './checks';
+import { DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_SAME_REGION } from '../protocol';
+import type { AuditOptions, AuditResult, AuditRow, Method, RootFinderName, RuleSpec, SanityCheck, SanityResult } from '../protocol';
 
 export const AUDIT_DEFINITIONS: Record<string, string> = {
   shareInputsWithRootOutside: 'fraction of inputs with at least one root outside the local linear region of its layer input',
@@ -205,26 +152,14 @@ function auditTrainFree(net: DenseNetwork, X: Float64Array[], row: number, rules
     for (let b = 0; b < B; b++) {
       const s = owner[b];
       roots++;
-      let same = true;
-      for (let k = l; k <= L && same; k++) {
-        const mk = net.layers[k - 1].outFeatures;
-        const ref = tf.pre[k - 1];
-        const at = pre[k - l];
-        for (let j = 0; j < mk; j++) {
-          const zr = ref[s * mk + j], za = at[b * mk + j];
-          if (Math.abs(za) <= 1e-9 || Math.abs(zr) <= 1e-9) continue;
-          if (zr > 0 !== za > 0) {
-            same = false;
-            break;
-          }
-        }
-      }
+      const ref = tf.pre.slice(l - 1).map((z, k) => z.subarray(s * net.layers[l - 1 + k].outFeatures, (s + 1) * net.layers[l - 1 + k].outFeatures));
+      const same = samePattern(net, l, ref, pre, row, b);
       if (!same) {
         outside++;
         inputOutside[s] = 1;
       }
       const f = tf.act[L][s * nL + row];
-      if (Math.abs(outAct[b * nL + row] - f) <= 1e-12 * Math.max(1, Math.abs(f))) unmoved++;
+      if (outputUnmoved(outAct[b * nL + row], f)) unmoved++;
       let d2 = 0;
       for (let i = 0; i < n; i++) d2 += (pts[b * n + i] - A[s * n + i]) ** 2;
       distances.push(Math.sqrt(d2));
@@ -254,13 +189,13 @@ function auditFullBackward(net: DenseNetwork, X: Float64Array[], row: number, ru
   const N = X.length, L = net.layers.length;
   if (finder === 'linear') {
     const cost = fullBackwardCost(net);
-    const maxCost = opts.maxCost ?? 2e6;
+    const maxCost = opts.maxCost ?? DEFAULT_MAX_COST;
     if (cost > maxCost) throw new DtdError('too-costly', `Full-backward with linear roots needs about ${cost.toExponential(2)} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
   }
   const sampled =
     finder === 'linear'
       ? null
-      : new SampledFullBackward(net, rules, row, { finder, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, seed, maxTreeEntries: 1_000_000, inputNonNegative: true });
+      : new SampledFullBackward(net, rules, row, { finder, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, sameRegion: DEFAULT_SAME_REGION, seed, maxTreeEntries: 1_000_000, inputNonNegative: true });
   let ok = 0, roots = 0, outside = 0, unmoved = 0, withOutside = 0, negative = 0, consErr = 0;
   const distances: number[] = [];
   for (let s = 0; s < N; s++) {
@@ -279,7 +214,7 @@ function auditFullBackward(net: DenseNetwork, X: Float64Array[], row: number, ru
         relevance = Float64Array.from(out.relevance[0]!);
         tree = out.tree;
       } else {
-        const out = new LinearFullBackward(net, rules, row, { nudge: 1e-9, maxTreeEntries: 1_000_000, inputNonNegative: true, signal: opts.signal }).run(x);
+        const out = new LinearFullBackward(net, rules, row, { nudge: DEFAULT_NUDGE, maxTreeEntries: 1_000_000, inputNonNegative: true, signal: opts.signal }).run(x);
         relevance = out.relevance;
         tree = out.tree;
       }
@@ -291,11 +226,11 @@ function auditFullBackward(net: DenseNetwork, X: Float64Array[], row: number, ru
     let anyOutside = false;
     for (const e of tree) {
       roots++;
-      if (!e.inRegion) {
+      if (!e.checks.inRegion) {
         outside++;
         anyOutside = true;
       }
-      if (Math.abs(e.rootLogit - e.inputLogit) <= 1e-12 * Math.max(1, Math.abs(e.inputLogit))) unmoved++;
+      if (outputUnmoved(e.outputAtRoot, e.outputAtInput)) unmoved++;
       let d2 = 0;
       for (let i = 0; i < e.root.length; i++) d2 += (e.root[i] - e.input[i]) ** 2;
       distances.push(Math.sqrt(d2));

@@ -14,7 +14,7 @@ import { parseInput } from './input';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { isDtdError, DtdError } from './errors';
 import type { Network } from './network';
-import type { Progress } from './types';
+import type { Progress } from '../protocol';
 
 /** Minimum time between two progress messages of one request (a stage change is always sent). */
 const PROGRESS_INTERVAL_MS = 100;

@@ -12,7 +12,7 @@ import type { Network } from './network';
 import { renderHtmlReport } from './report';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { AUDIT_USAGE, runAudit } from './cliAudit';
-import type { ExplainOptions, ExplainResult, Progress } from './types';
+import type { ExplainOptions, ExplainResult, Progress } from '../protocol';
 
 const VERSION = '0.1.0';
 

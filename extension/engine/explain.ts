@@ -12,7 +12,8 @@ import { DecompositionFailure, fullBackwardCost, LinearFullBackward } from './fu
 import { denseRow, explainedRow as rowOf, hasSpatialLayers, layerShapes, materializeDense, outputSize, requireDense, type DenseNetwork, type Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { getOps } from './ops/select';
-import { inDomain, resolveRules, ruleToText, singleNeuronRoot } from './rules';
+import { resolveRules, ruleToText, singleNeuronRoot } from './rules';
+import { inDomain, isConserved, rootChecks, samePattern } from './checks';
 import { runSampledFullBackward } from './sampled';
 import { explainedRowStart, forwardBatch, NetMats, trainFreeBatch } from './trainFree';
 import type {
@@ -20,41 +21,17 @@ import type {
   ExplainOptions,
   ExplainResult,
   LayerDiagnostics,
-  MetropolisHastingsOptions,
-  InterpolationOptions,
   ModelSummary,
   Precision,
   RootInfo,
   RuleSpec,
   TreeEntry,
-} from './types';
+} from '../protocol';
+import { DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_METHOD, DEFAULT_PRECISION, DEFAULT_SEED, DEFAULT_TOP_K, METHODS, ROOT_FINDERS } from '../protocol';
 import { computeFlows } from './flows';
 import { maxPoolAsSelection, maxPoolWinnerChange } from './pooling';
 import { crossingIn, localLinearRegion, type Polytope } from './region';
 import { TypedOps } from './ops/typed';
-
-export const DEFAULT_MH: MetropolisHastingsOptions = {
-  steps: 1000,
-  warmup: 100,
-  chains: 1,
-  initScale: 1e-6,
-  rtol: 1e-3,
-  atol: 1e-5,
-  clampNonNegative: true,
-  targetAcceptance: 0.9,
-  minScale: 1e-6,
-  maxScale: 0.01,
-};
-
-export const DEFAULT_INTERPOLATION: InterpolationOptions = {
-  batchSize: 50,
-  points: 10,
-  refinementSteps: 10,
-  initScale: 1,
-  rtol: 1e-3,
-  atol: 1e-5,
-  clampNonNegative: true,
-};
 
 /** Train-free root diagnostics are skipped (with a warning) for a layer whose roots would hold more numbers than this. */
 const MAX_ROOT_CHECK_COST = 1e7;
@@ -97,11 +74,11 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   const x = checkInput(model, input);
   const net = model;
   const L = net.layers.length;
-  const method = options.method ?? 'train-free';
-  if (method !== 'train-free' && method !== 'full-backward' && method !== 'lrp') throw new DtdError('bad-usage', `Unknown method '${method}' (use train-free, full-backward or lrp).`);
-  const rootFinder = options.rootFinder ?? 'linear';
-  if (!['linear', 'metropolis-hastings', 'interpolation', 'polytope', 'hit-and-run'].includes(rootFinder)) {
-    throw new DtdError('bad-usage', `Unknown root finder '${rootFinder}' (use linear, metropolis-hastings, interpolation, polytope or hit-and-run).`);
+  const method = options.method ?? DEFAULT_METHOD;
+  if (!(METHODS as readonly string[]).includes(method)) throw new DtdError('bad-usage', `Unknown method '${method}' (use ${METHODS.join(', ')}).`);
+  const rootFinder = options.rootFinder ?? DEFAULT_ROOT_FINDER;
+  if (!(ROOT_FINDERS as readonly string[]).includes(rootFinder)) {
+    throw new DtdError('bad-usage', `Unknown root finder '${rootFinder}' (use ${ROOT_FINDERS.join(', ')}).`);
   }
   if (method === 'train-free' && rootFinder !== 'linear') {
     throw new DtdError('bad-usage', `The train-free decomposition uses each rule's analytic root; the ${rootFinder} root finder needs --method full-backward.`);
@@ -118,11 +95,11 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   // LRP has no DTD rules; the z+ placeholders keep the per-layer arrays aligned.
   const rules = lrpRules ? net.layers.map((): RuleSpec => ({ name: 'z+' })) : expandChannelBounds(net, resolveRules(options.rule, L, net.layers.map((l) => l.name)));
   // Full-backward and the sampled finders run exact per-point code on dense layers: conv/avg-pool become dense matrices.
-  const fbNet = method === 'full-backward' ? fullBackwardNetwork(net, options.maxCost ?? 2e6, x) : null;
+  const fbNet = method === 'full-backward' ? fullBackwardNetwork(net, options.maxCost ?? DEFAULT_MAX_COST, x) : null;
   const fbRules = rules.map((r, i) => (net.layers[i].kind === 'avgpool2d' ? ({ name: 'z+' } as RuleSpec) : r));
-  const precision: Precision = options.precision ?? 'float64';
-  const seed = options.seed ?? 0;
-  const nudge = options.nudge ?? 1e-9;
+  const precision: Precision = options.precision ?? DEFAULT_PRECISION;
+  const seed = options.seed ?? DEFAULT_SEED;
+  const nudge = options.nudge ?? DEFAULT_NUDGE;
   const progress = options.onProgress ?? (() => {});
   const warnings: string[] = [];
   const timings: Record<string, number> = {};
@@ -167,7 +144,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       ops.dispose(X, ...out.relevance);
     } else if (rootFinder === 'linear') {
       const cost = fullBackwardCost(fbNet!);
-      const maxCost = options.maxCost ?? 2e6;
+      const maxCost = options.maxCost ?? DEFAULT_MAX_COST;
       if (cost > maxCost) {
         throw new DtdError(
           'too-costly',
@@ -178,7 +155,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       progress({ stage: 'Full-backward decomposition', fraction: 0.05 });
       const fb = new LinearFullBackward(fbNet!, fbRules, row, {
         nudge,
-        maxTreeEntries: options.maxTreeEntries ?? 20000,
+        maxTreeEntries: options.maxTreeEntries ?? DEFAULT_MAX_TREE_ENTRIES,
         signal: options.signal,
         inputNonNegative,
         onEvaluation: (n) => progress({ stage: 'Full-backward decomposition', fraction: Math.min(0.95, 0.05 + (0.9 * n) / cost) }),
@@ -199,18 +176,17 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
         message = e.message;
       }
     } else {
-      const mh = { ...DEFAULT_MH, ...options.metropolisHastings };
-      const ip = { ...DEFAULT_INTERPOLATION, ...options.interpolation };
       const out = runSampledFullBackward(fbNet!, x, row, fbRules, {
         finder: rootFinder,
-        mh,
-        interpolation: ip,
+        mh: { ...DEFAULT_MH, ...options.metropolisHastings },
+        interpolation: { ...DEFAULT_INTERPOLATION, ...options.interpolation },
+        sameRegion: { ...DEFAULT_SAME_REGION, ...options.sameRegion },
         hitAndRun: options.hitAndRun,
         nudge,
         seed,
         signal: options.signal,
         onProgress: progress,
-        maxTreeEntries: options.maxTreeEntries ?? 20000,
+        maxTreeEntries: options.maxTreeEntries ?? DEFAULT_MAX_TREE_ENTRIES,
         inputNonNegative,
       });
       if (out.failure) {
@@ -267,7 +243,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       ...(net.inputShape || hasSpatialLayers(net) ? { shapes: layerShapes(net) } : {}),
       relevance,
       roots,
-      flows: computeFlows(net, fwd.act, relevance, roots, rules, options.topK, contributions),
+      flows: computeFlows(net, fwd.act, relevance, roots, rules, options.topK ?? DEFAULT_TOP_K, contributions),
       tree,
       treeTruncated,
       baselines,
@@ -347,9 +323,9 @@ function checkMaxPoolWinners(net: Network, x: ArrayLike<number>, roots: RootInfo
   for (const e of tree ?? []) {
     const change = maxPoolWinnerChange(net, e.layer, e.input, e.root);
     if (change) {
-      flagged += e.inRegion ? 1 : 0;
-      e.inRegion = false;
-      e.crossing ??= change;
+      flagged += e.checks.inRegion ? 1 : 0;
+      e.checks.inRegion = false;
+      e.checks.crossing ??= change;
     }
   }
   return flagged;
@@ -512,38 +488,19 @@ export function trainFreeRoots<M extends Mat>(
         const Rj = info.relevanceAtInput;
         info.relevanceAtRoot = atRoot[s];
         info.taylorResidual = Rj - atRoot[s] - info.passedOn;
-        const inRegion = samePreSigns(refPre, rootPre, s);
+        const inRegion = samePattern(net, l, refPre, rootPre, row, s);
         let crossing: string | null = null;
         if (!inRegion && allDense) {
-          region ??= localLinearRegion(new TypedOps('float64'), net as DenseNetwork, l, a);
+          region ??= localLinearRegion(new TypedOps('float64'), net as DenseNetwork, l, a, undefined, row);
           crossing = crossingIn(region, net as DenseNetwork, a, pts[s]);
         }
-        info.checks = {
-          relevanceZero: Math.abs(atRoot[s]) <= 1e-6 * Math.max(Math.abs(Rj), 1e-12),
-          inRegion,
-          inDomain: inDomain(rule, pts[s], l > 1 || inputNonNegative),
-          crossing,
-        };
+        info.checks = rootChecks(atRoot[s], Rj, inRegion, inDomain(rule, pts[s], l > 1 || inputNonNegative), crossing);
         if (!storeRoots) info.root = null;
       }
     }
     out.push(infos);
   }
   return out;
-}
-
-/** Same activation pattern in every layer from the root's layer up, units within 1e-9 of their hinge count as either side. */
-function samePreSigns(ref: Float64Array[], at: Float64Array[], s: number): boolean {
-  for (let k = 0; k < ref.length; k++) {
-    const m = ref[k].length;
-    for (let j = 0; j < m; j++) {
-      const zr = ref[k][j];
-      const za = at[k][s * m + j];
-      if (Math.abs(za) <= 1e-9 || Math.abs(zr) <= 1e-9) continue;
-      if (zr > 0 !== za > 0) return false;
-    }
-  }
-  return true;
 }
 
 function concat(rows: Float64Array[], n: number): Float64Array {
@@ -586,6 +543,7 @@ export function layerDiagnostics(net: Network, relevance: (number[] | null)[], r
       relevanceSum: s,
       explainedValue,
       conservationError: s - explainedValue,
+      conserved: isConserved(s, explainedValue),
       negativeMass: neg,
       rootsTotal: rs.length,
       rootsInRegion: rs.filter((q) => q.checks!.inRegion).length,

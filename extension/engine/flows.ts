@@ -7,7 +7,7 @@
 
 import { denseRow, type Network } from './network';
 import { singleNeuronRoot } from './rules';
-import type { LayerFlows, RootInfo, RuleSpec } from './types';
+import type { LayerFlows, RootInfo, RuleSpec } from '../protocol';
 
 export const DEFAULT_TOP_K = 8;
 

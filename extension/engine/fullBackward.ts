@@ -12,11 +12,12 @@
 // float32 rounding decides the side of a hinge.
 
 import { DtdError, throwIfCancelled } from './errors';
-import { activationSlope, affine, activate, dot, patternFrom, samePattern, sum } from './forward';
-import type { DenseNetwork as Network } from './network';
-import { directionDerivative, inDomain, singleNeuronRoot } from './rules';
+import { activationSlope, affine, activate, dot, sum } from './forward';
+import { inDomain, regionSignature, rootChecks, rootInRegion } from './checks';
+import type { DenseNetwork } from './network';
+import { directionDerivative, singleNeuronRoot } from './rules';
 import { firstCrossing } from './region';
-import type { RootInfo, RuleSpec, TreeEntry } from './types';
+import type { RootInfo, RuleSpec, TreeEntry } from '../protocol';
 
 export class DecompositionFailure extends Error {
   constructor(
@@ -28,7 +29,7 @@ export class DecompositionFailure extends Error {
 }
 
 /** The estimated number of relevance evaluations (fixtures: C(L) = 3, C(l) = (2 + n_l)·C(l+1)). */
-export function fullBackwardCost(net: Network): number {
+export function fullBackwardCost(net: DenseNetwork): number {
   let c = 3;
   for (let l = net.layers.length - 1; l >= 1; l--) c *= 2 + net.layers[l - 1].outFeatures;
   return c;
@@ -75,7 +76,7 @@ export class LinearFullBackward {
   private contributions: Map<number, Float64Array>[];
 
   constructor(
-    private readonly net: Network,
+    private readonly net: DenseNetwork,
     private readonly rules: RuleSpec[],
     private readonly row: number,
     private readonly opts: FullBackwardOptions,
@@ -104,7 +105,7 @@ export class LinearFullBackward {
   }
 
   /** The explained output computed from the input of layer l. */
-  private logitFrom(l: number, a: Float64Array): number {
+  private outputFrom(l: number, a: Float64Array): number {
     let h: Float64Array = a;
     for (let k = l; k <= this.L; k++) {
       const layer = this.net.layers[k - 1];
@@ -175,7 +176,7 @@ export class LinearFullBackward {
     let anyRoot = false;
     let anyContributed = false;
     const needChecks = main || (record && this.tree.length < this.opts.maxTreeEntries);
-    const aPattern = needChecks ? patternFrom(this.net, l, a, 0) : '';
+    const aSignature = needChecks ? regionSignature(this.net, l, a) : [];
     for (const j of units) {
       const idx = l === this.L ? 0 : j;
       const label = l === this.L ? 0 : j;
@@ -244,8 +245,8 @@ export class LinearFullBackward {
       }
       if (!entry && !main) continue;
       const z = dot(w, r) + layer.bias[j];
-      const inRegion = samePattern(aPattern, patternFrom(this.net, l, r, 1e-9));
-      const domainOk = inDomain(rule, r, l > 1 || this.opts.inputNonNegative);
+      const inRegion = rootInRegion(this.net, l, aSignature, r, this.row);
+      const checks = rootChecks(unresolved, T, inRegion, inDomain(rule, r, l > 1 || this.opts.inputNonNegative), inRegion ? null : firstCrossing(this.net, l, a, r, this.row));
       const taylorResidual = T - unresolved - relSum;
       if (entry) {
         Object.assign(entry, {
@@ -254,20 +255,18 @@ export class LinearFullBackward {
           unit: label,
           root: Array.from(r),
           input: Array.from(a),
-          relevanceOfUnit: T,
+          relevanceAtInput: T,
           relevance: Array.from(rel),
-          relevanceSum: relSum,
-          unresolvedRelevance: unresolved,
+          passedOn: relSum,
+          relevanceAtRoot: unresolved,
           taylorResidual,
           gradient: Array.from(g),
-          rootRelevance: Array.from(u.value),
-          rootLogit: this.logitFrom(l, r),
-          inputLogit: this.logitFrom(l, a),
+          upperRelevance: Array.from(u.value),
+          outputAtRoot: this.outputFrom(l, r),
+          outputAtInput: this.outputFrom(l, a),
           preActivationAtRoot: z,
           gradAtRootIsZero: g.every((x) => x === 0),
-          inRegion,
-          inDomain: domainOk,
-          crossing: inRegion ? null : firstCrossing(this.net, l, a, r),
+          checks: { ...checks },
         } satisfies TreeEntry);
       }
       if (main) {
@@ -282,7 +281,7 @@ export class LinearFullBackward {
           passedOn: relSum,
           taylorResidual,
           distance: dist(a, r),
-          checks: { relevanceZero: Math.abs(unresolved) <= 1e-6 * Math.max(Math.abs(T), 1e-300), inRegion, inDomain: domainOk, crossing: inRegion ? null : firstCrossing(this.net, l, a, r) },
+          checks: { ...checks },
         });
       }
     }

@@ -17,22 +17,9 @@ import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { DtdError } from './errors';
 import type { Shape3 } from './network';
+import type { ImagePreprocessing } from '../protocol';
 
-/** How an image file becomes the model's input. Every field is optional. */
-export interface ImagePreprocessing {
-  /** Order of the colour channels for C = 3 (default "rgb"). */
-  channelOrder?: 'rgb' | 'bgr';
-  /** Grey conversion for C = 1 (default "luma", ITU-R BT.601). */
-  grayscale?: 'luma' | 'average';
-  /** Value range after scaling (default "0..1"). */
-  scale?: '0..1' | '0..255' | '-1..1';
-  /** Per-channel mean subtracted after scaling (one value, or one per channel; default 0). */
-  mean?: number[];
-  /** Per-channel standard deviation divided by after the mean (default 1). */
-  std?: number[];
-  /** "bilinear" (default) resizes to the model's H×W; "none" requires the image to have that size. */
-  resize?: 'bilinear' | 'none';
-}
+export type { ImagePreprocessing };
 
 export const DEFAULT_PREPROCESSING: Required<Omit<ImagePreprocessing, 'mean' | 'std'>> = {
   channelOrder: 'rgb', grayscale: 'luma', scale: '0..1', resize: 'bilinear',

@@ -6,7 +6,7 @@ import { forward as forward64, outputs as outputs64 } from './forward';
 import { explainedRow, outputSize, type Network } from './network';
 import { Rng } from './rng';
 
-export { explain, summarizeModel, DEFAULT_MH, DEFAULT_INTERPOLATION } from './explain';
+export { explain, summarizeModel } from './explain';
 export { DtdError, isDtdError } from './errors';
 export type { DtdErrorCode } from './errors';
 export { loadModel, sidecarNameFor, SUPPORTED_MODEL_EXTENSIONS } from './loaders';
@@ -14,7 +14,7 @@ export { parseInput } from './input';
 export { parseRule, resolveRules, ruleToText, RULE_NAMES } from './rules';
 export { fullBackwardCost } from './fullBackward';
 export type { Network } from './network';
-export * from './types';
+export * from '../protocol';
 
 export function forward(net: Network, x: ArrayLike<number>) {
   return forward64(net, x);

@@ -8,7 +8,7 @@
 // constraint (layer, unit) crossed first, is a ratio test. The chain runs on
 // the Ops interface (exact float64, or float32 through TensorFlow.js).
 
-import type { DenseNetwork as Network } from './network';
+import type { DenseNetwork } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { NetMats } from './trainFree';
 import { TypedOps } from './ops/typed';
@@ -41,8 +41,13 @@ export interface Region extends Polytope {
   pattern: Uint8Array[];
 }
 
-/** Units of the last layer that define the region (the selected outputs, or all). */
-function lastLayerUnits(net: Network): [number, number] {
+/**
+ * Units of the last layer that define the region: the explained output only
+ * when one is named (the root checks: another output turning off is not a
+ * region change for the explained one), else the selected outputs, or all.
+ */
+function lastLayerUnits(net: DenseNetwork, explainedRow?: number): [number, number] {
+  if (explainedRow !== undefined) return [explainedRow, explainedRow + 1];
   const last = net.layers[net.layers.length - 1];
   return net.outputSelection ? [net.outputSelection.start, net.outputSelection.stop] : [0, last.outFeatures];
 }
@@ -51,7 +56,7 @@ function lastLayerUnits(net: Network): [number, number] {
  * The local linear region of point a in the input space of layer l: one
  * constraint per ReLU unit of layers l..L (a linear last layer adds none).
  */
-export function localLinearRegion<M extends Mat>(ops: Ops<M>, net: Network, l: number, a: ArrayLike<number>, mats?: NetMats<M>): Region {
+export function localLinearRegion<M extends Mat>(ops: Ops<M>, net: DenseNetwork, l: number, a: ArrayLike<number>, mats?: NetMats<M>, explainedRow?: number): Region {
   const own = !mats;
   const nm = mats ?? new NetMats(ops, net);
   const n = net.layers[l - 1].inFeatures;
@@ -76,7 +81,7 @@ export function localLinearRegion<M extends Mat>(ops: Ops<M>, net: Network, l: n
     for (let j = 0; j < m; j++) p[j] = zv[j] > 0 ? 1 : 0;
     pattern.push(p);
     if (layer.activation === 'relu') {
-      const [u0, u1] = k === L ? lastLayerUnits(net) : [0, m];
+      const [u0, u1] = k === L ? lastLayerUnits(net, explainedRow) : [0, m];
       for (let j = u0; j < u1; j++) {
         // on: z ≥ 0 ⇔ −M_j a' ≤ c_j;  off: z ≤ 0 ⇔ M_j a' ≤ −c_j
         const s = p[j] ? -1 : 1;
@@ -218,11 +223,6 @@ export function chord(p: Polytope, x: ArrayLike<number>, d: ArrayLike<number>): 
   return { tMin, tMax, exitForward: fwd < 0 ? null : p.labels[fwd], exitBackward: bwd < 0 ? null : p.labels[bwd] };
 }
 
-/** Distance from x to the region's boundary along d (|d| = 1 gives Euclidean units) and the constraint crossed first. */
-export function distanceToBoundary(p: Polytope, x: ArrayLike<number>, d: ArrayLike<number>): { t: number; crossed: ConstraintLabel | null } {
-  const c = chord(p, x, d);
-  return { t: c.tMax, crossed: c.exitForward };
-}
 
 export function describeConstraint(c: ConstraintLabel | null, layerNames: string[]): string {
   if (!c) return 'none (unbounded)';
@@ -237,12 +237,12 @@ export function describeConstraint(c: ConstraintLabel | null, layerNames: string
  * crossed on the segment a → r, in words, with how far along it lies. Null
  * when the whole segment stays inside.
  */
-export function firstCrossing(net: Network, l: number, a: ArrayLike<number>, r: ArrayLike<number>): string | null {
-  return crossingIn(localLinearRegion(new TypedOps('float64'), net, l, a), net, a, r);
+export function firstCrossing(net: DenseNetwork, l: number, a: ArrayLike<number>, r: ArrayLike<number>, explainedRow: number): string | null {
+  return crossingIn(localLinearRegion(new TypedOps('float64'), net, l, a, undefined, explainedRow), net, a, r);
 }
 
 /** firstCrossing with the region of a computed once by the caller (many roots of one layer input). */
-export function crossingIn(region: Polytope, net: Network, a: ArrayLike<number>, r: ArrayLike<number>): string | null {
+export function crossingIn(region: Polytope, net: DenseNetwork, a: ArrayLike<number>, r: ArrayLike<number>): string | null {
   const d = Float64Array.from(r, (v, i) => v - a[i]);
   const c = chord(region, a, d);
   if (!(c.tMax < 1)) return null;

@@ -5,8 +5,8 @@
 // from file:// in any browser, no server, under the same nonce-based CSP.
 
 import { randomBytes } from 'node:crypto';
-import type { ExplainResult } from './types';
-import { jsonForScript, webviewHtml } from '../../webview/html';
+import type { ExplainResult } from '../protocol';
+import { jsonForScript, webviewHtml } from '../protocol';
 
 export type ReportInput = ExplainResult | { left: ExplainResult; right: ExplainResult };
 

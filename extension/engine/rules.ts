@@ -2,7 +2,7 @@
 // the single-neuron root r = a − t·v with t = T / (v·w) (fixtures README §4.1).
 
 import { DtdError } from './errors';
-import type { RuleName, RuleSpec } from './types';
+import type { RuleName, RuleSpec } from '../protocol';
 
 export const RULE_NAMES: RuleName[] = ['z+', 'w2', 'x', 'gamma', 'zB', '0', 'pinv'];
 export const DEFAULT_GAMMA = 0.25;
@@ -174,15 +174,3 @@ export function singleNeuronRoot(rule: RuleSpec, w: ArrayLike<number>, a: ArrayL
   return { root, t, d, v };
 }
 
-/** Whether point p lies in the rule's input domain for this layer. */
-export function inDomain(rule: RuleSpec, p: ArrayLike<number>, nonNegativeDomain: boolean, tol = 1e-12): boolean {
-  if (rule.name === 'zB') {
-    for (let i = 0; i < p.length; i++) {
-      if (p[i] < boundAt(rule.low, i, 0) - tol || p[i] > boundAt(rule.high, i, 1) + tol) return false;
-    }
-    return true;
-  }
-  if (!nonNegativeDomain) return true;
-  for (let i = 0; i < p.length; i++) if (p[i] < -tol) return false;
-  return true;
-}

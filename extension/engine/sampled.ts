@@ -11,17 +11,19 @@
 // Runs in float64 on typed arrays (see fullBackward.ts for why).
 
 import { DtdError, throwIfCancelled } from './errors';
-import type { DenseLayer, DenseNetwork as Network } from './network';
+import type { DenseLayer, DenseNetwork } from './network';
 import { Rng } from './rng';
-import { inDomain } from './rules';
+import { inDomain, regionSignature, rootChecks, rootInRegion, sameGradient } from './checks';
 import { describeConstraint, firstCrossing } from './region';
 import { hitAndRunCandidates, polytopeRoots, type HitAndRunOptions, type RootCertificate } from './polytope';
-import type { InterpolationOptions, MetropolisHastingsOptions, Progress, RootCertificateInfo, RootFinderName, RootInfo, RuleSpec, TreeEntry } from './types';
+import type { InterpolationOptions, MetropolisHastingsOptions, Progress, RootCertificateInfo, RootFinderName, RootInfo, RuleSpec, TreeEntry } from '../protocol';
 
 export interface SampledOptions {
   finder: Exclude<RootFinderName, 'linear'>;
   mh: MetropolisHastingsOptions;
   interpolation: InterpolationOptions;
+  /** The finders' same-region search criterion (gradient isclose), for every sampled finder. */
+  sameRegion: { rtol: number; atol: number };
   hitAndRun?: Partial<HitAndRunOptions>;
   /** Full-backward gradient nudge toward the input for roots on a region's boundary (polytope finder). */
   nudge?: number;
@@ -105,7 +107,7 @@ export class SampledFullBackward {
   private samplerCalls = 0;
 
   constructor(
-    readonly net: Network,
+    readonly net: DenseNetwork,
     readonly rules: RuleSpec[],
     readonly row: number,
     readonly opts: SampledOptions,
@@ -187,21 +189,12 @@ export class SampledFullBackward {
     return G;
   }
 
-  /** Per point: whether its slice gradient is close to the reference (PyTorch isclose). */
-  inRegion(l: number, ref: Float64Array, P: Float64Array, B: number, rtol: number, atol: number): Uint8Array {
+  /** Per point: whether its slice gradient is close to the reference (the finders' search criterion, checks.ts sameGradient). */
+  inRegion(l: number, ref: Float64Array, P: Float64Array, B: number): Uint8Array {
     const G = this.sliceGradient(l, P, B);
-    const n = ref.length;
+    const { rtol, atol } = this.opts.sameRegion;
     const ok = new Uint8Array(B);
-    for (let s = 0; s < B; s++) {
-      let good = 1;
-      for (let i = 0; i < n; i++) {
-        if (Math.abs(G[s * n + i] - ref[i]) > atol + rtol * Math.abs(ref[i])) {
-          good = 0;
-          break;
-        }
-      }
-      ok[s] = good;
-    }
+    for (let s = 0; s < B; s++) ok[s] = sameGradient(ref, G, s, rtol, atol) ? 1 : 0;
     return ok;
   }
 
@@ -375,7 +368,7 @@ export class SampledFullBackward {
         if (o.clampNonNegative && p < 0) p = 0;
         P[i] = p;
       }
-      const ok = this.inRegion(l, ref, P, K, o.rtol, o.atol);
+      const ok = this.inRegion(l, ref, P, K);
       for (let c = 0; c < K; c++) {
         const acc = ok[c] === 1;
         if (acc) X.set(P.subarray(c * n, (c + 1) * n), c * n);
@@ -430,7 +423,7 @@ export class SampledFullBackward {
     const scales = Array.from({ length: G }, (_, k) => (G === 1 ? 0 : 1 - k / (G - 1)));
     const grid = new Float64Array(D * G * n);
     for (let d = 0; d < D; d++) for (let k = 0; k < G; k++) point(d, scales[k], grid, (d * G + k) * n);
-    const ok = this.inRegion(l, ref, grid, D * G, o.rtol, o.atol);
+    const ok = this.inRegion(l, ref, grid, D * G);
     let valid = 0;
     for (const v of ok) valid += v;
     const lo = new Float64Array(D), hi = new Float64Array(D).fill(NaN);
@@ -448,7 +441,7 @@ export class SampledFullBackward {
     const mid = new Float64Array(D * n);
     for (let step = 0; step < o.refinementSteps; step++) {
       for (let d = 0; d < D; d++) point(d, Number.isNaN(hi[d]) ? lo[d] : (lo[d] + hi[d]) / 2, mid, d * n);
-      const okMid = this.inRegion(l, ref, mid, D, o.rtol, o.atol);
+      const okMid = this.inRegion(l, ref, mid, D);
       for (let d = 0; d < D; d++) {
         if (Number.isNaN(hi[d])) continue;
         const m = (lo[d] + hi[d]) / 2;
@@ -496,11 +489,11 @@ export class SampledFullBackward {
   /** What both the main-path roots and the tree walk need at a call input: its roots, upper relevance and region signature. */
   private callAt(l: number, a: Float64Array) {
     const layer = this.net.layers[l - 1];
-    return { layer, n: layer.inFeatures, rr: this.rootsFor(l, this.cacheKey(l, a), a), u: this.U(l, a, 1), ref: this.sliceGradient(l, a, 1) };
+    return { layer, n: layer.inFeatures, rr: this.rootsFor(l, this.cacheKey(l, a), a), u: this.U(l, a, 1), signature: regionSignature(this.net, l, a) };
   }
 
   private mainRoots(l: number, a: Float64Array, roots: RootInfo[][], contributions: Map<number, Float64Array>[]): void {
-    const { n, rr, u, ref } = this.callAt(l, a);
+    const { n, rr, u, signature } = this.callAt(l, a);
     rr.units.forEach((ur, idx) => {
       const unit = l === this.L ? this.row : idx;
       const R = u.values[idx];
@@ -516,7 +509,6 @@ export class SampledFullBackward {
         d2 += (a[i] - ur.root[i]) ** 2;
       }
       if (R > 0) contributions[l - 1].set(unit, rel);
-      const inReg = this.inRegion(l, ref, ur.root, 1, this.opts.mh.rtol, this.opts.mh.atol)[0] === 1;
       roots[l - 1].push({
         layer: l,
         unit,
@@ -527,12 +519,7 @@ export class SampledFullBackward {
         passedOn: passed,
         taylorResidual: R > 0 ? R - ur.unresolved - passed : null,
         distance: Math.sqrt(d2),
-        checks: {
-          relevanceZero: Math.abs(ur.unresolved) <= 1e-6 * Math.max(Math.abs(R), 1e-12),
-          inRegion: inReg,
-          inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),
-          crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),
-        },
+        checks: this.checksAt(l, a, signature, ur, R),
         ...(ur.certificate ? { certificate: this.describeCertificate(ur.certificate) } : {}),
       });
     });
@@ -540,7 +527,7 @@ export class SampledFullBackward {
 
   /** The root tree in depth-first order: used roots (R_j > 0) and, below each, the roots used at its image. Returns whether it was truncated. */
   private walkTree(l: number, a: Float64Array, path: string[], tree: TreeEntry[]): boolean {
-    const { layer, n, rr, u, ref } = this.callAt(l, a);
+    const { layer, n, rr, u, signature } = this.callAt(l, a);
     let truncated = false;
     for (let idx = 0; idx < rr.units.length; idx++) {
       const ur = rr.units[idx];
@@ -556,27 +543,24 @@ export class SampledFullBackward {
         s += rel[i];
       }
       const z = this.net.layers[l - 1].bias[ur.unit] + ur.root.reduce((acc, v, i) => acc + v * layer.weight[ur.unit * n + i], 0);
-      const inReg = this.inRegion(l, ref, ur.root, 1, this.opts.mh.rtol, this.opts.mh.atol)[0] === 1;
       tree.push({
         layer: l,
         path: childPath,
         unit: label,
         root: Array.from(ur.root),
         input: Array.from(a),
-        relevanceOfUnit: R,
+        relevanceAtInput: R,
         relevance: Array.from(rel),
-        relevanceSum: s,
-        unresolvedRelevance: ur.unresolved,
+        passedOn: s,
+        relevanceAtRoot: ur.unresolved,
         taylorResidual: R - ur.unresolved - s,
         gradient: Array.from(ur.grad),
-        rootRelevance: Array.from(u.values),
-        rootLogit: this.logitFrom(l, ur.root),
-        inputLogit: this.logitFrom(l, a),
+        upperRelevance: Array.from(u.values),
+        outputAtRoot: this.outputFrom(l, ur.root),
+        outputAtInput: this.outputFrom(l, a),
         preActivationAtRoot: z,
         gradAtRootIsZero: ur.grad.every((g) => g === 0),
-        inRegion: inReg,
-        inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),
-        crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),
+        checks: this.checksAt(l, a, signature, ur, R),
         ...(ur.certificate ? { certificate: this.describeCertificate(ur.certificate) } : {}),
       });
       if (l < this.L) {
@@ -592,7 +576,13 @@ export class SampledFullBackward {
     return truncated;
   }
 
-  private logitFrom(l: number, a: Float64Array): number {
+  /** The root checks (checks.ts) of a unit's root at call input a. */
+  private checksAt(l: number, a: Float64Array, signature: Float64Array[], ur: UnitRoot, R: number) {
+    const inRegion = rootInRegion(this.net, l, signature, ur.root, this.row);
+    return rootChecks(ur.unresolved, R, inRegion, inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative), inRegion ? null : firstCrossing(this.net, l, a, ur.root, this.row));
+  }
+
+  private outputFrom(l: number, a: Float64Array): number {
     let h = a;
     for (let k = l; k <= this.L; k++) {
       const layer = this.net.layers[k - 1];
@@ -604,56 +594,7 @@ export class SampledFullBackward {
   }
 }
 
-export function runSampledFullBackward(net: Network, x: Float64Array, row: number, rules: RuleSpec[], opts: SampledOptions): SampledOutput {
+export function runSampledFullBackward(net: DenseNetwork, x: Float64Array, row: number, rules: RuleSpec[], opts: SampledOptions): SampledOutput {
   if (rules.some((r) => r.name === 'pinv')) throw new DtdError('bad-usage', 'The pinv layer rule is available for the train-free decomposition only.');
   return new SampledFullBackward(net, rules, row, opts).run(x);
-}
-
-/**
- * The notebook's single-layer check: a root of the network output itself in
- * the input space of layer 1, found by the interpolation finder (candidates
- * at the region's edge, the one with the lowest output wins).
- */
-export function outputRootByInterpolation(
-  net: Network,
-  x: Float64Array,
-  row: number,
-  interpolation: InterpolationOptions,
-  seed: number,
-): { root: Float64Array; rootOutput: number; inRegion: boolean; taylorError: number } {
-  const fb = new SampledFullBackward(net, [], row, {
-    finder: 'interpolation',
-    mh: { steps: 0, warmup: 0, chains: 1, initScale: 1e-6, rtol: interpolation.rtol, atol: interpolation.atol, clampNonNegative: true, targetAcceptance: 0.9, minScale: 1e-6, maxScale: 0.01 },
-    interpolation,
-    seed,
-    maxTreeEntries: 0,
-    inputNonNegative: true,
-  });
-  const ref = fb.sliceGradient(1, x, 1);
-  const { C, count } = (fb as unknown as { interpolate(l: number, a: Float64Array, ref: Float64Array): { C: Float64Array; count: number } }).interpolate(1, x, ref);
-  const n = x.length;
-  const u = fb.U(net.layers.length === 1 ? 1 : 1, C, count);
-  void u;
-  // f at each candidate, through a plain forward pass.
-  let best = 0, bestV = Infinity;
-  const f = (p: Float64Array) => {
-    let h = p;
-    for (const layer of net.layers) h = act(layer, affineBatch(layer, h, 1));
-    return h[row];
-  };
-  for (let c = 0; c < count; c++) {
-    const v = f(C.subarray(c * n, (c + 1) * n));
-    if (v < bestV) {
-      bestV = v;
-      best = c;
-    }
-  }
-  const root = C.slice(best * n, (best + 1) * n);
-  // ∇f(root) via the slice gradient of a one-output selection.
-  const single: Network = { ...net, outputSelection: { start: row, stop: row + 1 } };
-  const g = new SampledFullBackward(single, [], row, { ...(fb as unknown as { opts: SampledOptions }).opts }).sliceGradient(1, root, 1);
-  let taylor = bestV;
-  for (let i = 0; i < n; i++) taylor += g[i] * (x[i] - root[i]);
-  const inReg = fb.inRegion(1, ref, root, 1, interpolation.rtol, interpolation.atol)[0] === 1;
-  return { root, rootOutput: bestV, inRegion: inReg, taylorError: Math.abs(taylor - f(x)) };
 }

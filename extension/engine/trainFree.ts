@@ -21,7 +21,7 @@ import { isPool, materializeDense, type Layer, type Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { pseudoInverse } from './linalg';
 import { boundAt, DEFAULT_GAMMA, NO_ROOT_EPS } from './rules';
-import type { RuleSpec } from './types';
+import type { RuleSpec } from '../protocol';
 
 /** A dense layer's pinv/colSums need the dense matrix; conv layers above this many weights refuse (memory). */
 const MAX_MATERIALIZED = 4e6;

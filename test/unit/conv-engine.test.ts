@@ -372,10 +372,10 @@ describe('full-backward and the sampled finders on conv networks', () => {
       for (const e of a.tree!) {
         const change = maxPoolWinnerChange(net, e.layer, e.input, e.root);
         const frozenEntry = b.tree!.find((f) => f.path.join('/') === e.path.join('/'))!;
-        assert.equal(e.inRegion, frozenEntry.inRegion && change === null, `${rule} ${e.path.join('/')}`);
+        assert.equal(e.checks.inRegion, frozenEntry.checks.inRegion && change === null, `${rule} ${e.path.join('/')}`);
         if (change) {
           changed++;
-          assert.match(e.crossing ?? '', /max pool p unit \d+ changes its winner|turns (on|off)/);
+          assert.match(e.checks.crossing ?? '', /max pool p unit \d+ changes its winner|turns (on|off)/);
         }
       }
     }

@@ -13,14 +13,14 @@ import { hitAndRunCandidates, piecePolytope } from '../../extension/engine/polyt
 import { chord, contains, localLinearRegion } from '../../extension/engine/region';
 import { Rng } from '../../extension/engine/rng';
 import { SampledFullBackward } from '../../extension/engine/sampled';
-import { DEFAULT_INTERPOLATION, DEFAULT_MH } from '../../extension/engine/explain';
+import { DEFAULT_INTERPOLATION, DEFAULT_MH, DEFAULT_SAME_REGION } from '../../extension/protocol';
 import { assertClose, fixtureFile, fixtureNames, loadFixture } from '../helpers/fixtures';
 
 const f64 = new TypedOps('float64');
 const net = (name: string) => requireDense(loadModel(new Uint8Array(readFileSync(fixtureFile(name, 'json'))), `${name}.json`));
 
 function sampler(n: DenseNetwork, row: number, finder: 'polytope' | 'hit-and-run' | 'metropolis-hastings', inputNonNegative = true) {
-  return new SampledFullBackward(n, n.layers.map(() => ({ name: 'z+' as const })), row, { finder, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, seed: 0, maxTreeEntries: 100000, inputNonNegative });
+  return new SampledFullBackward(n, n.layers.map(() => ({ name: 'z+' as const })), row, { finder, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, sameRegion: DEFAULT_SAME_REGION, seed: 0, maxTreeEntries: 100000, inputNonNegative });
 }
 
 describe('exact local linear regions', () => {
@@ -45,7 +45,7 @@ describe('exact local linear regions', () => {
           const scale = 10 ** (-3 + 3 * rng.uniform());
           const p = Float64Array.from(a, (v) => v + scale * rng.normal());
           const exact = contains(region, p).inside;
-          const byGradient = probe.inRegion(l, ref, p, 1, 1e-3, 1e-5)[0] === 1;
+          const byGradient = probe.inRegion(l, ref, p, 1)[0] === 1;
           // Same activation pattern ⇒ same gradient, always.
           if (exact) assert.ok(byGradient, `${name} layer${l}: a point inside the exact region fails the gradient test`);
           total++;
@@ -93,8 +93,8 @@ describe('the polytope root finder and hit-and-run', () => {
       assert.ok(r.tree && r.tree.length > 0);
       const probe = sampler(n, r.explainedRow, 'polytope', fx.input.x[0].every((v: number) => v >= 0));
       for (const e of r.tree) {
-        assert.ok(e.inRegion, `${e.path.join('/')} outside its region`);
-        assert.ok(Math.abs(e.taylorResidual) <= 1e-9 * Math.max(1, Math.abs(e.relevanceOfUnit)), `${e.path.join('/')}: Taylor residual ${e.taylorResidual}`);
+        assert.ok(e.checks.inRegion, `${e.path.join('/')} outside its region`);
+        assert.ok(Math.abs(e.taylorResidual) <= 1e-9 * Math.max(1, Math.abs(e.relevanceAtInput)), `${e.path.join('/')}: Taylor residual ${e.taylorResidual}`);
         const piece = piecePolytope(probe, e.layer, Float64Array.from(e.input));
         // Exact up to the rounding of evaluating A·r itself (1e-12 of the row's magnitude).
         const m = contains(piece, e.root, 1e-12);

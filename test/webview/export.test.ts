@@ -9,8 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { renderHtmlReport } from '../../extension/engine/report';
-import type { ExplainResult } from '../../extension/engine/types';
-import { contentSecurityPolicy, webviewHtml } from '../../webview/html';
+import type { ExplainResult } from '../../extension/protocol';
+import { contentSecurityPolicy, webviewHtml } from '../../extension/protocol';
 import { engineResult } from './fixtures';
 import { launch, openWebview, ROOT, webviewBundle, webviewCss } from './harness';
 

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { explain, loadModel } from '../../extension/engine';
-import type { ExplainOptions, ExplainResult } from '../../extension/engine/types';
+import type { ExplainOptions, ExplainResult } from '../../extension/protocol';
 import { FIXTURES_DIR as FIXTURES, loadFixture } from '../helpers/fixtures';
 
 export { FIXTURES, loadFixture };

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HostToWebview, WebviewToHost } from '../../extension/protocol';
-import { webviewHtml } from '../../webview/html';
+import { webviewHtml } from '../../extension/protocol';
 
 export const ROOT = join(__dirname, '..', '..');
 export const SCREENSHOTS = join(ROOT, 'test-output', 'screenshots');

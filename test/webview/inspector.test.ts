@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import type { ExplainResult } from '../../extension/engine/types';
+import type { ExplainResult } from '../../extension/protocol';
 import { engineResult } from './fixtures';
 import { launch, openWebview } from './harness';
 
@@ -73,7 +73,7 @@ describe('root inspector', () => {
     const tree = fb.tree!;
     const top4 = tree.find((e) => e.path.join('/') === 'layer1/root_4');
     assert.ok(top4, 'fixture premise: layer1/root_4 exists');
-    assert.equal(top4.inRegion, false, 'fixture premise: layer1/root_4 is outside the region');
+    assert.equal(top4.checks.inRegion, false, 'fixture premise: layer1/root_4 is outside the region');
     const w = await openWebview(browser);
     await w.send({ type: 'result', result: fb });
     // Top level lists the roots of layer1 at the input.
@@ -94,8 +94,8 @@ describe('root inspector', () => {
     const crumbs = await panel.locator('.breadcrumb .crumb').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')));
     assert.deepEqual(crumbs, ['', 'layer1/root_4', child.path.join('/')]);
     const nums = await panel.locator('.kvs .num').evaluateAll((els) => els.map((e) => e.getAttribute('data-value')));
-    assert.deepEqual(nums.slice(0, 4), [child.relevanceOfUnit, child.unresolvedRelevance, child.relevanceSum, child.taylorResidual].map(String));
-    assert.equal(await panel.locator('.badge[data-check="same linear region"]').getAttribute('data-state'), child.inRegion ? 'pass' : 'fail');
+    assert.deepEqual(nums.slice(0, 4), [child.relevanceAtInput, child.relevanceAtRoot, child.passedOn, child.taylorResidual].map(String));
+    assert.equal(await panel.locator('.badge[data-check="same linear region"]').getAttribute('data-state'), child.checks.inRegion ? 'pass' : 'fail');
     await w.screenshot('inspector-tree-walk');
     // Back to the top through the breadcrumb.
     await panel.locator('.breadcrumb .crumb[data-path=""]').click();

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import type { ExplainResult } from '../../extension/engine/types';
+import type { ExplainResult } from '../../extension/protocol';
 import { engineResult } from './fixtures';
 import { launch, openWebview } from './harness';
 

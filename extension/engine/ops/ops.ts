@@ -5,7 +5,7 @@
 // backends) in tfjs.ts. Implementations own their matrix type; algorithms only
 // pass handles around and `read` results at the end.
 
-import type { Precision } from '../types';
+import type { Precision } from '../../protocol';
 import type { ConvGeom, PoolGeom } from './kernels';
 
 export type { ConvGeom, PoolGeom } from './kernels';

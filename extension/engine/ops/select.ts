@@ -6,7 +6,7 @@
 // in every result.
 
 import { DtdError } from '../errors';
-import type { BackendName, Precision } from '../types';
+import type { BackendName, Precision } from '../../protocol';
 import type { Ops } from './ops';
 import { TypedOps } from './typed';
 

@@ -9,7 +9,7 @@ import * as tfCore from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import type { BackendName, Precision } from '../types';
+import type { BackendName, Precision } from '../../protocol';
 import type { Mat, Ops } from './ops';
 import { avgPool, maxPoolBackward, maxPoolForward, type ConvGeom, type PoolGeom } from './kernels';
 

@@ -2,7 +2,7 @@
 // fixtures are checked with) or Float32Array. The matrix product uses the
 // i-k-j loop order so the inner loop streams both operands.
 
-import type { Precision } from '../types';
+import type { Precision } from '../../protocol';
 import type { Mat, Ops } from './ops';
 import { avgPool, conv2dForward, conv2dTranspose, maxPoolBackward, maxPoolForward, type ConvGeom, type PoolGeom } from './kernels';
 

@@ -3,11 +3,9 @@
 // unions per direction; requests carry an id and replies name it. Both ends
 // validate what they receive with the guards at the bottom.
 
-import type { AuditOptions, AuditResult } from './engine/audit';
-import type { ImagePreprocessing } from './engine/image';
-
-export type { ImagePreprocessing };
-import type { ExplainOptions, ExplainResult, ModelSummary, Progress } from './engine/types';
+import type { AuditOptions, AuditResult } from './audit';
+import type { ImagePreprocessing } from './image';
+import type { ExplainOptions, ExplainResult, ModelSummary, Progress } from './result';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
 export type WireExplainOptions = Omit<ExplainOptions, 'onProgress' | 'signal'>;

@@ -5,6 +5,8 @@
 //   relevance[0]   = relevance on the input, relevance[l] = relevance on layer l's units
 //   roots[l-1]     = roots of layer l's units; they live in the space of activations[l-1]
 
+import type { BACKENDS, METHODS, PRECISIONS, ROOT_FINDERS } from './defaults';
+
 export type RuleName = 'z+' | 'w2' | 'x' | 'gamma' | 'zB' | '0' | 'pinv';
 
 export interface RuleSpec {
@@ -17,18 +19,16 @@ export interface RuleSpec {
 }
 
 /** 'lrp': layer-wise relevance propagation with zennit's rules (no roots; see baselines.ts). */
-export type Method = 'train-free' | 'full-backward' | 'lrp';
-export type RootFinderName = 'linear' | 'metropolis-hastings' | 'interpolation' | 'polytope' | 'hit-and-run';
-export type Precision = 'float64' | 'float32';
-export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type Method = (typeof METHODS)[number];
+export type RootFinderName = (typeof ROOT_FINDERS)[number];
+export type Precision = (typeof PRECISIONS)[number];
+export type BackendName = (typeof BACKENDS)[number];
 
 export interface MetropolisHastingsOptions {
   steps: number; // 1000
   warmup: number; // 100
   chains: number; // 1
   initScale: number; // 1e-6
-  rtol: number; // 1e-3
-  atol: number; // 1e-5
   clampNonNegative: boolean; // true
   targetAcceptance: number; // 0.9
   minScale: number; // 1e-6
@@ -40,8 +40,6 @@ export interface InterpolationOptions {
   points: number; // 10
   refinementSteps: number; // 10
   initScale: number; // 1
-  rtol: number;
-  atol: number;
   clampNonNegative: boolean;
 }
 
@@ -65,6 +63,8 @@ export interface ExplainOptions {
   rootFinder?: RootFinderName;
   metropolisHastings?: Partial<MetropolisHastingsOptions>;
   interpolation?: Partial<InterpolationOptions>;
+  /** Sampled finders (Metropolis–Hastings, interpolation): the same-region search criterion, gradient isclose (default rtol 1e-3, atol 1e-5). */
+  sameRegion?: Partial<{ rtol: number; atol: number }>;
   /** Hit-and-run sampling inside the exact region (root finder 'hit-and-run'). */
   hitAndRun?: Partial<{ steps: number; warmup: number; chains: number; maxStep: number }>;
   /** Full-backward: move each root by nudge·(a − r) toward the layer input (default 1e-9). */
@@ -149,24 +149,25 @@ export interface TreeEntry {
   unit: number;
   root: number[];
   input: number[];
-  /** R_j at the input of this call. */
-  relevanceOfUnit: number;
+  /** R_j at the input of this call (what the root should remove). */
+  relevanceAtInput: number;
   /** rel_j: gradient at the root ⊙ (input − root). */
   relevance: number[];
-  relevanceSum: number;
-  unresolvedRelevance: number;
+  /** Σ_i rel_j: the relevance this unit passes on to the layer below. */
+  passedOn: number;
+  /** R_j evaluated at the root (the unresolved relevance): ideally 0. */
+  relevanceAtRoot: number;
   taylorResidual: number;
   gradient: number[];
-  /** The upper relevance vector at the input of this call (given to the root finder). */
-  rootRelevance: number[];
-  rootLogit: number;
-  inputLogit: number;
+  /** The upper relevance vector (every unit of this layer) at the input of this call, as given to the root finder. */
+  upperRelevance: number[];
+  /** The explained output computed from the root, and from the input of this call. */
+  outputAtRoot: number;
+  outputAtInput: number;
   preActivationAtRoot: number;
   gradAtRootIsZero: boolean;
-  inRegion: boolean;
-  inDomain: boolean;
-  /** When the root is outside its region: the first constraint crossed from the input of this call to the root, in words. */
-  crossing?: string | null;
+  /** The same checks as a root's, decided by the engine (engine/checks.ts). */
+  checks: RootChecks;
   /** Polytope root finder: why the root is where it is. */
   certificate?: RootCertificateInfo;
 }
@@ -195,6 +196,8 @@ export interface LayerDiagnostics {
   relevanceSum: number;
   explainedValue: number;
   conservationError: number;
+  /** |conservationError| within the tolerance of protocol/checks.ts (decided by the engine). */
+  conserved: boolean;
   negativeMass: number;
   rootsTotal: number;
   rootsInRegion: number;
