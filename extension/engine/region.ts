@@ -218,12 +218,6 @@ export function chord(p: Polytope, x: ArrayLike<number>, d: ArrayLike<number>): 
   return { tMin, tMax, exitForward: fwd < 0 ? null : p.labels[fwd], exitBackward: bwd < 0 ? null : p.labels[bwd] };
 }
 
-/** Distance from x to the region's boundary along d (|d| = 1 gives Euclidean units) and the constraint crossed first. */
-export function distanceToBoundary(p: Polytope, x: ArrayLike<number>, d: ArrayLike<number>): { t: number; crossed: ConstraintLabel | null } {
-  const c = chord(p, x, d);
-  return { t: c.tMax, crossed: c.exitForward };
-}
-
 export function describeConstraint(c: ConstraintLabel | null, layerNames: string[]): string {
   if (!c) return 'none (unbounded)';
   const name = layerNames[c.layer - 1] ?? `layer${c.layer}`;
