@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DtdError, isDtdError } from './errors';
-import { explain, loadModel, parseInput, randomInput, sidecarNameFor } from './index';
+import { SUPPORTED_MODEL_EXTENSIONS, explain, loadModel, parseInput, randomInput, sidecarNameFor } from './index';
 import type { Network } from './network';
 import { renderHtmlReport } from './report';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
@@ -20,7 +20,7 @@ const USAGE = `DTD Lens ${VERSION} — explain a ReLU network's output with the 
 
 Usage:
   dtd-lens                                   explain the bundled seed example (both decompositions)
-  dtd-lens explain <model> [options]         model: .onnx, .safetensors or a JSON network
+  dtd-lens explain <model> [options]         model: ${SUPPORTED_MODEL_EXTENSIONS.join(', ')}
   dtd-lens audit <model> --inputs N [...]    root audit over N random inputs (see dtd-lens audit --help)
 
 Input:

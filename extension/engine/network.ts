@@ -62,10 +62,6 @@ export interface Pool2dLayer {
 
 export type Layer = DenseLayer | Conv2dLayer | Pool2dLayer;
 
-export function isDense(layer: Layer): layer is DenseLayer {
-  return layer.kind === 'dense';
-}
-
 export interface OutputSelection {
   start: number;
   stop: number;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fixtureFile, REPO } from '../helpers/fixtures';
+import { SUPPORTED_MODEL_EXTENSIONS } from '../../extension/engine/loaders/index';
 import { PNG } from 'pngjs';
 
 const CLI = path.join(REPO, 'dist', 'cli.js');
@@ -152,5 +153,12 @@ describe('dtd-lens explain', () => {
     const r = run(['--help']);
     assert.equal(r.code, 0);
     assert.match(r.out, /dtd-lens explain <model>/);
+  });
+
+  test('--help names every model format the loaders read', () => {
+    const r = run(['--help']);
+    assert.equal(r.code, 0);
+    const line = r.out.split('\n').find((l) => l.includes('dtd-lens explain <model>')) ?? '';
+    assert.ok(line.endsWith(`model: ${SUPPORTED_MODEL_EXTENSIONS.join(', ')}`), line);
   });
 });

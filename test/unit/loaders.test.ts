@@ -10,6 +10,7 @@ import { onnx } from 'onnx-proto';
 import { isDtdError, type DtdErrorCode } from '../../extension/engine/errors';
 import type { DenseNetwork as Network } from '../../extension/engine/network';
 import { SUPPORTED_MODEL_EXTENSIONS, loadModel, sidecarNameFor } from '../../extension/engine/loaders/index';
+import { ONNX_OP_HANDLERS, SUPPORTED_ONNX_OPS, onnxOpHandler } from '../../extension/engine/loaders/onnx';
 
 import { FIXTURES_DIR as FIXTURES } from '../helpers/fixtures';
 import { requireDense } from '../../extension/engine/network';
@@ -480,6 +481,23 @@ test('ONNX: an unsupported operator → one unsupported error naming node, opera
     message,
     "model.onnx: node 'Sigmoid_3' uses operator Sigmoid, which DTD Lens does not support yet (supported: Gemm, MatMul, Add, Relu, Conv, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Flatten, Reshape, Identity, Dropout, Pad, Softmax, LogSoftmax, Slice).",
   );
+});
+
+test('ONNX: the handler table is the one list of supported operators; prototype names are not operators', () => {
+  assert.deepEqual(SUPPORTED_ONNX_OPS, Object.keys(ONNX_OP_HANDLERS));
+  for (const op of SUPPORTED_ONNX_OPS) assert.equal(onnxOpHandler(op), ONNX_OP_HANDLERS[op], op);
+  assert.ok(!SUPPORTED_ONNX_OPS.includes('Constant' as never), 'Constant is accepted but not listed');
+  for (const op of ['Sigmoid', 'Constant', 'toString', 'constructor', '__proto__', 'hasOwnProperty']) assert.equal(onnxOpHandler(op), undefined, op);
+
+  for (const op of ['toString', 'constructor']) {
+    const bytes = onnxModel(
+      [gemm('g', 'x', 'W', 'B', 'h'), node('odd', op, ['h'], ['y'])],
+      [floatTensor('W', [1, 4], [1, 1, 1, 1]), floatTensor('B', [1], [0])],
+      4,
+    );
+    const message = expectDtdError(() => loadDense(bytes, 'odd.onnx'), 'unsupported', 'odd.onnx');
+    assert.equal(message, `odd.onnx: node 'odd' uses operator ${op}, which DTD Lens does not support yet (supported: ${SUPPORTED_ONNX_OPS.join(', ')}).`);
+  }
 });
 
 test('ONNX: several unsupported operators and attributes are all listed at once', () => {

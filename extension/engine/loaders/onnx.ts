@@ -10,24 +10,19 @@
 // note) and a final Slice becomes the network's outputSelection. A 4-D input
 // [batch, C, H, W] sets Network.inputShape. Constants come from initializers or
 // Constant nodes.
-// Everything else is refused up front with one message listing every node DTD
-// Lens cannot explain (RelevancePropagation.jl-style), before any math runs.
+// Each operator has its handler in ONNX_OP_HANDLERS, the one list of supported
+// operators. Everything else is refused up front with one message listing every
+// node DTD Lens cannot explain (RelevancePropagation.jl-style) and the table's
+// operators, before any math runs.
 
 import { onnx } from 'onnx-proto';
 import type { Network, OutputSelection, Shape3 } from '../network';
 import { NetworkBuilder, unsupportedList } from './builder';
 import { LoaderOptions, badModel, bfloat16ToNumber, halfToNumber, shapeSize, unsupported } from './common';
 
-export const SUPPORTED_ONNX_OPS = [
-  'Gemm', 'MatMul', 'Add', 'Relu', 'Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization', 'Flatten', 'Reshape',
-  'Identity', 'Dropout', 'Pad', 'Softmax', 'LogSoftmax', 'Slice',
-] as const;
-/** Constant only produces values (weights, Slice bounds); it is accepted but not listed to users. */
-const ACCEPTED_OPS = new Set<string>([...SUPPORTED_ONNX_OPS, 'Constant']);
-
 const DataType = onnx.TensorProto.DataType;
 
-interface ConstTensor {
+export interface ConstTensor {
   dims: number[];
   values: Float64Array;
 }
@@ -189,36 +184,6 @@ function stringAttr(node: onnx.INodeProto, name: string, dflt: string): string {
   return typeof a.s === 'string' ? a.s : new TextDecoder().decode(a.s);
 }
 
-/** Operator-level problems that need no shapes (grouped conv, used pool indices, ...), for the up-front list. */
-function attributeProblems(n: onnx.INodeProto, i: number, consumers: Map<string, number>): string[] {
-  const label = `node ${nodeLabel(n, i)} (${n.opType})`;
-  const out: string[] = [];
-  const ones = (name: string) => (intsAttr(n, name) ?? []).every((v) => v === 1);
-  const zeros = (name: string) => (intsAttr(n, name) ?? []).every((v) => v === 0);
-  const usedOutput = (k: number) => !!n.output?.[k] && consumers.has(n.output[k]);
-  switch (n.opType) {
-    case 'Conv':
-      if (intAttr(n, 'group', 1) !== 1) out.push(`${label} is a grouped convolution (group ${intAttr(n, 'group', 1)}; only group 1)`);
-      if ((n.input?.[1] ?? '') === '') out.push(`${label} has no weight input`);
-      break;
-    case 'MaxPool':
-      if (!ones('dilations')) out.push(`${label} is a dilated max pooling`);
-      if (usedOutput(1)) out.push(`${label} has its Indices output used`);
-      break;
-    case 'AveragePool':
-      if (!zeros('pads') || !['NOTSET', 'VALID'].includes(stringAttr(n, 'auto_pad', 'NOTSET'))) out.push(`${label} is a padded average pooling`);
-      break;
-    case 'BatchNormalization':
-      if (intAttr(n, 'training_mode', 0) !== 0) out.push(`${label} runs in training mode`);
-      if (usedOutput(1) || usedOutput(2)) out.push(`${label} has its running statistics outputs used`);
-      break;
-    case 'Dropout':
-      if (usedOutput(1)) out.push(`${label} has its mask output used`);
-      break;
-  }
-  return out;
-}
-
 /** [top, left, bottom, right] for Conv/MaxPool from pads or auto_pad (SAME_UPPER puts the extra at the end). */
 function windowPads(
   n: onnx.INodeProto, inHW: [number, number], kernel: [number, number], stride: [number, number], dilation: [number, number],
@@ -239,6 +204,330 @@ function windowPads(
     return auto === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
   });
   return [pad[0][0], pad[1][0], pad[0][1], pad[1][1]];
+}
+
+
+// ---------------------------------------------------------------------------
+// Operator handlers: one function per ONNX operator, listed once in
+// ONNX_OP_HANDLERS. That table is what DTD Lens supports: the up-front check
+// accepts exactly its operators (plus Constant), and the unsupported-operator
+// message lists its keys.
+// ---------------------------------------------------------------------------
+
+/** Zero padding from a Pad node, waiting to be merged into the Conv right after it. */
+interface PendingPad {
+  pads: [number, number, number, number];
+  node: string;
+}
+
+/** The walk along the chain from the input: its state, and the helpers the operator handlers share. */
+export class OnnxChain {
+  /** Set from the declared input when it is an image, else by the first dense layer (needBuilder). */
+  builder: NetworkBuilder | null;
+  /** The last conv/dense may still take an Add as its bias (nothing applied after it yet). */
+  biasOpen = false;
+  /** The tensor the chain has reached. */
+  current: string;
+  selection: OutputSelection | null = null;
+  pendingPad: PendingPad | null = null;
+
+  constructor(
+    readonly fileName: string,
+    readonly opset: number,
+    readonly inputName: string,
+    readonly outputName: string,
+    /** Describes the declared input shape, for the message when a Conv needs it. */
+    private readonly declaredInput: () => string,
+    imageShape: Shape3 | null,
+    readonly getConst: (name: string) => ConstTensor | undefined,
+  ) {
+    this.builder = imageShape ? new NetworkBuilder(fileName, imageShape) : null;
+    this.current = inputName;
+  }
+
+  chainError(n: onnx.INodeProto, i: number, why: string): Error {
+    return unsupported(this.fileName, `node ${nodeLabel(n, i)} (${n.opType}) ${why}; DTD Lens supports one chain of layers (Conv, Gemm, or MatMul + Add, each optionally followed by BatchNormalization and Relu; pooling; Flatten).`);
+  }
+
+  needBuilder(n: onnx.INodeProto, i: number, inF?: number): NetworkBuilder {
+    if (this.builder) return this.builder;
+    if (inF === undefined) {
+      throw unsupported(this.fileName, `node ${nodeLabel(n, i)} (${n.opType}) needs the image shape of input '${this.inputName}', but the graph declares it as [${this.declaredInput()}]; DTD Lens needs a known [batch, C, H, W] input for convolutional models.`);
+    }
+    this.builder = new NetworkBuilder(this.fileName, inF);
+    return this.builder;
+  }
+
+  lastLayer() {
+    return this.builder?.layers[this.builder.layers.length - 1];
+  }
+
+  /** Bias vector of length `outF` from a constant of shape [outF], [1, outF], [1, outF, 1, 1], [1] or []. */
+  biasFrom(c: ConstTensor, outF: number, scale: number, n: onnx.INodeProto, i: number): Float64Array {
+    const bias = new Float64Array(outF);
+    if (c.values.length === outF && c.dims.filter((d) => d !== 1).length <= 1) for (let k = 0; k < outF; k++) bias[k] = scale * c.values[k];
+    else if (c.values.length === 1) bias.fill(scale * c.values[0]);
+    else throw this.chainError(n, i, `adds a constant of shape [${c.dims.join(', ')}] that is not a bias for ${outF} units`);
+    return bias;
+  }
+
+  constVector(n: onnx.INodeProto, i: number, k: number, what: string): Float64Array {
+    const c = this.getConst(n.input?.[k] ?? '');
+    if (!c) throw this.chainError(n, i, `needs a constant ${what}`);
+    return c.values;
+  }
+}
+
+/** Adds node n (index i), whose one data input is chain.current, to the chain. */
+export type OpHandler = (chain: OnnxChain, n: onnx.INodeProto, i: number) => void;
+
+function gemmOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const fail = (why: string) => chain.chainError(n, i, why);
+  if (n.input![0] !== chain.current) throw fail('multiplies a constant by the data (only data × weight is supported)');
+  if (intAttr(n, 'transA', 0) !== 0) throw fail('has transA=1');
+  const B = chain.getConst(n.input![1]);
+  if (!B || B.dims.length !== 2) throw fail('needs a constant 2-D weight matrix B');
+  const transB = intAttr(n, 'transB', 0) !== 0;
+  const alpha = floatAttr(n, 'alpha', 1);
+  const beta = floatAttr(n, 'beta', 1);
+  const [outF, inF] = transB ? B.dims : [B.dims[1], B.dims[0]];
+  const weight = new Float64Array(outF * inF);
+  for (let o = 0; o < outF; o++) {
+    for (let k = 0; k < inF; k++) weight[o * inF + k] = alpha * (transB ? B.values[o * inF + k] : B.values[k * outF + o]);
+  }
+  const cName = n.input![2];
+  let bias: Float64Array = new Float64Array(outF);
+  if (cName) {
+    const C = chain.getConst(cName);
+    if (!C) throw fail('needs a constant bias C');
+    bias = chain.biasFrom(C, outF, beta, n, i);
+  }
+  const b = chain.needBuilder(n, i, inF);
+  b.flatten();
+  b.dense(layerName(n, b.layers.length + 1), weight, bias, outF, inF);
+  chain.biasOpen = true;
+}
+
+function matMulOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const fail = (why: string) => chain.chainError(n, i, why);
+  if (n.input![0] !== chain.current) throw fail('multiplies a constant by the data (only data × weight is supported)');
+  const B = chain.getConst(n.input![1]);
+  if (!B || B.dims.length !== 2) throw fail('needs a constant 2-D weight matrix');
+  const [inF, outF] = B.dims;
+  const weight = new Float64Array(outF * inF);
+  for (let o = 0; o < outF; o++) for (let k = 0; k < inF; k++) weight[o * inF + k] = B.values[k * outF + o];
+  const b = chain.needBuilder(n, i, inF);
+  if (b.currentShape) throw fail('multiplies image-shaped data (add a Flatten before it)');
+  b.dense(layerName(n, b.layers.length + 1), weight, null, outF, inF);
+  chain.biasOpen = true;
+}
+
+/** Add: only as the bias of the Gemm/MatMul/Conv right before it. */
+function addOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const fail = (why: string) => chain.chainError(n, i, why);
+  const last = chain.lastLayer();
+  if (!last || !chain.biasOpen || !('bias' in last)) throw fail('is supported only as the bias right after Gemm, MatMul or Conv');
+  const other = (n.input ?? []).find((name) => name !== chain.current);
+  const C = other ? chain.getConst(other) : undefined;
+  if (!C) throw fail('must add a constant bias');
+  const channels = last.kind === 'conv2d' ? last.outShape[0] : last.outFeatures;
+  const add = chain.biasFrom(C, channels, 1, n, i);
+  for (let k = 0; k < add.length; k++) last.bias[k] += add[k];
+}
+
+function reluOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  if (!chain.builder) throw chain.chainError(n, i, 'acts on the raw input before any layer');
+  chain.builder.relu(n.name || `#${i}`);
+  chain.biasOpen = false;
+}
+
+function convOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const fail = (why: string) => chain.chainError(n, i, why);
+  const b = chain.needBuilder(n, i);
+  const shape = b.currentShape;
+  if (!shape) throw fail('acts on flat data; a Conv needs [batch, C, H, W] data');
+  const Wt = chain.getConst(n.input![1]);
+  if (!Wt || Wt.dims.length !== 4) throw fail('needs a constant 4-D weight [O, C, kh, kw] (only 2-D convolutions are supported)');
+  const kernel: [number, number] = [Wt.dims[2], Wt.dims[3]];
+  const ks = intsAttr(n, 'kernel_shape');
+  if (ks && (ks.length !== 2 || ks[0] !== kernel[0] || ks[1] !== kernel[1])) throw badModel(chain.fileName, `node ${nodeLabel(n, i)} has kernel_shape [${ks.join(', ')}] but its weight is ${kernel.join('×')}.`);
+  const stride = (intsAttr(n, 'strides') ?? [1, 1]) as [number, number];
+  const dilation = (intsAttr(n, 'dilations') ?? [1, 1]) as [number, number];
+  if (stride.length !== 2 || dilation.length !== 2) throw fail('is not a 2-D convolution');
+  const padding = windowPads(n, [shape[1], shape[2]], kernel, stride, dilation, fail);
+  if (chain.pendingPad) for (let k = 0; k < 4; k++) padding[k] += chain.pendingPad.pads[k];
+  chain.pendingPad = null;
+  const bias = n.input![2] ? Float64Array.from(chain.constVector(n, i, 2, 'bias')) : null;
+  b.conv2d(layerName(n, b.layers.length + 1), { weight: Float64Array.from(Wt.values), bias, outChannels: Wt.dims[0], kernel, stride, padding, dilation });
+  chain.biasOpen = true;
+}
+
+/** MaxPool and AveragePool. */
+function poolOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const fail = (why: string) => chain.chainError(n, i, why);
+  const b = chain.needBuilder(n, i);
+  const shape = b.currentShape;
+  if (!shape) throw fail('acts on flat data');
+  const ks = intsAttr(n, 'kernel_shape');
+  if (!ks || ks.length !== 2) throw fail('needs a 2-D kernel_shape');
+  const kernel = ks as [number, number];
+  const stride = (intsAttr(n, 'strides') ?? [1, 1]) as [number, number];
+  const padding = windowPads(n, [shape[1], shape[2]], kernel, stride, [1, 1], fail);
+  if (intAttr(n, 'ceil_mode', 0) !== 0) {
+    const floorOut = [0, 1].map((a) => Math.floor((shape[a + 1] + padding[a] + padding[a + 2] - kernel[a]) / stride[a]) + 1);
+    const ceilOut = [0, 1].map((a) => Math.ceil((shape[a + 1] + padding[a] + padding[a + 2] - kernel[a]) / stride[a]) + 1);
+    if (floorOut[0] !== ceilOut[0] || floorOut[1] !== ceilOut[1]) throw fail('uses ceil_mode where it changes the output size (only floor mode is supported)');
+  }
+  b.pool2d(n.opType === 'MaxPool' ? 'maxpool2d' : 'avgpool2d', layerName(n, b.layers.length + 1), kernel, stride, padding);
+  chain.biasOpen = false;
+}
+
+function globalAveragePoolOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const b = chain.needBuilder(n, i);
+  b.globalAvgPool(layerName(n, b.layers.length + 1));
+  chain.biasOpen = false;
+}
+
+/** Folded into the layer before it by the builder (CONV.md §3). */
+function batchNormalizationOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const b = chain.needBuilder(n, i);
+  const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((k) => chain.constVector(n, i, k, ['scale', 'B', 'mean', 'var'][k - 1]));
+  b.batchNorm(n.name || `#${i}`, gamma, beta, mean, variance, intendedFloat32(floatAttr(n, 'epsilon', 1e-5)));
+}
+
+/** [batch, ...] → [batch, features]: C-major, a no-op on the IR's flat NCHW data. */
+function flattenOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  if (intAttr(n, 'axis', 1) !== 1) throw chain.chainError(n, i, `flattens at axis ${intAttr(n, 'axis', 1)} (only axis 1, keeping the batch axis, is supported)`);
+  chain.builder?.flatten();
+}
+
+/** Only a flatten to [batch, features]: [0|-1|1|N, -1|features]. */
+function reshapeOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const target = Array.from(chain.constVector(n, i, 1, 'target shape'));
+  const size = chain.builder ? chain.builder.currentSize : null;
+  const ok = target.length === 2 && [0, -1, 1].includes(target[0]) && (target[1] === -1 || (size !== null && target[1] === size)) && !(target[0] === -1 && target[1] === -1);
+  if (!ok) throw chain.chainError(n, i, `reshapes to [${target.join(', ')}] (only a flatten to [batch, features] is supported)`);
+  chain.builder?.flatten();
+}
+
+/** Identity passes the data through (an Identity of constants is a constant, handled by the walk). */
+function identityOp(): void {}
+
+function dropoutOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  chain.builder?.notes.push(`Dropout node ${nodeLabel(n, i)} treated as identity (inference).`);
+}
+
+/** An all-zero Pad is skipped (torch's AvgPool export); zero H/W padding is kept for the Conv right after it. */
+function padOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const opset = chain.opset;
+  const mode = stringAttr(n, 'mode', 'constant');
+  let pads: number[] | undefined = intsAttr(n, 'pads'); // opset < 11
+  if (opset >= 11) pads = n.input?.[1] ? Array.from(chain.constVector(n, i, 1, 'pads')) : undefined;
+  const value = opset >= 11 ? (n.input?.[2] ? chain.constVector(n, i, 2, 'constant_value')[0] : 0) : floatAttr(n, 'value', 0);
+  if (!pads || pads.length !== 8) throw chain.chainError(n, i, 'needs 8 constant pads for [batch, C, H, W] data');
+  if (pads.every((p) => p === 0)) return; // torch exports AvgPool2d(count_include_pad) with an all-zero Pad: a no-op
+  if (mode !== 'constant' || value !== 0 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) {
+    throw chain.chainError(n, i, `pads with mode '${mode}', value ${value} and pads [${pads.join(', ')}] (only zero padding of H and W, right before a Conv, is supported)`);
+  }
+  chain.pendingPad = { pads: [pads[2], pads[3], pads[6], pads[7]], node: n.name || `#${i}` };
+}
+
+/** Softmax and LogSoftmax, only as the final node: dropped, the logit is explained (with a note). */
+function finalSoftmaxOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const fail = (why: string) => chain.chainError(n, i, why);
+  const b = chain.builder;
+  if (!b || b.layers.length === 0) throw fail('acts on the raw input');
+  if (b.currentShape) throw fail('acts on image-shaped data');
+  if ((n.output ?? [])[0] !== chain.outputName) throw fail('is not the last node (a Softmax is supported only on the final output)');
+  const axis = intAttr(n, 'axis', chain.opset >= 13 ? -1 : 1);
+  if (axis !== 1 && axis !== -1) throw fail(`normalises axis ${axis}`);
+  b.finalSoftmax(n.name || `#${i}`, n.opType!);
+  chain.biasOpen = false;
+}
+
+/** A final Slice becomes the network's outputSelection. */
+function sliceOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
+  const fail = (why: string) => chain.chainError(n, i, why);
+  const b = chain.builder;
+  if (!b || b.layers.length === 0) throw fail('slices the input (Slice is supported only on the final output)');
+  if (b.currentShape) throw fail('slices image-shaped data (Slice is supported only on the final output)');
+  chain.selection = sliceSelection(n, i, chain.opset, b.currentSize, chain.selection, chain.getConst, chain.fileName, (m, j, why) => chain.chainError(m, j, why));
+  chain.biasOpen = false;
+}
+
+/**
+ * Every ONNX operator DTD Lens supports (default domain), with its handler. The
+ * order is the order the unsupported-operator message lists them in.
+ */
+export const ONNX_OP_HANDLERS = {
+  Gemm: gemmOp,
+  MatMul: matMulOp,
+  Add: addOp,
+  Relu: reluOp,
+  Conv: convOp,
+  MaxPool: poolOp,
+  AveragePool: poolOp,
+  GlobalAveragePool: globalAveragePoolOp,
+  BatchNormalization: batchNormalizationOp,
+  Flatten: flattenOp,
+  Reshape: reshapeOp,
+  Identity: identityOp,
+  Dropout: dropoutOp,
+  Pad: padOp,
+  Softmax: finalSoftmaxOp,
+  LogSoftmax: finalSoftmaxOp,
+  Slice: sliceOp,
+} as const satisfies Record<string, OpHandler>;
+
+export type SupportedOnnxOp = keyof typeof ONNX_OP_HANDLERS;
+
+/** The supported operators, as the unsupported-operator message lists them: the keys of ONNX_OP_HANDLERS. */
+export const SUPPORTED_ONNX_OPS: readonly SupportedOnnxOp[] = Object.keys(ONNX_OP_HANDLERS) as SupportedOnnxOp[];
+
+/** Constant only produces values (weights, Slice bounds); it is accepted but not listed to users. */
+const CONSTANT_OP = 'Constant';
+
+/** The handler for a default-domain operator, or undefined when DTD Lens does not support it. */
+export function onnxOpHandler(opType: string): OpHandler | undefined {
+  return Object.hasOwn(ONNX_OP_HANDLERS, opType) ? ONNX_OP_HANDLERS[opType as SupportedOnnxOp] : undefined;
+}
+
+function isAcceptedOp(n: onnx.INodeProto): boolean {
+  if (n.domain && n.domain !== 'ai.onnx') return false;
+  const op = n.opType ?? '';
+  return op === CONSTANT_OP || onnxOpHandler(op) !== undefined;
+}
+
+// Operator-level problems that need no shapes (grouped conv, used pool indices, ...), for the up-front list.
+
+/** `label` names the node; usedOutput(k) says whether the node's output k feeds another node. */
+type AttributeCheck = (n: onnx.INodeProto, label: string, usedOutput: (k: number) => boolean) => string[];
+
+const allOnes = (n: onnx.INodeProto, name: string) => (intsAttr(n, name) ?? []).every((v) => v === 1);
+const allZeros = (n: onnx.INodeProto, name: string) => (intsAttr(n, name) ?? []).every((v) => v === 0);
+
+const ATTRIBUTE_CHECKS: Partial<Record<SupportedOnnxOp, AttributeCheck>> = {
+  Conv: (n, label) => [
+    ...(intAttr(n, 'group', 1) !== 1 ? [`${label} is a grouped convolution (group ${intAttr(n, 'group', 1)}; only group 1)`] : []),
+    ...((n.input?.[1] ?? '') === '' ? [`${label} has no weight input`] : []),
+  ],
+  MaxPool: (n, label, usedOutput) => [
+    ...(!allOnes(n, 'dilations') ? [`${label} is a dilated max pooling`] : []),
+    ...(usedOutput(1) ? [`${label} has its Indices output used`] : []),
+  ],
+  AveragePool: (n, label) =>
+    !allZeros(n, 'pads') || !['NOTSET', 'VALID'].includes(stringAttr(n, 'auto_pad', 'NOTSET')) ? [`${label} is a padded average pooling`] : [],
+  BatchNormalization: (n, label, usedOutput) => [
+    ...(intAttr(n, 'training_mode', 0) !== 0 ? [`${label} runs in training mode`] : []),
+    ...(usedOutput(1) || usedOutput(2) ? [`${label} has its running statistics outputs used`] : []),
+  ],
+  Dropout: (_n, label, usedOutput) => (usedOutput(1) ? [`${label} has its mask output used`] : []),
+};
+
+function attributeProblems(n: onnx.INodeProto, i: number, consumers: Map<string, number>): string[] {
+  const check = Object.hasOwn(ATTRIBUTE_CHECKS, n.opType ?? '') ? ATTRIBUTE_CHECKS[n.opType as SupportedOnnxOp] : undefined;
+  if (!check) return [];
+  return check(n, `node ${nodeLabel(n, i)} (${n.opType})`, (k) => !!n.output?.[k] && consumers.has(n.output[k]));
 }
 
 export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptions = {}): Network {
@@ -263,7 +552,7 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
 
   // 1. Refuse unsupported operators and attributes, all of them in one message.
   const bad = nodes.flatMap((n, i) =>
-    ACCEPTED_OPS.has(n.opType ?? '') && (!n.domain || n.domain === 'ai.onnx')
+    isAcceptedOp(n)
       ? attributeProblems(n, i, consumers)
       : [`node ${nodeLabel(n, i)} uses operator ${n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.` : ''}${n.opType || '(none)'}`],
   );
@@ -301,50 +590,20 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
   const featureDims = (dims.length >= 2 ? dims.slice(1) : dims).map((d) => (known(d) ? toInt(d.dimValue) : null));
   const imageShape: Shape3 | null = featureDims.length === 3 && featureDims.every((d) => d !== null) ? (featureDims as Shape3) : null;
 
-  // 3. Walk the chain from the input in topological order.
+  // 3. Walk the chain from the input in topological order; each operator's handler adds its node.
   const order = topologicalOrder(nodes, new Set([inputName, ...initializers.keys()]), fileName);
-  let builder: NetworkBuilder | null = imageShape ? new NetworkBuilder(fileName, imageShape) : null;
-  /** The last conv/dense may still take an Add as its bias (nothing applied after it yet). */
-  let biasOpen = false;
-  let current = inputName;
-  let selection: OutputSelection | null = null;
-  /** Zero padding from a Pad node, merged into the Conv right after it. */
-  let pendingPad: { pads: [number, number, number, number]; node: string } | null = null;
-
-  const chainError = (n: onnx.INodeProto, i: number, why: string) =>
-    unsupported(fileName, `node ${nodeLabel(n, i)} (${n.opType}) ${why}; DTD Lens supports one chain of layers (Conv, Gemm, or MatMul + Add, each optionally followed by BatchNormalization and Relu; pooling; Flatten).`);
-  const needBuilder = (n: onnx.INodeProto, i: number, inF?: number): NetworkBuilder => {
-    if (builder) return builder;
-    if (inF === undefined) {
-      throw unsupported(fileName, `node ${nodeLabel(n, i)} (${n.opType}) needs the image shape of input '${inputName}', but the graph declares it as [${dims.map((d) => (known(d) ? toInt(d.dimValue) : d.dimParam || '?')).join(', ')}]; DTD Lens needs a known [batch, C, H, W] input for convolutional models.`);
-    }
-    builder = new NetworkBuilder(fileName, inF);
-    return builder;
-  };
-  const lastLayer = () => builder?.layers[builder.layers.length - 1];
-
-  /** Bias vector of length `outF` from a constant of shape [outF], [1, outF], [1, outF, 1, 1], [1] or []. */
-  const biasFrom = (c: ConstTensor, outF: number, scale: number, n: onnx.INodeProto, i: number): Float64Array => {
-    const bias = new Float64Array(outF);
-    if (c.values.length === outF && c.dims.filter((d) => d !== 1).length <= 1) for (let k = 0; k < outF; k++) bias[k] = scale * c.values[k];
-    else if (c.values.length === 1) bias.fill(scale * c.values[0]);
-    else throw chainError(n, i, `adds a constant of shape [${c.dims.join(', ')}] that is not a bias for ${outF} units`);
-    return bias;
-  };
-  const constVector = (n: onnx.INodeProto, i: number, k: number, what: string): Float64Array => {
-    const c = getConst(n.input?.[k] ?? '');
-    if (!c) throw chainError(n, i, `needs a constant ${what}`);
-    return c.values;
-  };
+  const declaredInput = () => dims.map((d) => (known(d) ? toInt(d.dimValue) : d.dimParam || '?')).join(', ');
+  const chain = new OnnxChain(fileName, opset, inputName, outputName, declaredInput, imageShape, getConst);
 
   for (const i of order) {
     const n = nodes[i];
     const op = n.opType!;
     const outs = n.output ?? [];
-    if (op === 'Constant') {
+    if (op === CONSTANT_OP) {
       constants.set(outs[0], constantNodeValue(n, i, fileName));
       continue;
     }
+    const current = chain.current;
     const dataInputs = (n.input ?? []).filter((name) => name && !isConst(name));
     if (dataInputs.length === 0) {
       if (op === 'Identity') {
@@ -352,188 +611,27 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
         if (c) constants.set(outs[0], c);
         continue;
       }
-      throw chainError(n, i, 'computes only on constants');
+      throw chain.chainError(n, i, 'computes only on constants');
     }
     if (dataInputs.length > 1 || dataInputs[0] !== current) {
-      throw chainError(n, i, `reads '${dataInputs.find((d) => d !== current) ?? dataInputs[0]}' where the chain is at '${current}' (a branch or skip connection)`);
+      throw chain.chainError(n, i, `reads '${dataInputs.find((d) => d !== current) ?? dataInputs[0]}' where the chain is at '${current}' (a branch or skip connection)`);
     }
     if ((consumers.get(current) ?? 0) > 1) {
       throw unsupported(fileName, `tensor '${current}' feeds ${consumers.get(current)} nodes (a branch); DTD Lens supports one chain of layers.`);
     }
-    if (selection && op !== 'Identity' && op !== 'Slice') throw chainError(n, i, 'follows a Slice; Slice is supported only on the final output');
-    if (pendingPad && op !== 'Conv') throw chainError(n, i, `follows Pad node '${pendingPad.node}', whose non-zero padding is supported only right before a Conv`);
-    const input0 = n.input![0];
-    const fail = (why: string) => chainError(n, i, why);
-    switch (op) {
-      case 'Gemm': {
-        if (input0 !== current) throw fail('multiplies a constant by the data (only data × weight is supported)');
-        if (intAttr(n, 'transA', 0) !== 0) throw fail('has transA=1');
-        const B = getConst(n.input![1]);
-        if (!B || B.dims.length !== 2) throw fail('needs a constant 2-D weight matrix B');
-        const transB = intAttr(n, 'transB', 0) !== 0;
-        const alpha = floatAttr(n, 'alpha', 1);
-        const beta = floatAttr(n, 'beta', 1);
-        const [outF, inF] = transB ? B.dims : [B.dims[1], B.dims[0]];
-        const weight = new Float64Array(outF * inF);
-        for (let o = 0; o < outF; o++) {
-          for (let k = 0; k < inF; k++) weight[o * inF + k] = alpha * (transB ? B.values[o * inF + k] : B.values[k * outF + o]);
-        }
-        const cName = n.input![2];
-        let bias: Float64Array = new Float64Array(outF);
-        if (cName) {
-          const C = getConst(cName);
-          if (!C) throw fail('needs a constant bias C');
-          bias = biasFrom(C, outF, beta, n, i);
-        }
-        const b = needBuilder(n, i, inF);
-        b.flatten();
-        b.dense(layerName(n, b.layers.length + 1), weight, bias, outF, inF);
-        biasOpen = true;
-        break;
-      }
-      case 'MatMul': {
-        if (input0 !== current) throw fail('multiplies a constant by the data (only data × weight is supported)');
-        const B = getConst(n.input![1]);
-        if (!B || B.dims.length !== 2) throw fail('needs a constant 2-D weight matrix');
-        const [inF, outF] = B.dims;
-        const weight = new Float64Array(outF * inF);
-        for (let o = 0; o < outF; o++) for (let k = 0; k < inF; k++) weight[o * inF + k] = B.values[k * outF + o];
-        const b = needBuilder(n, i, inF);
-        if (b.currentShape) throw fail('multiplies image-shaped data (add a Flatten before it)');
-        b.dense(layerName(n, b.layers.length + 1), weight, null, outF, inF);
-        biasOpen = true;
-        break;
-      }
-      case 'Conv': {
-        const b = needBuilder(n, i);
-        const shape = b.currentShape;
-        if (!shape) throw fail('acts on flat data; a Conv needs [batch, C, H, W] data');
-        const Wt = getConst(n.input![1]);
-        if (!Wt || Wt.dims.length !== 4) throw fail('needs a constant 4-D weight [O, C, kh, kw] (only 2-D convolutions are supported)');
-        const kernel: [number, number] = [Wt.dims[2], Wt.dims[3]];
-        const ks = intsAttr(n, 'kernel_shape');
-        if (ks && (ks.length !== 2 || ks[0] !== kernel[0] || ks[1] !== kernel[1])) throw badModel(fileName, `node ${nodeLabel(n, i)} has kernel_shape [${ks.join(', ')}] but its weight is ${kernel.join('×')}.`);
-        const stride = (intsAttr(n, 'strides') ?? [1, 1]) as [number, number];
-        const dilation = (intsAttr(n, 'dilations') ?? [1, 1]) as [number, number];
-        if (stride.length !== 2 || dilation.length !== 2) throw fail('is not a 2-D convolution');
-        const padding = windowPads(n, [shape[1], shape[2]], kernel, stride, dilation, fail);
-        if (pendingPad) for (let k = 0; k < 4; k++) padding[k] += pendingPad.pads[k];
-        pendingPad = null;
-        const bias = n.input![2] ? Float64Array.from(constVector(n, i, 2, 'bias')) : null;
-        b.conv2d(layerName(n, b.layers.length + 1), { weight: Float64Array.from(Wt.values), bias, outChannels: Wt.dims[0], kernel, stride, padding, dilation });
-        biasOpen = true;
-        break;
-      }
-      case 'Pad': {
-        const mode = stringAttr(n, 'mode', 'constant');
-        let pads: number[] | undefined = intsAttr(n, 'pads'); // opset < 11
-        if (opset >= 11) pads = n.input?.[1] ? Array.from(constVector(n, i, 1, 'pads')) : undefined;
-        const value = opset >= 11 ? (n.input?.[2] ? constVector(n, i, 2, 'constant_value')[0] : 0) : floatAttr(n, 'value', 0);
-        if (!pads || pads.length !== 8) throw fail('needs 8 constant pads for [batch, C, H, W] data');
-        if (pads.every((p) => p === 0)) break; // torch exports AvgPool2d(count_include_pad) with an all-zero Pad: a no-op
-        if (mode !== 'constant' || value !== 0 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) {
-          throw fail(`pads with mode '${mode}', value ${value} and pads [${pads.join(', ')}] (only zero padding of H and W, right before a Conv, is supported)`);
-        }
-        pendingPad = { pads: [pads[2], pads[3], pads[6], pads[7]], node: n.name || `#${i}` };
-        break;
-      }
-      case 'MaxPool':
-      case 'AveragePool': {
-        const b = needBuilder(n, i);
-        const shape = b.currentShape;
-        if (!shape) throw fail('acts on flat data');
-        const ks = intsAttr(n, 'kernel_shape');
-        if (!ks || ks.length !== 2) throw fail('needs a 2-D kernel_shape');
-        const kernel = ks as [number, number];
-        const stride = (intsAttr(n, 'strides') ?? [1, 1]) as [number, number];
-        const padding = windowPads(n, [shape[1], shape[2]], kernel, stride, [1, 1], fail);
-        if (intAttr(n, 'ceil_mode', 0) !== 0) {
-          const floorOut = [0, 1].map((a) => Math.floor((shape[a + 1] + padding[a] + padding[a + 2] - kernel[a]) / stride[a]) + 1);
-          const ceilOut = [0, 1].map((a) => Math.ceil((shape[a + 1] + padding[a] + padding[a + 2] - kernel[a]) / stride[a]) + 1);
-          if (floorOut[0] !== ceilOut[0] || floorOut[1] !== ceilOut[1]) throw fail('uses ceil_mode where it changes the output size (only floor mode is supported)');
-        }
-        b.pool2d(op === 'MaxPool' ? 'maxpool2d' : 'avgpool2d', layerName(n, b.layers.length + 1), kernel, stride, padding);
-        biasOpen = false;
-        break;
-      }
-      case 'GlobalAveragePool': {
-        const b = needBuilder(n, i);
-        b.globalAvgPool(layerName(n, b.layers.length + 1));
-        biasOpen = false;
-        break;
-      }
-      case 'BatchNormalization': {
-        const b = needBuilder(n, i);
-        const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((k) => constVector(n, i, k, ['scale', 'B', 'mean', 'var'][k - 1]));
-        b.batchNorm(n.name || `#${i}`, gamma, beta, mean, variance, intendedFloat32(floatAttr(n, 'epsilon', 1e-5)));
-        break;
-      }
-      case 'Add': {
-        const last = lastLayer();
-        if (!last || !biasOpen || !('bias' in last)) throw fail('is supported only as the bias right after Gemm, MatMul or Conv');
-        const other = (n.input ?? []).find((name) => name !== current);
-        const C = other ? getConst(other) : undefined;
-        if (!C) throw fail('must add a constant bias');
-        const channels = last.kind === 'conv2d' ? last.outShape[0] : last.outFeatures;
-        const add = biasFrom(C, channels, 1, n, i);
-        for (let k = 0; k < add.length; k++) last.bias[k] += add[k];
-        break;
-      }
-      case 'Relu': {
-        if (!builder) throw fail('acts on the raw input before any layer');
-        builder.relu(n.name || `#${i}`);
-        biasOpen = false;
-        break;
-      }
-      case 'Flatten': {
-        // [batch, ...] → [batch, features]: C-major, a no-op on the IR's flat NCHW data.
-        if (intAttr(n, 'axis', 1) !== 1) throw fail(`flattens at axis ${intAttr(n, 'axis', 1)} (only axis 1, keeping the batch axis, is supported)`);
-        builder?.flatten();
-        break;
-      }
-      case 'Reshape': {
-        const target = Array.from(constVector(n, i, 1, 'target shape'));
-        const size = builder ? builder.currentSize : null;
-        // Only a flatten to [batch, features]: [0|-1|1|N, -1|features].
-        const ok = target.length === 2 && [0, -1, 1].includes(target[0]) && (target[1] === -1 || (size !== null && target[1] === size)) && !(target[0] === -1 && target[1] === -1);
-        if (!ok) throw fail(`reshapes to [${target.join(', ')}] (only a flatten to [batch, features] is supported)`);
-        builder?.flatten();
-        break;
-      }
-      case 'Identity':
-        break;
-      case 'Dropout':
-        builder?.notes.push(`Dropout node ${nodeLabel(n, i)} treated as identity (inference).`);
-        break;
-      case 'Softmax':
-      case 'LogSoftmax': {
-        if (!builder || builder.layers.length === 0) throw fail('acts on the raw input');
-        if (builder.currentShape) throw fail('acts on image-shaped data');
-        if (outs[0] !== outputName) throw fail('is not the last node (a Softmax is supported only on the final output)');
-        const axis = intAttr(n, 'axis', opset >= 13 ? -1 : 1);
-        if (axis !== 1 && axis !== -1) throw fail(`normalises axis ${axis}`);
-        builder.finalSoftmax(n.name || `#${i}`, op);
-        biasOpen = false;
-        break;
-      }
-      case 'Slice': {
-        if (!builder || builder.layers.length === 0) throw fail('slices the input (Slice is supported only on the final output)');
-        if (builder.currentShape) throw fail('slices image-shaped data (Slice is supported only on the final output)');
-        selection = sliceSelection(n, i, opset, builder.currentSize, selection, getConst, fileName, chainError);
-        biasOpen = false;
-        break;
-      }
-      default:
-        throw fail('is not supported');
-    }
-    current = outs[0];
+    if (chain.selection && op !== 'Identity' && op !== 'Slice') throw chain.chainError(n, i, 'follows a Slice; Slice is supported only on the final output');
+    if (chain.pendingPad && op !== 'Conv') throw chain.chainError(n, i, `follows Pad node '${chain.pendingPad.node}', whose non-zero padding is supported only right before a Conv`);
+    const handle = onnxOpHandler(op);
+    if (!handle) throw chain.chainError(n, i, 'is not supported');
+    handle(chain, n, i);
+    chain.current = outs[0];
   }
-  if (!builder || (builder as NetworkBuilder).layers.length === 0) throw unsupported(fileName, 'the graph has no Conv, Gemm or MatMul layer, so there is nothing for DTD to explain.');
-  const b = builder as NetworkBuilder;
-  if (current !== outputName) {
-    throw unsupported(fileName, `the chain from input '${inputName}' ends at '${current}', not at the graph output '${outputName}'.`);
+  const b = chain.builder;
+  if (!b || b.layers.length === 0) throw unsupported(fileName, 'the graph has no Conv, Gemm or MatMul layer, so there is nothing for DTD to explain.');
+  if (chain.current !== outputName) {
+    throw unsupported(fileName, `the chain from input '${inputName}' ends at '${chain.current}', not at the graph output '${outputName}'.`);
   }
-  if (pendingPad) throw unsupported(fileName, `Pad node '${(pendingPad as { node: string }).node}' is not followed by a Conv.`);
+  if (chain.pendingPad) throw unsupported(fileName, `Pad node '${chain.pendingPad.node}' is not followed by a Conv.`);
 
   // The declared input shape, when fully known, must agree with the first layer.
   if (!imageShape && featureDims.length > 0 && featureDims.every((d) => d !== null)) {
@@ -542,7 +640,7 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
       throw badModel(fileName, `input '${inputName}' has ${declared} features but the first layer expects ${b.layers[0].inFeatures}.`);
     }
   }
-  return b.build('onnx', selection);
+  return b.build('onnx', chain.selection);
 }
 
 function constantNodeValue(n: onnx.INodeProto, i: number, fileName: string): ConstTensor {
