@@ -7,7 +7,7 @@
 
 import * as vscode from 'vscode';
 import { EngineClient, EngineError, type ModelPayload } from './engineClient';
-import type { HostToWebview, InputSpec, InspectReply, WireAuditOptions, WireExplainOptions } from './protocol';
+import { RESULT_SCHEMA, type HostToWebview, type InputSpec, type InspectReply, type WireAuditOptions, type WireExplainOptions } from './protocol';
 import type { AuditResult } from './protocol';
 import type { ExplainResult, Method, ModelSummary, RootFinderName } from './protocol';
 import { baseName, INPUT_GLOB, isModelFile, METHODS, MODEL_GLOB, readSettings, ROOT_FINDERS, sidecarUriFor, toWireOptions } from './config';
@@ -728,7 +728,7 @@ export class RunFlow {
       (
         await vscode.window.showQuickPick(
           [
-            { label: 'JSON', description: 'the full result (dtd-lens/result@1)', f: 'json' as const },
+            { label: 'JSON', description: `the full result (${RESULT_SCHEMA})`, f: 'json' as const },
             { label: 'SVG', description: 'the drawing, as vector graphics', f: 'svg' as const },
             { label: 'PNG', description: 'the drawing, as an image', f: 'png' as const },
           ],

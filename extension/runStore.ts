@@ -4,6 +4,7 @@
 
 import * as vscode from 'vscode';
 import type { InputSpec, WireExplainOptions } from './protocol';
+import { upgradeResult } from './protocol';
 import type { ExplainResult, Method, RootFinderName } from './protocol';
 
 export type RunStatus = 'running' | 'ok' | 'failed' | 'cancelled' | 'error';
@@ -105,7 +106,9 @@ export class RunStore implements vscode.Disposable {
     if (hit) return hit;
     try {
       const bytes = await vscode.workspace.fs.readFile(this.resultUri(id));
-      const result = JSON.parse(new TextDecoder().decode(bytes)) as ExplainResult;
+      // Runs stored by an older version are upgraded to the current schema (protocol/migrate.ts).
+      const result = upgradeResult(JSON.parse(new TextDecoder().decode(bytes)));
+      if (!result) return undefined;
       this.cache.set(id, result);
       this.trimCache();
       return result;

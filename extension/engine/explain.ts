@@ -27,8 +27,9 @@ import type {
   RuleSpec,
   TreeEntry,
 } from '../protocol';
-import { DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_METHOD, DEFAULT_PRECISION, DEFAULT_SEED, DEFAULT_TOP_K, METHODS, ROOT_FINDERS } from '../protocol';
+import { checkDefinitions, RESULT_SCHEMA, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_METHOD, DEFAULT_PRECISION, DEFAULT_SEED, DEFAULT_TOP_K, METHODS, ROOT_FINDERS } from '../protocol';
 import { computeFlows } from './flows';
+import { ENGINE_VERSION } from './version';
 import { maxPoolAsSelection, maxPoolWinnerChange } from './pooling';
 import { crossingIn, localLinearRegion, type Polytope } from './region';
 import { TypedOps } from './ops/typed';
@@ -226,7 +227,8 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
     progress({ stage: 'Done', fraction: 1 });
     timings.total = performance.now() - t0;
     return {
-      schema: 'dtd-lens/result@1',
+      schema: RESULT_SCHEMA,
+      provenance: { engineVersion: ENGINE_VERSION, modelSha256: net.source.sha256 ?? null },
       status,
       statusCode,
       message,
@@ -247,14 +249,20 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       tree,
       treeTruncated,
       baselines,
-      diagnostics: { ...diagExtra, layers },
+      diagnostics: { ...diagExtra, layers, checkDefinitions: checkDefinitions('pattern') },
       backend: ops.backend,
       precision: method === 'full-backward' ? 'float64' : ops.precision,
       seed,
+      // Every option that changed the numbers (with the rules, method, finder, output, seed, precision and backend above).
       options: {
         nudge,
+        topK: options.topK ?? DEFAULT_TOP_K,
+        ...(method === 'lrp' ? { zeroBias: options.zeroBias ?? false } : {}),
+        ...(method === 'full-backward' ? { maxCost: options.maxCost ?? DEFAULT_MAX_COST, maxTreeEntries: options.maxTreeEntries ?? DEFAULT_MAX_TREE_ENTRIES } : {}),
         ...(rootFinder === 'metropolis-hastings' ? { metropolisHastings: { ...DEFAULT_MH, ...options.metropolisHastings } } : {}),
         ...(rootFinder === 'interpolation' ? { interpolation: { ...DEFAULT_INTERPOLATION, ...options.interpolation } } : {}),
+        ...(rootFinder === 'metropolis-hastings' || rootFinder === 'interpolation' ? { sameRegion: { ...DEFAULT_SAME_REGION, ...options.sameRegion } } : {}),
+        ...(rootFinder === 'hit-and-run' ? { hitAndRun: { ...options.hitAndRun } } : {}),
       },
       timings,
       warnings,

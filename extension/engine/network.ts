@@ -75,7 +75,8 @@ export interface Network {
   /** Output = lastLayerOutput[start:stop] when set. */
   outputSelection: OutputSelection | null;
   /** Where it came from, for messages and the UI. */
-  source: { format: 'json' | 'onnx' | 'safetensors' | string; file: string };
+  /** sha256: hex digest of the model file's bytes (set by loadModel; reproducibility). */
+  source: { format: 'json' | 'onnx' | 'safetensors' | string; file: string; sha256?: string };
   /** Things the loader did that a user should know (e.g. "Softmax removed: the logit is explained"). */
   notes: string[];
 }

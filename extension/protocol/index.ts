@@ -12,3 +12,4 @@ export * from './defaults';
 export * from './formats';
 export * from './html';
 export * from './checks';
+export * from './migrate';

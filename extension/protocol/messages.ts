@@ -5,7 +5,7 @@
 
 import type { AuditOptions, AuditResult } from './audit';
 import type { ImagePreprocessing } from './image';
-import type { ExplainOptions, ExplainResult, ModelSummary, Progress } from './result';
+import { RESULT_SCHEMA, type ExplainOptions, type ExplainResult, type ModelSummary, type Progress } from './result';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
 export type WireExplainOptions = Omit<ExplainOptions, 'onProgress' | 'signal'>;
@@ -144,7 +144,7 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
 export function isExplainResult(v: unknown): v is ExplainResult {
   return (
     isObj(v) &&
-    v.schema === 'dtd-lens/result@1' &&
+    v.schema === RESULT_SCHEMA &&
     Array.isArray(v.activations) &&
     Array.isArray(v.relevance) &&
     Array.isArray(v.roots) &&

@@ -6,6 +6,7 @@
 //   roots[l-1]     = roots of layer l's units; they live in the space of activations[l-1]
 
 import type { BACKENDS, METHODS, PRECISIONS, ROOT_FINDERS } from './defaults';
+import type { CheckDefinitions } from './checks';
 
 export type RuleName = 'z+' | 'w2' | 'x' | 'gamma' | 'zB' | '0' | 'pinv';
 
@@ -228,8 +229,19 @@ export interface ModelSummary {
   notes: string[];
 }
 
+/** The result's schema: bumped when a field is renamed or changes meaning (stored runs of older schemas are upgraded by protocol/migrate.ts). */
+export const RESULT_SCHEMA = 'dtd-lens/result@2' as const;
+
+/** What makes a result reproducible besides its options: the engine and the exact model file. */
+export interface Provenance {
+  engineVersion: string;
+  /** SHA-256 of the model file's bytes (hex); null for results upgraded from schema 1. */
+  modelSha256: string | null;
+}
+
 export interface ExplainResult {
-  schema: 'dtd-lens/result@1';
+  schema: typeof RESULT_SCHEMA;
+  provenance: Provenance;
   status: 'ok' | 'failed';
   statusCode: ResultStatusCode;
   /** Words a user understands; set whenever status is 'failed', sometimes as a warning otherwise. */
@@ -259,6 +271,8 @@ export interface ExplainResult {
   baselines: Baselines | null;
   diagnostics: {
     layers: LayerDiagnostics[];
+    /** In words, what each root check tested (protocol/checks.ts). */
+    checkDefinitions?: CheckDefinitions;
     rootFinderStats?: Record<string, number>;
     cacheHits?: number;
     cacheMisses?: number;

@@ -3,6 +3,7 @@
 // in LOADERS. Every loader's result goes through validateNetwork (shapes chain,
 // finite weights, output selection in range).
 
+import { createHash } from 'node:crypto';
 import { DtdError } from '../errors';
 import { type Network, validateNetwork } from '../network';
 import { type LoaderOptions, displayName } from './common';
@@ -59,5 +60,7 @@ export function loadModel(
       fileName,
     );
   }
-  return validateNetwork(loader(bytes, fileName, opts));
+  const net = validateNetwork(loader(bytes, fileName, opts));
+  net.source.sha256 = createHash('sha256').update(bytes).digest('hex');
+  return net;
 }

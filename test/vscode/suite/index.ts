@@ -195,7 +195,7 @@ test('export as JSON, SVG and PNG', async () => {
   const json = await api.exportRun(out.runId!, 'json', file('exports/run.json'));
   assert.ok(json);
   const parsed = JSON.parse(readFileSync(json.fsPath, 'utf8'));
-  assert.equal(parsed.schema, 'dtd-lens/result@1');
+  assert.equal(parsed.schema, 'dtd-lens/result@2');
   assert.deepEqual(parsed.relevance, out.result!.relevance);
   const svg = await api.exportRun(out.runId!, 'svg', file('exports/run.svg'));
   assert.ok(svg, `SVG export failed: ${JSON.stringify(api.notices.at(-1))}`);
