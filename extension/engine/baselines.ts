@@ -13,7 +13,7 @@ import { DtdError } from './errors';
 import { poolGeom } from './layers';
 import { firstWeightedLayer, type Network } from './network';
 import type { Mat } from './ops/ops';
-import { forwardBatch, type NetMats } from './trainFree';
+import { forwardBatch, type NetMats } from './forward';
 
 export const LRP_STABILIZER = 1e-6;
 

@@ -15,7 +15,8 @@ import { getOps } from './ops/select';
 import { resolveRules, ruleToText, singleNeuronRoot } from './rules';
 import { inDomain, isConserved, rootChecks, samePattern } from './checks';
 import { runSampledFullBackward } from './sampled';
-import { explainedRowStart, forwardBatch, NetMats, trainFreeBatch } from './trainFree';
+import { explainedRowStart, trainFreeBatch } from './trainFree';
+import { forwardBatch, NetMats } from './forward';
 import type {
   Baselines,
   ExplainOptions,

@@ -1,19 +1,223 @@
-// Exact float64 single-point network math: forward pass, gradients of the
-// explained output and of a sub-network, activation patterns. Used by the
-// recursive full-backward decomposition and the diagnostics; batched work goes
-// through the Ops interface instead (trainFree.ts). Conv and pooling layers
-// run the shared loops of ops/kernels.ts (max pooling: the real maximum).
+// The forward pass, written once on the Ops interface: every algorithm runs
+// the network through `forwardBatch` (batched, any backend) or, for exact
+// per-point and per-candidate work, through the float64 wrappers below, which
+// run the same code on typed float64 matrices (ops/typed.ts). NetMats holds a
+// network's matrices in an Ops representation, made once and reused. The
+// recursive full-backward keeps one per-layer affine map (`affine`) for its
+// tens of thousands of 10-wide products (docs/engine.md).
 
-import { biasRow, convGeom, poolGeom } from './layers';
-import type { DenseLayer, Layer, Network } from './network';
-import { avgPool, conv2dForward, conv2dTranspose, maxPoolBackward, maxPoolForward } from './ops/kernels';
+import { DtdError } from './errors';
+import { biasRow, linearForward, linearTranspose, weightDims, poolGeom } from './layers';
+import { materializeDense, type DenseLayer, type Layer, type Network } from './network';
+import type { Mat, Ops } from './ops/ops';
+import { TypedMat, TypedOps } from './ops/typed';
+import { pseudoInverse } from './linalg';
+import { boundAt } from './rules';
+import type { RuleSpec } from '../protocol';
+
+/** A dense layer's pinv/colSums need the dense matrix; conv layers above this many weights refuse (memory). */
+const MAX_MATERIALIZED = 4e6;
+
+/**
+ * Per-network matrices in the ops' representation, made once and reused
+ * across calls, and each layer's linear operator (layers.ts): dense layers
+ * store [out, in] matrices, conv layers [O, C·kh·kw] kernels; the weight
+ * variants are elementwise in either.
+ */
+export class NetMats<M extends Mat> {
+  private cache = new Map<string, M>();
+  constructor(
+    readonly ops: Ops<M>,
+    readonly net: Network,
+  ) {}
+
+  private get(key: string, make: () => M): M {
+    let m = this.cache.get(key);
+    if (!m) {
+      m = make();
+      this.cache.set(key, m);
+    }
+    return m;
+  }
+  layer(l: number): Layer {
+    return this.net.layers[l - 1];
+  }
+  W(l: number): M {
+    const L = this.layer(l);
+    if (L.kind !== 'dense' && L.kind !== 'conv2d') throw new DtdError('internal', `layer '${L.name}' (${L.kind}) has no weights`);
+    const [r, c] = weightDims(L);
+    return this.get(`W${l}`, () => this.ops.matrix(r, c, L.weight));
+  }
+  /** The bias as a [1, out] row over every output unit. */
+  b(l: number): M {
+    const L = this.layer(l);
+    return this.get(`b${l}`, () => this.ops.matrix(1, L.outFeatures, biasRow(L)));
+  }
+  Wpos(l: number): M {
+    return this.get(`Wp${l}`, () => this.ops.positivePart(this.W(l)));
+  }
+  Wneg(l: number): M {
+    return this.get(`Wn${l}`, () => this.ops.negativePart(this.W(l)));
+  }
+  Wsq(l: number): M {
+    return this.get(`Wsq${l}`, () => this.ops.mul(this.W(l), this.W(l)));
+  }
+  /** W + γW⁺. */
+  Wgamma(l: number, g: number): M {
+    return this.get(`Wg${l}:${g}`, () => this.ops.add(this.W(l), this.ops.scale(this.Wpos(l), g)));
+  }
+  /** W + γW⁻. */
+  WgammaNeg(l: number, g: number): M {
+    return this.get(`Wgn${l}:${g}`, () => this.ops.add(this.W(l), this.ops.scale(this.Wneg(l), g)));
+  }
+  /** F(V, none, U): layer l's forward map with weights V (ignored for average pooling). */
+  fwd(l: number, U: M, V: M | null): M {
+    return linearForward(this.ops, this.layer(l), U, V);
+  }
+  /** Fᵀ(V, G). */
+  bwd(l: number, G: M, V: M | null): M {
+    return linearTranspose(this.ops, this.layer(l), G, V);
+  }
+  private ones(l: number): M {
+    const n = this.layer(l).inFeatures;
+    return this.get(`ones${l}`, () => this.ops.matrix(1, n, new Float64Array(n).fill(1)));
+  }
+  /** Σ_i w_ji² over unit j's inputs as a [1, out] row: F(W∘W, none, 1), so conv units at the border count only real taps. */
+  WsqRowSums(l: number): M {
+    return this.get(`Wsqs${l}`, () => this.fwd(l, this.ones(l), this.Wsq(l)));
+  }
+  private dense(l: number) {
+    const L = this.layer(l);
+    if (L.kind === 'maxpool2d') throw new DtdError('unsupported', `The pinv rule needs a fixed weight matrix; max pooling '${L.name}' has none.`);
+    if (L.inFeatures * L.outFeatures > MAX_MATERIALIZED) {
+      throw new DtdError('too-costly', `The pinv rule on '${L.name}' needs its ${L.outFeatures}×${L.inFeatures} dense matrix (${(L.inFeatures * L.outFeatures).toExponential(2)} values, limit ${MAX_MATERIALIZED.toExponential(0)}); use another rule for this layer.`);
+    }
+    return materializeDense(L);
+  }
+  pinvT(l: number): M {
+    // pinv(W) is [in, out]; we need R·pinv(W)ᵀ = R[B,out] · pinv(W)ᵀ[out,in] → store pinv(W) and use transposeB.
+    return this.get(`pinv${l}`, () => {
+      const D = this.dense(l);
+      return this.ops.matrix(D.inFeatures, D.outFeatures, pseudoInverse(D.weight, D.outFeatures, D.inFeatures));
+    });
+  }
+  colSums(l: number): M {
+    const L = this.layer(l);
+    return this.get(`cs${l}`, () => {
+      const D = this.dense(l);
+      const s = new Float64Array(L.inFeatures);
+      for (let j = 0; j < L.outFeatures; j++) for (let i = 0; i < L.inFeatures; i++) s[i] += D.weight[j * L.inFeatures + i];
+      return this.ops.matrix(1, L.inFeatures, s);
+    });
+  }
+  /** zB bounds as a [1, in] row: a scalar, one value per input unit, or (image inputs) one value per channel. */
+  boundRow(key: 'low' | 'high', l: number, rule: RuleSpec): M {
+    const layer = this.layer(l);
+    const n = layer.inFeatures;
+    const dflt = key === 'low' ? 0 : 1;
+    const b = rule[key];
+    const perChannel = Array.isArray(b) && b.length !== n && layer.kind !== 'dense' && b.length === layer.inShape[0];
+    const hw = layer.kind !== 'dense' ? layer.inShape[1] * layer.inShape[2] : 1;
+    const v = Float64Array.from({ length: n }, (_, i) => boundAt(b, perChannel ? Math.floor(i / hw) : i, dflt));
+    return this.get(`${key}${l}:${JSON.stringify(b ?? dflt)}`, () => this.ops.matrix(1, n, v));
+  }
+  dispose(): void {
+    this.ops.dispose(...this.cache.values());
+    this.cache.clear();
+  }
+}
+
+export interface BatchForward<M extends Mat> {
+  /** pre[l-1] = Z_l [B, n_l]; act[l] = A_l, act[0] = X. */
+  pre: M[];
+  act: M[];
+}
+
+/** Layer l's pre-activation for a batch: affine for dense/conv, the real maximum or the mean for pooling. */
+export function layerPre<M extends Mat>(mats: NetMats<M>, l: number, A: M): M {
+  const { ops } = mats;
+  const layer = mats.layer(l);
+  if (layer.kind === 'maxpool2d') return ops.maxPool2d(A, poolGeom(layer));
+  if (layer.kind === 'avgpool2d') return ops.avgPool2d(A, poolGeom(layer));
+  return ops.add(mats.fwd(l, A, mats.W(l)), mats.b(l));
+}
+
+export function forwardBatch<M extends Mat>(mats: NetMats<M>, X: M, from = 1): BatchForward<M> {
+  const { ops, net } = mats;
+  const pre: M[] = [];
+  const act: M[] = [X];
+  for (let l = from; l <= net.layers.length; l++) {
+    const z = layerPre(mats, l, act[act.length - 1]);
+    pre.push(z);
+    act.push(net.layers[l - 1].activation === 'relu' ? ops.relu(z) : z);
+  }
+  return { pre, act };
+}
+
+
+const F64 = new TypedOps('float64');
+const exact = new WeakMap<Network, NetMats<TypedMat>>();
+
+/** The network's float64 matrices, made once per network object. */
+export function exactMats(net: Network): NetMats<TypedMat> {
+  let m = exact.get(net);
+  if (!m) {
+    m = new NetMats(F64, net);
+    exact.set(net, m);
+  }
+  return m;
+}
 
 export interface Forward {
-  /** pre[l-1] = z_l, act[0] = x, act[l] = a_l. */
+  /** pre[k] = pre-activations of layer from+k; act[0] = the input of layer `from`, act[k+1] = output of layer from+k. B rows each. */
   pre: Float64Array[];
   act: Float64Array[];
 }
 
+/** Layer l's pre-activations for B rows of its input (float64, exact). */
+export function layerRows(net: Network, l: number, P: Float64Array, B: number): Float64Array {
+  const z = layerPre(exactMats(net), l, new TypedMat(B, net.layers[l - 1].inFeatures, P));
+  return z.data as Float64Array;
+}
+
+/** The layer's activation applied to its pre-activations (ReLU or identity). */
+export function activateRows(layer: Layer, Z: Float64Array): Float64Array {
+  if (layer.activation === 'linear') return Z;
+  const A = new Float64Array(Z.length);
+  for (let i = 0; i < Z.length; i++) A[i] = Z[i] > 0 ? Z[i] : 0;
+  return A;
+}
+
+/** Forward pass of B rows from the input of layer `from` (float64, exact). */
+export function forwardRows(net: Network, from: number, P: Float64Array, B: number): Forward {
+  const F = forwardBatch(exactMats(net), new TypedMat(B, net.layers[from - 1].inFeatures, P), from);
+  return { pre: F.pre.map((z) => z.data as Float64Array), act: F.act.map((a) => a.data as Float64Array) };
+}
+
+/** Forward pass from the input of layer `from` (1-based) given that input. */
+export function forwardFrom(net: Network, from: number, a: ArrayLike<number>): Forward {
+  return forwardRows(net, from, Float64Array.from(a), 1);
+}
+
+export function forward(net: Network, x: ArrayLike<number>): Forward {
+  return forwardFrom(net, 1, x);
+}
+
+/** The last layer's unit `row` computed from the input a of layer l. */
+export function outputAt(net: Network, l: number, a: ArrayLike<number>, row: number): number {
+  const f = forwardFrom(net, l, a);
+  return f.act[f.act.length - 1][row];
+}
+
+/** Network outputs (after the output selection). */
+export function outputs(net: Network, x: ArrayLike<number>): Float64Array {
+  const f = forward(net, x);
+  const last = f.act[f.act.length - 1];
+  const sel = net.outputSelection;
+  return sel ? last.slice(sel.start, sel.stop) : last;
+}
+
+// ── the recursive full-backward's per-layer pieces (one point, dense) ──────
 export function affine(layer: DenseLayer, a: ArrayLike<number>, out = new Float64Array(layer.outFeatures)): Float64Array {
   const { weight: W, bias: b, inFeatures: n, outFeatures: m } = layer;
   for (let j = 0; j < m; j++) {
@@ -25,152 +229,15 @@ export function affine(layer: DenseLayer, a: ArrayLike<number>, out = new Float6
   return out;
 }
 
-/** Layer output before its activation, for every layer kind. */
-export function preActivation(layer: Layer, a: ArrayLike<number>): Float64Array {
-  switch (layer.kind) {
-    case 'dense':
-      return affine(layer, a);
-    case 'conv2d': {
-      const z = conv2dForward(a, layer.weight, 1, convGeom(layer), new Float64Array(layer.outFeatures));
-      const b = biasRow(layer);
-      for (let j = 0; j < z.length; j++) z[j] += b[j];
-      return z;
-    }
-    case 'maxpool2d':
-      return maxPoolForward(a, 1, poolGeom(layer), new Float64Array(layer.outFeatures));
-    case 'avgpool2d':
-      return avgPool(a, 1, poolGeom(layer), false, new Float64Array(layer.outFeatures));
-  }
-}
-
-/** gᵀ·∂pre/∂a at input a: the transpose of the layer's (local) linear map. */
-export function backLayer(layer: Layer, a: ArrayLike<number>, g: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(layer.inFeatures);
-  switch (layer.kind) {
-    case 'dense': {
-      const n = layer.inFeatures;
-      for (let j = 0; j < layer.outFeatures; j++) {
-        const gj = g[j];
-        if (gj === 0) continue;
-        const o = j * n;
-        for (let i = 0; i < n; i++) out[i] += gj * layer.weight[o + i];
-      }
-      return out;
-    }
-    case 'conv2d':
-      return conv2dTranspose(g, layer.weight, 1, convGeom(layer), out);
-    case 'maxpool2d':
-      return maxPoolBackward(g, a, 1, poolGeom(layer), out);
-    case 'avgpool2d':
-      return avgPool(g, 1, poolGeom(layer), true, out);
-  }
-}
-
-export function activate(layer: Layer, z: Float64Array): Float64Array {
-  if (layer.activation === 'linear') return z.slice();
-  const out = new Float64Array(z.length);
-  for (let i = 0; i < z.length; i++) out[i] = z[i] > 0 ? z[i] : 0;
-  return out;
-}
-
 /** relu'(z) with relu'(0) = 0; 1 for linear layers. */
 export function activationSlope(layer: Layer, z: number): number {
   return layer.activation === 'linear' ? 1 : z > 0 ? 1 : 0;
-}
-
-/** Forward pass from the input of layer `from` (1-based) given that input. */
-export function forwardFrom(net: Network, from: number, a: ArrayLike<number>): Forward {
-  const pre: Float64Array[] = [];
-  const act: Float64Array[] = [Float64Array.from(a)];
-  for (let l = from; l <= net.layers.length; l++) {
-    const layer = net.layers[l - 1];
-    const z = preActivation(layer, act[act.length - 1]);
-    pre.push(z);
-    act.push(activate(layer, z));
-  }
-  return { pre, act };
-}
-
-export function forward(net: Network, x: ArrayLike<number>): Forward {
-  return forwardFrom(net, 1, x);
-}
-
-/** Network outputs (after the output selection). */
-export function outputs(net: Network, x: ArrayLike<number>): Float64Array {
-  const f = forward(net, x);
-  const last = f.act[f.act.length - 1];
-  const sel = net.outputSelection;
-  return sel ? last.slice(sel.start, sel.stop) : last;
-}
-
-/**
- * Gradient w.r.t. the input of layer `from` of Σ_k c_k·a_L[k], where c is a
- * vector over the last layer's units (one-hot row for one output, the
- * selection's indicator for "sum of outputs").
- */
-export function gradientFrom(net: Network, from: number, a: ArrayLike<number>, c: ArrayLike<number>, fwd?: Forward): Float64Array {
-  const f = fwd ?? forwardFrom(net, from, a);
-  let g: Float64Array = Float64Array.from(c);
-  for (let l = net.layers.length; l >= from; l--) {
-    const layer = net.layers[l - 1];
-    const z = f.pre[l - from];
-    const gz = new Float64Array(layer.outFeatures);
-    for (let j = 0; j < layer.outFeatures; j++) gz[j] = g[j] * activationSlope(layer, z[j]);
-    g = backLayer(layer, f.act[l - from], gz);
-  }
-  return g;
-}
-
-export function oneHot(n: number, k: number): Float64Array {
-  const v = new Float64Array(n);
-  v[k] = 1;
-  return v;
-}
-
-/** Indicator of the selected outputs over the last layer ("sum of the outputs"). */
-export function selectionIndicator(net: Network): Float64Array {
-  const last = net.layers[net.layers.length - 1];
-  const v = new Float64Array(last.outFeatures);
-  const sel = net.outputSelection ?? { start: 0, stop: last.outFeatures };
-  for (let k = sel.start; k < sel.stop; k++) v[k] = 1;
-  return v;
-}
-
-/**
- * Activation pattern of layers from..L at a point, as one string key (the
- * local linear region's name). Units with |z| ≤ tol count as "on the
- * boundary" and are written '?' so that a root on a hinge is not mistaken for
- * a different region.
- */
-export function patternFrom(net: Network, from: number, a: ArrayLike<number>, tol = 0): string {
-  const f = forwardFrom(net, from, a);
-  let s = '';
-  for (const z of f.pre) {
-    for (let i = 0; i < z.length; i++) s += Math.abs(z[i]) <= tol ? '?' : z[i] > 0 ? '1' : '0';
-    s += '|';
-  }
-  return s;
-}
-
-/** Same region: every unit that is decided ('0'/'1') at the point agrees with the reference pattern. */
-export function samePattern(ref: string, at: string): boolean {
-  if (ref.length !== at.length) return false;
-  for (let i = 0; i < ref.length; i++) {
-    if (at[i] !== ref[i] && at[i] !== '?' && ref[i] !== '?') return false;
-  }
-  return true;
 }
 
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
-}
-
-export function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
-  return Math.sqrt(s);
 }
 
 export function sum(a: ArrayLike<number>): number {

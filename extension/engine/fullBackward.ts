@@ -12,7 +12,7 @@
 // float32 rounding decides the side of a hinge.
 
 import { DtdError, throwIfCancelled } from './errors';
-import { activationSlope, affine, activate, dot, sum } from './forward';
+import { activateRows, activationSlope, affine, dot, outputAt, sum } from './forward';
 import { inDomain, regionSignature, rootChecks, rootInRegion } from './checks';
 import type { DenseNetwork } from './network';
 import { directionDerivative, singleNeuronRoot } from './rules';
@@ -104,20 +104,6 @@ export class LinearFullBackward {
     };
   }
 
-  /** The explained output computed from the input of layer l. */
-  private outputFrom(l: number, a: Float64Array): number {
-    let h: Float64Array = a;
-    for (let k = l; k <= this.L; k++) {
-      const layer = this.net.layers[k - 1];
-      if (k === this.L) {
-        const z = dot(layer.weight.subarray(this.row * layer.inFeatures, (this.row + 1) * layer.inFeatures), h) + layer.bias[this.row];
-        return layer.activation === 'relu' ? Math.max(z, 0) : z;
-      }
-      h = activate(layer, affine(layer, h));
-    }
-    return NaN;
-  }
-
   /** Upper relevance U_l(a) and (optionally) its Jacobian. `main` marks the evaluation at the input's own activations. */
   private U(l: number, a: Float64Array, mode: JacMode, path: string[], main: boolean, record: boolean): Eval {
     this.evaluations++;
@@ -136,7 +122,7 @@ export class LinearFullBackward {
       return { value, jac };
     }
     const z = affine(layer, a);
-    const h = activate(layer, z);
+    const h = activateRows(layer, z);
     const fb = this.FB(l + 1, h, mode, path, main, record);
     if (main) this.layerRelevance[l] = fb.value;
     if (mode === 'none' || !fb.jac) return { value: fb.value, jac: null };
@@ -262,8 +248,8 @@ export class LinearFullBackward {
           taylorResidual,
           gradient: Array.from(g),
           upperRelevance: Array.from(u.value),
-          outputAtRoot: this.outputFrom(l, r),
-          outputAtInput: this.outputFrom(l, a),
+          outputAtRoot: outputAt(this.net, l, r, this.row),
+          outputAtInput: outputAt(this.net, l, a, this.row),
           preActivationAtRoot: z,
           gradAtRootIsZero: g.every((x) => x === 0),
           checks: { ...checks },

@@ -10,7 +10,7 @@
 
 import type { DenseNetwork } from './network';
 import type { Mat, Ops } from './ops/ops';
-import { NetMats } from './trainFree';
+import { NetMats } from './forward';
 import { TypedOps } from './ops/typed';
 
 export interface ConstraintLabel {

@@ -11,8 +11,9 @@
 // Runs in float64 on typed arrays (see fullBackward.ts for why).
 
 import { DtdError, throwIfCancelled } from './errors';
-import type { DenseLayer, DenseNetwork } from './network';
+import type { DenseNetwork } from './network';
 import { Rng } from './rng';
+import { activateRows, activationSlope, forwardRows, layerRows, outputAt } from './forward';
 import { inDomain, regionSignature, rootChecks, rootInRegion, sameGradient } from './checks';
 import { describeConstraint, firstCrossing } from './region';
 import { hitAndRunCandidates, polytopeRoots, type HitAndRunOptions, type RootCertificate } from './polytope';
@@ -72,30 +73,8 @@ export interface RegionRoots {
   acceptFraction: number;
 }
 
-// ── batched float64 helpers: a batch is a Float64Array of B rows × n ──────
-function affineBatch(layer: DenseLayer, P: Float64Array, B: number): Float64Array {
-  const n = layer.inFeatures, m = layer.outFeatures, W = layer.weight;
-  const Z = new Float64Array(B * m);
-  for (let s = 0; s < B; s++) {
-    const ps = s * n;
-    for (let j = 0; j < m; j++) {
-      let z = layer.bias[j];
-      const wj = j * n;
-      for (let i = 0; i < n; i++) z += W[wj + i] * P[ps + i];
-      Z[s * m + j] = z;
-    }
-  }
-  return Z;
-}
-function act(layer: DenseLayer, Z: Float64Array): Float64Array {
-  if (layer.activation === 'linear') return Z;
-  const A = new Float64Array(Z.length);
-  for (let i = 0; i < Z.length; i++) A[i] = Z[i] > 0 ? Z[i] : 0;
-  return A;
-}
-function slope(layer: DenseLayer, z: number): number {
-  return layer.activation === 'linear' ? 1 : z > 0 ? 1 : 0;
-}
+/** relu'(z) with relu'(0) = 0 (the forward pass's convention). */
+const slope = activationSlope;
 
 export class SampledFullBackward {
   readonly L: number;
@@ -137,18 +116,14 @@ export class SampledFullBackward {
   /** Activation pattern of layers l..L for each point of the batch, as strings. */
   regionKeys(l: number, P: Float64Array, B: number): string[] {
     const keys = new Array<string>(B).fill(`${l}:`);
-    let H = P;
-    for (let k = l; k <= this.L; k++) {
-      const layer = this.net.layers[k - 1];
-      const Z = affineBatch(layer, H, B);
-      const m = layer.outFeatures;
+    forwardRows(this.net, l, P, B).pre.forEach((Z, k) => {
+      const m = this.net.layers[l - 1 + k].outFeatures;
       for (let s = 0; s < B; s++) {
         let bits = '';
         for (let j = 0; j < m; j++) bits += Z[s * m + j] > 0 ? '1' : '0';
         keys[s] += bits + '|';
       }
-      H = act(layer, Z);
-    }
+    });
     return keys;
   }
 
@@ -157,14 +132,7 @@ export class SampledFullBackward {
    * computed from the input of layer l: the research code's region signature.
    */
   sliceGradient(l: number, P: Float64Array, B: number): Float64Array {
-    const Zs: Float64Array[] = [];
-    let H = P;
-    for (let k = l; k <= this.L; k++) {
-      const layer = this.net.layers[k - 1];
-      const Z = affineBatch(layer, H, B);
-      Zs.push(Z);
-      H = act(layer, Z);
-    }
+    const Zs = forwardRows(this.net, l, P, B).pre;
     const last = this.net.layers[this.L - 1];
     const sel = this.net.outputSelection ?? { start: 0, stop: last.outFeatures };
     let m = last.outFeatures;
@@ -201,7 +169,7 @@ export class SampledFullBackward {
   /** Upper relevance U_l at a batch: [B, m] with m = n_l (l < L) or 1 (l = L, the explained row). NaN where undefined. */
   U(l: number, P: Float64Array, B: number): { values: Float64Array; m: number; diag: Float64Array | null; Z: Float64Array; usedKeys: string[] | null } {
     const layer = this.net.layers[l - 1];
-    const Z = affineBatch(layer, P, B);
+    const Z = layerRows(this.net, l, P, B);
     if (l === this.L) {
       const m = layer.outFeatures;
       const v = new Float64Array(B);
@@ -211,7 +179,7 @@ export class SampledFullBackward {
       }
       return { values: v, m: 1, diag: null, Z, usedKeys: null };
     }
-    const H = act(layer, Z);
+    const H = activateRows(layer, Z);
     const fb = this.FB(l + 1, H, B, false);
     return { values: fb.values, m: layer.outFeatures, diag: fb.diag, Z, usedKeys: fb.usedKeys };
   }
@@ -458,7 +426,7 @@ export class SampledFullBackward {
   run(x: Float64Array): SampledOutput {
     const L = this.L;
     const acts: Float64Array[] = [x];
-    for (let l = 1; l <= L; l++) acts.push(act(this.net.layers[l - 1], affineBatch(this.net.layers[l - 1], acts[l - 1], 1)));
+    acts.push(...forwardRows(this.net, 1, x, 1).act.slice(1));
     const relevance: (number[] | null)[] = new Array(L + 1).fill(null);
     const roots: RootInfo[][] = Array.from({ length: L }, () => []);
     const contributions: Map<number, Float64Array>[] = Array.from({ length: L }, () => new Map());
@@ -556,15 +524,15 @@ export class SampledFullBackward {
         taylorResidual: R - ur.unresolved - s,
         gradient: Array.from(ur.grad),
         upperRelevance: Array.from(u.values),
-        outputAtRoot: this.outputFrom(l, ur.root),
-        outputAtInput: this.outputFrom(l, a),
+        outputAtRoot: outputAt(this.net, l, ur.root, this.row),
+        outputAtInput: outputAt(this.net, l, a, this.row),
         preActivationAtRoot: z,
         gradAtRootIsZero: ur.grad.every((g) => g === 0),
         checks: this.checksAt(l, a, signature, ur, R),
         ...(ur.certificate ? { certificate: this.describeCertificate(ur.certificate) } : {}),
       });
       if (l < this.L) {
-        const h = act(layer, affineBatch(layer, ur.root, 1));
+        const h = activateRows(layer, layerRows(this.net, l, ur.root, 1));
         try {
           if (this.walkTree(l + 1, h, childPath, tree)) truncated = true;
         } catch (e) {
@@ -580,17 +548,6 @@ export class SampledFullBackward {
   private checksAt(l: number, a: Float64Array, signature: Float64Array[], ur: UnitRoot, R: number) {
     const inRegion = rootInRegion(this.net, l, signature, ur.root, this.row);
     return rootChecks(ur.unresolved, R, inRegion, inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative), inRegion ? null : firstCrossing(this.net, l, a, ur.root, this.row));
-  }
-
-  private outputFrom(l: number, a: Float64Array): number {
-    let h = a;
-    for (let k = l; k <= this.L; k++) {
-      const layer = this.net.layers[k - 1];
-      const Z = affineBatch(layer, h, 1);
-      if (k === this.L) return layer.activation === 'relu' ? Math.max(Z[this.row], 0) : Z[this.row];
-      h = act(layer, Z);
-    }
-    return NaN;
   }
 }
 

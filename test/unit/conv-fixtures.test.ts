@@ -12,7 +12,7 @@ import { firstLayerRules, gradientBatch, LRP_BASELINES, lrpBatch, lrpRulesFor, t
 import { forward } from '../../extension/engine/forward';
 import type { Network } from '../../extension/engine/network';
 import { TypedOps } from '../../extension/engine/ops/typed';
-import { forwardBatch, NetMats } from '../../extension/engine/trainFree';
+import { forwardBatch, NetMats } from '../../extension/engine/forward';
 import { convFixtureNames, convNetFromFixture, flat, loadConvFixture } from '../helpers/conv';
 import { maxAbs, type Fixture } from '../helpers/fixtures';
 
