@@ -212,7 +212,7 @@ function cases(): Case[] {
   // a sampler whose own region test is loose (its candidates leave the region, the check keeps rtol 1e-3 / atol 1e-5),
   // and samplers that do not clamp to ≥ 0 (roots of hidden layers go negative), and the zB box at a layer input above 1.
   for (const name of ['tiny_3_5_1_seed2_w5', 'mlp3_seed1_notebook']) {
-    out.push({ name, input: 'fixture', options: { method: 'full-backward', rootFinder: 'interpolation', rule: 'z+', interpolation: { rtol: 1e9, atol: 1e9 } } });
+    out.push({ name, input: 'fixture', options: { method: 'full-backward', rootFinder: 'interpolation', rule: 'z+', sameRegion: { rtol: 1e9, atol: 1e9 } } });
     out.push({ name, input: 'fixture', options: { method: 'full-backward', rootFinder: 'interpolation', rule: 'z+', interpolation: { clampNonNegative: false } } });
     out.push({ name, input: 'fixture', options: { method: 'full-backward', rootFinder: 'metropolis-hastings', rule: 'z+', metropolisHastings: { clampNonNegative: false, maxScale: 1 } } });
     out.push({ name, input: 'fixture', options: { method: 'full-backward', rootFinder: 'metropolis-hastings', rule: 'zB=0,1' } });
@@ -295,19 +295,19 @@ function checkResult(c: Case, res: ExplainResult) {
   for (const e of res.tree ?? []) {
     const what = `${label(c)}: tree ${e.path.join('/')}`;
     const region = sameRegion(D, e.layer, e.input, e.root, row);
-    assert.equal(e.inRegion, region, `${what}: inRegion ${e.inRegion}, recomputed ${region} (crossing: ${e.crossing})`);
-    if (e.inRegion) assert.equal(e.crossing ?? null, null, `${what}: a root inside its region names no crossing`);
+    assert.equal(e.checks.inRegion, region, `${what}: inRegion ${e.checks.inRegion}, recomputed ${region} (crossing: ${e.checks.crossing})`);
+    if (e.checks.inRegion) assert.equal(e.checks.crossing ?? null, null, `${what}: a root inside its region names no crossing`);
     const domain = inDomain(rules[e.layer - 1], e.root, e.layer > 1 || nonNegative);
-    assert.equal(e.inDomain, domain, `${what}: inDomain ${e.inDomain}, recomputed ${domain}`);
+    assert.equal(e.checks.inDomain, domain, `${what}: inDomain ${e.checks.inDomain}, recomputed ${domain}`);
     if (e.layer === L) {
-      close(e.relevanceOfUnit, outputFrom(D, L, e.input, row), e.relevanceOfUnit, `${what}: R_j at the call input`);
-      close(e.unresolvedRelevance, outputFrom(D, L, e.root, row), e.relevanceOfUnit, `${what}: unresolved relevance`);
+      close(e.relevanceAtInput, outputFrom(D, L, e.input, row), e.relevanceAtInput, `${what}: R_j at the call input`);
+      close(e.relevanceAtRoot, outputFrom(D, L, e.root, row), e.relevanceAtInput, `${what}: unresolved relevance`);
     } else if (linear && e.layer === L - 1) {
-      close(e.relevanceOfUnit, fullBackwardBelowTop(D, rules[L - 1], e.input, row)[e.unit], e.relevanceOfUnit, `${what}: R_j at the call input`);
-      close(e.unresolvedRelevance, fullBackwardBelowTop(D, rules[L - 1], e.root, row)[e.unit], e.relevanceOfUnit, `${what}: unresolved relevance`);
+      close(e.relevanceAtInput, fullBackwardBelowTop(D, rules[L - 1], e.input, row)[e.unit], e.relevanceAtInput, `${what}: R_j at the call input`);
+      close(e.relevanceAtRoot, fullBackwardBelowTop(D, rules[L - 1], e.root, row)[e.unit], e.relevanceAtInput, `${what}: unresolved relevance`);
     }
-    saw(`${path} tree`, 'inRegion', e.inRegion);
-    saw(`${path} tree`, 'inDomain', e.inDomain);
+    saw(`${path} tree`, 'inRegion', e.checks.inRegion);
+    saw(`${path} tree`, 'inDomain', e.checks.inDomain);
   }
 }
 

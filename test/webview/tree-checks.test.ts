@@ -1,13 +1,12 @@
 // What the root inspector shows for a tree entry's "relevance ≈ 0 at root"
 // check: an entry that leaves half its relevance unresolved fails, one that
 // leaves 1e-9 of it passes — in the tree table's mini checks and in the
-// entry's badges. Asserted on the DOM, so it holds whether the webview decides
-// the check itself or shows the engine's decision (the entries carry both).
+// entry's badges, as the engine decided it (TreeEntry.checks).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import type { ExplainResult, TreeEntry } from '../../extension/engine/types';
+import type { ExplainResult, TreeEntry } from '../../extension/protocol';
 import { engineResult } from './fixtures';
 import { launch, openWebview } from './harness';
 
@@ -25,13 +24,10 @@ describe('root tree: relevance ≈ 0 at a tree entry', () => {
     assert.ok(top.length >= 2, 'fixture premise: two roots of layer1 at the input');
     const [bad, good] = top;
     const set = (e: TreeEntry, unresolved: number, relevanceZero: boolean) => {
-      e.relevanceOfUnit = 1;
-      e.unresolvedRelevance = unresolved;
-      e.inRegion = true;
-      e.inDomain = true;
-      e.crossing = null;
-      // The engine's own decision, for a webview that shows e.checks instead of deciding.
-      Object.assign(e, { checks: { relevanceZero, inRegion: true, inDomain: true, crossing: null } });
+      e.relevanceAtInput = 1;
+      e.relevanceAtRoot = unresolved;
+      // The engine's decision: the webview shows it and never decides a check itself.
+      e.checks = { relevanceZero, inRegion: true, inDomain: true, crossing: null };
     };
     set(bad, 0.5, false);
     set(good, 1e-9, true);
