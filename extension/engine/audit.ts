@@ -13,17 +13,18 @@
 import { DtdError, throwIfCancelled } from './errors';
 import { forward as forward64 } from './forward';
 import { LinearFullBackward, DecompositionFailure, fullBackwardCost } from './fullBackward';
-import { explainedRow, outputSize, requireDense, type DenseNetwork, type Network } from './network';
+import { explainedRow, outputSize, type DenseNetwork, type Network } from './network';
 import { TypedOps } from './ops/typed';
 import { Rng } from './rng';
-import { direction, parseRule, resolveRules, ruleToText, NO_ROOT_EPS } from './rules';
+import { parseRule, resolveRules, ruleToText } from './rules';
 import { SampledFullBackward } from './sampled';
-import { explainedRowStart, trainFreeBatch } from './trainFree';
-import { forwardBatch, NetMats } from './forward';
-import { summarizeModel } from './explain';
-import { outputUnmoved, samePattern } from './checks';
+import { NetMats } from './forward';
+import { explainBatch, trainFreeRoots } from './explainBatch';
+import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
+import { summarizeModel } from './assemble';
+import { outputUnmoved } from './checks';
 import { DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_SAME_REGION } from '../protocol';
-import type { AuditOptions, AuditResult, AuditRow, Method, RootFinderName, RuleSpec, SanityCheck, SanityResult } from '../protocol';
+import type { AuditOptions, AuditResult, AuditRow, Method, RootFinderName, RuleSpec, SanityCheck, SanityResult, TreeEntry } from '../protocol';
 
 export const AUDIT_DEFINITIONS: Record<string, string> = {
   shareInputsWithRootOutside: 'fraction of inputs with at least one root outside the local linear region of its layer input',
@@ -37,10 +38,9 @@ export const AUDIT_DEFINITIONS: Record<string, string> = {
 const f64 = new TypedOps('float64');
 
 /** |N(0, I)| inputs with f(x) > minOutput, as the research experiments draw them. */
-export function drawInputs(net: DenseNetwork, n: number, seed: number, row: number, minOutput: number): Float64Array[] {
+export function drawInputs(net: Network, n: number, seed: number, row: number, minOutput: number, maxTries = 1000 * n + 1000): Float64Array[] {
   const rng = new Rng(seed);
   const out: Float64Array[] = [];
-  const maxTries = 1000 * n + 1000;
   for (let t = 0; t < maxTries && out.length < n; t++) {
     const x = Float64Array.from({ length: net.inputSize }, () => Math.abs(rng.normal()));
     if (forward64(net, x).act[net.layers.length][row] > minOutput) out.push(x);
@@ -81,23 +81,18 @@ export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
 }
 
-interface TrainFreeBatchOut {
-  /** relevance[l] as N rows of n_l. */
-  relevance: Float64Array[];
-  act: Float64Array[];
-  pre: Float64Array[];
-  ok: boolean[];
-}
-
-function trainFreeAll(net: DenseNetwork, X: Float64Array[], row: number, rules: RuleSpec[]): TrainFreeBatchOut {
+/** Train-free DTD of all inputs through the batch core: input relevance [N, n0], f(x) per input, and which inputs decomposed. */
+function trainFreeAll(net: Network, X: Float64Array[], row: number, rules: RuleSpec[]): { relevance: Float64Array[]; f: Float64Array; ok: boolean[] } {
   const mats = new NetMats(f64, net);
   const N = X.length, n0 = net.inputSize, L = net.layers.length;
   const Xm = f64.matrix(N, n0, concatRows(X, n0));
-  const fwd = forwardBatch(mats, Xm);
-  const start = explainedRowStart(f64, fwd.act[L], row);
-  const tf = trainFreeBatch(mats, fwd, rules, start.top, start.mask);
-  const ok = Array.from({ length: N }, (_, s) => tf.rootCounts.every((c) => c[s] > 0));
-  return { relevance: tf.relevance.map((m) => f64.read(m)), act: fwd.act.map((m) => f64.read(m)), pre: fwd.pre.map((m) => f64.read(m)), ok };
+  const b = explainBatch(mats, Xm, row, rules);
+  const nL = net.layers[L - 1].outFeatures;
+  const top = f64.read(b.fwd.act[L]);
+  const out = { relevance: b.relevance.map((m) => f64.read(m)), f: Float64Array.from({ length: N }, (_, s) => top[s * nL + row]), ok: b.ok };
+  b.dispose();
+  mats.dispose();
+  return out;
 }
 
 function concatRows(rows: ArrayLike<number>[], n: number): Float64Array {
@@ -106,98 +101,68 @@ function concatRows(rows: ArrayLike<number>[], n: number): Float64Array {
   return out;
 }
 
-function auditTrainFree(net: DenseNetwork, X: Float64Array[], row: number, rules: RuleSpec[], ruleText: string): AuditRow {
-  const N = X.length, L = net.layers.length;
-  const tf = trainFreeAll(net, X, row, rules);
-  const inputOutside = new Uint8Array(N);
-  let roots = 0, outside = 0, unmoved = 0;
-  const distances: number[] = [];
-  const mats = new NetMats(f64, net);
-  for (let l = 1; l <= L; l++) {
-    const layer = net.layers[l - 1];
-    const n = layer.inFeatures, m = layer.outFeatures;
-    const A = tf.act[l - 1], R = tf.relevance[l];
-    const pts: number[] = [];
-    const owner: number[] = [];
-    const v = new Float64Array(n);
-    for (let s = 0; s < N; s++) {
-      if (!tf.ok[s]) continue;
-      const a = A.subarray(s * n, (s + 1) * n);
-      const units = l === L ? [row] : Array.from({ length: m }, (_, j) => j);
-      for (const j of units) {
-        const Rj = R[s * m + j];
-        if (!(Rj !== 0)) continue;
-        const w = layer.weight.subarray(j * n, (j + 1) * n);
-        const rule = rules[l - 1];
-        let root: ArrayLike<number>;
-        if (rule.name === '0') root = new Float64Array(n);
-        else {
-          direction(rule, w, a, v);
-          let d = 0;
-          for (let i = 0; i < n; i++) d += v[i] * w[i];
-          if (Math.abs(d) <= NO_ROOT_EPS) continue;
-          const t = Rj / d;
-          root = Float64Array.from(a, (ai, i) => ai - t * v[i]);
-        }
-        for (let i = 0; i < n; i++) pts.push(root[i]);
-        owner.push(s);
-      }
-    }
-    const B = owner.length;
-    if (!B) continue;
-    const P = f64.matrix(B, n, pts);
-    const fw = forwardBatch(mats, P, l);
-    const pre = fw.pre.map((z) => f64.read(z));
-    const outAct = f64.read(fw.act[L - l + 1]);
-    const nL = net.layers[L - 1].outFeatures;
-    for (let b = 0; b < B; b++) {
-      const s = owner[b];
-      roots++;
-      const ref = tf.pre.slice(l - 1).map((z, k) => z.subarray(s * net.layers[l - 1 + k].outFeatures, (s + 1) * net.layers[l - 1 + k].outFeatures));
-      const same = samePattern(net, l, ref, pre, row, b);
-      if (!same) {
-        outside++;
-        inputOutside[s] = 1;
-      }
-      const f = tf.act[L][s * nL + row];
-      if (outputUnmoved(outAct[b * nL + row], f)) unmoved++;
-      let d2 = 0;
-      for (let i = 0; i < n; i++) d2 += (pts[b * n + i] - A[s * n + i]) ** 2;
-      distances.push(Math.sqrt(d2));
-    }
+/** Per input: is there a negative input relevance (below −1e-12·f(x)), and the relative conservation error. */
+function inputStats(r: ArrayLike<number>, f: number): { negative: boolean; consErr: number } {
+  let sum = 0, negative = false;
+  for (let i = 0; i < r.length; i++) {
+    sum += r[i];
+    if (r[i] < -1e-12 * Math.abs(f)) negative = true;
   }
-  mats.dispose();
-  let okCount = 0, negative = 0, consErr = 0, withOutside = 0;
-  const n0 = net.inputSize;
-  for (let s = 0; s < N; s++) {
-    if (!tf.ok[s]) continue;
-    okCount++;
-    const f = tf.act[L][s * net.layers[L - 1].outFeatures + row];
-    let sum = 0, neg = false;
-    for (let i = 0; i < n0; i++) {
-      const r = tf.relevance[0][s * n0 + i];
-      sum += r;
-      if (r < -1e-12 * Math.abs(f)) neg = true;
-    }
-    if (neg) negative++;
-    consErr += Math.abs(sum - f) / Math.abs(f);
-    if (inputOutside[s]) withOutside++;
-  }
-  return auditRow(ruleText, 'train-free', 'linear', N, okCount, roots, { withOutside, outside, unmoved, negative, consErr }, distances);
+  return { negative, consErr: Math.abs(sum - f) / Math.abs(f) };
 }
 
-function auditFullBackward(net: DenseNetwork, X: Float64Array[], row: number, rules: RuleSpec[], ruleText: string, finder: RootFinderName, seed: number, opts: AuditOptions): AuditRow {
-  const N = X.length, L = net.layers.length;
+function auditTrainFree(net: Network, X: Float64Array[], row: number, rules: RuleSpec[], ruleText: string): AuditRow {
+  const N = X.length, L = net.layers.length, n0 = net.inputSize;
+  const tf = trainFreeAll(net, X, row, rules);
+  const mats = new NetMats(f64, net);
+  const okIdx = X.map((_, s) => s).filter((s) => tf.ok[s]);
+  // The same roots and checks as explain(), for every input that decomposed, batched per layer.
+  const perLayer = (s: number) => tf.relevance.map((r, l) => r.subarray(s * (l === 0 ? n0 : net.layers[l - 1].outFeatures), (s + 1) * (l === 0 ? n0 : net.layers[l - 1].outFeatures)));
+  const roots = trainFreeRoots(mats, okIdx.map((s) => X[s]), okIdx.map(perLayer), row, rules, { inputNonNegative: okIdx.map(() => true), relevantOnly: true, keepRoots: false });
+  mats.dispose();
+  const c = { withOutside: 0, outside: 0, unmoved: 0, negative: 0, consErr: 0 };
+  let count = 0;
+  const distances: number[] = [];
+  okIdx.forEach((s, idx) => {
+    let anyOutside = false;
+    for (const layerRoots of roots[idx]) {
+      for (const q of layerRoots) {
+        if (!q.hasRoot || !q.checks) continue;
+        count++;
+        if (!q.checks.inRegion) {
+          c.outside++;
+          anyOutside = true;
+        }
+        if (outputUnmoved(q.outputAtRoot ?? NaN, tf.f[s])) c.unmoved++;
+        distances.push(q.distance ?? NaN);
+      }
+    }
+    if (anyOutside) c.withOutside++;
+    const st = inputStats(tf.relevance[0].subarray(s * n0, (s + 1) * n0), tf.f[s]);
+    if (st.negative) c.negative++;
+    c.consErr += st.consErr;
+  });
+  void L;
+  return auditRow(ruleText, 'train-free', 'linear', N, okIdx.length, count, c, distances);
+}
+
+function auditFullBackward(net: Network, X: Float64Array[], row: number, rules: RuleSpec[], ruleText: string, finder: RootFinderName, seed: number, opts: AuditOptions): AuditRow {
+  const N = X.length;
+  const maxCost = opts.maxCost ?? DEFAULT_MAX_COST;
+  // Conv and average-pool layers become dense matrices; max pools the selection of their winners at each input (as explain does).
+  const perInputNet = net.layers.some((l) => l.kind === 'maxpool2d');
+  const fixedNet = perInputNet ? null : fullBackwardNetwork(net, maxCost, X[0]);
+  const fbRules = rules.map((r, i) => (net.layers[i].kind === 'avgpool2d' ? ({ name: 'z+' } as RuleSpec) : r));
+  const firstNet = fixedNet ?? fullBackwardNetwork(net, maxCost, X[0]);
   if (finder === 'linear') {
-    const cost = fullBackwardCost(net);
-    const maxCost = opts.maxCost ?? DEFAULT_MAX_COST;
+    const cost = fullBackwardCost(firstNet);
     if (cost > maxCost) throw new DtdError('too-costly', `Full-backward with linear roots needs about ${cost.toExponential(2)} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
   }
-  const sampled =
-    finder === 'linear'
-      ? null
-      : new SampledFullBackward(net, rules, row, { finder, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, sameRegion: DEFAULT_SAME_REGION, seed, maxTreeEntries: 1_000_000, inputNonNegative: true });
-  let ok = 0, roots = 0, outside = 0, unmoved = 0, withOutside = 0, negative = 0, consErr = 0;
+  const samplerFor = (fbNet: DenseNetwork) => new SampledFullBackward(fbNet, fbRules, row, { finder: finder as Exclude<RootFinderName, 'linear'>, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, sameRegion: DEFAULT_SAME_REGION, seed, maxTreeEntries: 1_000_000, inputNonNegative: true });
+  // One sampler (and its region cache) across inputs when the network does not depend on the input.
+  const shared = finder !== 'linear' && fixedNet ? samplerFor(fixedNet) : null;
+  let ok = 0, roots = 0;
+  const c = { withOutside: 0, outside: 0, unmoved: 0, negative: 0, consErr: 0 };
   const distances: number[] = [];
   for (let s = 0; s < N; s++) {
     if ((s & 15) === 0) {
@@ -205,17 +170,18 @@ function auditFullBackward(net: DenseNetwork, X: Float64Array[], row: number, ru
       opts.onProgress?.({ stage: `Full-backward (${finder}) with ${ruleText}: input ${s + 1} of ${N}`, fraction: s / N });
     }
     const x = X[s];
-    const f = forward64(net, x).act[L][row];
-    let relevance: Float64Array | null = null;
-    let tree;
+    const fbNet = fixedNet ?? fullBackwardNetwork(net, maxCost, x);
+    const f = forward64(net, x).act[net.layers.length][row];
+    let relevance: ArrayLike<number>;
+    let tree: TreeEntry[];
     try {
-      if (sampled) {
-        const out = sampled.run(x);
+      if (finder !== 'linear') {
+        const out = (shared ?? samplerFor(fbNet)).run(x);
         if (out.failure || !out.relevance) continue;
-        relevance = Float64Array.from(out.relevance[0]!);
+        relevance = out.relevance[0]!;
         tree = out.tree;
       } else {
-        const out = new LinearFullBackward(net, rules, row, { nudge: DEFAULT_NUDGE, maxTreeEntries: 1_000_000, inputNonNegative: true, signal: opts.signal }).run(x);
+        const out = new LinearFullBackward(fbNet, fbRules, row, { nudge: DEFAULT_NUDGE, maxTreeEntries: 1_000_000, inputNonNegative: true, signal: opts.signal }).run(x);
         relevance = out.relevance;
         tree = out.tree;
       }
@@ -223,29 +189,26 @@ function auditFullBackward(net: DenseNetwork, X: Float64Array[], row: number, ru
       if (e instanceof DecompositionFailure) continue;
       throw e;
     }
+    if (perInputNet) checkMaxPoolWinners(net, x, [], tree);
     ok++;
     let anyOutside = false;
     for (const e of tree) {
       roots++;
       if (!e.checks.inRegion) {
-        outside++;
+        c.outside++;
         anyOutside = true;
       }
-      if (outputUnmoved(e.outputAtRoot, e.outputAtInput)) unmoved++;
+      if (outputUnmoved(e.outputAtRoot, e.outputAtInput)) c.unmoved++;
       let d2 = 0;
       for (let i = 0; i < e.root.length; i++) d2 += (e.root[i] - e.input[i]) ** 2;
       distances.push(Math.sqrt(d2));
     }
-    if (anyOutside) withOutside++;
-    let sum = 0, neg = false;
-    for (const r of relevance) {
-      sum += r;
-      if (r < -1e-12 * Math.abs(f)) neg = true;
-    }
-    if (neg) negative++;
-    consErr += Math.abs(sum - f) / Math.abs(f);
+    if (anyOutside) c.withOutside++;
+    const st = inputStats(relevance, f);
+    if (st.negative) c.negative++;
+    c.consErr += st.consErr;
   }
-  return auditRow(ruleText, 'full-backward', finder, N, ok, roots, { withOutside, outside, unmoved, negative, consErr }, distances);
+  return auditRow(ruleText, 'full-backward', finder, N, ok, roots, c, distances);
 }
 
 /** Turns the counts of one rule and method into shares (over the inputs that did not fail, and over the roots). */
@@ -275,11 +238,11 @@ function auditRow(
   };
 }
 
-function randomizedCopy(net: DenseNetwork, fromLayer: number, rng: Rng): DenseNetwork {
+function randomizedCopy(net: Network, fromLayer: number, rng: Rng): Network {
   return {
     ...net,
     layers: net.layers.map((layer, i) => {
-      if (i + 1 < fromLayer) return layer;
+      if (i + 1 < fromLayer || (layer.kind !== 'dense' && layer.kind !== 'conv2d')) return layer;
       const std = Math.sqrt(layer.weight.reduce((s, w) => s + w * w, 0) / layer.weight.length) || 1;
       const bstd = Math.sqrt(layer.bias.reduce((s, b) => s + b * b, 0) / layer.bias.length);
       return { ...layer, weight: layer.weight.map(() => rng.normal() * std), bias: layer.bias.map(() => rng.normal() * bstd) };
@@ -287,7 +250,7 @@ function randomizedCopy(net: DenseNetwork, fromLayer: number, rng: Rng): DenseNe
   };
 }
 
-function sanityChecks(net: DenseNetwork, X: Float64Array[], row: number, k: number, rules: RuleSpec[], checks: SanityCheck[], seed: number): SanityResult {
+function sanityChecks(net: Network, X: Float64Array[], row: number, k: number, rules: RuleSpec[], checks: SanityCheck[], seed: number): SanityResult {
   const out: SanityResult = {};
   const base = trainFreeAll(net, X, row, rules);
   const n0 = net.inputSize, N = X.length, L = net.layers.length;
@@ -314,7 +277,7 @@ function sanityChecks(net: DenseNetwork, X: Float64Array[], row: number, k: numb
         let other = Math.floor(rng.uniform() * (nOut - 1));
         if (other >= k) other++;
         const r = trainFreeAll(net, [X[s]], explainedRow(net, other), rules);
-        const c = spearman(rel(base.relevance[0], s), r.relevance[0]);
+        const c = spearman(rel(base.relevance[0], s), rel(r.relevance[0], 0));
         if (Number.isFinite(c)) cors.push(c);
       }
       out.randomLogit = { meanSpearman: cors.length ? cors.reduce((a, b) => a + b, 0) / cors.length : NaN, pairs: cors.length };
@@ -351,7 +314,7 @@ function sanityChecks(net: DenseNetwork, X: Float64Array[], row: number, k: numb
 
 export async function audit(model: Network, opts: AuditOptions): Promise<AuditResult> {
   const t0 = performance.now();
-  const net = requireDense(model);
+  const net = model;
   const k = opts.explainedOutput ?? 0;
   const nOut = outputSize(net);
   if (!Number.isInteger(k) || k < 0 || k >= nOut) throw new DtdError('bad-usage', `Output ${k} does not exist: ${net.source.file} has outputs 0..${nOut - 1}.`);
@@ -378,7 +341,13 @@ export async function audit(model: Network, opts: AuditOptions): Promise<AuditRe
       throwIfCancelled(opts.signal);
       progress({ stage: `${method} with ${label}`, fraction: done / total });
       const t = performance.now();
-      rows.push(method === 'train-free' ? auditTrainFree(net, X, row, rules, label) : auditFullBackward(net, X, row, rules, label, finder, seed, opts));
+      try {
+        rows.push(method === 'train-free' ? auditTrainFree(net, X, row, rules, label) : auditFullBackward(net, X, row, rules, label, finder, seed, opts));
+      } catch (e) {
+        // A method too costly for this network does not stop the others: its row says why it was skipped.
+        if (!(e instanceof DtdError) || e.code !== 'too-costly') throw e;
+        rows.push({ ...auditRow(label, method, method === 'train-free' ? 'linear' : finder, X.length, 0, 0, { withOutside: 0, outside: 0, unmoved: 0, negative: 0, consErr: 0 }, []), failedInputs: 0, skipped: e.message });
+      }
       timings[`${method}:${label}`] = performance.now() - t;
       done++;
     }
@@ -403,7 +372,7 @@ export function auditTable(r: AuditResult): string {
     x.rule,
     x.method,
     x.rootFinder,
-    `${x.inputs - x.failedInputs}/${x.inputs}`,
+    x.skipped ? 'skipped' : `${x.inputs - x.failedInputs}/${x.inputs}`,
     pct(x.shareInputsWithRootOutside),
     pct(x.shareRootsOutside),
     pct(x.shareRootsUnmoved),
@@ -414,6 +383,9 @@ export function auditTable(r: AuditResult): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const lines = [`Root audit of ${r.model.name}: ${r.inputs} inputs |N(0, I)| with output ${r.explainedOutput} > ${r.minOutput}, seed ${r.seed}`, '', line(head), line(widths.map((w) => '─'.repeat(w))), ...body.map(line)];
+  const skipped = new Map<string, string[]>();
+  for (const x of r.rows) if (x.skipped) skipped.set(x.skipped, [...(skipped.get(x.skipped) ?? []), `${x.rule} · ${x.method}`]);
+  for (const [why, which] of skipped) lines.push('', `Skipped (${which.join(', ')}): ${why}`);
   if (r.sanity) {
     lines.push('', 'Sanity checks');
     if (r.sanity.randomization) for (const s of r.sanity.randomization) lines.push(`  parameters randomised from ${s.randomizedFrom} up: mean Spearman ρ with the original explanation ${Number.isNaN(s.meanSpearman) ? '— (no input has relevance left)' : s.meanSpearman.toFixed(3)} (${s.pairs} inputs)`);

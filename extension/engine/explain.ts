@@ -6,58 +6,21 @@
 // a result with status 'failed' and a message; only bad usage/input throws.
 
 import { DtdError, throwIfCancelled } from './errors';
-import { firstLayerRules, gradientBatch, LRP_BASELINES, LRP_FIRST_LAYER_BASELINES, lrpBatch, lrpRuleText, lrpRulesFor, resolveLrpRules } from './baselines';
-import { forward as forward64, sum } from './forward';
+import { lrpBatch, lrpRuleText, resolveLrpRules } from './baselines';
+import { forward as forward64, NetMats } from './forward';
 import { DecompositionFailure, fullBackwardCost, LinearFullBackward } from './fullBackward';
-import { denseRow, explainedRow as rowOf, hasSpatialLayers, layerShapes, materializeDense, outputSize, requireDense, type DenseNetwork, type Network } from './network';
-import type { Mat, Ops } from './ops/ops';
+import { explainedRow as rowOf, hasSpatialLayers, layerShapes, outputSize, type Network } from './network';
+import type { Mat } from './ops/ops';
 import { getOps } from './ops/select';
-import { resolveRules, ruleToText, singleNeuronRoot } from './rules';
-import { inDomain, isConserved, rootChecks, samePattern } from './checks';
+import { resolveRules, ruleToText } from './rules';
 import { runSampledFullBackward } from './sampled';
-import { explainedRowStart, trainFreeBatch } from './trainFree';
-import { forwardBatch, NetMats } from './forward';
-import type {
-  Baselines,
-  ExplainOptions,
-  ExplainResult,
-  LayerDiagnostics,
-  ModelSummary,
-  Precision,
-  RootInfo,
-  RuleSpec,
-  TreeEntry,
-} from '../protocol';
+import { explainBatch, trainFreeRoots } from './explainBatch';
+import type { Baselines, ExplainOptions, ExplainResult, Precision, RootInfo, RuleSpec, TreeEntry } from '../protocol';
 import { checkDefinitions, RESULT_SCHEMA, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_METHOD, DEFAULT_PRECISION, DEFAULT_SEED, DEFAULT_TOP_K, METHODS, ROOT_FINDERS } from '../protocol';
 import { computeFlows } from './flows';
 import { ENGINE_VERSION } from './version';
-import { maxPoolAsSelection, maxPoolWinnerChange } from './pooling';
-import { crossingIn, localLinearRegion, type Polytope } from './region';
-import { TypedOps } from './ops/typed';
-
-/** Train-free root diagnostics are skipped (with a warning) for a layer whose roots would hold more numbers than this. */
-const MAX_ROOT_CHECK_COST = 1e7;
-
-/** Root vectors beyond this many numbers per layer are left out of the result (hasRoot stays true). */
-const MAX_ROOT_VALUES_PER_LAYER = 200_000;
-
-export function summarizeModel(net: Network): ModelSummary {
-  return {
-    name: net.source.file.split(/[\\/]/).pop() ?? net.source.file,
-    format: net.source.format,
-    inputSize: net.inputSize,
-    outputSize: outputSize(net),
-    layers: net.layers.map((l) => ({
-      name: l.name,
-      kind: l.kind,
-      inFeatures: l.inFeatures,
-      outFeatures: l.outFeatures,
-      activation: l.activation,
-      parameters: 'weight' in l ? l.weight.length + l.bias.length : 0,
-    })),
-    notes: net.notes,
-  };
-}
+import { computeBaselines, lastLayerRelevance, layerDiagnostics, poolRuleText, summarizeModel } from './assemble';
+import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
 
 function checkInput(net: Network, input: ArrayLike<number>): Float64Array {
   const file = net.source.file;
@@ -137,7 +100,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       statusCode = tf.statusCode;
       message = tf.message;
       progress({ stage: 'Checking roots', fraction: 0.5 });
-      roots = trainFreeRoots(mats, x, row, rules, relevance, inputNonNegative, warnings);
+      roots = trainFreeRoots(mats, [x], [relevance], row, rules, { inputNonNegative: [inputNonNegative], warnings })[0];
     } else if (lrpRules) {
       progress({ stage: 'LRP', fraction: 0.1 });
       const X = ops.matrix(1, x.length, x);
@@ -273,12 +236,6 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   }
 }
 
-/** What a pooling layer does in a DTD decomposition (it takes no rule). */
-function poolRuleText(net: Network, i: number): string | null {
-  const k = net.layers[i].kind;
-  return k === 'maxpool2d' ? 'max pool: winner takes all' : k === 'avgpool2d' ? 'avg pool: proportional (z+)' : null;
-}
-
 /** zB bounds given per channel (image inputs) become one value per input unit, so single-unit roots and domain checks index them directly. */
 function expandChannelBounds(net: Network, rules: RuleSpec[]): RuleSpec[] {
   return rules.map((r, i) => {
@@ -290,62 +247,6 @@ function expandChannelBounds(net: Network, rules: RuleSpec[]): RuleSpec[] {
   });
 }
 
-/** Largest dense-equivalent weight count full-backward materializes for conv/avg-pool layers. */
-const MAX_FULL_BACKWARD_WEIGHTS = 2e7;
-
-/**
- * The network full-backward and the sampled finders work on: dense layers as
- * they are, conv and average-pool layers as their dense matrices (for small
- * networks), and max pools as the selection of the winners they have at the
- * explained input x (pooling.ts; roots that change a winner are flagged).
- */
-export function fullBackwardNetwork(net: Network, maxCost: number, x: ArrayLike<number>): DenseNetwork {
-  if (!hasSpatialLayers(net)) return requireDense(net);
-  const weights = net.layers.reduce((acc, l) => acc + l.inFeatures * l.outFeatures, 0);
-  if (weights > Math.max(MAX_FULL_BACKWARD_WEIGHTS, maxCost)) {
-    throw new DtdError(
-      'too-costly',
-      `${net.source.file}: full-backward on this convolutional network needs its layers as dense matrices, ${weights.toExponential(2)} weights in all (limit ${Math.max(MAX_FULL_BACKWARD_WEIGHTS, maxCost).toExponential(2)}). Use the train-free method or LRP.`,
-      net.source.file,
-    );
-  }
-  const act = forward64(net, x).act;
-  return { ...net, layers: net.layers.map((l, i) => (l.kind === 'maxpool2d' ? maxPoolAsSelection(l, act[i]) : materializeDense(l))) };
-}
-
-/** Full-backward on a network with max pools: roots whose real max-pool winners differ from their call input's are outside the region. */
-function checkMaxPoolWinners(net: Network, x: ArrayLike<number>, roots: RootInfo[][], tree: TreeEntry[] | null): number {
-  if (!net.layers.some((l) => l.kind === 'maxpool2d')) return 0;
-  const act = forward64(net, x).act;
-  let flagged = 0;
-  for (const layerRoots of roots) {
-    for (const q of layerRoots) {
-      if (!q.root || !q.checks) continue;
-      const change = maxPoolWinnerChange(net, q.layer, act[q.layer - 1], q.root);
-      if (change) {
-        flagged += q.checks.inRegion ? 1 : 0;
-        q.checks.inRegion = false;
-        q.checks.crossing ??= change;
-      }
-    }
-  }
-  for (const e of tree ?? []) {
-    const change = maxPoolWinnerChange(net, e.layer, e.input, e.root);
-    if (change) {
-      flagged += e.checks.inRegion ? 1 : 0;
-      e.checks.inRegion = false;
-      e.checks.crossing ??= change;
-    }
-  }
-  return flagged;
-}
-
-function lastLayerRelevance(net: Network, row: number, value: number): number[] {
-  const r = new Array(net.layers[net.layers.length - 1].outFeatures).fill(0);
-  r[row] = value;
-  return r;
-}
-
 interface TrainFreeOutcome {
   relevance: (number[] | null)[];
   status: ExplainResult['status'];
@@ -353,214 +254,26 @@ interface TrainFreeOutcome {
   message: string | null;
 }
 
-export function runTrainFree<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: number, rules: RuleSpec[], checkConsistent: boolean): TrainFreeOutcome {
+/** Train-free DTD of one input through the batch core, with the status a user reads. */
+function runTrainFree<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: number, rules: RuleSpec[], checkConsistent: boolean): TrainFreeOutcome {
   const { ops, net } = mats;
-  const L = net.layers.length;
   const X = ops.matrix(1, x.length, x);
-  const bf = forwardBatch(mats, X);
-  const start = explainedRowStart(ops, bf.act[L], row);
-  const tf = trainFreeBatch(mats, bf, rules, start.top, start.mask);
-  const relevance = tf.relevance.map((m) => Array.from(ops.read(m)));
-  ops.dispose(X, ...bf.pre, ...bf.act.slice(1), ...tf.relevance);
+  const b = explainBatch(mats, X, row, rules);
+  const relevance = b.relevance.map((m) => Array.from(ops.read(m)));
+  b.dispose();
+  ops.dispose(X);
   let status: TrainFreeOutcome['status'] = 'ok';
   let statusCode: TrainFreeOutcome['statusCode'] = 'ok';
   let message: string | null = null;
-  for (let l = L; l >= 1; l--) {
-    if (tf.rootCounts[l - 1][0] === 0) {
-      status = 'failed';
-      statusCode = 'no-root';
-      message = `No unit of ${net.layers[l - 1].name} has a root under rule ${ruleToText(rules[l - 1])} (v·w = 0 for every unit, e.g. all its inputs are 0): relevance stops there, so the layers below receive none.`;
-      break;
-    }
-  }
-  if (status === 'ok' && checkConsistent) {
-    const bad = rules.findIndex((r) => r.name === '0');
-    if (bad >= 0) {
-      status = 'failed';
-      statusCode = 'inconsistent';
-      message = `Rule 0 takes the origin as root: a unit passes on w·a instead of its relevance, so relevance is not conserved (the research code's consistency check fails). The values are shown for comparison only.`;
-    }
+  const l = b.noRootLayer[0];
+  if (l > 0) {
+    status = 'failed';
+    statusCode = 'no-root';
+    message = `No unit of ${net.layers[l - 1].name} has a root under rule ${ruleToText(rules[l - 1])} (v·w = 0 for every unit, e.g. all its inputs are 0): relevance stops there, so the layers below receive none.`;
+  } else if (checkConsistent && rules.some((r) => r.name === '0')) {
+    status = 'failed';
+    statusCode = 'inconsistent';
+    message = `Rule 0 takes the origin as root: a unit passes on w·a instead of its relevance, so relevance is not conserved (the research code's consistency check fails). The values are shown for comparison only.`;
   }
   return { relevance, status, statusCode, message };
 }
-
-/**
- * The root each unit used in the train-free decomposition, with the checks:
- * the unit's train-free relevance re-computed at the root (batched: all roots
- * of a layer form one batch), whether the root keeps the input's activation
- * pattern in the layers above, and whether it is in the input domain.
- */
-export function trainFreeRoots<M extends Mat>(
-  mats: NetMats<M>,
-  x: Float64Array,
-  row: number,
-  rules: RuleSpec[],
-  relevance: (number[] | null)[],
-  inputNonNegative: boolean,
-  warnings?: string[],
-): RootInfo[][] {
-  const { ops, net } = mats;
-  const L = net.layers.length;
-  const fx = forward64(net, x);
-  const out: RootInfo[][] = [];
-  // The crossed constraint is named from the exact region (dense networks; one region per layer input).
-  const allDense = net.layers.every((q) => q.kind === 'dense');
-  for (let l = 1; l <= L; l++) {
-    let region: Polytope | undefined;
-    const layer = net.layers[l - 1];
-    const rule = rules[l - 1];
-    const a = fx.act[l - 1];
-    const n = layer.inFeatures;
-    const R = relevance[l] ?? [];
-    const units = l === L ? [row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
-    // Pooling layers have no rule roots (max: winner takes all; average: proportional).
-    if (layer.kind !== 'dense' && layer.kind !== 'conv2d') {
-      out.push([]);
-      continue;
-    }
-    // Each root is a point in the layer's input space: units·n numbers, and a batch of that size re-run above the layer.
-    const rootCost = units.length * n;
-    if (rootCost > MAX_ROOT_CHECK_COST) {
-      warnings?.push(`Root diagnostics skipped for ${layer.name}: its ${units.length} units each have a root of ${n} values (${rootCost.toExponential(2)} numbers; limit ${MAX_ROOT_CHECK_COST.toExponential(0)}).`);
-      out.push([]);
-      continue;
-    }
-    const infos: RootInfo[] = [];
-    const pts: Float64Array[] = [];
-    const who: number[] = [];
-    let pinvRoot: Float64Array | null = null;
-    if (rule.name === 'pinv') {
-      const P = ops.read(mats.pinvT(l)); // [in, out]
-      pinvRoot = Float64Array.from(a);
-      for (let i = 0; i < n; i++) for (let j = 0; j < layer.outFeatures; j++) pinvRoot[i] -= P[i * layer.outFeatures + j] * (R[j] ?? 0);
-    }
-    for (const j of units) {
-      const w = denseRow(layer, j);
-      const r = pinvRoot ? pinvRoot.slice() : singleNeuronRoot(rule, w, a, R[j] ?? 0).root;
-      if (!r) {
-        infos.push({ layer: l, unit: j, hasRoot: false, root: null, relevanceAtInput: R[j] ?? 0, relevanceAtRoot: null, passedOn: 0, taylorResidual: null, distance: null, checks: null });
-        continue;
-      }
-      let d = 0;
-      for (let i = 0; i < n; i++) d += (a[i] - r[i]) ** 2;
-      let passed = 0;
-      if (rule.name === '0') for (let i = 0; i < n; i++) passed += w[i] * a[i];
-      else if (rule.name === 'pinv') for (let i = 0; i < n; i++) passed += w[i] * (a[i] - r[i]);
-      else passed = R[j] ?? 0;
-      infos.push({
-        layer: l,
-        unit: j,
-        hasRoot: true,
-        root: Array.from(r),
-        relevanceAtInput: R[j] ?? 0,
-        relevanceAtRoot: null,
-        passedOn: passed,
-        taylorResidual: null,
-        distance: Math.sqrt(d),
-        checks: null,
-      });
-      pts.push(r);
-      who.push(infos.length - 1);
-    }
-    if (pts.length) {
-      // Evaluate the unit's relevance function at every root in one batch.
-      const P = ops.matrix(pts.length, n, concat(pts, n));
-      const bf = forwardBatch(mats, P, l);
-      const aFwd = forwardBatch(mats, ops.matrix(1, n, a), l);
-      const refPre = aFwd.pre.map((z) => ops.read(z));
-      const rootPre = bf.pre.map((z) => ops.read(z));
-      let atRoot: Float64Array;
-      if (l === L) {
-        const top = ops.read(bf.act[L - l + 1]);
-        const nL = layer.outFeatures;
-        atRoot = Float64Array.from(pts, (_, s) => top[s * nL + row]);
-      } else {
-        const nL = net.layers[L - 1].outFeatures;
-        const B = pts.length;
-        const topAll = ops.read(bf.act[L - l + 1]);
-        const top = new Float64Array(B * nL);
-        const mask = new Float64Array(B * nL);
-        for (let s = 0; s < B; s++) {
-          top[s * nL + row] = topAll[s * nL + row];
-          mask[s * nL + row] = 1;
-        }
-        // Re-run the train-free decomposition above layer l at each root, down to layer l's units.
-        const fwdAbove: typeof bf = { pre: bf.pre.slice(1), act: bf.act.slice(1) };
-        const tf = trainFreeBatch(mats, fwdAbove, rules, ops.matrix(B, nL, top), ops.matrix(B, nL, mask), l + 1);
-        const Rl = ops.read(tf.relevance[0]);
-        const m = layer.outFeatures;
-        atRoot = Float64Array.from(pts, (_, s) => Rl[s * m + infos[who[s]].unit]);
-      }
-      const storeRoots = pts.length * n <= MAX_ROOT_VALUES_PER_LAYER;
-      for (let s = 0; s < pts.length; s++) {
-        const info = infos[who[s]];
-        const Rj = info.relevanceAtInput;
-        info.relevanceAtRoot = atRoot[s];
-        info.taylorResidual = Rj - atRoot[s] - info.passedOn;
-        const inRegion = samePattern(net, l, refPre, rootPre, row, s);
-        let crossing: string | null = null;
-        if (!inRegion && allDense) {
-          region ??= localLinearRegion(new TypedOps('float64'), net as DenseNetwork, l, a, undefined, row);
-          crossing = crossingIn(region, net as DenseNetwork, a, pts[s]);
-        }
-        info.checks = rootChecks(atRoot[s], Rj, inRegion, inDomain(rule, pts[s], l > 1 || inputNonNegative), crossing);
-        if (!storeRoots) info.root = null;
-      }
-    }
-    out.push(infos);
-  }
-  return out;
-}
-
-function concat(rows: Float64Array[], n: number): Float64Array {
-  const out = new Float64Array(rows.length * n);
-  rows.forEach((r, i) => out.set(r, i * n));
-  return out;
-}
-
-export function computeBaselines<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: number): Baselines {
-  const { ops, net } = mats;
-  const X = ops.matrix(1, x.length, x);
-  const grad = Array.from(ops.read(gradientBatch(mats, X, row)));
-  const lrp: Baselines['lrp'] = {};
-  for (const [key, rule] of Object.entries(LRP_BASELINES)) {
-    const out = lrpBatch(mats, X, row, lrpRulesFor(net, rule));
-    const perLayer = out.relevance.slice(0, net.layers.length).map((m) => Array.from(ops.read(m)));
-    lrp[key] = { relevance: perLayer[0], sum: sum(perLayer[0]), perLayer };
-  }
-  // Networks with conv/pooling layers also get zennit's special-first-layer w² composite (as in the conv fixtures).
-  for (const [key, rule] of hasSpatialLayers(net) ? Object.entries(LRP_FIRST_LAYER_BASELINES) : []) {
-    const out = lrpBatch(mats, X, row, firstLayerRules(net, rule));
-    const perLayer = out.relevance.slice(0, net.layers.length).map((m) => Array.from(ops.read(m)));
-    lrp[key] = { relevance: perLayer[0], sum: sum(perLayer[0]), perLayer };
-  }
-  return { gradient: grad, gradientTimesInput: grad.map((g, i) => g * x[i]), lrp };
-}
-
-export function layerDiagnostics(net: Network, relevance: (number[] | null)[], roots: RootInfo[][], explainedValue: number): LayerDiagnostics[] {
-  const out: LayerDiagnostics[] = [];
-  for (let i = 0; i < relevance.length; i++) {
-    const r = relevance[i];
-    if (!r) continue;
-    const s = sum(r);
-    const neg = r.reduce((acc, v) => acc + (v < 0 ? v : 0), 0);
-    // Roots that produced relevance[i] are those of layer i+1 (they live in layer i+1's input space).
-    const rs = i < roots.length ? roots[i].filter((q) => q.hasRoot && q.checks) : [];
-    out.push({
-      index: i,
-      name: i === 0 ? 'input' : net.layers[i - 1].name,
-      relevanceSum: s,
-      explainedValue,
-      conservationError: s - explainedValue,
-      conserved: isConserved(s, explainedValue),
-      negativeMass: neg,
-      rootsTotal: rs.length,
-      rootsInRegion: rs.filter((q) => q.checks!.inRegion).length,
-      rootsInDomain: rs.filter((q) => q.checks!.inDomain).length,
-      rootsWithZeroRelevance: rs.filter((q) => q.checks!.relevanceZero).length,
-    });
-  }
-  return out;
-}
-
-export type { Ops };

@@ -4,9 +4,10 @@
 import { DtdError } from './errors';
 import { forward as forward64, outputs as outputs64 } from './forward';
 import { explainedRow, outputSize, type Network } from './network';
-import { Rng } from './rng';
+import { drawInputs } from './audit';
 
-export { explain, summarizeModel } from './explain';
+export { explain } from './explain';
+export { summarizeModel } from './assemble';
 export { DtdError, isDtdError } from './errors';
 export type { DtdErrorCode } from './errors';
 export { loadModel, sidecarNameFor, SUPPORTED_MODEL_EXTENSIONS } from './loaders';
@@ -38,17 +39,14 @@ export interface RandomInputOptions {
  * until the explained output exceeds `minOutput`. Deterministic for a seed.
  */
 export function randomInput(net: Network, opts: RandomInputOptions): Float64Array {
-  const rng = new Rng(opts.seed);
   const k = opts.explainedOutput ?? 0;
   if (k < 0 || k >= outputSize(net)) throw new DtdError('bad-usage', `Output ${k} does not exist: ${net.source.file} has outputs 0..${outputSize(net) - 1}.`);
-  const row = explainedRow(net, k);
   const min = opts.minOutput ?? 0;
   const tries = opts.maxTries ?? 10000;
-  const x = new Float64Array(net.inputSize);
-  for (let t = 0; t < tries; t++) {
-    for (let i = 0; i < x.length; i++) x[i] = Math.abs(rng.normal());
-    const f = forward64(net, x);
-    if (f.act[net.layers.length][row] > min) return x;
+  try {
+    return drawInputs(net, 1, opts.seed, explainedRow(net, k), min, tries)[0];
+  } catch (e) {
+    if (!(e instanceof DtdError)) throw e;
+    throw new DtdError('bad-input', `No random input with output ${k} above ${min} was found in ${tries} draws from |N(0, I)| (seed ${opts.seed}); this output may be off for non-negative inputs.`);
   }
-  throw new DtdError('bad-input', `No random input with output ${k} above ${min} was found in ${tries} draws from |N(0, I)| (seed ${opts.seed}); this output may be off for non-negative inputs.`);
 }

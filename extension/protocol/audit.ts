@@ -35,6 +35,8 @@ export interface AuditRow {
   medianRootDistance: number;
   shareInputsWithNegativeRelevance: number;
   meanConservationError: number;
+  /** Why this rule and method were not run (e.g. too costly on this network); the shares are then NaN. */
+  skipped?: string;
 }
 
 export interface SanityResult {

@@ -1,0 +1,209 @@
+// The decomposition core every shell shares: explain() (one input), the audit
+// (N inputs) and the benchmark call `explainBatch` for the train-free DTD of a
+// batch, and `trainFreeRoots` for the roots and their checks, batched over the
+// inputs and the units of a layer. Both run on the Ops interface.
+
+import { rootChecks, inDomain, samePattern } from './checks';
+import { forwardBatch, type BatchForward, type NetMats } from './forward';
+import { denseRow, type DenseNetwork } from './network';
+import type { Mat } from './ops/ops';
+import { TypedOps } from './ops/typed';
+import { crossingIn, localLinearRegion, type Polytope } from './region';
+import { singleNeuronRoot } from './rules';
+import { explainedRowStart, trainFreeBatch } from './trainFree';
+import type { RootInfo, RuleSpec } from '../protocol';
+
+/** Train-free root checks are skipped (with a warning) for a layer whose roots would hold more numbers than this, per input. */
+export const MAX_ROOT_CHECK_COST = 1e7;
+/** Root vectors beyond this many numbers per layer and input are left out of the result (hasRoot stays true). */
+export const MAX_ROOT_VALUES_PER_LAYER = 200_000;
+
+export interface BatchExplanation<M extends Mat> {
+  fwd: BatchForward<M>;
+  /** relevance[l]: [N, n_l] (index 0 = the network input). */
+  relevance: M[];
+  /** ok[s]: every layer had a unit with a root for input s (relevance could pass down). */
+  ok: boolean[];
+  /** The first layer (1-based, from the top) where input s had no root, or 0. */
+  noRootLayer: number[];
+  dispose(): void;
+}
+
+/** Train-free DTD of N inputs at once: the forward pass, f(x) on the explained row, and the rules' closed forms down to the input. */
+export function explainBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number, rules: RuleSpec[]): BatchExplanation<M> {
+  const { ops, net } = mats;
+  const L = net.layers.length;
+  const fwd = forwardBatch(mats, X);
+  const start = explainedRowStart(ops, fwd.act[L], row);
+  const tf = trainFreeBatch(mats, fwd, rules, start.top, start.mask);
+  const N = X.rows;
+  const noRootLayer = Array.from({ length: N }, (_, s) => {
+    for (let l = L; l >= 1; l--) if (tf.rootCounts[l - 1][s] === 0) return l;
+    return 0;
+  });
+  return {
+    fwd,
+    relevance: tf.relevance,
+    ok: noRootLayer.map((l) => l === 0),
+    noRootLayer,
+    dispose: () => ops.dispose(...fwd.pre, ...fwd.act.slice(1), ...tf.relevance, start.mask),
+  };
+}
+
+export interface TrainFreeRootsOptions {
+  /** Per input: whether layer 1's input domain is ≥ 0. */
+  inputNonNegative: boolean[];
+  /** Only units whose relevance is non-zero (the audit's roots); default every unit. */
+  relevantOnly?: boolean;
+  /** Keep the root vectors in the result (default true, up to MAX_ROOT_VALUES_PER_LAYER per layer). */
+  keepRoots?: boolean;
+  warnings?: string[];
+}
+
+/** A root with what the audit also needs: the explained output computed from the root. */
+export type CheckedRoot = RootInfo & { outputAtRoot?: number };
+
+/**
+ * The root each unit used in the train-free decomposition, with its checks,
+ * for N inputs: the unit's train-free relevance re-computed at the root, the
+ * activation pattern along the explained output's path, the domain. All roots
+ * of a layer (all units of all inputs) form one batch through the layers above.
+ * Returns roots[s][l-1].
+ */
+export function trainFreeRoots<M extends Mat>(
+  mats: NetMats<M>,
+  X: Float64Array[],
+  relevance: (ArrayLike<number> | null)[][],
+  row: number,
+  rules: RuleSpec[],
+  opts: TrainFreeRootsOptions,
+): CheckedRoot[][][] {
+  const { ops, net } = mats;
+  const L = net.layers.length;
+  const N = X.length;
+  const n0 = net.inputSize;
+  const all = new Float64Array(N * n0);
+  X.forEach((x, s) => all.set(x, s * n0));
+  const Xm = ops.matrix(N, n0, all);
+  const fx = forwardBatch(mats, Xm);
+  const act = fx.act.map((a) => ops.read(a));
+  const pre = fx.pre.map((z) => ops.read(z));
+  ops.dispose(Xm, ...fx.pre, ...fx.act.slice(1));
+  const out: CheckedRoot[][][] = Array.from({ length: N }, () => []);
+  // The crossed constraint is named from the exact region (dense networks; one region per layer input).
+  const allDense = net.layers.every((q) => q.kind === 'dense');
+  for (let l = 1; l <= L; l++) {
+    const layer = net.layers[l - 1];
+    const rule = rules[l - 1];
+    const n = layer.inFeatures;
+    const units = l === L ? [row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
+    // Pooling layers have no rule roots (max: winner takes all; average: proportional).
+    if (layer.kind !== 'dense' && layer.kind !== 'conv2d') {
+      for (const o of out) o.push([]);
+      continue;
+    }
+    // Each root is a point in the layer's input space: units·n numbers per input, re-run above the layer.
+    const rootCost = units.length * n;
+    if (rootCost > MAX_ROOT_CHECK_COST) {
+      opts.warnings?.push(`Root diagnostics skipped for ${layer.name}: its ${units.length} units each have a root of ${n} values (${rootCost.toExponential(2)} numbers; limit ${MAX_ROOT_CHECK_COST.toExponential(0)}).`);
+      for (const o of out) o.push([]);
+      continue;
+    }
+    const W = units.map((j) => denseRow(layer, j));
+    const pinvP = rule.name === 'pinv' ? ops.read(mats.pinvT(l)) : null; // [in, out]
+    // Inputs in chunks so that one batch of roots stays under the cost limit.
+    const perChunk = Math.max(1, Math.floor(MAX_ROOT_CHECK_COST / rootCost));
+    for (let c0 = 0; c0 < N; c0 += perChunk) {
+      const c1 = Math.min(N, c0 + perChunk);
+      const pts: Float64Array[] = [];
+      const who: { s: number; info: CheckedRoot }[] = [];
+      for (let s = c0; s < c1; s++) {
+        const a = act[l - 1].subarray(s * n, (s + 1) * n);
+        const R = relevance[s][l] ?? [];
+        const infos: CheckedRoot[] = [];
+        let pinvRoot: Float64Array | null = null;
+        if (pinvP) {
+          pinvRoot = Float64Array.from(a);
+          for (let i = 0; i < n; i++) for (let j = 0; j < layer.outFeatures; j++) pinvRoot[i] -= pinvP[i * layer.outFeatures + j] * (R[j] ?? 0);
+        }
+        units.forEach((j, u) => {
+          const Rj = R[j] ?? 0;
+          if (opts.relevantOnly && !(Rj !== 0)) return;
+          const w = W[u];
+          const r = pinvRoot ? pinvRoot.slice() : singleNeuronRoot(rule, w, a, Rj).root;
+          if (!r) {
+            infos.push({ layer: l, unit: j, hasRoot: false, root: null, relevanceAtInput: Rj, relevanceAtRoot: null, passedOn: 0, taylorResidual: null, distance: null, checks: null });
+            return;
+          }
+          let d = 0;
+          for (let i = 0; i < n; i++) d += (a[i] - r[i]) ** 2;
+          let passed = 0;
+          if (rule.name === '0') for (let i = 0; i < n; i++) passed += w[i] * a[i];
+          else if (rule.name === 'pinv') for (let i = 0; i < n; i++) passed += w[i] * (a[i] - r[i]);
+          else passed = Rj;
+          const info: CheckedRoot = { layer: l, unit: j, hasRoot: true, root: Array.from(r), relevanceAtInput: Rj, relevanceAtRoot: null, passedOn: passed, taylorResidual: null, distance: Math.sqrt(d), checks: null };
+          infos.push(info);
+          pts.push(r);
+          who.push({ s, info });
+        });
+        out[s].push(infos);
+      }
+      if (!pts.length) continue;
+      // Evaluate every root's unit relevance in one batch: the forward pass above layer l, then train-free back down to layer l.
+      const B = pts.length;
+      const P = ops.matrix(B, n, concat(pts, n));
+      const bf = forwardBatch(mats, P, l);
+      const rootPre = bf.pre.map((z) => ops.read(z));
+      const nL = net.layers[L - 1].outFeatures;
+      const topAll = ops.read(bf.act[L - l + 1]);
+      let atRoot: Float64Array;
+      if (l === L) {
+        atRoot = Float64Array.from(who, (_, b) => topAll[b * nL + row]);
+      } else {
+        const top = new Float64Array(B * nL);
+        const mask = new Float64Array(B * nL);
+        for (let b = 0; b < B; b++) {
+          top[b * nL + row] = topAll[b * nL + row];
+          mask[b * nL + row] = 1;
+        }
+        const fwdAbove = { pre: bf.pre.slice(1), act: bf.act.slice(1) };
+        const tf = trainFreeBatch(mats, fwdAbove, rules, ops.matrix(B, nL, top), ops.matrix(B, nL, mask), l + 1);
+        const Rl = ops.read(tf.relevance[0]);
+        const m = layer.outFeatures;
+        atRoot = Float64Array.from(who, ({ info }, b) => Rl[b * m + info.unit]);
+        ops.dispose(...tf.relevance);
+      }
+      ops.dispose(P, ...bf.pre, ...bf.act.slice(1));
+      const keep = (opts.keepRoots ?? true) && units.length * n <= MAX_ROOT_VALUES_PER_LAYER;
+      const regions = new Map<number, Polytope>();
+      for (let b = 0; b < B; b++) {
+        const { s, info } = who[b];
+        const a = act[l - 1].subarray(s * n, (s + 1) * n);
+        const ref = pre.slice(l - 1).map((z, k) => z.subarray(s * net.layers[l - 1 + k].outFeatures, (s + 1) * net.layers[l - 1 + k].outFeatures));
+        const Rj = info.relevanceAtInput;
+        info.relevanceAtRoot = atRoot[b];
+        info.taylorResidual = Rj - atRoot[b] - info.passedOn;
+        info.outputAtRoot = topAll[b * nL + row];
+        const inRegion = samePattern(net, l, ref, rootPre, row, b);
+        let crossing: string | null = null;
+        if (!inRegion && allDense) {
+          let region = regions.get(s);
+          if (!region) {
+            region = localLinearRegion(new TypedOps('float64'), net as DenseNetwork, l, a, undefined, row);
+            regions.set(s, region);
+          }
+          crossing = crossingIn(region, net as DenseNetwork, a, pts[b]);
+        }
+        info.checks = rootChecks(atRoot[b], Rj, inRegion, inDomain(rule, pts[b], l > 1 || opts.inputNonNegative[s]), crossing);
+        if (!keep) info.root = null;
+      }
+    }
+  }
+  return out;
+}
+
+function concat(rows: Float64Array[], n: number): Float64Array {
+  const out = new Float64Array(rows.length * n);
+  rows.forEach((r, i) => out.set(r, i * n));
+  return out;
+}
