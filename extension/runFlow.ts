@@ -10,7 +10,8 @@ import { EngineClient, EngineError, type ModelPayload } from './engineClient';
 import { RESULT_SCHEMA, type HostToWebview, type InputSpec, type InspectReply, type WireAuditOptions, type WireExplainOptions } from './protocol';
 import type { AuditResult } from './protocol';
 import type { ExplainResult, Method, ModelSummary, RootFinderName } from './protocol';
-import { baseName, INPUT_GLOB, isModelFile, METHODS, MODEL_GLOB, readSettings, ROOT_FINDERS, sidecarUriFor, toWireOptions } from './config';
+import { baseName, INPUT_FILES_TEXT, isModelFile, MODEL_FILES_TEXT, readSettings, sidecarUriFor, toWireOptions } from './config';
+import { DEFAULT_MIN_OUTPUT, INPUT_DIALOG_FILTERS, INPUT_GLOB, METHODS, MODEL_DIALOG_FILTERS, MODEL_GLOB, ROOT_FINDERS, SIDECAR_SUFFIX } from './protocol';
 import { newRunId, type RunInput, type RunRecord, type RunStore } from './runStore';
 import type { Visualizers } from './visualizer';
 import { formatMs } from './runsTree';
@@ -144,14 +145,14 @@ export class RunFlow {
       const picked = await vscode.window.showOpenDialog({
         title: 'DTD Lens: choose a model to explain',
         canSelectMany: false,
-        filters: { 'Models (ONNX, safetensors, Keras, PyTorch, TF.js)': ['onnx', 'safetensors', 'keras', 'h5', 'pt', 'pth', 'json'] },
+        filters: MODEL_DIALOG_FILTERS,
       });
       return picked?.[0];
     }
     files.sort((a, b) => a.path.localeCompare(b.path));
     const pick = await vscode.window.showQuickPick(
       files.map((uri) => ({ label: baseName(uri), description: vscode.workspace.asRelativePath(uri, true), uri })),
-      { title: 'DTD Lens: which model?', placeHolder: 'A model file (.onnx, .safetensors) from the workspace', matchOnDescription: true },
+      { title: 'DTD Lens: which model?', placeHolder: `A model file from the workspace (${MODEL_FILES_TEXT})`, matchOnDescription: true },
     );
     return pick?.uri;
   }
@@ -236,7 +237,7 @@ export class RunFlow {
     switch (choice.kind) {
       case 'random': {
         const seed = choice.seed ?? settings.seed;
-        return { spec: { kind: 'random', seed, minOutput: 0 }, label: `random (seed ${seed})` };
+        return { spec: { kind: 'random', seed, minOutput: DEFAULT_MIN_OUTPUT }, label: `random (seed ${seed})` };
       }
       case 'values':
         return { spec: { kind: 'values', values: choice.values }, label: choice.label ?? `${choice.values.length} values` };
@@ -265,7 +266,7 @@ export class RunFlow {
     if (last && (inputSize === undefined || last.values.length === inputSize)) {
       items.push({ label: `$(history) Last used: ${last.label}`, detail: preview(last.values), choice: { kind: 'last' } });
     }
-    items.push({ label: '$(file) Input file from the workspace…', detail: 'JSON (array, {"x": …}), one-row CSV, or a float .npy', action: 'file' });
+    items.push({ label: '$(file) Input file from the workspace…', detail: `${INPUT_FILES_TEXT}: JSON (an array or {"x": …}), a one-row CSV, a float .npy, or an image`, action: 'file' });
     const pick = await vscode.window.showQuickPick(items, { title: 'DTD Lens: which input?', placeHolder: 'The input x whose output is explained' });
     if (!pick) return undefined;
     if (pick.choice) return pick.choice;
@@ -277,14 +278,14 @@ export class RunFlow {
       });
       return text === undefined ? undefined : { kind: 'random', seed: Number(text.trim()) };
     }
-    const files = (await vscode.workspace.findFiles(INPUT_GLOB, '{**/node_modules/**,**/*.dtd.json,**/.vscode/**}', 1000)).sort((a, b) => a.path.localeCompare(b.path));
+    const files = (await vscode.workspace.findFiles(INPUT_GLOB, `{**/node_modules/**,**/*${SIDECAR_SUFFIX},**/.vscode/**}`, 1000)).sort((a, b) => a.path.localeCompare(b.path));
     type FileItem = vscode.QuickPickItem & { uri?: vscode.Uri };
     const fileItems: FileItem[] = files.map((uri) => ({ label: baseName(uri), description: vscode.workspace.asRelativePath(uri, true), uri }));
     fileItems.push({ label: '$(folder-opened) Browse…' });
-    const filePick = await vscode.window.showQuickPick(fileItems, { title: 'DTD Lens: input file', placeHolder: 'JSON, CSV or .npy with the input vector', matchOnDescription: true });
+    const filePick = await vscode.window.showQuickPick(fileItems, { title: 'DTD Lens: input file', placeHolder: `An input file (${INPUT_FILES_TEXT})`, matchOnDescription: true });
     if (!filePick) return undefined;
     if (filePick.uri) return { kind: 'file', uri: filePick.uri };
-    const browsed = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Input vectors': ['json', 'csv', 'npy'] } });
+    const browsed = await vscode.window.showOpenDialog({ title: 'DTD Lens: choose an input file', canSelectMany: false, filters: INPUT_DIALOG_FILTERS });
     return browsed?.[0] ? { kind: 'file', uri: browsed[0] } : undefined;
   }
 
@@ -390,7 +391,7 @@ export class RunFlow {
     const uri = uriArg ?? (await this.pickModel());
     if (!uri) return { status: 'dismissed' };
     if (!isModelFile(uri)) {
-      const error = { code: 'unsupported', message: `${baseName(uri)} is not a model file DTD Lens reads (.onnx, .safetensors, .keras, .h5, .pt, .pth, model.json).` };
+      const error = { code: 'unsupported', message: `${baseName(uri)} is not a model file DTD Lens reads (${MODEL_FILES_TEXT}).` };
       void this.notify('error', `DTD Lens: ${error.message}`);
       return { status: 'error', error };
     }
