@@ -10,7 +10,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { DtdLensApi } from '../../../extension/extension';
-import type { RunOutcome } from '../../../extension/runFlow';
+import type { RunOutcome } from '../../../extension/commands/explain';
 import { measurements, runAll, test } from './harness';
 
 const EXTENSION_ID = 'dtd-lens.dtd-lens';
