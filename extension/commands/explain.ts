@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { EngineError, type ModelPayload } from '../engineClient';
 import { baseName, isModelFile, MODEL_FILES_TEXT, readSettings, toWireOptions } from '../config';
-import type { ExplainResult, InputSpec, Method, RootFinderName, WireExplainOptions } from '../protocol';
+import { DEFAULT_METHOD, DEFAULT_ROOT_FINDER, type ExplainResult, type InputSpec, type Method, type RootFinderName, type WireExplainOptions } from '../protocol';
 import { newRunId, type RunRecord } from '../runStore';
 import { formatMs } from '../runsTree';
 import type { HostContext } from '../host/context';
@@ -105,9 +105,9 @@ export async function executeRun(ctx: HostContext, uri: vscode.Uri, payload: Mod
     modelName: baseName(uri),
     explainedOutput: options.explainedOutput ?? 0,
     explainedValue: null,
-    method: options.method ?? 'train-free',
+    method: options.method ?? DEFAULT_METHOD,
     rule: typeof options.rule === 'string' ? options.rule : JSON.stringify(options.rule),
-    rootFinder: options.rootFinder ?? 'linear',
+    rootFinder: options.rootFinder ?? DEFAULT_ROOT_FINDER,
     status: 'running',
     message: null,
     startedAt: Date.now(),
