@@ -1,9 +1,40 @@
 // Reads the `dtdLens.*` settings and turns them into the engine's wire options.
-// One place for defaults, so the run flow, the re-run and the tests agree.
+// Every default and every closed list comes from the protocol package
+// (protocol/defaults.ts, protocol/formats.ts): a setting that is missing or
+// invalid falls back to the protocol's value, so the host, the engine and
+// package.json agree (test/unit/protocol.test.ts checks package.json).
 
 import * as vscode from 'vscode';
-import type { ImagePreprocessing, WireExplainOptions } from './protocol';
-import type { BackendName, Method, Precision, RootFinderName } from './protocol';
+import {
+  BACKENDS,
+  DEFAULT_BACKEND,
+  DEFAULT_ENGINE_TIMEOUT_SECONDS,
+  DEFAULT_INTERPOLATION,
+  DEFAULT_MAX_MODEL_SIZE_MB,
+  DEFAULT_MAX_RECENT_RUNS,
+  DEFAULT_METHOD,
+  DEFAULT_MH,
+  DEFAULT_PRECISION,
+  DEFAULT_ROOT_FINDER,
+  DEFAULT_RULE,
+  DEFAULT_SAME_REGION,
+  DEFAULT_SEED,
+  DEFAULT_TOP_K,
+  INPUT_EXTENSIONS,
+  isModelFileName,
+  METHODS,
+  MODEL_EXTENSIONS,
+  MODEL_FILENAMES,
+  PRECISIONS,
+  ROOT_FINDERS,
+  sidecarNameFor,
+  type BackendName,
+  type ImagePreprocessing,
+  type Method,
+  type Precision,
+  type RootFinderName,
+  type WireExplainOptions,
+} from './protocol';
 
 export interface Settings {
   method: Method;
@@ -24,14 +55,20 @@ export interface Settings {
   image: ImagePreprocessing;
 }
 
-export const METHODS: readonly Method[] = ['train-free', 'full-backward', 'lrp'];
-export const ROOT_FINDERS: readonly RootFinderName[] = ['linear', 'metropolis-hastings', 'interpolation', 'polytope', 'hit-and-run'];
+// The image settings' choices: the protocol types them (ImagePreprocessing) but has no
+// value lists; a field left undefined gets the engine's default.
+const CHANNEL_ORDERS = ['rgb', 'bgr'] as const;
+const GRAYSCALES = ['luma', 'average'] as const;
+const SCALES = ['0..1', '0..255', '-1..1'] as const;
+const RESIZES = ['bilinear', 'none'] as const;
 
 function numbers(value: unknown): number[] | undefined {
   return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number' && Number.isFinite(v)) ? (value as number[]) : undefined;
 }
 
-function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T;
+function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | undefined;
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback?: T): T | undefined {
   return typeof value === 'string' && (allowed as readonly string[]).includes(value) ? (value as T) : fallback;
 }
 
@@ -41,38 +78,39 @@ function num(value: unknown, fallback: number, min = -Infinity): number {
 
 export function readSettings(scope?: vscode.Uri): Settings {
   const c = vscode.workspace.getConfiguration('dtdLens', scope);
+  const std = numbers(c.get('image.std'));
   return {
-    method: oneOf(c.get('method'), METHODS, 'train-free'),
-    rule: (c.get<string>('rule') ?? 'z+').trim() || 'z+',
-    rootFinder: oneOf(c.get('rootFinder'), ROOT_FINDERS, 'linear'),
+    method: oneOf(c.get('method'), METHODS, DEFAULT_METHOD),
+    rule: (c.get<string>('rule') ?? DEFAULT_RULE).trim() || DEFAULT_RULE,
+    rootFinder: oneOf(c.get('rootFinder'), ROOT_FINDERS, DEFAULT_ROOT_FINDER),
     metropolisHastings: {
-      steps: Math.round(num(c.get('metropolisHastings.steps'), 1000, 1)),
-      warmup: Math.round(num(c.get('metropolisHastings.warmup'), 100, 0)),
-      chains: Math.round(num(c.get('metropolisHastings.chains'), 1, 1)),
-      initScale: num(c.get('metropolisHastings.initScale'), 1e-6, 0),
-      targetAcceptance: num(c.get('metropolisHastings.targetAcceptance'), 0.9, 0),
+      steps: Math.round(num(c.get('metropolisHastings.steps'), DEFAULT_MH.steps, 1)),
+      warmup: Math.round(num(c.get('metropolisHastings.warmup'), DEFAULT_MH.warmup, 0)),
+      chains: Math.round(num(c.get('metropolisHastings.chains'), DEFAULT_MH.chains, 1)),
+      initScale: num(c.get('metropolisHastings.initScale'), DEFAULT_MH.initScale, 0),
+      targetAcceptance: num(c.get('metropolisHastings.targetAcceptance'), DEFAULT_MH.targetAcceptance, 0),
     },
     interpolation: {
-      batchSize: Math.round(num(c.get('interpolation.batchSize'), 50, 1)),
-      points: Math.round(num(c.get('interpolation.points'), 10, 2)),
-      refinementSteps: Math.round(num(c.get('interpolation.refinementSteps'), 10, 0)),
+      batchSize: Math.round(num(c.get('interpolation.batchSize'), DEFAULT_INTERPOLATION.batchSize, 1)),
+      points: Math.round(num(c.get('interpolation.points'), DEFAULT_INTERPOLATION.points, 2)),
+      refinementSteps: Math.round(num(c.get('interpolation.refinementSteps'), DEFAULT_INTERPOLATION.refinementSteps, 0)),
     },
-    rtol: num(c.get('sameRegion.rtol'), 1e-3, 0),
-    atol: num(c.get('sameRegion.atol'), 1e-5, 0),
-    precision: oneOf(c.get('precision'), ['float64', 'float32'] as const, 'float64'),
-    backend: oneOf(c.get('backend'), ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto'),
-    seed: Math.round(num(c.get('seed'), 0)),
-    topK: Math.round(num(c.get('topK'), 20, 1)),
-    engineTimeoutSeconds: num(c.get('engineTimeoutSeconds'), 120, 1),
-    maxModelSizeMB: num(c.get('maxModelSizeMB'), 200, 0),
-    maxRecentRuns: Math.round(num(c.get('maxRecentRuns'), 20, 1)),
+    rtol: num(c.get('sameRegion.rtol'), DEFAULT_SAME_REGION.rtol, 0),
+    atol: num(c.get('sameRegion.atol'), DEFAULT_SAME_REGION.atol, 0),
+    precision: oneOf(c.get('precision'), PRECISIONS, DEFAULT_PRECISION),
+    backend: oneOf(c.get('backend'), BACKENDS, DEFAULT_BACKEND),
+    seed: Math.round(num(c.get('seed'), DEFAULT_SEED)),
+    topK: Math.round(num(c.get('topK'), DEFAULT_TOP_K, 1)),
+    engineTimeoutSeconds: num(c.get('engineTimeoutSeconds'), DEFAULT_ENGINE_TIMEOUT_SECONDS, 1),
+    maxModelSizeMB: num(c.get('maxModelSizeMB'), DEFAULT_MAX_MODEL_SIZE_MB, 0),
+    maxRecentRuns: Math.round(num(c.get('maxRecentRuns'), DEFAULT_MAX_RECENT_RUNS, 1)),
     image: {
-      channelOrder: oneOf(c.get('image.channelOrder'), ['rgb', 'bgr'] as const, 'rgb'),
-      grayscale: oneOf(c.get('image.grayscale'), ['luma', 'average'] as const, 'luma'),
-      scale: oneOf(c.get('image.scale'), ['0..1', '0..255', '-1..1'] as const, '0..1'),
+      channelOrder: oneOf(c.get('image.channelOrder'), CHANNEL_ORDERS),
+      grayscale: oneOf(c.get('image.grayscale'), GRAYSCALES),
+      scale: oneOf(c.get('image.scale'), SCALES),
       mean: numbers(c.get('image.mean')),
-      std: numbers(c.get('image.std'))?.every((v) => v !== 0) ? numbers(c.get('image.std')) : undefined,
-      resize: oneOf(c.get('image.resize'), ['bilinear', 'none'] as const, 'bilinear'),
+      std: std?.every((v) => v !== 0) ? std : undefined,
+      resize: oneOf(c.get('image.resize'), RESIZES),
     },
   };
 }
@@ -112,26 +150,19 @@ export function toWireOptions(s: Settings, choices: RunChoices): WireExplainOpti
   };
 }
 
-/** Model files the extension offers: the formats whose loaders exist. Keep in step with the `when` clauses in package.json. */
-export const MODEL_EXTENSIONS = ['.onnx', '.safetensors', '.keras', '.h5', '.pt', '.pth'] as const;
-/** TensorFlow.js Layers models are recognised by their file name (any other .json is not a model). */
-export const MODEL_FILENAMES = ['model.json'] as const;
-export const MODEL_GLOB = '**/{*.onnx,*.safetensors,*.keras,*.h5,*.pt,*.pth,model.json}';
-export const INPUT_GLOB = '**/*.{json,csv,npy,png,jpg,jpeg}';
+/** The model files the extension offers, for messages (protocol/formats.ts; a plain JSON network is a command-line format only). */
+export const MODEL_FILES_TEXT = [...MODEL_EXTENSIONS, ...MODEL_FILENAMES].join(', ');
+/** The input files, for messages. */
+export const INPUT_FILES_TEXT = INPUT_EXTENSIONS.join(', ');
 
+/** A file the extension offers as a model (protocol/formats.ts decides by name). */
 export function isModelFile(uri: vscode.Uri): boolean {
-  const p = uri.path.toLowerCase();
-  const name = p.slice(p.lastIndexOf('/') + 1);
-  return MODEL_EXTENSIONS.some((e) => p.endsWith(e)) || (MODEL_FILENAMES as readonly string[]).includes(name);
+  return isModelFileName(uri.path);
 }
 
-/** Mirrors the engine's `sidecarNameFor`: `foo.safetensors` → `foo.dtd.json` in the same folder. */
+/** The model's sidecar in the same folder: `foo.safetensors` → `foo.dtd.json` (protocol/formats.ts sidecarNameFor). */
 export function sidecarUriFor(model: vscode.Uri): vscode.Uri {
-  const p = model.path;
-  const slash = p.lastIndexOf('/');
-  const dot = p.lastIndexOf('.');
-  const stem = dot > slash + 1 ? p.slice(0, dot) : p;
-  return model.with({ path: `${stem}.dtd.json` });
+  return model.with({ path: sidecarNameFor(model.path) });
 }
 
 export function baseName(uri: vscode.Uri): string {

@@ -1,17 +1,30 @@
-// Extension entry: wires the engine client, the run flow, the visualizers
-// (panel + side view), the Recent Runs tree and the model inspector editor,
-// registers the commands, and returns a small API (`DtdLensApi`) that the
-// real-VS-Code tests use to observe behaviour (no mocks of VS Code).
+// Extension entry: builds the host context (engine client, Recent Runs store,
+// visualizers, notifications, the engine runner, the input source, the run
+// shown in the panel), registers the commands (extension/commands/, one module
+// per command), the Recent Runs tree and the model inspector editor, and
+// returns a small API (`DtdLensApi`) that the real-VS-Code tests use to observe
+// behaviour (no mocks of VS Code).
 
 import * as vscode from 'vscode';
 import { EngineClient } from './engineClient';
-import { RunFlow, type AuditOutcome, type ExplainRequest, type Notice, type ProgressEvent, type RunOutcome } from './runFlow';
 import { RunStore, type RunRecord } from './runStore';
 import { RunsTreeProvider } from './runsTree';
 import { Visualizers, type RenderedEvent, type VisualizerTarget } from './visualizer';
 import { ModelEditorProvider } from './modelEditor';
 import { readSettings } from './config';
 import type { ModelSummary } from './protocol';
+import type { HostContext } from './host/context';
+import { InputSource } from './host/inputSource';
+import { readModel } from './host/modelSource';
+import { Notifier, type Notice } from './host/notifier';
+import { EngineRunner, type ProgressEvent } from './host/runner';
+import { ShownRun } from './host/shownRun';
+import { auditCommand, type AuditOutcome, type AuditRequest } from './commands/audit';
+import { compareRuns } from './commands/compare';
+import { explainAgain, explainCommand, type ExplainRequest, type RunOutcome } from './commands/explain';
+import { exportRun } from './commands/export';
+import { openRun, openVisualizer } from './commands/openRun';
+import { rerunWithRule } from './commands/rerun';
 
 export const COMMANDS = [
   'dtdLens.explainOutput',
@@ -34,7 +47,7 @@ export interface DtdLensApi {
   rerunWithRule(runId: string, rule: string): Promise<RunOutcome>;
   compare(leftId: string, rightId: string): Promise<boolean>;
   /** The root audit; options given here skip the questions. */
-  audit(uri: vscode.Uri, request?: Parameters<RunFlow['auditCommand']>[1]): Promise<AuditOutcome>;
+  audit(uri: vscode.Uri, request?: AuditRequest): Promise<AuditOutcome>;
   exportRun(runId: string, format: 'json' | 'svg' | 'png', target: vscode.Uri): Promise<vscode.Uri | undefined>;
   openRun(runId: string): Promise<boolean>;
   runs(): readonly RunRecord[];
@@ -96,8 +109,8 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     });
   };
 
-  // eslint-disable-next-line prefer-const
-  let flow: RunFlow;
+  const notifier = new Notifier(log);
+  // The visualizers call back into the host context (restore, Re-run), built just below.
   const visualizers = new Visualizers(context.extensionUri, {
     log,
     onRendered: (e) => {
@@ -105,14 +118,16 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
       if (rendered.length > 200) rendered.shift();
       renderedEmitter.fire(e);
     },
-    onError: (message) => void flow.notify('error', `DTD Lens visualizer: ${message}`),
-    restoreRun: () => flow.restoreContent(),
-    onExplainRequest: (target) => void flow.explainAgain(target),
+    onError: (message) => void notifier.notify('error', `DTD Lens visualizer: ${message}`),
+    restoreRun: () => host.shown.restoreContent(),
+    onExplainRequest: (target) => void explainAgain(host, target),
   });
   context.subscriptions.push(visualizers);
 
-  flow = new RunFlow({ engine, store, visualizers, log, state: context.workspaceState });
-  flow.waitForPanelRender = (since, timeoutMs) => waitForRendered('panel', since, timeoutMs);
+  const shown = new ShownRun(context.workspaceState, store, visualizers);
+  shown.waitForPanelRender = (since, timeoutMs) => waitForRendered('panel', since, timeoutMs);
+  const runner = new EngineRunner();
+  const host: HostContext = { engine, store, visualizers, log, notifier, runner, inputs: new InputSource(context.workspaceState), shown };
 
   const tree = new RunsTreeProvider(store);
   context.subscriptions.push(tree, vscode.window.createTreeView('dtdLens.runs', { treeDataProvider: tree, showCollapseAll: false }));
@@ -120,7 +135,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
   const inspected = new Map<string, { summary?: ModelSummary; error?: string }>();
   context.subscriptions.push(
     ModelEditorProvider.register({
-      inspect: (uri) => flow.inspectModel(uri),
+      inspect: async (uri) => (await engine.inspect(await readModel(uri))).model,
       log,
       onShown: (uri, outcome) => inspected.set(uri.toString(), outcome),
     }),
@@ -128,30 +143,27 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
 
   const runIdOf = (arg: unknown): string | undefined =>
     typeof arg === 'string' ? arg : typeof arg === 'object' && arg !== null && typeof (arg as RunRecord).id === 'string' ? (arg as RunRecord).id : undefined;
+  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   const explainArgs = (a: unknown, b: unknown): [vscode.Uri | undefined, ExplainRequest] => [
     a instanceof vscode.Uri ? a : undefined,
     // From the Explorer the second argument is the list of selected URIs, not a request.
-    typeof b === 'object' && b !== null && !Array.isArray(b) ? (b as ExplainRequest) : {},
+    isRecord(b) ? (b as ExplainRequest) : {},
   ];
 
   const register = (id: (typeof COMMANDS)[number], fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
-  register('dtdLens.explainOutput', (a, b) => flow.explainCommand(...explainArgs(a, b)));
-  register('dtdLens.explainOutputFromExplorer', (a, b) => flow.explainCommand(...explainArgs(a, b)));
-  register('dtdLens.openVisualizer', async () => {
-    const content = await flow.restoreContent();
-    const host = visualizers.openPanel();
-    if (content && !host.hasContent) host.show(content);
-  });
-  register('dtdLens.rerunWithRule', (a, rule) => flow.rerunWithRule(runIdOf(a), typeof rule === 'string' ? rule : undefined));
-  register('dtdLens.compare', (a, b) => flow.compare(runIdOf(a), runIdOf(b)));
+  register('dtdLens.explainOutput', (a, b) => explainCommand(host, ...explainArgs(a, b)));
+  register('dtdLens.explainOutputFromExplorer', (a, b) => explainCommand(host, ...explainArgs(a, b)));
+  register('dtdLens.openVisualizer', () => openVisualizer(host));
+  register('dtdLens.rerunWithRule', (a, rule) => rerunWithRule(host, runIdOf(a), typeof rule === 'string' ? rule : undefined));
+  register('dtdLens.compare', (a, b) => compareRuns(host, runIdOf(a), runIdOf(b)));
   register('dtdLens.export', (a, format, target) =>
-    flow.exportRun(runIdOf(a), format === 'json' || format === 'svg' || format === 'png' ? format : undefined, target instanceof vscode.Uri ? target : undefined),
+    exportRun(host, runIdOf(a), format === 'json' || format === 'svg' || format === 'png' ? format : undefined, target instanceof vscode.Uri ? target : undefined),
   );
   register('dtdLens.showLog', () => log.show());
-  register('dtdLens.audit', (a, req) => flow.auditCommand(a instanceof vscode.Uri ? a : undefined, typeof req === 'object' && req !== null && !Array.isArray(req) ? (req as Parameters<typeof flow.auditCommand>[1]) : {}));
+  register('dtdLens.audit', (a, req) => auditCommand(host, a instanceof vscode.Uri ? a : undefined, isRecord(req) ? (req as AuditRequest) : {}));
   register('dtdLens.openRun', (a) => {
     const id = runIdOf(a);
-    return id ? flow.openRun(id) : false;
+    return id ? openRun(host, id) : false;
   });
   register('dtdLens.deleteRun', async (a) => {
     const id = runIdOf(a);
@@ -162,13 +174,13 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
   log.info(`DTD Lens activated; engine: ${vscode.Uri.joinPath(context.extensionUri, 'dist', 'engine.js').fsPath}`);
 
   return {
-    explain: (uri, request) => flow.explainCommand(uri, request ?? { useDefaults: true }),
-    cancelActiveRun: () => flow.cancelActive(),
-    rerunWithRule: (runId, rule) => flow.rerunWithRule(runId, rule),
-    compare: (l, r) => flow.compare(l, r),
-    audit: (uri, req) => flow.auditCommand(uri, req ?? {}),
-    exportRun: (id, format, target) => flow.exportRun(id, format, target),
-    openRun: (id) => flow.openRun(id),
+    explain: (uri, request) => explainCommand(host, uri, request ?? { useDefaults: true }),
+    cancelActiveRun: () => runner.cancelActive(),
+    rerunWithRule: (runId, rule) => rerunWithRule(host, runId, rule),
+    compare: (l, r) => compareRuns(host, l, r),
+    audit: (uri, req) => auditCommand(host, uri, req ?? {}),
+    exportRun: (id, format, target) => exportRun(host, id, format, target),
+    openRun: (id) => openRun(host, id),
     runs: () => store.all(),
     engine: {
       get pid() {
@@ -189,8 +201,8 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     },
     rendered,
     waitForRendered,
-    notices: flow.notices,
-    progressEvents: flow.progressEvents,
+    notices: notifier.notices,
+    progressEvents: runner.progressEvents,
     inspected,
     visualizers: {
       get panelOpen() {

@@ -1,5 +1,6 @@
 // Read-only custom editor "DTD Lens Model Inspector" (priority: option) for
-// .onnx / .safetensors files: the engine loads the model and summarizes it;
+// the model files of protocol/formats.ts (MODEL_EXTENSIONS and model.json; the
+// selector in package.json is checked against them): the engine loads the model and summarizes it;
 // the page lists the layers, their parameter counts and whether DTD Lens can
 // explain the model, with an Explain button. Models are data: nothing in the
 // file is executed, and the page runs only its own nonce'd script.

@@ -3,7 +3,7 @@
 // reload and the tree can re-open any run without recomputing it).
 
 import * as vscode from 'vscode';
-import type { InputSpec, WireExplainOptions } from './protocol';
+import type { WireExplainOptions } from './protocol';
 import { upgradeResult } from './protocol';
 import type { ExplainResult, Method, RootFinderName } from './protocol';
 
@@ -152,14 +152,3 @@ export function newRunId(): string {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** Describes an input spec for labels and the log. */
-export function describeInput(spec: InputSpec): string {
-  switch (spec.kind) {
-    case 'random':
-      return `random (seed ${spec.seed})`;
-    case 'file':
-      return spec.fileName.slice(spec.fileName.lastIndexOf('/') + 1);
-    case 'values':
-      return `${spec.values.length} values`;
-  }
-}

@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import { isWebviewToHost, type HostToWebview, type WebviewSettings, type WebviewToHost } from './protocol';
 import { webviewHtml } from './protocol';
+import { readSettings } from './config';
 
 export type RenderedSummary = Extract<WebviewToHost, { type: 'rendered' }>['summary'];
 export type VisualizerTarget = 'panel' | 'view';
@@ -174,8 +175,7 @@ export class Visualizers implements vscode.Disposable, vscode.WebviewViewProvide
         : kind === vscode.ColorThemeKind.HighContrast
           ? 'high-contrast'
           : 'dark';
-    const topK = vscode.workspace.getConfiguration('dtdLens').get<number>('topK', 20);
-    return { topK, theme };
+    return { topK: readSettings().topK, theme };
   }
 
   /** Shows content in the panel (opening it beside the editor) and in the side view. */

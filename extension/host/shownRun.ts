@@ -1,0 +1,55 @@
+// Which run the visualizer panel shows: remembered in workspace state so that
+// exports know what is drawn and a panel restored after a reload shows the same
+// run. Showing a run's result goes through here (panel and side view).
+
+import * as vscode from 'vscode';
+import type { ExplainResult, HostToWebview } from '../protocol';
+import type { RunStore } from '../runStore';
+import type { Visualizers } from '../visualizer';
+
+const PANEL_RUN_KEY = 'dtdLens.panelRun';
+
+export class ShownRun {
+  /** The run the panel shows; undefined when it shows something else (a comparison, an audit). */
+  panelRunId: string | undefined;
+  /** Set by the extension: resolves when the panel reports it drew something after `since`. */
+  waitForPanelRender: (since: number, timeoutMs: number) => Promise<unknown> = () => Promise.resolve();
+
+  constructor(
+    private readonly state: vscode.Memento,
+    private readonly store: RunStore,
+    private readonly visualizers: Visualizers,
+  ) {
+    this.panelRunId = state.get<string>(PANEL_RUN_KEY);
+  }
+
+  /** Shows a run's result in the panel and the side view. */
+  show(runId: string, result: ExplainResult): void {
+    const run = this.store.get(runId);
+    const title = run ? `DTD Lens: ${run.modelName} · ${run.explainedOutput}` : 'DTD Lens';
+    this.panelRunId = runId;
+    void this.state.update(PANEL_RUN_KEY, runId);
+    this.visualizers.showEverywhere({ type: 'result', result, settings: this.visualizers.settings() }, { title });
+  }
+
+  /** Shows the run in the panel unless it is already drawn there, and waits until it is. */
+  async ensureInPanel(runId: string, result: ExplainResult): Promise<void> {
+    if (this.panelRunId === runId && this.visualizers.panelOpen) return;
+    const since = Date.now();
+    this.show(runId, result);
+    await this.waitForPanelRender(since, 20000);
+  }
+
+  /** The panel now shows something that is not a stored run. */
+  showsOther(): void {
+    this.panelRunId = undefined;
+  }
+
+  /** Content for a panel restored after a reload (or opened by Open Visualizer). */
+  async restoreContent(): Promise<HostToWebview | undefined> {
+    const id = this.panelRunId ?? this.store.latest()?.id;
+    if (!id) return undefined;
+    const result = await this.store.result(id);
+    return result ? { type: 'result', result, settings: this.visualizers.settings() } : undefined;
+  }
+}
