@@ -2,6 +2,8 @@
 // `code` says which shell reaction fits (CLI exit 2 for bad input/usage);
 // `message` always names the file and the problem, never a stack trace.
 
+import type { CancelSignal } from '../protocol';
+
 export type DtdErrorCode =
   | 'bad-model' // truncated, malformed or hostile model file, NaN weights
   | 'unsupported' // a layer/operator DTD Lens cannot explain (yet)
@@ -27,6 +29,6 @@ export function isDtdError(e: unknown): e is DtdError {
 }
 
 /** Throws a cancellation error when the signal has fired; call it in loops. */
-export function throwIfCancelled(signal?: AbortSignal): void {
+export function throwIfCancelled(signal?: CancelSignal): void {
   if (signal?.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
 }

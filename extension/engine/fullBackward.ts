@@ -17,7 +17,7 @@ import { inDomain, regionSignature, rootChecks, rootInRegion } from './checks';
 import type { DenseNetwork } from './network';
 import { directionDerivative, singleNeuronRoot } from './rules';
 import { firstCrossing } from './region';
-import type { RootInfo, RuleSpec, TreeEntry } from '../protocol';
+import type { CancelSignal, RootInfo, RuleSpec, TreeEntry } from '../protocol';
 
 export class DecompositionFailure extends Error {
   constructor(
@@ -47,7 +47,7 @@ type JacMode = 'none' | 'all' | number;
 export interface FullBackwardOptions {
   nudge: number;
   maxTreeEntries: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   onEvaluation?: (count: number) => void;
   /** Whether layer 1's input domain is ≥ 0 (hidden layers always are for ReLU nets). */
   inputNonNegative: boolean;

@@ -17,7 +17,7 @@ import { activateRows, activationSlope, forwardRows, layerRows, outputAt } from 
 import { inDomain, regionSignature, rootChecks, rootInRegion, sameGradient } from './checks';
 import { describeConstraint, firstCrossing } from './region';
 import { hitAndRunCandidates, polytopeRoots, type HitAndRunOptions, type RootCertificate } from './polytope';
-import type { InterpolationOptions, MetropolisHastingsOptions, Progress, RootCertificateInfo, RootFinderName, RootInfo, RuleSpec, TreeEntry } from '../protocol';
+import type { CancelSignal, InterpolationOptions, MetropolisHastingsOptions, Progress, RootCertificateInfo, RootFinderName, RootInfo, RuleSpec, TreeEntry } from '../protocol';
 
 export interface SampledOptions {
   finder: Exclude<RootFinderName, 'linear'>;
@@ -29,7 +29,7 @@ export interface SampledOptions {
   /** Full-backward gradient nudge toward the input for roots on a region's boundary (polytope finder). */
   nudge?: number;
   seed: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   onProgress?: (p: Progress) => void;
   maxTreeEntries: number;
   inputNonNegative: boolean;

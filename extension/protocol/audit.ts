@@ -1,7 +1,7 @@
 // The root audit's options and result: what crosses from the engine to the
 // host, the webview, CSV/JSON exports and the command line.
 
-import type { Method, ModelSummary, Progress, RootFinderName } from './result';
+import type { CancelSignal, Method, ModelSummary, Progress, RootFinderName } from './result';
 
 export type SanityCheck = 'randomization' | 'random-logit' | 'pixel-flipping';
 
@@ -17,7 +17,7 @@ export interface AuditOptions {
   explainedOutput?: number;
   sanity?: SanityCheck[];
   maxCost?: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   onProgress?: (p: Progress) => void;
 }
 

@@ -8,6 +8,11 @@
 import type { BACKENDS, METHODS, PRECISIONS, ROOT_FINDERS } from './defaults';
 import type { CheckDefinitions } from './checks';
 
+/** What the engine reads of an AbortSignal (the protocol has no DOM or Node types). */
+export interface CancelSignal {
+  readonly aborted: boolean;
+}
+
 export type RuleName = 'z+' | 'w2' | 'x' | 'gamma' | 'zB' | '0' | 'pinv';
 
 export interface RuleSpec {
@@ -84,7 +89,7 @@ export interface ExplainOptions {
   /** Flows kept per upper unit in the result (default 8). */
   topK?: number;
   onProgress?: (p: Progress) => void;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export type ResultStatusCode =
