@@ -12,9 +12,23 @@ import type { Network } from './network';
 import { renderHtmlReport } from './report';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { AUDIT_USAGE, runAudit } from './cliAudit';
-import type { ExplainOptions, ExplainResult, Progress } from '../protocol';
+import { METHODS, RULES, rulesFor, ruleUsage, type ExplainOptions, type ExplainResult, type Progress } from '../protocol';
 
 const VERSION = '0.1.0';
+
+/** The --rule lines of the help, from the rule vocabulary (protocol/rules.ts). */
+const RULE_HELP = (() => {
+  const pad = ' '.repeat(26);
+  const aliases = RULES.flatMap((r) => r.aliases.filter((a) => /^[\x20-\x7e]+$/.test(a)).map((a) => `${a} = ${r.name}`));
+  return [
+    ...METHODS.map((m) => `${m}: ${rulesFor(m).map(ruleUsage).join(' | ')}`),
+    'zB per channel: "zB=[l1 l2 l3],[h1 h2 h3]"; per layer: "layer1=zB=0,1;*=z+"',
+    '(a layer by name or 1-based index, a type dense/conv, or * for the rest)',
+    `other spellings: ${aliases.join(', ')}`,
+  ]
+    .map((line, i) => (i === 0 ? `  --rule R                ${line}` : pad + line))
+    .join('\n');
+})();
 
 const USAGE = `DTD Lens ${VERSION} — explain a ReLU network's output with the Deep Taylor Decomposition
 
@@ -35,11 +49,7 @@ Input:
 What to explain:
   --output K              explained output index (default 0)
   --method M              train-free (default) | full-backward | lrp
-  --rule R                z+ | w2 | x | gamma[=0.25] | zB[=LOW,HIGH] | 0 | pinv,
-                          or per layer: "layer1=zB=0,1;*=z+"
-                          with --method lrp: zplus | epsilon[=1e-6] | gamma[=0.25] | alpha2beta1 |
-                          wsquare | zbox=LOW,HIGH (per channel: "zbox=[l1 l2 l3],[h1 h2 h3]"),
-                          or per layer: "layer1=zbox=0,1;*=zplus"
+${RULE_HELP}
   --zero-bias             lrp: leave the biases out of every rule
   --root-finder F         linear (default) | metropolis-hastings | interpolation | polytope | hit-and-run
   --chains N --steps N --warmup N     Metropolis–Hastings settings (1, 1000, 100)

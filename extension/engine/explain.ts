@@ -12,7 +12,7 @@ import { DecompositionFailure, fullBackwardCost, LinearFullBackward } from './fu
 import { explainedRow as rowOf, hasSpatialLayers, layerShapes, outputSize, type Network } from './network';
 import type { Mat } from './ops/ops';
 import { getOps } from './ops/select';
-import { resolveRules, ruleToText } from './rules';
+import { parseRuleMap, ruleToText } from './rules';
 import { runSampledFullBackward } from './sampled';
 import { explainBatch, trainFreeRoots } from './explainBatch';
 import type { Baselines, ExplainOptions, ExplainResult, Precision, RootInfo, RuleSpec, TreeEntry } from '../protocol';
@@ -58,7 +58,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   const row = rowOf(net, k);
   const lrpRules = method === 'lrp' ? resolveLrpRules(options.rule as string | undefined, net, options.zeroBias ?? false) : null;
   // LRP has no DTD rules; the z+ placeholders keep the per-layer arrays aligned.
-  const rules = lrpRules ? net.layers.map((): RuleSpec => ({ name: 'z+' })) : expandChannelBounds(net, resolveRules(options.rule, L, net.layers.map((l) => l.name)));
+  const rules = lrpRules ? net.layers.map((): RuleSpec => ({ name: 'z+' })) : expandChannelBounds(net, parseRuleMap(options.rule, net.layers, method));
   // Full-backward and the sampled finders run exact per-point code on dense layers: conv/avg-pool become dense matrices.
   const fbNet = method === 'full-backward' ? fullBackwardNetwork(net, options.maxCost ?? DEFAULT_MAX_COST, x) : null;
   const fbRules = rules.map((r, i) => (net.layers[i].kind === 'avgpool2d' ? ({ name: 'z+' } as RuleSpec) : r));

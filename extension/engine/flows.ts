@@ -6,7 +6,7 @@
 // field (denseRow); pooling layers have no roots and so no flows.
 
 import { denseRow, type Network } from './network';
-import { singleNeuronRoot } from './rules';
+import { ruleRecord, singleNeuronRoot } from './rules';
 import type { LayerFlows, RootInfo, RuleSpec } from '../protocol';
 
 export const DEFAULT_TOP_K = 8;
@@ -42,7 +42,7 @@ export function computeFlows(
       let rel: Float64Array | null = given ? (given.get(j) ?? null) : null;
       if (!rel && !given && info.hasRoot && R) {
         const w = denseRow(layer, j);
-        const r = info.root ? info.root : rules[l - 1].name === 'pinv' ? null : singleNeuronRoot(rules[l - 1], w, a, R[j] ?? 0).root;
+        const r = info.root ? info.root : ruleRecord(rules[l - 1].name).dtd?.root.kind === 'layer' ? null : singleNeuronRoot(rules[l - 1], w, a, R[j] ?? 0).root;
         if (!r) continue;
         rel = new Float64Array(n);
         for (let i = 0; i < n; i++) rel[i] = w[i] * (a[i] - r[i]);

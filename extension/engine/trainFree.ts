@@ -15,11 +15,11 @@
 // first maximal input, average pooling splits it proportionally (z+ on its
 // positive weights: a_i·R_j/(n·mean_j)).
 
-import { DtdError } from './errors';
 import { poolGeom } from './layers';
 import { isPool } from './network';
 import type { Mat, Ops } from './ops/ops';
-import { DEFAULT_GAMMA, NO_ROOT_EPS } from './rules';
+import { NO_ROOT_EPS } from './rules';
+import { dtdKernels } from './rules/registry';
 import type { BatchForward, NetMats } from './forward';
 import type { RuleSpec } from '../protocol';
 
@@ -87,59 +87,10 @@ export function trainFreeBatch<M extends Mat>(
       rootCounts[l - from] = countRoots(ops, D, unitMask, A.rows, layer.outFeatures);
       continue;
     }
-    const W = mats.W(l);
-    switch (rule.name) {
-      case 'z+': {
-        D = mats.fwd(l, A, mats.Wpos(l));
-        const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = ops.mul(A, mats.bwd(l, C, mats.Wpos(l)));
-        break;
-      }
-      case 'x': {
-        D = mats.fwd(l, A, W);
-        const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = ops.mul(A, mats.bwd(l, C, W));
-        break;
-      }
-      case 'gamma': {
-        const Wg = mats.Wgamma(l, rule.gamma ?? DEFAULT_GAMMA);
-        D = mats.fwd(l, A, Wg);
-        const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = ops.mul(A, mats.bwd(l, C, Wg));
-        break;
-      }
-      case 'w2': {
-        const rows = ops.matrix(A.rows, 1, new Float64Array(A.rows).fill(1));
-        D = ops.matmul(rows, mats.WsqRowSums(l), false);
-        const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = mats.bwd(l, C, mats.Wsq(l));
-        break;
-      }
-      case 'zB': {
-        const lo = mats.boundRow('low', l, rule);
-        const hi = mats.boundRow('high', l, rule);
-        const shift = ops.add(mats.fwd(l, lo, mats.Wpos(l)), mats.fwd(l, hi, mats.Wneg(l)));
-        D = ops.sub(mats.fwd(l, A, W), shift);
-        const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = ops.sub(
-          ops.sub(ops.mul(A, mats.bwd(l, C, W)), ops.mul(mats.bwd(l, C, mats.Wpos(l)), lo)),
-          ops.mul(mats.bwd(l, C, mats.Wneg(l)), hi),
-        );
-        break;
-      }
-      case '0': {
-        const U = unitMask ?? ops.matrix(A.rows, layer.outFeatures, new Float64Array(A.rows * layer.outFeatures).fill(1));
-        Rin = ops.mul(A, mats.bwd(l, U, W));
-        break;
-      }
-      case 'pinv': {
-        const delta = ops.matmul(R, mats.pinvT(l), true);
-        Rin = ops.mul(delta, mats.colSums(l));
-        break;
-      }
-      default:
-        throw new DtdError('bad-usage', `Unknown rule '${(rule as RuleSpec).name}'.`);
-    }
+    // The rule's closed form, from its record in the rule registry.
+    const step = dtdKernels(rule.name).trainFree({ mats, l, A, R, rule, unitMask });
+    Rin = step.relevance;
+    D = step.denominator;
     relevance[l - from] = Rin;
     rootCounts[l - from] = countRoots(ops, D, unitMask, A.rows, layer.outFeatures);
   }

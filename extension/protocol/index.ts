@@ -5,6 +5,7 @@
 // here imports vscode, the DOM or Node modules.
 
 export * from './result';
+export * from './rules';
 export * from './audit';
 export * from './image';
 export * from './messages';

@@ -7,21 +7,11 @@
 
 import type { BACKENDS, METHODS, PRECISIONS, ROOT_FINDERS } from './defaults';
 import type { CheckDefinitions } from './checks';
+import type { RuleSpec } from './rules';
 
 /** What the engine reads of an AbortSignal (the protocol has no DOM or Node types). */
 export interface CancelSignal {
   readonly aborted: boolean;
-}
-
-export type RuleName = 'z+' | 'w2' | 'x' | 'gamma' | 'zB' | '0' | 'pinv';
-
-export interface RuleSpec {
-  name: RuleName;
-  /** γ for the gamma rule (default 0.25). */
-  gamma?: number;
-  /** Box bounds for zB: a scalar or one value per input unit. */
-  low?: number | number[];
-  high?: number | number[];
 }
 
 /** 'lrp': layer-wise relevance propagation with zennit's rules (no roots; see baselines.ts). */
@@ -59,9 +49,9 @@ export interface ExplainOptions {
   explainedOutput?: number;
   method?: Method;
   /**
-   * One rule for all layers, or one per layer (index 0 = layer1). Text form: "z+", "gamma=0.5", "layer1=zB=0,1;*=z+".
-   * Method 'lrp' takes zennit's rules as text: zplus | epsilon[=1e-6] | gamma[=0.25] | alpha2beta1 | wsquare |
-   * zbox=LOW,HIGH (scalars, or per channel "zbox=[l1 l2 l3],[h1 h2 h3]"), per layer as "layer1=zbox=0,1;*=zplus".
+   * One rule for all layers, or one per layer (index 0 = layer1). Text form: "z+", "gamma=0.5", "zB=0,1",
+   * per layer "layer1=zB=0,1;*=z+" (by name, 1-based index, type dense/conv, or '*'). The vocabulary and the
+   * methods each rule applies to: protocol/rules.ts (zennit's spellings zplus, wsquare, zbox are aliases).
    */
   rule?: string | RuleSpec | RuleSpec[];
   /** Method 'lrp': leave the biases out of every rule (zennit's zero_params='bias'). Default false. */

@@ -94,7 +94,8 @@ describe('dtd-lens explain', () => {
     const short = path.join(tmp, 'short.json');
     writeFileSync(short, JSON.stringify([1, 2, 3]));
     expectUsageError(['explain', onnx, '--input', short], /short\.json.*3 values.*10/s);
-    expectUsageError(['explain', onnx, '--random-input', '--rule', 'zplus'], /Unknown rule 'zplus'/);
+    expectUsageError(['explain', onnx, '--random-input', '--rule', 'zplux'], /Unknown rule 'zplux'\. Rules for method train-free: z\+ \(or zplus\)/);
+    expectUsageError(['explain', onnx, '--random-input', '--rule', 'epsilon'], /Rule epsilon applies to method lrp only, not train-free/);
     expectUsageError(['explain', onnx, '--random-input', '--frobnicate'], /frobnicate/);
     expectUsageError(['explain', onnx], /--input FILE or --random-input/);
     expectUsageError(['explain', path.join(tmp, 'missing.onnx'), '--random-input'], /missing\.onnx.*no such file/);

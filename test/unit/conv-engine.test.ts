@@ -305,18 +305,18 @@ describe('conv and pooling kernels against slow loops', () => {
     const X = ops.matrix(1, x.length, x);
     const mc = new NetMats(ops, net), md = new NetMats(ops, dense);
     const lrpRules: LrpRule[][] = [
-      lrpRulesFor(net, { name: 'zplus', zeroBias: false }),
+      lrpRulesFor(net, { name: 'z+', zeroBias: false }),
       lrpRulesFor(net, { name: 'gamma', zeroBias: true, gamma: 0.25 }),
       lrpRulesFor(net, { name: 'alpha2beta1', zeroBias: false }),
       lrpRulesFor(net, { name: 'epsilon', zeroBias: false, epsilon: 1e-6 }),
-      firstLayerRules(net, { name: 'zbox', zeroBias: true, low: [-1, 0], high: [2, 3] }),
-      firstLayerRules(net, { name: 'wsquare', zeroBias: true }),
+      firstLayerRules(net, { name: 'zB', zeroBias: true, low: [-1, 0], high: [2, 3] }),
+      firstLayerRules(net, { name: 'w2', zeroBias: true }),
     ];
     for (const rules of lrpRules) {
       const a = lrpBatch(mc, X, row, rules).relevance.map((m) => ops.read(m));
       // The dense version needs the per-channel box as per-unit bounds.
       // … and its avg pool (now a dense layer with weights 1/n) gets z⁺, which on inputs ≥ 0 is zennit's Norm rule with the same ε.
-      const dRules = rules.map((r, i) => (net.layers[i].kind === 'avgpool2d' ? { name: 'zplus' as const, zeroBias: true } : r.name === 'zbox' ? { ...r, low: Array.from({ length: 84 }, (_, i) => (r.low as number[])[Math.floor(i / 42)]), high: Array.from({ length: 84 }, (_, i) => (r.high as number[])[Math.floor(i / 42)]) } : r));
+      const dRules = rules.map((r, i) => (net.layers[i].kind === 'avgpool2d' ? { name: 'z+' as const, zeroBias: true } : r.name === 'zB' ? { ...r, low: Array.from({ length: 84 }, (_, i) => (r.low as number[])[Math.floor(i / 42)]), high: Array.from({ length: 84 }, (_, i) => (r.high as number[])[Math.floor(i / 42)]) } : r));
       const b = lrpBatch(md, X, row, dRules).relevance.map((m) => ops.read(m));
       for (let l = 0; l < a.length; l++) assert.ok(maxRelDiff(a[l], b[l]) <= 1e-10, `${rules[0].name} relevance[${l}]: ${maxRelDiff(a[l], b[l])}`);
     }
@@ -343,7 +343,7 @@ describe('conv and pooling kernels against slow loops', () => {
     const net = smallNet(rng);
     const x = Float64Array.from(randn(rng, 2 * net.inputSize), Math.abs);
     const m64 = new NetMats(ops, net), m32 = new NetMats(tops, net);
-    for (const rules of [lrpRulesFor(net, { name: 'zplus', zeroBias: false }), firstLayerRules(net, { name: 'zbox', zeroBias: true, low: 0, high: 3 })]) {
+    for (const rules of [lrpRulesFor(net, { name: 'z+', zeroBias: false }), firstLayerRules(net, { name: 'zB', zeroBias: true, low: 0, high: 3 })]) {
       const a = lrpBatch(m64, ops.matrix(2, net.inputSize, x), 1, rules).relevance.map((m) => ops.read(m));
       const b = lrpBatch(m32, tops.matrix(2, net.inputSize, x), 1, rules).relevance.map((m) => tops.read(m));
       for (let l = 0; l < a.length; l++) assert.ok(maxRelDiff(b[l], a[l]) <= 1e-5, `${rules[0].name} relevance[${l}]: ${maxRelDiff(b[l], a[l])}`);
@@ -416,7 +416,7 @@ describe('full-backward and the sampled finders on conv networks', () => {
     assert.throws(() => resolveLrpRules('zplus2', net, false), /Unknown LRP rule/);
     assert.throws(() => resolveLrpRules('zbox=1,0', net, false), /bounds/);
     assert.throws(() => resolveLrpRules('layer1=zbox=0,1', net, false), /No LRP rule/);
-    assert.equal(resolveLrpRules('layer1=zbox=0,1;*=zplus', net, true)[0].name, 'zbox');
+    assert.equal(resolveLrpRules('layer1=zbox=0,1;*=zplus', net, true)[0].name, 'zB');
   });
 });
 

@@ -22,9 +22,9 @@ const ops = new TypedOps('float64');
 export function rulesForKey(net: Network, fx: Fixture, key: string): LrpRule[] {
   if (key === 'zbox_zplus_zero_bias') {
     const { low, high } = fx.input.zbox_bounds;
-    return firstLayerRules(net, { name: 'zbox', zeroBias: true, low, high });
+    return firstLayerRules(net, { name: 'zB', zeroBias: true, low, high });
   }
-  if (key === 'wsquare_zplus_zero_bias') return firstLayerRules(net, { name: 'wsquare', zeroBias: true });
+  if (key === 'wsquare_zplus_zero_bias') return firstLayerRules(net, { name: 'w2', zeroBias: true });
   const r = LRP_BASELINES[key];
   assert.ok(r, `no rule for key ${key}`);
   return lrpRulesFor(net, r);
