@@ -27,7 +27,10 @@ type Format = 'svg' | 'png' | 'json';
 
 interface UiState {
   v: 1;
+  /** Flows drawn per unit: the host's settings.topK unless the user changed it in the toolbar. */
   topK: number;
+  /** The user set topK in the toolbar (kept over the host's setting when the state is restored). */
+  topKByUser?: boolean;
   maxUnits: number;
   expanded: number[];
   selection: { pane: number; layer: number; unit: number } | null;
@@ -58,6 +61,12 @@ const MAX_STATE_CHARS = 8_000_000;
 
 function defaultUi(): UiState {
   return { v: 1, topK: defaultViewOptions.topK, maxUnits: defaultViewOptions.maxUnits, expanded: [], selection: null, treePath: [], transform: null, compareMode: 'side', baseline: '' };
+}
+
+/** settings.topK when it is a usable count (1–100), else null. */
+export function topKOf(settings: WebviewSettings | undefined): number | null {
+  const k = settings?.topK;
+  return typeof k === 'number' && Number.isFinite(k) && k >= 1 ? Math.min(100, Math.round(k)) : null;
 }
 
 function isUi(v: unknown): v is UiState {
@@ -205,6 +214,7 @@ class App {
       const k = Math.round(Number(topK.value));
       if (Number.isFinite(k) && k >= 1 && k <= 100) {
         this.ui.topK = k;
+        this.ui.topKByUser = true;
         this.render();
       } else topK.value = String(this.ui.topK);
     });
@@ -279,7 +289,12 @@ class App {
           this.ui.treePath = [];
           this.ui.transform = null;
         }
-        if (m.settings && typeof m.settings.topK === 'number' && m.settings.topK >= 1 && !restoring) this.ui.topK = Math.min(100, Math.round(m.settings.topK));
+        // The host's dtdLens.topK decides the drawing; a restored view keeps a top-k the user chose in the toolbar.
+        const k = topKOf(m.settings);
+        if (k !== null && (!restoring || !this.ui.topKByUser)) {
+          this.ui.topK = k;
+          this.ui.topKByUser = false;
+        }
         const theme = m.settings?.theme;
         if (theme && !/\bvscode-/.test(document.body.className)) document.body.classList.add(theme === 'high-contrast' ? 'vscode-high-contrast' : `vscode-${theme}`);
         this.lastMessage = m;
