@@ -38,7 +38,7 @@ export function unitPanel(result: ExplainResult, layer: number, unit: number, pa
   const hasRoot = (info as RootInfo & { hasRoot?: boolean }).hasRoot ?? info.root !== null;
   if (!hasRoot) panel.append(h('p', { class: 'fail-text no-root' }, 'No root: the rule\'s search direction is orthogonal to the weights (v·w = 0), so this unit\'s relevance is lost.'));
   else if (!info.root) panel.append(h('p', { class: 'muted' }, 'The root point itself was left out of the result to keep it small; its numbers follow.'));
-  else panel.append(rootBars(input, info.root, palette, `root of ${layerName(result, layer)} unit ${unit} in the space of ${layerName(result, layer - 1)}`));
+  else panel.append(rootBars(input, info.root, palette, `root of ${layerName(result, layer)} unit ${unit} in the space of ${layerName(result, layer - 1)}`, info.checks?.inDomain));
   panel.append(
     h(
       'div',

@@ -10,8 +10,12 @@ import { badge, fmt, h, type BadgeState } from './dom';
 
 const MAX_BARS = 40;
 
-/** Per-dimension bars of the layer input against the root (the dimensions that moved most when there are many). */
-export function rootBars(input: number[], root: number[] | null, palette: Palette, caption: string): HTMLElement {
+/**
+ * Per-dimension bars of the layer input against the root (the dimensions that moved most when there are many).
+ * `inDomain` is the engine's domain check of this root: only when it failed are the negative root coordinates
+ * drawn in the failure colour (the webview does not decide the domain itself).
+ */
+export function rootBars(input: number[], root: number[] | null, palette: Palette, caption: string, inDomain?: boolean | null): HTMLElement {
   const wrap = h('figure', { class: 'root-bars' });
   const n = input.length;
   let dims = Array.from({ length: n }, (_, i) => i);
@@ -30,8 +34,6 @@ export function rootBars(input: number[], root: number[] | null, palette: Palett
   const y = scaleLinear().domain([lo, hi]).range([H - 14, 6]).nice();
   const svg = select(wrap).append('svg').attr('width', W).attr('height', H).attr('viewBox', `0 0 ${W} ${H}`).attr('class', 'bars');
   const bw = x.bandwidth() / 2;
-  // A negative root coordinate is only a problem where the layer input lives in [0, ∞) (ReLU outputs).
-  const nonNegativeDomain = input.every((v) => v >= 0);
   const g = svg.append('g');
   for (const i of dims) {
     const xi = x(i) ?? 0;
@@ -49,7 +51,7 @@ export function rootBars(input: number[], root: number[] | null, palette: Palett
         .append('title')
         .text(`${cls === 'bar-input' ? 'input' : 'root'}[${i}] = ${v}`);
     bar(input[i], 0, palette.muted, 'bar-input');
-    if (root) bar(root[i], bw, nonNegativeDomain && root[i] < 0 ? palette.fail : palette.focus, 'bar-root');
+    if (root) bar(root[i], bw, inDomain === false && root[i] < 0 ? palette.fail : palette.focus, 'bar-root');
   }
   svg.append('line').attr('x1', 24).attr('x2', W - 4).attr('y1', y(0)).attr('y2', y(0)).attr('stroke', palette.foreground).attr('stroke-width', 0.5);
   svg.append('text').attr('x', 2).attr('y', y(hi) + 8).attr('font-size', 9).attr('fill', palette.muted).text(fmt(hi));

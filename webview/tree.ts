@@ -73,7 +73,7 @@ export function treePanel(tree: RootTree, path: string[], truncated: boolean, pa
     const cert = certificateLine(entry.certificate);
     if (cert) panel.append(cert);
     if (entry.gradAtRootIsZero) panel.append(h('p', { class: 'fail-text' }, 'The gradient at this root is zero: its relevance is lost.'));
-    panel.append(rootBars(entry.input, entry.root, palette, `${stepLabel(path[path.length - 2], path[path.length - 1])}`));
+    panel.append(rootBars(entry.input, entry.root, palette, `${stepLabel(path[path.length - 2], path[path.length - 1])}`, entry.checks.inDomain));
   }
   const kids = tree.childrenOf(path);
   if (kids.length) {
