@@ -1,6 +1,8 @@
 // Export of what is on screen: the network SVG(s) as one standalone SVG, the
 // same rasterised to PNG through a canvas (a data URL), and the result JSON.
 
+import type { Current, Format } from './state';
+
 const SVGNS = 'http://www.w3.org/2000/svg';
 
 /** One standalone SVG of the given pane SVGs placed side by side (the current zoom is kept: it is "what you see"). */
@@ -61,4 +63,15 @@ export function svgToPng(svg: string, width: number, height: number, ratio = 2):
     for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     img.src = 'data:image/svg+xml;base64,' + btoa(bin);
   });
+}
+
+/** What is on screen in a format: the result(s) as JSON, or the pane SVGs as one SVG / PNG. */
+export async function exportView(format: Format, current: Current | null, svgs: SVGSVGElement[], background: string): Promise<string> {
+  if (!current) throw new Error('there is nothing to export yet');
+  if (format === 'json') return JSON.stringify(current.kind === 'single' ? current.result : { left: current.left, right: current.right });
+  const svg = exportSvg(svgs, background);
+  if (format === 'svg') return svg;
+  const W = svgs.reduce((a, s) => a + (Number(s.getAttribute('width')) || 0), 0);
+  const H = Math.max(...svgs.map((s) => Number(s.getAttribute('height')) || 0));
+  return svgToPng(svg, W, H);
 }

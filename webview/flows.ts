@@ -1,19 +1,10 @@
-// Relevance flows: the contribution of lower unit i (in activations[l-1]) to
-// upper unit j of layer l. The result contract (`ExplainResult`) carries per-layer
-// relevance but no weights, so the flows cannot be rebuilt in the webview; the
-// engine adds them as the optional `flows` field described here. This module is
-// plain TypeScript (no DOM, no Node) so the engine can import the types and the
-// `topFlowsOfLayer` helper when it fills the field.
+// Relevance flows as the network view draws them: the result's `flows`
+// (protocol `LayerFlows`: per upper unit its k largest flows and the sum of the
+// rest) read defensively into one normalised form, or, for a full-backward
+// result without them, rebuilt from the top level of its root tree. Plain
+// TypeScript (no DOM), so tests and the bench can use it without a browser.
 
-import type { ExplainResult, TreeEntry } from '../extension/protocol';
-
-/** One flow: lower unit `from` (index into activations[layer-1]) → upper unit `to` (index into activations[layer]). */
-export interface FlowEdge {
-  from: number;
-  to: number;
-  /** Relevance that unit `to` passes to unit `from`: train-free w_ji·(a_i − r_ji); full-backward rel_j[i] of the top-level tree. */
-  value: number;
-}
+import type { ExplainResult, Flow, TreeEntry } from '../extension/protocol';
 
 /** What was left out of `top` for one upper unit (the webview's normalised form). */
 export interface FlowRest {
@@ -25,43 +16,21 @@ export interface FlowRest {
   negative: number;
 }
 
-/**
- * Flows of one layer: from the input of layer `layer` (activations[layer-1]) to its units (activations[layer]).
- * This is the shape of `ExplainResult.flows[]` as the engine writes it (extension/engine/types.ts `LayerFlows`):
- * `rest[j]` is the signed sum of upper unit j's flows not listed in `top`. The webview also accepts `rest`
- * as a list of `FlowRest` records (count and sign split kept).
- */
-export interface LayerFlows {
-  /** 1-based layer index, as RootInfo.layer: the flows end on the units of this layer. */
-  layer: number;
-  /** The k the engine kept per upper unit (the webview may show fewer). */
-  k: number;
-  /** For each upper unit j with relevance, its k largest |value| flows, any order. */
-  top: FlowEdge[];
-  /** Dense: rest[j] = Σ of unit j's flows not in `top`; or sparse FlowRest records. */
-  rest?: number[] | FlowRest[];
-}
-
 /** The normalised form the webview draws from. */
 export interface NormalFlows {
   layer: number;
   k: number;
-  top: FlowEdge[];
+  top: Flow[];
   rest: FlowRest[];
-}
-
-/** The optional field the engine adds to `ExplainResult`: one entry per layer that has flows (any subset of 1..L). */
-export interface ResultWithFlows {
-  flows?: LayerFlows[];
 }
 
 /**
  * Keeps the k largest |value| flows of every upper unit from a dense matrix
- * `perUnit[j][i]` (flow from i to j; null rows are skipped). Used by the engine
- * to fill `flows`, and by the webview to turn a full-backward tree into flows.
+ * `perUnit[j][i]` (flow from i to j; null rows are skipped): a full-backward
+ * tree turned into flows.
  */
-export function topFlowsOfLayer(layer: number, perUnit: (ArrayLike<number> | null)[], k: number): LayerFlows & { rest: FlowRest[] } {
-  const top: FlowEdge[] = [];
+export function topFlowsOfLayer(layer: number, perUnit: (ArrayLike<number> | null)[], k: number): NormalFlows {
+  const top: Flow[] = [];
   const rest: FlowRest[] = [];
   for (let j = 0; j < perUnit.length; j++) {
     const row = perUnit[j];
@@ -96,7 +65,7 @@ export function flowsOf(result: ExplainResult): NormalFlows[] {
     for (const f of raw as unknown[]) {
       if (!isObj(f) || typeof f.layer !== 'number' || !Array.isArray(f.top)) continue;
       const top = (f.top as unknown[]).filter(
-        (e): e is FlowEdge => isObj(e) && Number.isInteger(e.from) && Number.isInteger(e.to) && typeof e.value === 'number',
+        (e): e is Flow => isObj(e) && Number.isInteger(e.from) && Number.isInteger(e.to) && typeof e.value === 'number',
       );
       const rest: FlowRest[] = [];
       if (Array.isArray(f.rest)) {

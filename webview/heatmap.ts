@@ -3,10 +3,10 @@
 // nearest-neighbour so each input unit stays a crisp square.
 
 import { color as d3color } from 'd3';
-import type { ExplainResult } from '../extension/protocol';
-import type { WebviewSettings } from '../extension/protocol';
+import type { ExplainResult, WebviewSettings } from '../extension/protocol';
 import type { Palette } from './colors';
 import { divergingColor } from './colors';
+import type { PaneSpec } from './compare';
 import { h } from './dom';
 
 export interface ImageShape {
@@ -124,4 +124,16 @@ export function heatmapPanel(
   }
   section.append(row);
   return section;
+}
+
+/** Fills the heatmap area: the input and each pane's input relevance, when `main`'s input has an image shape. */
+export function renderHeatmaps(container: HTMLElement, specs: PaneSpec[], main: ExplainResult, settings: WebviewSettings | undefined, palette: Palette): void {
+  container.replaceChildren();
+  const shape = imageShapeOf(main, settings);
+  if (!shape) return;
+  const maps = specs.flatMap((s) => {
+    const rel = (s.relevance ?? s.result.relevance)[0];
+    return rel ? [{ label: s.label, relevance: rel }] : [];
+  });
+  if (maps.length) container.append(heatmapPanel(shape, main.input ?? main.activations[0], maps, palette));
 }

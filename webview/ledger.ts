@@ -4,6 +4,7 @@
 
 import type { ExplainResult, LayerDiagnostics } from '../extension/protocol';
 import type { Palette } from './colors';
+import { describe } from './compare';
 import { h, num } from './dom';
 
 /** The engine decided conservation (protocol/checks.ts); the ledger only shows it. */
@@ -81,4 +82,9 @@ export function ledgerPanel(result: ExplainResult, palette: Palette, caption: st
     ),
   );
   return section;
+}
+
+/** Fills the ledger area: one ledger per result, captioned with its method and rules. */
+export function renderLedgers(container: HTMLElement, results: ExplainResult[], palette: Palette): void {
+  container.replaceChildren(...results.map((r) => ledgerPanel(r, palette, describe(r))));
 }

@@ -3,11 +3,11 @@
 // per upper node, the rest aggregated). Pure data, no DOM: the renderer draws it,
 // tests and the bench can build it without a browser.
 
-import type { ExplainResult } from '../extension/protocol';
+import { DEFAULT_TOP_K, type ExplainResult } from '../extension/protocol';
 import { flowsOf, type NormalFlows } from './flows';
 
 export interface ViewOptions {
-  /** Flows drawn per upper node. */
+  /** Flows drawn per upper node (the host's dtdLens.topK when it sends one). */
   topK: number;
   /** A layer wider than this is drawn as bins unless expanded. */
   maxUnits: number;
@@ -17,7 +17,7 @@ export interface ViewOptions {
   maxRows: number;
 }
 
-export const defaultViewOptions: ViewOptions = { topK: 5, maxUnits: 64, expanded: new Set(), maxRows: 64 };
+export const defaultViewOptions: ViewOptions = { topK: DEFAULT_TOP_K, maxUnits: 64, expanded: new Set(), maxRows: 64 };
 
 export interface ViewNode {
   /** "l:u" for a unit, "l:b<start>" for a bin. */

@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ExplainResult } from '../protocol';
-import { jsonForScript, webviewHtml } from '../protocol';
+import { DEFAULT_TOP_K, jsonForScript, webviewHtml } from '../protocol';
 
 export type ReportInput = ExplainResult | { left: ExplainResult; right: ExplainResult };
 
@@ -50,7 +50,7 @@ export interface ReportOptions {
 
 export function renderHtmlReport(result: ReportInput, webviewJs: string, css: string, options: ReportOptions = {}): string {
   const nonce = options.nonce ?? randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '');
-  const settings = { topK: options.topK ?? 5, imageShape: options.imageShape ?? null, theme: options.theme ?? 'light' };
+  const settings = { topK: options.topK ?? DEFAULT_TOP_K, imageShape: options.imageShape ?? null, theme: options.theme ?? 'light' };
   const payload = 'left' in result ? { left: result.left, right: result.right, settings } : { result, settings };
   const name = 'left' in result ? `${result.left.model?.name ?? 'model'} vs ${result.right.model?.name ?? 'model'}` : (result.model?.name ?? 'model');
   return webviewHtml({

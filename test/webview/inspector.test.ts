@@ -53,6 +53,33 @@ describe('root inspector', () => {
     await w.screenshot('inspector-root-outside-region');
   });
 
+  it('colours root coordinates as failing only when the engine\'s domain check failed', async () => {
+    // w2 roots leave the non-negative domain of a ReLU layer input.
+    const w2 = await engineResult('mlp3_seed0_testfull', { method: 'train-free', rule: 'w2' });
+    const info = w2.roots[1].find((r) => r.checks?.inDomain === false && r.root?.some((v) => v < 0));
+    assert.ok(info, 'fixture premise: a layer-2 root outside its domain');
+    const fills = async (result: ExplainResult) => {
+      const w = await openWebview(browser);
+      await w.send({ type: 'result', result });
+      await w.page.click(`.node[data-layer="2"][data-unit="${info.unit}"]`);
+      const panel = w.page.locator(`.unit-panel[data-layer="2"][data-unit="${info.unit}"]`);
+      await panel.waitFor();
+      const bars = await panel.locator('rect.bar-root').evaluateAll((els) => els.map((e) => ({ v: Number(e.getAttribute('data-value')), fill: e.getAttribute('fill') })));
+      return { neg: new Set(bars.filter((b) => b.v < 0).map((b) => b.fill)), rest: new Set(bars.filter((b) => b.v >= 0).map((b) => b.fill)), badge: await panel.locator('.badge[data-check="inside domain"]').getAttribute('data-state') };
+    };
+    const failed = await fills(w2);
+    assert.equal(failed.badge, 'fail');
+    assert.equal(failed.neg.size, 1);
+    assert.ok(![...failed.neg].some((f) => failed.rest.has(f)), 'negative coordinates drawn in the failure colour');
+    // The same root with the engine's verdict turned to pass: the webview does not second-guess it.
+    const passed = structuredClone(w2);
+    passed.roots[1].find((r) => r.unit === info.unit)!.checks!.inDomain = true;
+    const shown = await fills(passed);
+    assert.equal(shown.badge, 'pass');
+    assert.deepEqual([...new Set([...shown.neg, ...shown.rest])], [...shown.rest], 'every root coordinate in the ordinary colour');
+    assert.equal(shown.rest.size, 1);
+  });
+
   it('shows the polytope finder\'s certificate for a root', async () => {
     const poly = await engineResult('tiny_3_5_1_seed0', { method: 'full-backward', rootFinder: 'polytope' });
     assert.equal(poly.status, 'ok', poly.message ?? '');

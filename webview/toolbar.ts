@@ -1,0 +1,126 @@
+// The toolbar: the title and the one-line description of what is drawn, the
+// unit search, top-k, the baseline and comparison choices, fit, export and
+// re-run. It owns its controls and reports what the user did through actions;
+// it changes no state itself.
+
+import type { AuditResult } from '../extension/protocol';
+import { describe } from './compare';
+import { h, num } from './dom';
+import type { Current, Format, UiState } from './state';
+
+export interface ToolbarActions {
+  search(text: string): void;
+  /** A valid top-k (1–100) was entered. */
+  topK(k: number): void;
+  baseline(key: string): void;
+  compareMode(mode: UiState['compareMode']): void;
+  fit(): void;
+  export(format: Format): void;
+  rerun(): void;
+}
+
+export class Toolbar {
+  readonly element: HTMLElement;
+  readonly search: HTMLInputElement;
+  private readonly title: HTMLElement;
+  private readonly meta: HTMLElement;
+  private readonly topK: HTMLInputElement;
+  private readonly baseline: HTMLSelectElement;
+  private readonly compareMode: HTMLSelectElement;
+
+  constructor(ui: UiState, actions: ToolbarActions) {
+    const button = (label: string, title: string, fn: () => void, cls = '') => {
+      const b = h('button', { class: `tool ${cls}`, title, type: 'button' }, label);
+      b.addEventListener('click', fn);
+      return b;
+    };
+    this.title = h('h1', { class: 'title' }, 'DTD Lens');
+    this.meta = h('div', { class: 'meta' });
+    const search = (this.search = h('input', { class: 'search', type: 'search', placeholder: 'find unit, e.g. 2:15', 'aria-label': 'find a unit by layer and index', spellcheck: 'false' }));
+    const topK = (this.topK = h('input', { class: 'topk', type: 'number', min: 1, max: 100, value: ui.topK, 'aria-label': 'flows per unit', title: 'flows drawn per unit (top-k by |flow|); the rest is aggregated' }));
+    const baseline = (this.baseline = h('select', { class: 'baseline', 'aria-label': 'compare with a baseline', title: 'compare with a baseline carried in the result' }));
+    const compareMode = (this.compareMode = h('select', { class: 'compare-mode', 'aria-label': 'comparison view' }, h('option', { value: 'side' }, 'side by side'), h('option', { value: 'diff' }, 'difference (right − left)')));
+    compareMode.value = ui.compareMode;
+    this.element = h(
+      'header',
+      { class: 'toolbar' },
+      h('div', { class: 'heading' }, this.title, this.meta),
+      h(
+        'div',
+        { class: 'controls' },
+        search,
+        h('label', { class: 'ctl' }, 'top-k ', topK),
+        h('label', { class: 'ctl baseline-ctl' }, 'compare ', baseline),
+        h('label', { class: 'ctl compare-ctl' }, 'view ', compareMode),
+        button('Fit', 'fit the network in view (0)', () => actions.fit()),
+        button('SVG', 'export the view as SVG', () => actions.export('svg'), 'export-svg'),
+        button('PNG', 'export the view as PNG', () => actions.export('png'), 'export-png'),
+        button('JSON', 'export the result as JSON', () => actions.export('json'), 'export-json'),
+        button('Re-run', 'explain again', () => actions.rerun(), 'rerun'),
+      ),
+    );
+
+    search.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') actions.search(search.value);
+      if (ev.key === 'Escape') search.blur();
+    });
+    topK.addEventListener('change', () => {
+      const k = Math.round(Number(topK.value));
+      if (Number.isFinite(k) && k >= 1 && k <= 100) actions.topK(k);
+      else topK.value = String(ui.topK);
+    });
+    baseline.addEventListener('change', () => actions.baseline(baseline.value));
+    compareMode.addEventListener('change', () => actions.compareMode(compareMode.value === 'diff' ? 'diff' : 'side'));
+  }
+
+  /**
+   * Shows what is drawn and the choices that fit it. Returns the baseline
+   * actually selectable ('' when ui.baseline is not one the result carries).
+   */
+  showResult(c: Current, ui: UiState): string {
+    const main = c.kind === 'single' ? c.result : c.left;
+    this.title.textContent = main.model?.name ? `${main.model.name}` : 'DTD Lens';
+    this.meta.replaceChildren(
+      c.kind === 'single' ? describe(c.result) : `${describe(c.left)}  vs  ${describe(c.right)}`,
+      ' · output ',
+      String(main.explainedOutput),
+      ' · f(x) = ',
+      num(main.explainedValue),
+      main.status === 'failed' ? h('span', { class: 'fail-text' }, ' · failed') : '',
+    );
+    // Baseline choices (single result only).
+    const b = this.baseline;
+    b.replaceChildren(h('option', { value: '' }, 'none'));
+    if (c.kind === 'single' && c.result.baselines) {
+      b.append(h('option', { value: 'gradientTimesInput' }, 'gradient × input'));
+      for (const k of Object.keys(c.result.baselines.lrp ?? {})) b.append(h('option', { value: `lrp:${k}` }, `LRP ${k}`));
+    }
+    b.value = ui.baseline;
+    const baseline = b.value === ui.baseline ? ui.baseline : '';
+    (b.parentElement as HTMLElement).hidden = c.kind !== 'single' || !c.result.baselines;
+    const comparing = c.kind === 'compare' || baseline !== '';
+    (this.compareMode.parentElement as HTMLElement).hidden = !comparing;
+    this.compareMode.value = ui.compareMode;
+    this.topK.value = String(ui.topK);
+    return baseline;
+  }
+
+  showAudit(audit: AuditResult): void {
+    this.title.textContent = `Root audit · ${audit.model.name}`;
+    this.meta.textContent = `${audit.inputs} inputs · seed ${audit.seed}`;
+  }
+
+  showEmpty(): void {
+    this.title.textContent = 'DTD Lens';
+    this.meta.textContent = '';
+  }
+
+  /** Marks the search box as holding a query that found nothing. */
+  markSearch(valid: boolean): void {
+    this.search.classList.toggle('invalid', !valid);
+  }
+
+  focusSearch(): void {
+    this.search.focus();
+  }
+}
