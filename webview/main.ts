@@ -27,6 +27,7 @@ import { Toolbar } from './toolbar';
 import { Tooltip } from './tooltip';
 
 declare function acquireVsCodeApi(): VsCodeApi;
+import { reportHost } from './reportHost';
 
 class App {
   private readonly state: AppState;
@@ -279,7 +280,7 @@ function start(): void {
   const api: VsCodeApi =
     typeof acquireVsCodeApi === 'function'
       ? acquireVsCodeApi()
-      : { postMessage: () => undefined, getState: () => undefined, setState: () => undefined };
+      : (reportHost() ?? { postMessage: () => undefined, getState: () => undefined, setState: () => undefined });
   const app = new App(api);
   (window as unknown as { dtdLens?: App }).dtdLens = app;
 }

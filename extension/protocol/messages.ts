@@ -63,6 +63,10 @@ export type HostToWebview =
   | { type: 'export'; format: 'svg' | 'png' | 'json'; requestId: number }
   | { type: 'clear' };
 
+/** The standalone HTML report's data block (its id, and what it holds): the host messages' content, for a file. */
+export const REPORT_DATA_ID = 'dtd-report-data';
+export type ReportPayload = { result: ExplainResult; settings: WebviewSettings } | { left: ExplainResult; right: ExplainResult; settings: WebviewSettings };
+
 // ── webview → host ─────────────────────────────────────────────────────────
 export type WebviewToHost =
   | { type: 'ready' }
