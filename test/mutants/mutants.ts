@@ -4,6 +4,15 @@
 // runner refuses otherwise, so a refactor that moves the code makes this table
 // fail loudly instead of silently testing nothing. `tests` are the test files
 // that must catch the mutant (kept small so each mutant runs in seconds).
+//
+// Two kinds: the checks' single home (protocol/checks.ts: the tolerance table
+// and the scalar predicates; engine/checks.ts: samePattern, rootInRegion,
+// inDomain) broken for every caller at once, and each call site broken on its
+// own (a region / domain argument forced to true, the relevance arguments
+// swapped, the audit's unmoved count forced), so a caller that stops passing
+// the right values is caught even when the shared predicate is right. `find`
+// strings are single call expressions or declarations, short enough to survive
+// small refactors around them.
 
 export interface Mutant {
   id: string;
@@ -18,146 +27,218 @@ export interface Mutant {
 const ROOT_CHECKS = ['test/unit/root-checks.test.ts'];
 const TREE_WEBVIEW = ['test/webview/tree-checks.test.ts'];
 
+/** A function forced to return `value` whatever its arguments: the original is renamed away (kept, unused). */
+function forced(file: string, name: string, value: boolean, description: string, tests: string[]): Mutant {
+  return {
+    id: `${file.includes('protocol/') ? 'protocol' : 'checks'}.${name}.${value}`,
+    file,
+    find: `export function ${name}(`,
+    replace: `export function ${name}(..._args: unknown[]): boolean {\n  return ${value};\n}\nexport function ${name}_unmutated(`,
+    description,
+    tests,
+  };
+}
+
+const PROTOCOL = 'extension/protocol/checks.ts';
+const CHECKS = 'extension/engine/checks.ts';
+
 export const MUTANTS: Mutant[] = [
-  // ── full-backward, linear roots ───────────────────────────────────────────
+  // ── the single home: protocol/checks.ts ────────────────────────────────────
+  forced(PROTOCOL, 'relevanceVanishes', true, 'every root of every path reports relevance ≈ 0', ROOT_CHECKS),
+  forced(PROTOCOL, 'relevanceVanishes', false, 'no root of any path reports relevance ≈ 0', ROOT_CHECKS),
+  forced(PROTOCOL, 'isConserved', true, 'every layer of every result conserves f(x)', ROOT_CHECKS),
+  forced(PROTOCOL, 'outputUnmoved', true, 'the audit counts every root (both paths) as not moving the output', ROOT_CHECKS),
   {
-    id: 'fullBackward.relevanceZero.true',
-    file: 'extension/engine/fullBackward.ts',
-    find: 'checks: { relevanceZero: Math.abs(unresolved) <= 1e-6 * Math.max(Math.abs(T), 1e-300),',
-    replace: 'checks: { relevanceZero: true,',
-    description: 'full-backward (linear) roots always report relevance ≈ 0',
+    id: 'protocol.relevanceZeroRtol.1e3',
+    file: PROTOCOL,
+    find: 'relevanceZeroRtol: 1e-6,',
+    replace: 'relevanceZeroRtol: 1e3,',
+    description: 'relevance ≈ 0 up to 1000× the unit\'s relevance at its input',
     tests: ROOT_CHECKS,
   },
   {
-    id: 'fullBackward.relevanceZero.false',
-    file: 'extension/engine/fullBackward.ts',
-    find: 'checks: { relevanceZero: Math.abs(unresolved) <= 1e-6 * Math.max(Math.abs(T), 1e-300),',
-    replace: 'checks: { relevanceZero: false,',
-    description: 'full-backward (linear) roots never report relevance ≈ 0',
+    id: 'protocol.hingeBand.1e3',
+    file: PROTOCOL,
+    find: 'hingeBand: 1e-9,',
+    replace: 'hingeBand: 1e3,',
+    description: 'every unit within 1000 of its hinge counts as either side: every root in its region',
     tests: ROOT_CHECKS,
   },
+  // ── the single home: engine/checks.ts ──────────────────────────────────────
+  forced(CHECKS, 'samePattern', true, 'every root (train-free, full-backward, audit) in its region', ROOT_CHECKS),
+  {
+    id: 'checks.samePattern.allOutputs',
+    file: CHECKS,
+    find: 'const last = l + k === L;',
+    replace: 'const last = false;',
+    description: 'the region check counts every output of the last layer, not the explained one only (another output turning off puts a root outside)',
+    tests: ROOT_CHECKS,
+  },
+  forced(CHECKS, 'rootInRegion', true, 'every full-backward root (linear and sampled/exact finders) in its region', ROOT_CHECKS),
+  forced(CHECKS, 'inDomain', true, 'every root of every path inside the domain', ROOT_CHECKS),
+  // ── call sites: full-backward, linear roots (roots and tree entries) ─────────
   {
     id: 'fullBackward.inRegion.true',
     file: 'extension/engine/fullBackward.ts',
-    find: 'const inRegion = samePattern(aPattern, patternFrom(this.net, l, r, 1e-9));',
-    replace: 'const inRegion = true;',
+    find: 'rootInRegion(this.net, l, aSignature, r, this.row)',
+    replace: 'true',
     description: 'full-backward (linear) roots and tree entries always in their region',
     tests: ROOT_CHECKS,
   },
   {
     id: 'fullBackward.inDomain.true',
     file: 'extension/engine/fullBackward.ts',
-    find: 'const domainOk = inDomain(rule, r, l > 1 || this.opts.inputNonNegative);',
-    replace: 'const domainOk = true;',
+    find: 'inDomain(rule, r, l > 1 || this.opts.inputNonNegative)',
+    replace: 'true',
     description: 'full-backward (linear) roots and tree entries always in the domain',
     tests: ROOT_CHECKS,
   },
-  // ── full-backward, sampled and exact finders (main-path roots) ──────────────
   {
-    id: 'sampled.relevanceZero.true',
-    file: 'extension/engine/sampled.ts',
-    find: 'relevanceZero: Math.abs(ur.unresolved) <= 1e-6 * Math.max(Math.abs(R), 1e-12),',
-    replace: 'relevanceZero: true,',
-    description: 'sampled/exact finder roots always report relevance ≈ 0',
+    id: 'fullBackward.relevance.inputAsRoot',
+    file: 'extension/engine/fullBackward.ts',
+    find: 'rootChecks(unresolved, T,',
+    replace: 'rootChecks(T, T,',
+    description: 'full-backward (linear): the relevance at the input passed as the one at the root (relevance ≈ 0 never holds)',
     tests: ROOT_CHECKS,
   },
   {
-    id: 'sampled.relevanceZero.false',
-    file: 'extension/engine/sampled.ts',
-    find: 'relevanceZero: Math.abs(ur.unresolved) <= 1e-6 * Math.max(Math.abs(R), 1e-12),',
-    replace: 'relevanceZero: false,',
-    description: 'sampled/exact finder roots never report relevance ≈ 0',
+    id: 'fullBackward.relevance.swapped',
+    file: 'extension/engine/fullBackward.ts',
+    find: 'rootChecks(unresolved, T,',
+    replace: 'rootChecks(T, unresolved,',
+    description: 'full-backward (linear): relevance at the root and at the input swapped',
     tests: ROOT_CHECKS,
   },
+  {
+    id: 'fullBackward.relevance.zeroRoot',
+    file: 'extension/engine/fullBackward.ts',
+    find: 'rootChecks(unresolved, T,',
+    replace: 'rootChecks(0, T,',
+    description: 'full-backward (linear): the relevance at the root passed as 0 (relevance ≈ 0 always holds)',
+    tests: ROOT_CHECKS,
+  },
+  // ── call sites: full-backward, sampled and exact finders ─────────────────────
   {
     id: 'sampled.inRegion.true',
     file: 'extension/engine/sampled.ts',
-    find: 'if (R > 0) contributions[l - 1].set(unit, rel);\n      const inReg = this.inRegion(l, ref, ur.root, 1, this.opts.mh.rtol, this.opts.mh.atol)[0] === 1;',
-    replace: 'if (R > 0) contributions[l - 1].set(unit, rel);\n      const inReg = true;',
-    description: 'sampled/exact finder roots always in their region',
+    find: 'rootInRegion(this.net, l, signature, ur.root, this.row)',
+    replace: 'true',
+    description: 'sampled/exact finder roots and tree entries always in their region',
     tests: ROOT_CHECKS,
   },
   {
     id: 'sampled.inDomain.true',
     file: 'extension/engine/sampled.ts',
-    find: '          inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),\n          crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),\n        },',
-    replace: '          inDomain: true,\n          crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),\n        },',
-    description: 'sampled/exact finder roots always in the domain',
+    find: 'inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative)',
+    replace: 'true',
+    description: 'sampled/exact finder roots and tree entries always in the domain',
     tests: ROOT_CHECKS,
   },
   {
-    id: 'sampled.tree.inRegion.true',
+    id: 'sampled.relevance.inputAsRoot',
     file: 'extension/engine/sampled.ts',
-    find: "const z = this.net.layers[l - 1].bias[ur.unit] + ur.root.reduce((acc, v, i) => acc + v * layer.weight[ur.unit * n + i], 0);\n      const inReg = this.inRegion(l, ref, ur.root, 1, this.opts.mh.rtol, this.opts.mh.atol)[0] === 1;",
-    replace: "const z = this.net.layers[l - 1].bias[ur.unit] + ur.root.reduce((acc, v, i) => acc + v * layer.weight[ur.unit * n + i], 0);\n      const inReg = true;",
-    description: 'sampled/exact finder tree entries always in their region',
+    find: 'rootChecks(ur.unresolved, R,',
+    replace: 'rootChecks(R, R,',
+    description: 'sampled/exact finders: the relevance at the input passed as the one at the root',
     tests: ROOT_CHECKS,
   },
   {
-    id: 'sampled.tree.inDomain.true',
+    id: 'sampled.relevance.swapped',
     file: 'extension/engine/sampled.ts',
-    find: '        inDomain: inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative),\n        crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),\n        ...(ur.certificate',
-    replace: '        inDomain: true,\n        crossing: inReg ? null : firstCrossing(this.net, l, a, ur.root),\n        ...(ur.certificate',
-    description: 'sampled/exact finder tree entries always in the domain',
-    tests: ROOT_CHECKS,
-  },
-  // ── train-free roots (explain.ts) ──────────────────────────────────────────
-  {
-    id: 'explain.trainFree.relevanceZero.true',
-    file: 'extension/engine/explain.ts',
-    find: 'relevanceZero: Math.abs(atRoot[s]) <= 1e-6 * Math.max(Math.abs(Rj), 1e-12),',
-    replace: 'relevanceZero: true,',
-    description: 'train-free roots always report relevance ≈ 0',
+    find: 'rootChecks(ur.unresolved, R,',
+    replace: 'rootChecks(R, ur.unresolved,',
+    description: 'sampled/exact finders: relevance at the root and at the input swapped',
     tests: ROOT_CHECKS,
   },
   {
-    id: 'explain.trainFree.relevanceZero.false',
-    file: 'extension/engine/explain.ts',
-    find: 'relevanceZero: Math.abs(atRoot[s]) <= 1e-6 * Math.max(Math.abs(Rj), 1e-12),',
-    replace: 'relevanceZero: false,',
-    description: 'train-free roots never report relevance ≈ 0',
+    id: 'sampled.relevance.zeroRoot',
+    file: 'extension/engine/sampled.ts',
+    find: 'rootChecks(ur.unresolved, R,',
+    replace: 'rootChecks(0, R,',
+    description: 'sampled/exact finders: the relevance at the root passed as 0',
     tests: ROOT_CHECKS,
   },
+  // ── call sites: train-free roots (explain.ts trainFreeRoots) ─────────────────
   {
     id: 'explain.trainFree.inRegion.true',
     file: 'extension/engine/explain.ts',
-    find: 'const inRegion = samePreSigns(refPre, rootPre, s);',
-    replace: 'const inRegion = true;',
+    find: 'samePattern(net, l, refPre, rootPre, row, s)',
+    replace: 'true',
     description: 'train-free roots always in their region',
     tests: ROOT_CHECKS,
   },
   {
     id: 'explain.trainFree.inDomain.true',
     file: 'extension/engine/explain.ts',
-    find: 'inDomain: inDomain(rule, pts[s], l > 1 || inputNonNegative),',
-    replace: 'inDomain: true,',
+    find: 'inDomain(rule, pts[s], l > 1 || inputNonNegative)',
+    replace: 'true',
     description: 'train-free roots always in the domain',
     tests: ROOT_CHECKS,
   },
-  // ── the root audit ──────────────────────────────────────────────────────────
+  {
+    id: 'explain.trainFree.relevance.inputAsRoot',
+    file: 'extension/engine/explain.ts',
+    find: 'rootChecks(atRoot[s], Rj,',
+    replace: 'rootChecks(Rj, Rj,',
+    description: 'train-free: the relevance at the input passed as the one at the root',
+    tests: ROOT_CHECKS,
+  },
+  {
+    id: 'explain.trainFree.relevance.swapped',
+    file: 'extension/engine/explain.ts',
+    find: 'rootChecks(atRoot[s], Rj,',
+    replace: 'rootChecks(Rj, atRoot[s],',
+    description: 'train-free: relevance at the root and at the input swapped',
+    tests: ROOT_CHECKS,
+  },
+  {
+    id: 'explain.trainFree.relevance.zeroRoot',
+    file: 'extension/engine/explain.ts',
+    find: 'rootChecks(atRoot[s], Rj,',
+    replace: 'rootChecks(0, Rj,',
+    description: 'train-free: the relevance at the root passed as 0',
+    tests: ROOT_CHECKS,
+  },
+  // ── call sites: the root audit ───────────────────────────────────────────────
   {
     id: 'audit.trainFree.unmoved.all',
     file: 'extension/engine/audit.ts',
-    find: 'if (Math.abs(outAct[b * nL + row] - f) <= 1e-12 * Math.max(1, Math.abs(f))) unmoved++;',
-    replace: 'unmoved++;',
+    find: 'outputUnmoved(outAct[b * nL + row], f)',
+    replace: 'true',
     description: 'the audit counts every train-free root as not moving the output',
     tests: ROOT_CHECKS,
   },
   {
     id: 'audit.fullBackward.unmoved.all',
     file: 'extension/engine/audit.ts',
-    find: 'if (Math.abs(e.rootLogit - e.inputLogit) <= 1e-12 * Math.max(1, Math.abs(e.inputLogit))) unmoved++;',
-    replace: 'unmoved++;',
+    find: 'outputUnmoved(e.outputAtRoot, e.outputAtInput)',
+    replace: 'true',
     description: 'the audit counts every full-backward root as not moving the output',
     tests: ROOT_CHECKS,
   },
-  // ── the webview's tree check ────────────────────────────────────────────────
+  // ── the webview only displays the engine's decisions ─────────────────────────
   {
-    id: 'webview.TREE_ZERO_RTOL.1e3',
+    id: 'webview.treeChecks.relevanceZero.true',
     file: 'webview/inspector.ts',
-    find: 'export const TREE_ZERO_RTOL = 1e-3;',
-    replace: 'export const TREE_ZERO_RTOL = 1e3;',
-    description: 'the root tree calls a relevance "≈ 0" up to 1000× the unit\'s relevance',
+    find: 'return e.checks;',
+    replace: 'return { ...e.checks, relevanceZero: true };',
+    description: 'the root tree shows every entry\'s relevance as ≈ 0',
+    tests: TREE_WEBVIEW,
+  },
+  {
+    id: 'webview.treeChecks.allTrue',
+    file: 'webview/inspector.ts',
+    find: 'return e.checks;',
+    replace: 'return { relevanceZero: true, inRegion: true, inDomain: true, crossing: null };',
+    description: 'the root tree shows every entry passing every check',
+    tests: TREE_WEBVIEW,
+  },
+  {
+    id: 'webview.conservationFails.false',
+    file: 'webview/ledger.ts',
+    find: 'return !d.conserved;',
+    replace: 'return false;',
+    description: 'the ledger never highlights a layer that does not conserve f(x)',
     tests: TREE_WEBVIEW,
   },
 ];

@@ -13,12 +13,16 @@
 //                 output at the root; train-free: the rule's closed form re-run above
 //                 the root; full-backward linear: the layer below the top, whose upper
 //                 relevance is g ⊙ (h − r) of the output unit's own nudged root).
+//   conserved     per layer |Σ R − f(x)| ≤ 1e-6·max(|f(x)|, tiny), from the relevance
+//                 vector and f(x) recomputed.
 // Every check must come out both true and false somewhere in the set for every
 // code path (full-backward linear, the sampled/exact finders, train-free), so
 // a check forced to a constant fails here (test/mutants/run.ts proves it).
 // The last layer: a non-explained output turning on or off does not change
-// the explained output's linear piece; the fixtures below have no root where
-// that happens (mlp5_seed1_out1 has: there the engine still says "outside").
+// the explained output's linear piece, so it is no region change; the
+// mlp5_seed1_out1 case below has roots where exactly that happens. Conv nets
+// (test/fixtures/conv): the same region check on the ReLU layers, with conv
+// layers as dense matrices and pooling recomputed here (pooling has no hinge).
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -26,6 +30,7 @@ import { describe, test } from 'node:test';
 import { audit, drawInputs } from '../../extension/engine/audit';
 import { explain, loadModel, randomInput, resolveRules, type ExplainOptions, type ExplainResult, type Network, type RuleSpec } from '../../extension/engine/index';
 import { requireDense } from '../../extension/engine/network';
+import { convNetFromFixture, convFixtureNames, flat, loadConvFixture, slowConvDense } from '../helpers/conv';
 import { fixtureFile, loadFixture } from '../helpers/fixtures';
 
 // ── an independent float64 network: plain arrays and loops ───────────────────
@@ -36,6 +41,8 @@ interface Dense {
   W: number[][];
   b: number[];
   relu: boolean;
+  /** Max pooling: unit j is the max over the inputs max[j] (W and b unused). */
+  max?: number[][];
 }
 
 /** The loader's weights copied into plain arrays; everything below is this file's own arithmetic. */
@@ -53,6 +60,7 @@ function plain(net: Network): Dense[] {
 }
 
 function preOf(d: Dense, a: ArrayLike<number>): number[] {
+  if (d.max) return d.max.map((win) => Math.max(...win.map((i) => a[i])));
   return d.W.map((w, j) => {
     let z = d.b[j];
     for (let i = 0; i < d.n; i++) z += w[i] * a[i];
@@ -171,7 +179,7 @@ function fullBackwardBelowTop(D: Dense[], rule: RuleSpec, p: ArrayLike<number>, 
 // ── the cases ────────────────────────────────────────────────────────────────
 
 type Path = 'full-backward linear' | 'sampled/exact finders' | 'train-free';
-type CheckName = 'relevanceZero' | 'inRegion' | 'inDomain';
+type CheckName = 'relevanceZero' | 'inRegion' | 'inDomain' | 'conserved';
 
 interface Case {
   name: string;
@@ -292,6 +300,18 @@ function checkResult(c: Case, res: ExplainResult) {
     saw(path, 'inDomain', q.checks.inDomain);
   }
   if (res.status === 'ok') assert.ok(checked > 0, `${label(c)}: no root with an independently recomputed relevance`);
+  // Conservation per layer: the relevance vector summed here against f(x) recomputed above.
+  const f = outputFrom(D, 1, x, row);
+  for (const d of res.diagnostics.layers) {
+    const v = res.relevance[d.index];
+    assert.ok(v, `${label(c)}: layer ${d.index} has diagnostics but no relevance`);
+    const err = Math.abs(v.reduce((acc, r) => acc + r, 0) - f);
+    const threshold = 1e-6 * Math.max(Math.abs(f), 1e-12);
+    const what = `${label(c)}: conservation at layer ${d.index} (|Σ R − f(x)| = ${err}, threshold ${threshold})`;
+    if (err <= threshold / 3) assert.equal(d.conserved, true, what);
+    else if (err >= 3 * threshold) assert.equal(d.conserved, false, what);
+    saw(path, 'conserved', d.conserved);
+  }
   for (const e of res.tree ?? []) {
     const what = `${label(c)}: tree ${e.path.join('/')}`;
     const region = sameRegion(D, e.layer, e.input, e.root, row);
@@ -327,7 +347,142 @@ describe('root checks, recomputed independently', () => {
       for (const check of ['relevanceZero', 'inRegion', 'inDomain'] as const) want.push(`${path}: ${check}`);
       if (path !== 'train-free') for (const check of ['inRegion', 'inDomain'] as const) want.push(`${path} tree: ${check}`);
     }
+    // Conservation: full-backward conserves on some of these cases and not on others (train-free z+/w²/zB conserves on all).
+    want.push('full-backward linear: conserved', 'sampled/exact finders: conserved');
     for (const k of want) assert.deepEqual([...(seen.get(k) ?? [])].sort(), [false, true], `${k}: outcomes seen ${JSON.stringify([...(seen.get(k) ?? [])])}`);
+  });
+});
+
+// ── the last layer: another output turning off is no region change ────────────
+
+describe('region check: a non-explained output turning off', () => {
+  test('mlp5_seed1_out1, randomInput seed 37, output 1, full-backward linear z+: layer2 unit 0 and layer5 unit 1 are inside their region while output 0 turns off', async () => {
+    const name = 'mlp5_seed1_out1';
+    const net = model(name);
+    const D = plain(net);
+    const L = D.length;
+    const x = Array.from(randomInput(net, { seed: 37, explainedOutput: 1 }));
+    const res = await explain(net, x, { method: 'full-backward', rootFinder: 'linear', rule: 'z+', explainedOutput: 1, baselines: false });
+    const row = res.explainedRow;
+    assert.equal(row, 1);
+    assert.ok(L === 5 && D[L - 1].relu && D[L - 1].m === 2, 'fixture premise: five ReLU layers, two outputs');
+    for (const [layer, unit] of [
+      [2, 0],
+      [5, 1],
+    ]) {
+      const what = `layer${layer} unit ${unit}`;
+      const q = res.roots[layer - 1].find((r) => r.unit === unit);
+      assert.ok(q && q.hasRoot && q.root && q.checks, `${what}: has a root with checks`);
+      let a: number[] = x;
+      for (let k = 1; k < layer; k++) a = actOf(D[k - 1], preOf(D[k - 1], a));
+      const za = presFrom(D, layer, a);
+      const zr = presFrom(D, layer, q.root);
+      // The premises, recomputed here: the hidden layers from the root's layer up keep their pattern …
+      for (let k = layer; k < L; k++) {
+        za[k - layer].forEach((v, j) => assert.ok(v > 0 === zr[k - layer][j] > 0 && Math.abs(zr[k - layer][j]) > 1e-9, `${what}: layer${k} unit ${j} keeps its side`));
+      }
+      // … the explained output stays on (above the hinge band), and output 0 turns off.
+      assert.ok(za[L - layer][row] > 1e-9 && zr[L - layer][row] > 1e-9, `${what}: output ${row} stays on (${za[L - layer][row]} → ${zr[L - layer][row]})`);
+      assert.ok(za[L - layer][0] > 1e-9 && zr[L - layer][0] < -1e-9, `${what}: output 0 turns off (${za[L - layer][0]} → ${zr[L - layer][0]})`);
+      assert.equal(sameRegion(D, layer, a, q.root, row, true), false, `${what}: with every output counted the root would be outside`);
+      assert.equal(sameRegion(D, layer, a, q.root, row), true);
+      // The engine: inside, no crossing.
+      assert.equal(q.checks.inRegion, true, `${what}: inRegion (crossing: ${q.checks.crossing})`);
+      assert.equal(q.checks.crossing ?? null, null, `${what}: no crossing`);
+    }
+  });
+});
+
+// ── conv nets: the region and domain checks of train-free roots ───────────────
+
+/** A conv-fixture network as plain layers: conv as its dense matrix (the textbook index formula), pooling recomputed here. */
+function plainConv(net: Network): Dense[] {
+  return net.layers.map((l): Dense => {
+    const relu = l.activation === 'relu';
+    if (l.kind === 'dense') return plain({ ...net, layers: [l] })[0];
+    if (l.kind === 'conv2d') {
+      const M = slowConvDense(l);
+      const per = l.outShape[1] * l.outShape[2];
+      return {
+        n: l.inFeatures,
+        m: l.outFeatures,
+        W: Array.from({ length: l.outFeatures }, (_, j) => Array.from(M.subarray(j * l.inFeatures, (j + 1) * l.inFeatures))),
+        b: Array.from({ length: l.outFeatures }, (_, j) => l.bias[Math.floor(j / per)]),
+        relu,
+      };
+    }
+    // Pooling: the window of each output unit, clipped to the map (padded taps are never the max; they count for the average only with countIncludePad).
+    const [C, H, Wd] = l.inShape;
+    const [, OH, OW] = l.outShape;
+    const windows: number[][] = [];
+    const counts: number[] = [];
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < OH; i++)
+        for (let j = 0; j < OW; j++) {
+          const win: number[] = [];
+          for (let u = 0; u < l.kernel[0]; u++)
+            for (let v = 0; v < l.kernel[1]; v++) {
+              const r = i * l.stride[0] - l.padding[0] + u;
+              const q = j * l.stride[1] - l.padding[1] + v;
+              if (r >= 0 && r < H && q >= 0 && q < Wd) win.push(c * H * Wd + r * Wd + q);
+            }
+          windows.push(win);
+          counts.push(l.countIncludePad ? l.kernel[0] * l.kernel[1] : win.length);
+        }
+    if (l.kind === 'maxpool2d') return { n: l.inFeatures, m: l.outFeatures, W: [], b: [], relu, max: windows };
+    return {
+      n: l.inFeatures,
+      m: l.outFeatures,
+      W: windows.map((win, j) => {
+        const w = new Array<number>(l.inFeatures).fill(0);
+        for (const i of win) w[i] = 1 / counts[j];
+        return w;
+      }),
+      b: windows.map(() => 0),
+      relu,
+    };
+  });
+}
+
+describe('root checks on conv nets (train-free z+), recomputed independently', () => {
+  const outcomes = { inRegion: new Set<boolean>(), inDomain: new Set<boolean>() };
+  for (const name of convFixtureNames()) {
+    test(name, async () => {
+      const fx = loadConvFixture(name);
+      const { net } = convNetFromFixture(fx, name);
+      const D = plainConv(net);
+      const x = flat(fx.input.x);
+      const nonNegative = x.every((v) => v >= 0);
+      const rule: RuleSpec = { name: 'z+' };
+      for (const ex of fx.explanations.slice(0, 1)) {
+        const res = await explain(net, x, { method: 'train-free', rule: 'z+', explainedOutput: ex.explained_output, baselines: false });
+        const row = res.explainedRow;
+        close(res.explainedValue, outputFrom(D, 1, x, row), res.explainedValue, `${name} output ${ex.explained_output}: f(x)`);
+        let checked = 0;
+        let a: number[] = x;
+        for (let l = 1; l <= D.length; l++) {
+          for (const q of res.roots[l - 1]) {
+            if (!q.hasRoot || !q.checks || !q.root) continue;
+            const what = `${name} output ${ex.explained_output}: ${net.layers[l - 1].name} unit ${q.unit}`;
+            const region = sameRegion(D, l, a, q.root, row);
+            assert.equal(q.checks.inRegion, region, `${what}: inRegion ${q.checks.inRegion}, recomputed ${region}`);
+            if (q.checks.inRegion) assert.equal(q.checks.crossing ?? null, null, `${what}: a root inside its region names no crossing`);
+            const domain = inDomain(rule, q.root, l > 1 || nonNegative);
+            assert.equal(q.checks.inDomain, domain, `${what}: inDomain ${q.checks.inDomain}, recomputed ${domain}`);
+            assertRelevanceZero(q.checks.relevanceZero, q.relevanceAtRoot!, q.relevanceAtInput, 1e-12, what);
+            outcomes.inRegion.add(region);
+            outcomes.inDomain.add(domain);
+            checked++;
+          }
+          a = actOf(D[l - 1], preOf(D[l - 1], a));
+        }
+        assert.ok(checked > 0, `${name} output ${ex.explained_output}: no root checked`);
+      }
+    });
+  }
+  test('both outcomes of the region and the domain check occur', () => {
+    assert.deepEqual([...outcomes.inRegion].sort(), [false, true]);
+    assert.deepEqual([...outcomes.inDomain].sort(), [false, true]);
   });
 });
 
