@@ -16,7 +16,11 @@ import { Rng } from './rng';
 import { activateRows, activationSlope, forwardRows, layerRows, outputAt } from './forward';
 import { inDomain, regionSignature, rootChecks, rootInRegion, sameGradient } from './checks';
 import { describeConstraint, firstCrossing } from './region';
-import { hitAndRunCandidates, polytopeRoots, type HitAndRunOptions, type RootCertificate } from './polytope';
+import { polytopeRoots, type RootCertificate } from './finders/polytope';
+import { hitAndRunCandidates, type HitAndRunOptions } from './finders/hitAndRun';
+import { metropolisHastingsCandidates } from './finders/metropolisHastings';
+import { interpolationCandidates } from './finders/interpolation';
+import { SampledFailure, type CandidateFinder } from './finders/common';
 import type { CancelSignal, InterpolationOptions, MetropolisHastingsOptions, Progress, RootCertificateInfo, RootFinderName, RootInfo, RuleSpec, TreeEntry } from '../protocol';
 
 export interface SampledOptions {
@@ -48,15 +52,6 @@ export interface SampledOutput {
   warnings: string[];
 }
 
-class SampledFailure extends Error {
-  constructor(
-    readonly code: 'no-positive-relevance' | 'signed-input' | 'no-root',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export interface UnitRoot {
   unit: number;
   root: Float64Array;
@@ -73,8 +68,12 @@ export interface RegionRoots {
   acceptFraction: number;
 }
 
-/** relu'(z) with relu'(0) = 0 (the forward pass's convention). */
-const slope = activationSlope;
+/** The sampling finders: each proposes candidate roots for a layer input; the lowest relevance per unit wins. (The polytope finder computes its roots exactly instead.) */
+const CANDIDATE_FINDERS: Record<Exclude<RootFinderName, 'linear' | 'polytope'>, CandidateFinder> = {
+  'metropolis-hastings': metropolisHastingsCandidates,
+  interpolation: interpolationCandidates,
+  'hit-and-run': hitAndRunCandidates,
+};
 
 export class SampledFullBackward {
   readonly L: number;
@@ -97,7 +96,8 @@ export class SampledFullBackward {
 
   readonly warnings: string[] = [];
 
-  private warn(message: string): void {
+  /** A warning for the result, once per text (finders call it). */
+  warn(message: string): void {
     if (!this.warnings.includes(message)) this.warnings.push(message);
   }
 
@@ -145,7 +145,7 @@ export class SampledFullBackward {
       const next = new Float64Array(B * n);
       for (let s = 0; s < B; s++) {
         for (let j = 0; j < m; j++) {
-          const gj = G[s * m + j] * slope(layer, Z[s * m + j]);
+          const gj = G[s * m + j] * activationSlope(layer, Z[s * m + j]);
           if (gj === 0) continue;
           const wj = j * n;
           for (let i = 0; i < n; i++) next[s * n + i] += gj * layer.weight[wj + i];
@@ -271,9 +271,7 @@ export class SampledFullBackward {
       this.bump(`${layer.name}.polytopeCalls`);
       return entry;
     }
-    const ref = this.sliceGradient(l, a, 1);
-    const { C, count, acceptFraction } =
-      this.opts.finder === 'metropolis-hastings' ? this.metropolisHastings(l, a, ref) : this.opts.finder === 'hit-and-run' ? hitAndRunCandidates(this, l, a) : this.interpolate(l, a, ref);
+    const { C, count, acceptFraction } = CANDIDATE_FINDERS[this.opts.finder](this, l, a);
     const u = this.U(l, C, count);
     const units: (UnitRoot | null)[] = [];
     for (let idx = 0; idx < u.m; idx++) {
@@ -295,7 +293,7 @@ export class SampledFullBackward {
       const j = l === this.L ? this.row : idx;
       const zj = u.Z[best * layer.outFeatures + j];
       const sj = u.diag ? u.diag[best * u.m + idx] : 1;
-      const f = slope(layer, zj) * sj;
+      const f = activationSlope(layer, zj) * sj;
       const grad = new Float64Array(n);
       for (let i = 0; i < n; i++) grad[i] = layer.weight[j * n + i] * f;
       units.push({ unit: j, root: r, grad, unresolved: bestV });
@@ -311,115 +309,6 @@ export class SampledFullBackward {
     this.bump(`${layer.name}.samplerCalls`);
     this.bump(`${layer.name}.candidates`, count);
     return entry;
-  }
-
-  /** Metropolis–Hastings chains (all chains in one batch); candidates are the chain states after warm-up. */
-  private metropolisHastings(l: number, a: Float64Array, ref: Float64Array): { C: Float64Array; count: number; acceptFraction: number } {
-    const o = this.opts.mh;
-    const n = a.length;
-    const K = Math.max(1, Math.floor(o.chains));
-    const X = new Float64Array(K * n);
-    for (let c = 0; c < K; c++) X.set(a, c * n);
-    const scale = new Float64Array(K * n).fill(o.initScale);
-    const C = new Float64Array(o.steps * K * n);
-    let count = 0;
-    let accepted = 0, proposed = 0;
-    const P = new Float64Array(K * n);
-    const total = o.warmup + o.steps;
-    for (let it = 0; it < total; it++) {
-      if ((it & 255) === 0) {
-        throwIfCancelled(this.opts.signal);
-        if ((it & 4095) === 0) this.opts.onProgress?.({ stage: `Metropolis–Hastings on ${this.net.layers[l - 1].name}`, fraction: it / total });
-      }
-      for (let i = 0; i < K * n; i++) {
-        let p = X[i] + this.rng.normal() * scale[i];
-        if (o.clampNonNegative && p < 0) p = 0;
-        P[i] = p;
-      }
-      const ok = this.inRegion(l, ref, P, K);
-      for (let c = 0; c < K; c++) {
-        const acc = ok[c] === 1;
-        if (acc) X.set(P.subarray(c * n, (c + 1) * n), c * n);
-        // Per-dimension scales move toward the target acceptance rate, multiplicatively, within [min, max].
-        const factor = Math.exp(0.1 * ((acc ? 1 : 0) - o.targetAcceptance));
-        for (let i = c * n; i < (c + 1) * n; i++) scale[i] = Math.min(o.maxScale, Math.max(o.minScale, scale[i] * factor));
-        if (it >= o.warmup) {
-          proposed++;
-          if (acc) accepted++;
-        }
-      }
-      if (it >= o.warmup) {
-        C.set(X, count * n);
-        count += K;
-      }
-    }
-    return { C, count, acceptFraction: proposed ? accepted / proposed : 0 };
-  }
-
-  /** Random unit directions; for each, the farthest grid point still in the region, refined by bisection toward the edge. */
-  private interpolate(l: number, a: Float64Array, ref: Float64Array): { C: Float64Array; count: number; acceptFraction: number } {
-    const o = this.opts.interpolation;
-    const n = a.length;
-    for (let i = 0; i < n; i++) {
-      if (a[i] < 0) {
-        throw new SampledFailure(
-          'signed-input',
-          `The interpolation root finder needs a non-negative layer input, but the input of ${this.net.layers[l - 1].name} has negative entries (e.g. value ${a[i]} at ${i}). Use the Metropolis–Hastings finder or a non-negative input.`,
-        );
-      }
-    }
-    const D = o.batchSize;
-    const dirs = new Float64Array(D * n);
-    for (let d = 0; d < D; d++) {
-      let norm = 0;
-      for (let i = 0; i < n; i++) {
-        const v = this.rng.normal();
-        dirs[d * n + i] = v;
-        norm += v * v;
-      }
-      norm = Math.sqrt(norm) || 1;
-      for (let i = 0; i < n; i++) dirs[d * n + i] /= norm;
-    }
-    const point = (d: number, s: number, out: Float64Array, at: number) => {
-      for (let i = 0; i < n; i++) {
-        let p = a[i] + o.initScale * s * dirs[d * n + i];
-        if (o.clampNonNegative && p < 0) p = 0;
-        out[at + i] = p;
-      }
-    };
-    const G = o.points;
-    const scales = Array.from({ length: G }, (_, k) => (G === 1 ? 0 : 1 - k / (G - 1)));
-    const grid = new Float64Array(D * G * n);
-    for (let d = 0; d < D; d++) for (let k = 0; k < G; k++) point(d, scales[k], grid, (d * G + k) * n);
-    const ok = this.inRegion(l, ref, grid, D * G);
-    let valid = 0;
-    for (const v of ok) valid += v;
-    const lo = new Float64Array(D), hi = new Float64Array(D).fill(NaN);
-    for (let d = 0; d < D; d++) {
-      lo[d] = 0;
-      for (let k = 0; k < G; k++) {
-        if (ok[d * G + k]) {
-          lo[d] = scales[k];
-          hi[d] = k > 0 ? scales[k - 1] : NaN;
-          break;
-        }
-      }
-    }
-    // Bisection between the last scale inside and the first outside, all directions in one batch per step.
-    const mid = new Float64Array(D * n);
-    for (let step = 0; step < o.refinementSteps; step++) {
-      for (let d = 0; d < D; d++) point(d, Number.isNaN(hi[d]) ? lo[d] : (lo[d] + hi[d]) / 2, mid, d * n);
-      const okMid = this.inRegion(l, ref, mid, D);
-      for (let d = 0; d < D; d++) {
-        if (Number.isNaN(hi[d])) continue;
-        const m = (lo[d] + hi[d]) / 2;
-        if (okMid[d]) lo[d] = m;
-        else hi[d] = m;
-      }
-    }
-    const C = new Float64Array(D * n);
-    for (let d = 0; d < D; d++) point(d, lo[d], C, d * n);
-    return { C, count: D, acceptFraction: valid / (D * G) };
   }
 
   /** Runs the decomposition at x: relevance per layer at the input's activations, the main-path roots and the root tree. */

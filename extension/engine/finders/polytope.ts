@@ -10,23 +10,13 @@
 //     at t_max (a ratio test). The root is at min(t₀, t_max); the certificate
 //     says which: an exact zero inside the piece, or the constraint that
 //     stopped the line (then the unresolved relevance is reported).
-// Hit-and-run draws rejection-free samples inside the same polytope.
+// Hit-and-run (hitAndRun.ts) draws rejection-free samples inside the same polytope.
 
-import type { DenseLayer } from './network';
-import { TypedOps } from './ops/typed';
-import { chord, contains, domainRows, localLinearRegion, withRows, type ConstraintLabel, type Polytope } from './region';
-import { boundAt, direction } from './rules';
-import type { RegionRoots, SampledFullBackward, UnitRoot } from './sampled';
-
-export interface HitAndRunOptions {
-  steps: number; // samples per chain kept as candidates (default 200)
-  warmup: number; // discarded (default 20)
-  chains: number; // (default 4)
-  /** Longest move along a direction when the polytope is unbounded that way (default 1). */
-  maxStep: number;
-}
-
-export const DEFAULT_HIT_AND_RUN: HitAndRunOptions = { steps: 200, warmup: 20, chains: 4, maxStep: 1 };
+import { activationSlope } from '../forward';
+import { TypedOps } from '../ops/typed';
+import { chord, contains, domainRows, localLinearRegion, withRows, type ConstraintLabel, type Polytope } from '../region';
+import { boundAt, direction } from '../rules';
+import type { RegionRoots, SampledFullBackward, UnitRoot } from '../sampled';
 
 export interface RootCertificate {
   /** 'zero': the unit's relevance is exactly 0 at the root, inside the piece; 'boundary': a constraint stopped the line first; 'no-descent': the relevance does not decrease along the rule's line. */
@@ -39,10 +29,6 @@ export interface RootCertificate {
 }
 
 const f64 = new TypedOps('float64');
-
-function slopeOf(layer: DenseLayer, z: number): number {
-  return layer.activation === 'linear' ? 1 : z > 0 ? 1 : 0;
-}
 
 /**
  * The piece of the region of a (input of layer l) on which U_l is affine:
@@ -73,7 +59,7 @@ export function piecePolytope(fb: SampledFullBackward, l: number, a: Float64Arra
     const map = region.maps[up - l];
     for (let k = 0; k < upLayer.outFeatures; k++) {
       const val = u.values[k];
-      const coef = slopeOf(upLayer, u.Z[k]) * (u.diag ? u.diag[k] : 1);
+      const coef = activationSlope(upLayer, u.Z[k]) * (u.diag ? u.diag[k] : 1);
       const grad = new Float64Array(n);
       for (let i = 0; i < n; i++) grad[i] = coef * map.M[k * n + i];
       // U(a') = val + grad·(a' − a): positive units keep U ≥ 0, the others U ≤ 0.
@@ -108,7 +94,7 @@ export function polytopeRoots(fb: SampledFullBackward, l: number, a: Float64Arra
   for (let idx = 0; idx < u.m; idx++) {
     const j = l === fb.L ? fb.row : idx;
     const w = layer.weight.subarray(j * n, (j + 1) * n);
-    const f = slopeOf(layer, u.Z[j]) * (u.diag ? u.diag[idx] : 1);
+    const f = activationSlope(layer, u.Z[j]) * (u.diag ? u.diag[idx] : 1);
     const R = u.values[idx];
     const v = rule.name === '0' || rule.name === 'pinv' ? Float64Array.from(a) : direction(rule, w, a, new Float64Array(n));
     let gv = 0;
@@ -146,46 +132,12 @@ export function polytopeRoots(fb: SampledFullBackward, l: number, a: Float64Arra
   for (let s = 0; s < B; s++) {
     const idx = s;
     const j = units[s];
-    const f = slopeOf(layer, ur.Z[s * layer.outFeatures + j]) * (ur.diag ? ur.diag[s * ur.m + idx] : 1);
+    const f = activationSlope(layer, ur.Z[s * layer.outFeatures + j]) * (ur.diag ? ur.diag[s * ur.m + idx] : 1);
     const grad = new Float64Array(n);
     for (let i = 0; i < n; i++) grad[i] = layer.weight[j * n + i] * f;
     out.push({ unit: j, root: roots[s], grad, unresolved: ur.values[s * ur.m + idx], certificate: certs[s] });
   }
   return { units: out, candidates: 0, acceptFraction: 1 };
-}
-
-/** Hit-and-run chains inside the piece polytope: every move stays inside, nothing is rejected. */
-export function hitAndRunCandidates(fb: SampledFullBackward, l: number, a: Float64Array): { C: Float64Array; count: number; acceptFraction: number } {
-  const o = { ...DEFAULT_HIT_AND_RUN, ...fb.opts.hitAndRun };
-  const poly = piecePolytope(fb, l, a);
-  const n = a.length;
-  const K = Math.max(1, Math.floor(o.chains));
-  const X = new Float64Array(K * n);
-  for (let c = 0; c < K; c++) X.set(a, c * n);
-  const C = new Float64Array(o.steps * K * n);
-  let count = 0;
-  const d = new Float64Array(n);
-  for (let it = 0; it < o.warmup + o.steps; it++) {
-    for (let c = 0; c < K; c++) {
-      const x = X.subarray(c * n, (c + 1) * n);
-      let norm = 0;
-      for (let i = 0; i < n; i++) {
-        d[i] = fb.rng.normal();
-        norm += d[i] * d[i];
-      }
-      norm = Math.sqrt(norm) || 1;
-      for (let i = 0; i < n; i++) d[i] /= norm;
-      const ch = chord(poly, x, d);
-      const lo = Math.max(ch.tMin, -o.maxStep), hi = Math.min(ch.tMax, o.maxStep);
-      const t = lo + (hi - lo) * fb.rng.uniform();
-      if (Number.isFinite(t)) for (let i = 0; i < n; i++) x[i] += t * d[i];
-    }
-    if (it >= o.warmup) {
-      C.set(X, count * n);
-      count += K;
-    }
-  }
-  return { C, count, acceptFraction: 1 };
 }
 
 export { contains };
