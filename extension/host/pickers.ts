@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import { baseName, INPUT_FILES_TEXT, isModelFile, MODEL_FILES_TEXT, readSettings } from '../config';
 import {
+  DEFAULT_RULE,
   INPUT_DIALOG_FILTERS,
   INPUT_GLOB,
   METHODS,
@@ -14,6 +15,8 @@ import {
   MODEL_GLOB,
   RESULT_SCHEMA,
   ROOT_FINDERS,
+  ruleUsage,
+  rulesFor,
   SIDECAR_SUFFIX,
   type InspectReply,
   type Method,
@@ -23,30 +26,17 @@ import type { RunRecord, RunStore } from '../runStore';
 import type { InputChoice, InputSource } from './inputSource';
 import type { Notifier } from './notifier';
 
-export const RULE_ITEMS: { rule: string; detail: string }[] = [
-  { rule: 'z+', detail: 'Search direction a ⊙ 1[w ≥ 0]: for ReLU inputs (≥ 0); conservative and positive (= LRP-α1β0 without biases).' },
-  { rule: 'w2', detail: 'Search direction w: for unbounded inputs; roots may leave a ≥ 0.' },
-  { rule: 'x', detail: 'Search direction a (LRP-0); gradient × input when biases are 0.' },
-  { rule: 'gamma', detail: 'Between x and z+: a ⊙ (1 + γ·1[w ≥ 0]), γ = 0.25.' },
-  { rule: 'zB', detail: 'Box rule for pixel-like inputs: the root stays in [l, h] (default [0, 1]).' },
-  { rule: 'pinv', detail: 'Layer rule: one root for the whole layer, pinv(W)·R.' },
-  { rule: '0', detail: 'The origin as root: kept for parity with the research code; not a valid DTD root.' },
-];
-
-/** zennit's rules for --method lrp. */
-export const LRP_RULE_ITEMS: { rule: string; detail: string }[] = [
-  { rule: 'zplus', detail: 'z⁺ (α1β0): positive contributions only.' },
-  { rule: 'epsilon=1e-6', detail: 'ε rule: a ⊙ Wᵀ(R / (z + ε·sign z)).' },
-  { rule: 'gamma=0.25', detail: 'zennit’s generalised γ rule.' },
-  { rule: 'alpha2beta1', detail: 'α = 2, β = 1.' },
-  { rule: 'wsquare', detail: 'w² rule (does not depend on the input).' },
-  { rule: 'layer1=zbox=0,1;*=zplus', detail: 'zB box rule at the pixels ([0, 1]), z⁺ above.' },
-];
+/** The rules a method takes, from the rule registry (protocol/rules.ts), plus a per-layer example. */
+export function ruleItems(method: Method): { rule: string; detail: string }[] {
+  const items: { rule: string; detail: string }[] = rulesFor(method).map((r) => ({ rule: r.name, detail: `${ruleUsage(r)}: ${r.summary}` }));
+  items.push({ rule: 'layer1=zB=0,1;*=z+', detail: 'Per layer: the zB box rule at the pixels ([0, 1]), z+ above.' });
+  return items;
+}
 
 const METHOD_DETAILS: Record<Method, string> = {
   'train-free': 'Each layer with its rule’s analytic root; the upper relevance is held constant. Fast.',
   'full-backward': 'The upper relevance is the real function of the layers above; roots are searched numerically; the result is a tree.',
-  lrp: 'Layer-wise relevance propagation with zennit’s rules (zplus, epsilon, gamma, alpha2beta1, wsquare, zbox), for comparison.',
+  lrp: 'Layer-wise relevance propagation with zennit’s rules (z+, epsilon, gamma, alpha2beta1, w2, zB), for comparison.',
 };
 
 /** Rules the audit offers, all picked at first. */
@@ -185,8 +175,9 @@ export async function pickMethodRuleFinder(given: Partial<HowToExplain> & { useD
   );
   if (!m) return undefined;
   method = m.label;
-  if (method === 'lrp' && RULE_ITEMS.some((r) => rule === r.rule || rule.startsWith(`${r.rule}=`))) rule = 'zplus';
-  const picked = await pickRule(rule, 'DTD Lens: rule', method === 'lrp' ? LRP_RULE_ITEMS : RULE_ITEMS);
+  // One rule vocabulary for every method; a rule the chosen method does not take falls back to the default.
+  if (!ruleItems(method).some((r) => rule === r.rule || rule.startsWith(`${r.rule}=`) || rule.includes(';'))) rule = DEFAULT_RULE;
+  const picked = await pickRule(rule, 'DTD Lens: rule', ruleItems(method));
   if (picked === undefined) return undefined;
   rule = picked;
   if (method === 'full-backward') {
@@ -201,7 +192,7 @@ export async function pickMethodRuleFinder(given: Partial<HowToExplain> & { useD
 }
 
 /** One of the listed rules, or a custom / per-layer rule typed in. */
-export async function pickRule(current: string, title = 'DTD Lens: rule', choices = RULE_ITEMS): Promise<string | undefined> {
+export async function pickRule(current: string, title = 'DTD Lens: rule', choices = ruleItems('train-free')): Promise<string | undefined> {
   const items: (vscode.QuickPickItem & { rule?: string })[] = choices.map((r) => ({
     label: r.rule,
     description: r.rule === current ? '(current)' : undefined,

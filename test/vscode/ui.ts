@@ -31,11 +31,20 @@ async function rightClick(page: Page, row: Locator): Promise<void> {
 
 async function explorerRow(page: Page, name: string) {
   const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
-  if (!(await row.isVisible())) {
+  // The side bar may show another view container (or the workbench may still be restoring it): keep
+  // bringing the Explorer forward until the row shows, instead of trying once.
+  const end = Date.now() + 30000;
+  while (!(await row.isVisible()) && Date.now() < end) {
     const explorer = page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first();
-    if (await explorer.isVisible()) await explorer.click(); // the side bar may show another view container
+    if (await explorer.isVisible()) {
+      const open = await explorer.evaluate((a) => a.closest('.action-item')?.classList.contains('checked') ?? false);
+      if (!open) await explorer.click();
+    } else {
+      await page.keyboard.press('Control+Shift+E');
+    }
+    await row.waitFor({ state: 'visible', timeout: 2000 }).catch(() => undefined);
   }
-  await row.waitFor({ state: 'visible', timeout: 30000 });
+  await row.waitFor({ state: 'visible', timeout: 1000 });
   return row;
 }
 
