@@ -12,7 +12,7 @@ import type { Network } from './network';
 import { renderHtmlReport } from './report';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { AUDIT_USAGE, runAudit } from './cliAudit';
-import { METHODS, RULES, rulesFor, ruleUsage, type ExplainOptions, type ExplainResult, type Progress } from '../protocol';
+import { DEFAULT_TOP_K, METHODS, RULES, rulesFor, ruleUsage, type ExplainOptions, type ExplainResult, type Progress } from '../protocol';
 
 const VERSION = '0.1.0';
 
@@ -67,7 +67,7 @@ Model files:
 Output:
   --json FILE|-           write the full result as JSON ('-' = stdout)
   --html FILE             write a standalone HTML report (opens in any browser)
-  --top-k N               flows kept per unit in the result (default 8)
+  --top-k N               flows kept per unit in the result and drawn in --html (default ${DEFAULT_TOP_K})
   --quiet                 no summary
   -h, --help              this help
   --version               print the version
@@ -199,7 +199,9 @@ function writeOutputs(results: ExplainResult[], json: string | undefined, html: 
     const js = [path.join(dir, 'webview.js'), path.join(dir, '..', 'dist', 'webview.js')].find((f) => existsSync(f));
     const css = [path.join(dir, '..', 'media', 'webview.css')].find((f) => existsSync(f));
     if (!js) throw new DtdError('bad-usage', 'The HTML report needs the webview bundle (dist/webview.js): run `npm run build` first.');
-    const page = renderHtmlReport(results.length === 1 ? results[0] : { left: results[0], right: results[1] }, readFileSync(js, 'utf8'), css ? readFileSync(css, 'utf8') : '');
+    // The report draws as many flows per unit as the result keeps (its --top-k).
+    const topK = Math.max(...results.map((r) => Number(r.options.topK) || DEFAULT_TOP_K));
+    const page = renderHtmlReport(results.length === 1 ? results[0] : { left: results[0], right: results[1] }, readFileSync(js, 'utf8'), css ? readFileSync(css, 'utf8') : '', { topK });
     writeFileSync(html, page);
   }
 }

@@ -8,7 +8,9 @@ export const MODEL_EXTENSIONS = ['.onnx', '.safetensors', '.keras', '.h5', '.hdf
 /** Model files recognised by their whole name (TensorFlow.js Layers models); other .json files are JSON networks only on the command line. */
 export const MODEL_FILENAMES = ['model.json'] as const;
 /** The engine also reads a JSON network (`.json`, the fixtures' format) given explicitly. */
-export const JSON_MODEL_EXTENSION = '.json';
+export const JSON_MODEL_EXTENSION = '.json' as const;
+/** Every extension the engine's loaders read (the loader table is typed by it). */
+export type LoadableExtension = (typeof MODEL_EXTENSIONS)[number] | typeof JSON_MODEL_EXTENSION;
 
 /** Input files by extension. */
 export const INPUT_EXTENSIONS = ['.json', '.csv', '.npy', '.png', '.jpg', '.jpeg'] as const;

@@ -39,13 +39,8 @@ export interface SidecarSettings {
   outputSelection?: OutputSelection | null;
 }
 
-/** Model `foo.safetensors` → `foo.dtd.json` (same folder). */
-export function sidecarNameFor(fileName: string): string {
-  const slash = Math.max(fileName.lastIndexOf('/'), fileName.lastIndexOf('\\'));
-  const dot = fileName.lastIndexOf('.');
-  const stem = dot > slash + 1 ? fileName.slice(0, dot) : fileName;
-  return `${stem}.dtd.json`;
-}
+export { sidecarNameFor } from '../../protocol';
+import { sidecarNameFor } from '../../protocol';
 
 /** Reads the settings a sidecar may give; a malformed sidecar is reported, not ignored. */
 export function readSidecar(sidecar: unknown, modelFile: string): SidecarSettings {

@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { DtdError } from '../errors';
+import type { LoadableExtension } from '../../protocol';
 import { type Network, validateNetwork } from '../network';
 import { type LoaderOptions, displayName } from './common';
 import { loadJsonModel } from './json';
@@ -19,7 +20,8 @@ export { SUPPORTED_ONNX_OPS } from './onnx';
 
 type Loader = (bytes: Uint8Array, fileName: string, opts: LoaderOptions) => Network;
 
-const LOADERS: Record<string, Loader> = {
+/** One loader per extension the protocol lists (formats.ts): the type makes the two agree. */
+const LOADERS: Record<LoadableExtension, Loader> = {
   '.onnx': loadOnnx,
   '.safetensors': loadSafetensors,
   '.json': loadJsonModel,
@@ -52,7 +54,7 @@ export function loadModel(
   opts: LoaderOptions = {},
 ): Network {
   const ext = extensionOf(fileName);
-  const loader = LOADERS[ext];
+  const loader = Object.hasOwn(LOADERS, ext) ? LOADERS[ext as LoadableExtension] : undefined;
   if (!loader) {
     throw new DtdError(
       'unsupported',
