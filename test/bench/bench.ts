@@ -13,7 +13,7 @@ import { Rng } from '../../extension/engine/rng';
 import { explainedRowStart, trainFreeBatch } from '../../extension/engine/trainFree';
 import { forwardBatch, NetMats } from '../../extension/engine/forward';
 import { resolveRules } from '../../extension/engine/rules';
-import { requireDense, type DenseNetwork as Network } from '../../extension/engine/network';
+import { requireDense, type DenseNetwork } from '../../extension/engine/network';
 import { FIXTURES_DIR, REPO } from '../helpers/fixtures';
 
 const ORACLE = JSON.parse(readFileSync(path.join(FIXTURES_DIR, '..', 'oracle-timings.json'), 'utf8')).jobs as Record<string, { seconds: number; with_50_chains_honoured_seconds_extrapolated?: number }>;
@@ -21,7 +21,7 @@ const BASELINE_FILE = path.join(REPO, 'test', 'bench', 'baseline.json');
 const baseline: Record<string, number> = existsSync(BASELINE_FILE) ? JSON.parse(readFileSync(BASELINE_FILE, 'utf8')) : {};
 const measured: Record<string, number> = {};
 
-function fixtureNet(name: string): { net: Network; fx: { input: { x: number[][] }; explained_output: number } } {
+function fixtureNet(name: string): { net: DenseNetwork; fx: { input: { x: number[][] }; explained_output: number } } {
   const file = path.join(FIXTURES_DIR, `${name}.json`);
   return { net: requireDense(loadModel(new Uint8Array(readFileSync(file)), `${name}.json`)), fx: JSON.parse(readFileSync(file, 'utf8')) };
 }
@@ -45,7 +45,7 @@ function report(key: string, what: string, seconds: number, oracleSeconds?: numb
 }
 
 /** Train-free z+ for a batch of inputs in one call, returning the input relevance. */
-function trainFreeBatched<M extends Mat>(ops: Ops<M>, net: Network, X: Float64Array, B: number, row: number): Float64Array {
+function trainFreeBatched<M extends Mat>(ops: Ops<M>, net: DenseNetwork, X: Float64Array, B: number, row: number): Float64Array {
   const mats = new NetMats(ops, net);
   const Xm = ops.matrix(B, net.inputSize, X);
   const fwd = forwardBatch(mats, Xm);
@@ -59,7 +59,7 @@ function trainFreeBatched<M extends Mat>(ops: Ops<M>, net: Network, X: Float64Ar
 }
 
 /** FLOPs of one batched train-free z+ pass: forward (2·B·Σ in·out) + two products per layer down. */
-function trainFreeFlops(net: Network, B: number): number {
+function trainFreeFlops(net: DenseNetwork, B: number): number {
   return net.layers.reduce((acc, l) => acc + 2 * B * l.inFeatures * l.outFeatures * 3, 0);
 }
 

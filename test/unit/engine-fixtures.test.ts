@@ -9,7 +9,7 @@ import { explain, forward, loadModel, parseRule, type ExplainResult } from '../.
 import { isDtdError } from '../../extension/engine/errors';
 import { singleNeuronRoot } from '../../extension/engine/rules';
 import { SampledFullBackward } from '../../extension/engine/sampled';
-import { requireDense, type DenseNetwork as Network } from '../../extension/engine/network';
+import { requireDense, type DenseNetwork } from '../../extension/engine/network';
 import { assertClose, fixtureFile, fixtureNames, loadFixture, maxAbs, type Fixture } from '../helpers/fixtures';
 
 const RULES = ['z+', 'w2', 'gamma', 'x', '0'] as const;
@@ -18,7 +18,7 @@ function ruleText(fx: Fixture, rule: string): string {
   return rule === 'gamma' ? `gamma=${fx.train_free?.gamma ?? fx.single_neuron_roots.gamma}` : rule;
 }
 
-function netFromJson(name: string): Network {
+function netFromJson(name: string): DenseNetwork {
   return requireDense(loadModel(new Uint8Array(readFileSync(fixtureFile(name, 'json'))), `${name}.json`));
 }
 

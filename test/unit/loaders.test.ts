@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { isDtdError, type DtdErrorCode } from '../../extension/engine/errors';
-import type { DenseNetwork as Network } from '../../extension/engine/network';
+import type { DenseNetwork } from '../../extension/engine/network';
 import { SUPPORTED_MODEL_EXTENSIONS, loadModel, sidecarNameFor } from '../../extension/engine/loaders/index';
 import { ONNX_OP_HANDLERS, SUPPORTED_ONNX_OPS, onnxOpHandler } from '../../extension/engine/loaders/onnx';
 
@@ -136,7 +136,7 @@ function node(name: string, opType: string, input: string[], output: string[], a
   return { name, opType, input, output, attribute };
 }
 
-function assertSameNetwork(actual: Network, expected: Network, label: string): void {
+function assertSameNetwork(actual: DenseNetwork, expected: DenseNetwork, label: string): void {
   assert.equal(actual.inputSize, expected.inputSize, `${label}: inputSize`);
   assert.equal(actual.layers.length, expected.layers.length, `${label}: layer count`);
   assert.deepEqual(actual.outputSelection, expected.outputSelection, `${label}: outputSelection`);
@@ -172,7 +172,7 @@ for (const name of cases) {
     const jsonBytes = fs.readFileSync(path.join(FIXTURES, `${name}.json`));
     const raw = JSON.parse(jsonBytes.toString('utf8')).network;
     // The reference, built straight from the JSON text (independent of the JSON loader).
-    const expected: Network = {
+    const expected: DenseNetwork = {
       inputSize: raw.input_size,
       layers: raw.layers.map((l: { name: string; in_features: number; out_features: number; weight: number[][]; bias: number[]; activation: 'relu' | 'linear' }) => ({
         kind: 'dense',
