@@ -10,13 +10,19 @@ import { DtdError, isDtdError } from './errors';
 import { SUPPORTED_MODEL_EXTENSIONS, explain, loadModel, parseInput, randomInput, sidecarNameFor } from './index';
 import type { Network } from './network';
 import { renderHtmlReport } from './report';
+import { PACKAGE_VERSION } from './version';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { AUDIT_USAGE, runAudit } from './cliAudit';
-import { DEFAULT_TOP_K, METHODS, RULES, rulesFor, ruleUsage, type ExplainOptions, type ExplainResult, type Progress } from '../protocol';
+import { BACKENDS, DEFAULT_BACKEND, DEFAULT_PRECISION, PRECISIONS, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, ROOT_FINDERS, METHODS, RULES, rulesFor, ruleUsage, type ExplainOptions, type ExplainResult, type Progress } from '../protocol';
 
-const VERSION = '0.1.0';
+const VERSION = PACKAGE_VERSION;
 
 /** The --rule lines of the help, from the rule vocabulary (protocol/rules.ts). */
+/** "a (default) | b | c" from a protocol list and its default. */
+function choices(list: readonly string[], dflt: string): string {
+  return list.map((x) => (x === dflt ? `${x} (default)` : x)).join(' | ');
+}
+
 const RULE_HELP = (() => {
   const pad = ' '.repeat(26);
   const aliases = RULES.flatMap((r) => r.aliases.filter((a) => /^[\x20-\x7e]+$/.test(a)).map((a) => `${a} = ${r.name}`));
@@ -48,17 +54,17 @@ Input:
 
 What to explain:
   --output K              explained output index (default 0)
-  --method M              train-free (default) | full-backward | lrp
+  --method M              ${choices(METHODS, DEFAULT_METHOD)}
 ${RULE_HELP}
   --zero-bias             lrp: leave the biases out of every rule
-  --root-finder F         linear (default) | metropolis-hastings | interpolation | polytope | hit-and-run
-  --chains N --steps N --warmup N     Metropolis–Hastings settings (1, 1000, 100)
-  --nudge E               full-backward: move roots by E toward the input (default 1e-9)
-  --max-cost N            full-backward: refuse above N relevance evaluations (default 2e6)
+  --root-finder F         ${choices(ROOT_FINDERS, DEFAULT_ROOT_FINDER)}
+  --chains N --steps N --warmup N     Metropolis–Hastings settings (${DEFAULT_MH.chains}, ${DEFAULT_MH.steps}, ${DEFAULT_MH.warmup})
+  --nudge E               full-backward: move roots by E toward the input (default ${DEFAULT_NUDGE})
+  --max-cost N            full-backward: refuse above N relevance evaluations (default ${DEFAULT_MAX_COST.toExponential(0).replace('+', '')})
 
 Compute:
-  --precision P           float64 (default) | float32
-  --backend B             auto (default) | tensorflow | wasm | cpu
+  --precision P           ${choices(PRECISIONS, DEFAULT_PRECISION)}
+  --backend B             ${choices(BACKENDS, DEFAULT_BACKEND)}
 
 Model files:
   --final-activation A    relu | linear: last-layer activation for .safetensors (default: sidecar, else linear)

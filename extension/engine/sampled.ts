@@ -57,7 +57,7 @@ export interface UnitRoot {
   root: Float64Array;
   /** ∂U_l(r)_j/∂r at the root. */
   grad: Float64Array;
-  unresolved: number;
+  relevanceAtRoot: number;
   /** Polytope finder: why the root is where it is (an exact zero of the unit's relevance, or the constraint that stopped it). */
   certificate?: RootCertificate;
 }
@@ -296,7 +296,7 @@ export class SampledFullBackward {
       const f = activationSlope(layer, zj) * sj;
       const grad = new Float64Array(n);
       for (let i = 0; i < n; i++) grad[i] = layer.weight[j * n + i] * f;
-      units.push({ unit: j, root: r, grad, unresolved: bestV });
+      units.push({ unit: j, root: r, grad, relevanceAtRoot: bestV });
     }
     if (this.opts.finder === 'metropolis-hastings' && acceptFraction === 0) {
       const signed = Array.from(a).some((v) => v < 0);
@@ -372,9 +372,9 @@ export class SampledFullBackward {
         hasRoot: true,
         root: Array.from(ur.root),
         relevanceAtInput: R,
-        relevanceAtRoot: ur.unresolved,
+        relevanceAtRoot: ur.relevanceAtRoot,
         passedOn: passed,
-        taylorResidual: R > 0 ? R - ur.unresolved - passed : null,
+        taylorResidual: R > 0 ? R - ur.relevanceAtRoot - passed : null,
         distance: Math.sqrt(d2),
         checks: this.checksAt(l, a, signature, ur, R),
         ...(ur.certificate ? { certificate: this.describeCertificate(ur.certificate) } : {}),
@@ -409,8 +409,8 @@ export class SampledFullBackward {
         relevanceAtInput: R,
         relevance: Array.from(rel),
         passedOn: s,
-        relevanceAtRoot: ur.unresolved,
-        taylorResidual: R - ur.unresolved - s,
+        relevanceAtRoot: ur.relevanceAtRoot,
+        taylorResidual: R - ur.relevanceAtRoot - s,
         gradient: Array.from(ur.grad),
         upperRelevance: Array.from(u.values),
         outputAtRoot: outputAt(this.net, l, ur.root, this.row),
@@ -436,7 +436,7 @@ export class SampledFullBackward {
   /** The root checks (checks.ts) of a unit's root at call input a. */
   private checksAt(l: number, a: Float64Array, signature: Float64Array[], ur: UnitRoot, R: number) {
     const inRegion = rootInRegion(this.net, l, signature, ur.root, this.row);
-    return rootChecks(ur.unresolved, R, inRegion, inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative), inRegion ? null : firstCrossing(this.net, l, a, ur.root, this.row));
+    return rootChecks(ur.relevanceAtRoot, R, inRegion, inDomain(this.rules[l - 1], ur.root, l > 1 || this.opts.inputNonNegative), inRegion ? null : firstCrossing(this.net, l, a, ur.root, this.row));
   }
 }
 

@@ -2,4 +2,5 @@
 
 import pkg from '../../package.json';
 
-export const ENGINE_VERSION: string = `dtd-lens ${pkg.version}`;
+export const PACKAGE_VERSION: string = pkg.version;
+export const ENGINE_VERSION = `dtd-lens ${PACKAGE_VERSION}`;

@@ -137,7 +137,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'sampled.relevance.inputAsRoot',
     file: 'extension/engine/sampled.ts',
-    find: 'rootChecks(ur.unresolved, R,',
+    find: 'rootChecks(ur.relevanceAtRoot, R,',
     replace: 'rootChecks(R, R,',
     description: 'sampled/exact finders: the relevance at the input passed as the one at the root',
     tests: ROOT_CHECKS,
@@ -145,15 +145,15 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'sampled.relevance.swapped',
     file: 'extension/engine/sampled.ts',
-    find: 'rootChecks(ur.unresolved, R,',
-    replace: 'rootChecks(R, ur.unresolved,',
+    find: 'rootChecks(ur.relevanceAtRoot, R,',
+    replace: 'rootChecks(R, ur.relevanceAtRoot,',
     description: 'sampled/exact finders: relevance at the root and at the input swapped',
     tests: ROOT_CHECKS,
   },
   {
     id: 'sampled.relevance.zeroRoot',
     file: 'extension/engine/sampled.ts',
-    find: 'rootChecks(ur.unresolved, R,',
+    find: 'rootChecks(ur.relevanceAtRoot, R,',
     replace: 'rootChecks(0, R,',
     description: 'sampled/exact finders: the relevance at the root passed as 0',
     tests: ROOT_CHECKS,

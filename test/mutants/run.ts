@@ -7,14 +7,15 @@
 //   npm run mutants -- sampled      only mutants whose id contains "sampled"
 
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { FIXTURES_DIR, REPO } from '../helpers/fixtures';
 import { MUTANTS, type Mutant } from './mutants';
 
 const TIMEOUT_MS = 120_000;
-const SKIP = new Set(['node_modules', '.git', 'dist', 'test-output', '.vscode-test']);
+// Build outputs and test scratch (the VS Code suite leaves sockets in .test-tmp) are not copied.
+const SKIP = new Set(['node_modules', '.git', 'dist', 'out', 'test-output', '.vscode-test', '.test-tmp']);
 
 function occurrences(text: string, find: string): number {
   let n = 0;
@@ -40,7 +41,11 @@ function copyRepo(): string {
   const base = mkdtempSync(join(tmpdir(), 'dtd-mutants-'));
   temps.push(base);
   const dest = join(base, 'repo');
-  cpSync(REPO, dest, { recursive: true, filter: (src) => !SKIP.has(relative(REPO, src).split(/[\\/]/)[0]) });
+  cpSync(REPO, dest, {
+    recursive: true,
+    // Only folders and regular files: a socket or FIFO cannot be copied.
+    filter: (src) => !SKIP.has(relative(REPO, src).split(/[\\/]/)[0]) && (() => { const st = lstatSync(src); return st.isDirectory() || st.isFile(); })(),
+  });
   symlinkSync(realpathSync(join(REPO, 'node_modules')), join(dest, 'node_modules'), 'dir');
   return dest;
 }

@@ -9,7 +9,7 @@
 //     U_j(a) − t·(g_j·v): its zero t₀ is exact, and the line leaves the piece
 //     at t_max (a ratio test). The root is at min(t₀, t_max); the certificate
 //     says which: an exact zero inside the piece, or the constraint that
-//     stopped the line (then the unresolved relevance is reported).
+//     stopped the line (then the relevance left at the root is reported).
 // Hit-and-run (hitAndRun.ts) draws rejection-free samples inside the same polytope.
 
 import { activationSlope } from '../forward';
@@ -135,7 +135,7 @@ export function polytopeRoots(fb: SampledFullBackward, l: number, a: Float64Arra
     const f = activationSlope(layer, ur.Z[s * layer.outFeatures + j]) * (ur.diag ? ur.diag[s * ur.m + idx] : 1);
     const grad = new Float64Array(n);
     for (let i = 0; i < n; i++) grad[i] = layer.weight[j * n + i] * f;
-    out.push({ unit: j, root: roots[s], grad, unresolved: ur.values[s * ur.m + idx], certificate: certs[s] });
+    out.push({ unit: j, root: roots[s], grad, relevanceAtRoot: ur.values[s * ur.m + idx], certificate: certs[s] });
   }
   return { units: out, candidates: 0, acceptFraction: 1 };
 }
