@@ -1,12 +1,13 @@
 // Export of what is on screen: the network SVG(s) as one standalone SVG, the
 // same rasterised to PNG through a canvas (a data URL), and the result JSON.
 
+import { reproducibilityRecord, type ExplainResult } from '../extension/protocol';
 import type { Current, Format } from './state';
 
 const SVGNS = 'http://www.w3.org/2000/svg';
 
 /** One standalone SVG of the given pane SVGs placed side by side (the current zoom is kept: it is "what you see"). */
-export function exportSvg(svgs: SVGSVGElement[], background: string): string {
+export function exportSvg(svgs: SVGSVGElement[], background: string, results: ExplainResult[] = []): string {
   const widths = svgs.map((s) => Number(s.getAttribute('width')) || 800);
   const heights = svgs.map((s) => Number(s.getAttribute('height')) || 600);
   const W = widths.reduce((a, b) => a + b, 0);
@@ -16,6 +17,13 @@ export function exportSvg(svgs: SVGSVGElement[], background: string): string {
   out.setAttribute('width', String(W));
   out.setAttribute('height', String(H));
   out.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  if (results.length) {
+    // The run behind the picture (model hash, engine version, every option), as JSON in <metadata>.
+    const meta = document.createElementNS(SVGNS, 'metadata');
+    meta.setAttribute('id', 'dtd-lens-provenance');
+    meta.textContent = JSON.stringify(results.map(reproducibilityRecord));
+    out.append(meta);
+  }
   const bg = document.createElementNS(SVGNS, 'rect');
   bg.setAttribute('width', String(W));
   bg.setAttribute('height', String(H));
@@ -65,13 +73,49 @@ export function svgToPng(svg: string, width: number, height: number, ratio = 2):
   });
 }
 
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A PNG data URL with an iTXt chunk (keyword, UTF-8 text) inserted after IHDR, as PNG viewers and exiftool read it. */
+export function withPngText(dataUrl: string, keyword: string, text: string): string {
+  const bin = atob(dataUrl.slice(dataUrl.indexOf(',') + 1));
+  const png = Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+  const enc = new TextEncoder();
+  // iTXt: keyword, NUL, compression flag 0, method 0, language tag "", NUL, translated keyword "", NUL, text.
+  const body = new Uint8Array([...enc.encode(keyword), 0, 0, 0, 0, 0, ...enc.encode(text)]);
+  const chunk = new Uint8Array(12 + body.length);
+  const view = new DataView(chunk.buffer);
+  view.setUint32(0, body.length);
+  chunk.set(enc.encode('iTXt'), 4);
+  chunk.set(body, 8);
+  view.setUint32(8 + body.length, crc32(chunk.subarray(4, 8 + body.length)));
+  const ihdrEnd = 8 + 12 + new DataView(png.buffer).getUint32(8); // signature, then IHDR (length, type, data, crc)
+  const out = new Uint8Array(png.length + chunk.length);
+  out.set(png.subarray(0, ihdrEnd));
+  out.set(chunk, ihdrEnd);
+  out.set(png.subarray(ihdrEnd), ihdrEnd + chunk.length);
+  let s = '';
+  for (let i = 0; i < out.length; i += 0x8000) s += String.fromCharCode(...out.subarray(i, i + 0x8000));
+  return 'data:image/png;base64,' + btoa(s);
+}
+
 /** What is on screen in a format: the result(s) as JSON, or the pane SVGs as one SVG / PNG. */
 export async function exportView(format: Format, current: Current | null, svgs: SVGSVGElement[], background: string): Promise<string> {
   if (!current) throw new Error('there is nothing to export yet');
   if (format === 'json') return JSON.stringify(current.kind === 'single' ? current.result : { left: current.left, right: current.right });
-  const svg = exportSvg(svgs, background);
+  const results = current.kind === 'single' ? [current.result] : [current.left, current.right];
+  const svg = exportSvg(svgs, background, results);
   if (format === 'svg') return svg;
   const W = svgs.reduce((a, s) => a + (Number(s.getAttribute('width')) || 0), 0);
   const H = Math.max(...svgs.map((s) => Number(s.getAttribute('height')) || 0));
-  return svgToPng(svg, W, H);
+  return withPngText(await svgToPng(svg, W, H), 'dtd-lens-provenance', JSON.stringify(results.map(reproducibilityRecord)));
 }

@@ -14,3 +14,4 @@ export * from './formats';
 export * from './html';
 export * from './checks';
 export * from './migrate';
+export * from './provenance';

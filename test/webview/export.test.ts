@@ -13,6 +13,8 @@ import type { ExplainResult } from '../../extension/protocol';
 import { contentSecurityPolicy, webviewHtml } from '../../extension/protocol';
 import { engineResult } from './fixtures';
 import { launch, openWebview, ROOT, webviewBundle, webviewCss } from './harness';
+import { crc32 } from 'node:zlib';
+import { reproducibilityRecord } from '../../extension/protocol';
 
 const OUT = join(ROOT, 'test-output', 'webview');
 
@@ -22,6 +24,25 @@ function pngSize(dataUrl: string): { width: number; height: number } {
   assert.deepEqual([...buf.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
   assert.equal(buf.subarray(12, 16).toString('ascii'), 'IHDR');
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+}
+
+/** The text of a PNG's iTXt chunk with this keyword (uncompressed), read chunk by chunk with the CRC checked. */
+function pngText(dataUrl: string, keyword: string): string | null {
+  const buf = Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64');
+  for (let at = 8; at < buf.length; ) {
+    const len = buf.readUInt32BE(at);
+    const type = buf.subarray(at + 4, at + 8).toString('ascii');
+    const data = buf.subarray(at + 8, at + 8 + len);
+    assert.equal(buf.readUInt32BE(at + 8 + len), crc32(buf.subarray(at + 4, at + 8 + len)), `${type} CRC`);
+    if (type === 'iTXt' && data.subarray(0, keyword.length).toString('latin1') === keyword && data[keyword.length] === 0) {
+      let p = keyword.length + 3; // NUL, compression flag, method
+      p = data.indexOf(0, p) + 1; // language tag
+      p = data.indexOf(0, p) + 1; // translated keyword
+      return data.subarray(p).toString('utf8');
+    }
+    at += 12 + len;
+  }
+  return null;
 }
 
 describe('export, comparison, heatmap, report', () => {
@@ -58,6 +79,12 @@ describe('export, comparison, heatmap, report', () => {
     assert.deepEqual(size, { width: parsed.width * 2, height: parsed.height * 2 });
     writeFileSync(join(OUT, 'export.png'), Buffer.from(by.get('png')!.data.split(',')[1], 'base64'));
     assert.deepEqual(JSON.parse(by.get('json')!.data), JSON.parse(JSON.stringify(r)));
+    // Every export says what made it: the SVG's <metadata> and the PNG's iTXt chunk hold the run's record.
+    const want = [reproducibilityRecord(r)];
+    assert.match(r.provenance.modelSha256 ?? '', /^[0-9a-f]{64}$/);
+    const svgMeta = await w.page.evaluate((text) => new DOMParser().parseFromString(text, 'image/svg+xml').querySelector('metadata#dtd-lens-provenance')?.textContent ?? null, svg);
+    assert.deepEqual(JSON.parse(svgMeta ?? 'null'), JSON.parse(JSON.stringify(want)));
+    assert.deepEqual(JSON.parse(pngText(by.get('png')!.data, 'dtd-lens-provenance') ?? 'null'), JSON.parse(JSON.stringify(want)));
     // The toolbar buttons post unsolicited exports (requestId 0) for the host to save.
     await w.page.click('button.export-svg');
     const all = (await w.waitFor('exported', 4)) as { requestId: number; format: string }[];
