@@ -17,7 +17,7 @@ import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { DtdError } from './errors';
 import type { Shape3 } from './network';
-import type { ImagePreprocessing } from '../protocol';
+import { LIMITS, type ImagePreprocessing } from '../protocol';
 
 export type { ImagePreprocessing };
 
@@ -26,7 +26,7 @@ export const DEFAULT_PREPROCESSING: Required<Omit<ImagePreprocessing, 'mean' | '
 };
 
 /** Largest image decoded, in pixels (a 50-megapixel photo); bigger ones are refused before decoding. */
-export const MAX_IMAGE_PIXELS = 50_000_000;
+export const MAX_IMAGE_PIXELS = LIMITS.imagePixels;
 
 export interface DecodedImage {
   width: number;

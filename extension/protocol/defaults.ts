@@ -3,6 +3,8 @@
 // and the HTML report import them. package.json's settings must agree with
 // them (test/unit/protocol.test.ts checks it).
 
+import { LIMITS } from './limits';
+
 export const METHODS = ['train-free', 'full-backward', 'lrp'] as const;
 export const ROOT_FINDERS = ['linear', 'metropolis-hastings', 'interpolation', 'polytope', 'hit-and-run'] as const;
 export const PRECISIONS = ['float64', 'float32'] as const;
@@ -50,7 +52,7 @@ export const DEFAULT_SAME_REGION = { rtol: 1e-3, atol: 1e-5 } as const;
 
 /** Extension-host settings without an engine counterpart. */
 export const DEFAULT_ENGINE_TIMEOUT_SECONDS = 120;
-export const DEFAULT_MAX_MODEL_SIZE_MB = 200;
+export const DEFAULT_MAX_MODEL_SIZE_MB = LIMITS.modelFileMB;
 export const DEFAULT_MAX_RECENT_RUNS = 20;
 
 /** Random inputs: |N(0, I)| redrawn until the explained output exceeds this. */

@@ -15,3 +15,4 @@ export * from './html';
 export * from './checks';
 export * from './migrate';
 export * from './provenance';
+export * from './limits';

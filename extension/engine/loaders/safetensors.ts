@@ -9,6 +9,7 @@
 // sidecar's "layers" list (schema in layerSpec.ts, docs/formats.md).
 
 import type { Activation, DenseLayer, Network, Shape3 } from '../network';
+import { LIMITS } from '../../protocol';
 import { type TensorLookup, buildFromLayerSpecs, readArchitecture } from './layerSpec';
 import {
   LoaderOptions,
@@ -23,7 +24,7 @@ import {
 } from './common';
 
 /** safetensors' limit on the header size; a larger claim is hostile or corrupt. */
-const MAX_HEADER_BYTES = 100_000_000;
+const MAX_HEADER_BYTES = LIMITS.safetensorsHeaderBytes;
 
 const DTYPE_BYTES: Record<string, number> = {
   BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,

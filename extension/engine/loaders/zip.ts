@@ -6,9 +6,10 @@
 
 import { Unzip, UnzipInflate, UnzipPassThrough } from 'fflate';
 import { badModel } from './common';
+import { LIMITS } from '../../protocol';
 
 /** Default bound on the uncompressed bytes read from one archive: 10 × the default 200 MB model size limit. */
-export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 10 * 200 * 1024 * 1024;
+export const DEFAULT_MAX_UNCOMPRESSED_BYTES = LIMITS.uncompressedBytes;
 
 export function isZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;

@@ -1,0 +1,17 @@
+// The one table of limits: what DTD Lens reads, decodes and allocates at most,
+// checked before memory is allocated (declared sizes, nesting depths, counts)
+// by the host (file sizes before reading) and the engine (everything it
+// parses). A value here is the only place that limit is written.
+
+export const LIMITS = {
+  /** Model file size (MB) when no setting says otherwise (dtdLens.maxModelSizeMB). */
+  modelFileMB: 200,
+  /** Decompressed bytes inside zip archives (.keras, .pt): 10× the model size limit. */
+  uncompressedBytes: 10 * 200 * 1024 * 1024,
+  /** safetensors header (bytes). */
+  safetensorsHeaderBytes: 100_000_000,
+  /** Decoded image pixels (a 50-megapixel photo). */
+  imagePixels: 50_000_000,
+} as const;
+
+export type LimitName = keyof typeof LIMITS;
