@@ -22,7 +22,7 @@ import { ShownRun } from './host/shownRun';
 import { auditCommand, type AuditOutcome, type AuditRequest } from './commands/audit';
 import { compareRuns } from './commands/compare';
 import { explainAgain, explainCommand, type ExplainRequest, type RunOutcome } from './commands/explain';
-import { exportRun } from './commands/export';
+import { exportRun, saveViewExport } from './commands/export';
 import { openRun, openVisualizer } from './commands/openRun';
 import { rerunWithRule } from './commands/rerun';
 
@@ -121,6 +121,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     onError: (message) => void notifier.notify('error', `DTD Lens visualizer: ${message}`),
     restoreRun: () => host.shown.restoreContent(),
     onExplainRequest: (target) => void explainAgain(host, target),
+    onUserExport: (_target, format, data) => void saveViewExport(host, format, data),
   });
   context.subscriptions.push(visualizers);
 

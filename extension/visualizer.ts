@@ -107,7 +107,12 @@ class VisualizerWebview implements vscode.Disposable {
         return;
       case 'exported': {
         const pending = this.exports.get(m.requestId);
-        if (!pending) return;
+        if (!pending) {
+          // requestId 0: the user pressed the panel's own SVG / PNG / JSON button; the host saves it.
+          if (m.requestId === 0) this.hooks.onUserExport(this.target, m.format, m.data);
+          else this.hooks.log.warn(`visualizer (${this.target}) sent an export nobody asked for (request ${m.requestId})`);
+          return;
+        }
         this.exports.delete(m.requestId);
         clearTimeout(pending.timer);
         pending.resolve(m.data);
@@ -142,6 +147,8 @@ export interface VisualizerHooks {
   onError(message: string): void;
   /** The webview's Re-run / Explain button. */
   onExplainRequest(target: VisualizerTarget): void;
+  /** The webview's own export buttons: what it drew, to be saved where the user says. */
+  onUserExport(target: VisualizerTarget, format: 'svg' | 'png' | 'json', data: string): void;
   /** The run to show when a panel is restored after a reload. */
   restoreRun(): Promise<HostToWebview | undefined>;
 }

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { HostContext } from '../host/context';
 import { pickExportFormat, pickRun, pickSaveTarget, type ExportFormat } from '../host/pickers';
+import type { RunRecord } from '../runStore';
 
 export async function exportRun(ctx: HostContext, runId?: string, format?: ExportFormat, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
   const run = await pickRun(ctx.store, ctx.notifier, 'DTD Lens: export which explanation?', runId ?? ctx.shown.panelRunId);
@@ -16,7 +17,7 @@ export async function exportRun(ctx: HostContext, runId?: string, format?: Expor
   }
   const fmt = format ?? (await pickExportFormat());
   if (!fmt) return undefined;
-  const stem = `${run.modelName.replace(/\.[^.]+$/, '')}-output${run.explainedOutput}-${run.rule.replace(/[^A-Za-z0-9+=.,-]/g, '_')}`;
+  const stem = exportStem(run);
   const uri = target ?? (await pickSaveTarget('DTD Lens: export explanation', stem, fmt));
   if (!uri) return undefined;
   try {
@@ -35,6 +36,32 @@ export async function exportRun(ctx: HostContext, runId?: string, format?: Expor
     void ctx.notifier.notify('error', `DTD Lens: export failed: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
   }
+}
+
+/**
+ * The panel's own SVG / PNG / JSON buttons: the webview sends what it drew,
+ * the host asks where to save it (named after the run shown) and writes it.
+ */
+export async function saveViewExport(ctx: HostContext, format: ExportFormat, data: string): Promise<vscode.Uri | undefined> {
+  const run = ctx.shown.panelRunId ? ctx.store.get(ctx.shown.panelRunId) : undefined;
+  const stem = run ? exportStem(run) : 'dtd-lens-explanation';
+  const uri = await pickSaveTarget('DTD Lens: save the view', stem, format);
+  if (!uri) return undefined;
+  try {
+    const bytes = decodeDataUrl(data);
+    await vscode.workspace.fs.writeFile(uri, bytes);
+    ctx.log.info(`saved the panel's ${format} to ${uri.toString()} (${bytes.length} bytes)`);
+    void ctx.notifier.notify('info', `DTD Lens: saved to ${vscode.workspace.asRelativePath(uri)}.`);
+    return uri;
+  } catch (e) {
+    void ctx.notifier.notify('error', `DTD Lens: saving failed: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+}
+
+/** A file name for a run's export: model, output, method and rule. */
+function exportStem(run: RunRecord): string {
+  return `${run.modelName.replace(/\.[^.]+$/, '')}-output${run.explainedOutput}-${run.method}-${run.rule.replace(/[^A-Za-z0-9+=.,-]/g, '_')}`;
 }
 
 /** The bytes of a data: URL the webview sent (base64 or percent-encoded), or the text itself. */

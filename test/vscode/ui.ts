@@ -7,7 +7,7 @@
 //   the visualizer panel draws the network (DOM inside the webview iframes);
 //   screenshots go to test-output/screenshots/.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Frame, Locator, Page } from 'playwright-core';
 import { openWorkbench, type Server } from './codeServer';
@@ -210,6 +210,36 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
     await step('right-click a model → Explain Output → the panel shows the network', async () => {
       await explainViaExplorer(page, 'mlp3_seed1_notebook.onnx');
       await page.screenshot({ path: join(shots, 'explain-output.png') });
+    });
+
+    await step('the panel\'s own JSON button saves the explanation where the save dialog says', async () => {
+      const before = new Set(readdirSync(o.folder));
+      const { frame } = await findNetworkFrame(page, 10000);
+      await frame.locator('button.export-json').click();
+      await waitForQuickInput(page, 'save the view');
+      await page.keyboard.press('Enter'); // the proposed name, in the workspace folder
+      let saved: string | undefined;
+      const end = Date.now() + 15000;
+      while (!saved && Date.now() < end) {
+        saved = readdirSync(o.folder).find((f) => !before.has(f) && /^mlp3_seed1_notebook-output\d+-train-free-z\+\.json$/.test(f));
+        if (!saved) await page.waitForTimeout(250);
+      }
+      if (!saved) throw new Error(`no exported JSON appeared in the workspace (have: ${readdirSync(o.folder).join(', ')})`);
+      const parsed = JSON.parse(readFileSync(join(o.folder, saved), 'utf8')) as { schema?: string; model?: { name?: string } };
+      if (parsed.schema !== 'dtd-lens/result@2' || parsed.model?.name !== 'mlp3_seed1_notebook.onnx') throw new Error(`the saved file is not the shown result: ${parsed.schema} ${parsed.model?.name}`);
+      // The confirmation the user reads: a toast, or (when toasts are hidden) the Notifications center.
+      const said = `saved to ${saved}`;
+      const toast = page.locator('.notifications-toasts .notification-list-item-message', { hasText: said });
+      if (!(await toast.first().isVisible().catch(() => false))) {
+        await page.keyboard.press('F1');
+        await page.locator('.quick-input-widget .quick-input-box input').waitFor({ state: 'visible', timeout: 10000 });
+        await page.keyboard.type('Notifications: Show Notifications');
+        await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Show Notifications' }).first().waitFor({ state: 'visible', timeout: 10000 });
+        await page.keyboard.press('Enter');
+        await page.locator('.notifications-center .notification-list-item-message', { hasText: said }).first().waitFor({ state: 'visible', timeout: 10000 });
+        await page.keyboard.press('Escape');
+      }
+      rmSync(join(o.folder, saved));
     });
 
     await step('after "Reload Window" the panel and the side view are restored and draw the run again', async () => {
