@@ -89,6 +89,8 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
     warnings.push(`The explained output is ${explainedValue}: with f(x) ≤ 0 there is no positive relevance to decompose.`);
   }
 
+  // Every tensor this explanation makes is freed when it ends (an engine process explains run after run).
+  const endScope = ops.beginScope();
   const mats = new NetMats(ops, net);
   try {
     const tStart = performance.now();
@@ -233,6 +235,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
     };
   } finally {
     mats.dispose();
+    endScope();
   }
 }
 

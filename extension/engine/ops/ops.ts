@@ -63,4 +63,10 @@ export interface Ops<M extends Mat = Mat> {
   avgPool2dTranspose(y: M, g: PoolGeom): M;
   /** Frees backend memory (no-op for typed arrays). */
   dispose(...ms: M[]): void;
+  /**
+   * Opens a scope: every matrix made until the returned function is called is
+   * freed by that call (tf.engine scopes; a no-op for typed arrays). For
+   * synchronous work only, such as one explanation after its Ops are ready.
+   */
+  beginScope(): () => void;
 }

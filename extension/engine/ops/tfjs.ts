@@ -144,6 +144,16 @@ export class TfjsOps implements Ops<TfMat> {
   dispose(...ms: TfMat[]): void {
     for (const m of ms) m.t.dispose();
   }
+
+  beginScope(): () => void {
+    const engine = this.tf.engine();
+    engine.startScope();
+    let open = true;
+    return () => {
+      if (open) engine.endScope();
+      open = false;
+    };
+  }
 }
 
 const req = createRequire(typeof __filename === 'string' ? __filename : path.join(process.cwd(), 'index.js'));

@@ -154,4 +154,8 @@ export class TypedOps implements Ops<TypedMat> {
     return out;
   }
   dispose(): void {}
+
+  beginScope(): () => void {
+    return () => undefined;
+  }
 }
