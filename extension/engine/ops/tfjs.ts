@@ -41,8 +41,19 @@ export class TfjsOps implements Ops<TfMat> {
   read(m: TfMat): Float64Array {
     return Float64Array.from(m.t.dataSync());
   }
+  /** Explicit transposes of right operands used with transposeB (weights, reused across calls). */
+  private readonly transposed = new WeakMap<TfMat, tfCore.Tensor2D>();
+
   matmul(a: TfMat, b: TfMat, transposeB: boolean): TfMat {
-    return this.wrap(this.tf.matMul(a.t, b.t, false, transposeB));
+    if (!transposeB) return this.wrap(this.tf.matMul(a.t, b.t, false, false));
+    // The wasm backend is several times slower with a transposed operand than with the transpose
+    // made once: weight matrices are multiplied transposed on every forward map, so keep theirs.
+    let bt = this.transposed.get(b);
+    if (!bt || bt.isDisposed) {
+      bt = this.tf.transpose(b.t) as tfCore.Tensor2D;
+      this.transposed.set(b, bt);
+    }
+    return this.wrap(this.tf.matMul(a.t, bt, false, false));
   }
   add(a: TfMat, b: TfMat) { return this.wrap(this.tf.add(a.t, b.t)); }
   sub(a: TfMat, b: TfMat) { return this.wrap(this.tf.sub(a.t, b.t)); }
@@ -142,7 +153,10 @@ export class TfjsOps implements Ops<TfMat> {
     return this.hostPool(y.rows, g.inShape[0] * g.inShape[1] * g.inShape[2], (o) => avgPool(yd, y.rows, g, true, o));
   }
   dispose(...ms: TfMat[]): void {
-    for (const m of ms) m.t.dispose();
+    for (const m of ms) {
+      m.t.dispose();
+      this.transposed.get(m)?.dispose();
+    }
   }
 
   beginScope(): () => void {
