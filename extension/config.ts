@@ -27,7 +27,6 @@ import {
   MODEL_FILENAMES,
   PRECISIONS,
   ROOT_FINDERS,
-  sidecarNameFor,
   type BackendName,
   type ImagePreprocessing,
   type Method,
@@ -158,11 +157,6 @@ export const INPUT_FILES_TEXT = INPUT_EXTENSIONS.join(', ');
 /** A file the extension offers as a model (protocol/formats.ts decides by name). */
 export function isModelFile(uri: vscode.Uri): boolean {
   return isModelFileName(uri.path);
-}
-
-/** The model's sidecar in the same folder: `foo.safetensors` → `foo.dtd.json` (protocol/formats.ts sidecarNameFor). */
-export function sidecarUriFor(model: vscode.Uri): vscode.Uri {
-  return model.with({ path: sidecarNameFor(model.path) });
 }
 
 export function baseName(uri: vscode.Uri): string {

@@ -14,6 +14,7 @@ import {
   type HostToEngine,
   type InputSpec,
   type InspectReply,
+  type ModelFiles,
   type WireAuditOptions,
   type WireExplainOptions,
 } from './protocol';
@@ -35,12 +36,23 @@ export class EngineError extends Error {
   }
 }
 
+/** A model as the host read it: bytes only (the engine parses), and a reader for the files the engine asks for. */
 export interface ModelPayload {
   fileName: string;
   modelBytes: Uint8Array;
-  sidecar?: unknown;
-  /** TF.js weight shards named by model.json, read next to it. */
-  files?: Record<string, Uint8Array>;
+  /** The sidecar `<model>.dtd.json`'s bytes, when there is one. */
+  sidecarBytes?: Uint8Array;
+  /**
+   * Reads the files the engine names next to the model ('needFiles': TF.js weight
+   * shards), confined to the model's folder and size-checked (host/modelSource.ts);
+   * a missing file is left out; a refused one throws an EngineError.
+   */
+  readSiblings?: (names: string[]) => Promise<ModelFiles>;
+}
+
+/** The part of a payload that crosses to the engine (never the reader). */
+function wireModel(model: ModelPayload): { fileName: string; modelBytes: Uint8Array; sidecarBytes?: Uint8Array } {
+  return model.sidecarBytes ? { fileName: model.fileName, modelBytes: model.modelBytes, sidecarBytes: model.sidecarBytes } : { fileName: model.fileName, modelBytes: model.modelBytes };
 }
 
 export interface RequestOptions {
@@ -57,6 +69,7 @@ interface Pending {
   expect: 'result' | 'inspected' | 'audited' | 'pong';
   watchdog?: NodeJS.Timeout;
   cancelTimer?: NodeJS.Timeout;
+  readSiblings?: ModelPayload['readSiblings'];
 }
 
 export interface EngineClientOptions {
@@ -105,18 +118,18 @@ export class EngineClient {
 
   explain(model: ModelPayload, input: InputSpec, options: WireExplainOptions, req: RequestOptions = {}): Promise<ExplainResult> {
     const id = this.nextId++;
-    return this.request<ExplainResult>({ type: 'explain', id, ...model, input, options }, 'result', req);
+    return this.request<ExplainResult>({ type: 'explain', id, ...wireModel(model), input, options }, 'result', req, model.readSiblings);
   }
 
   /** The root audit over random inputs (the research experiment); the reply carries the CSV too. */
   audit(model: ModelPayload, options: WireAuditOptions, req: RequestOptions = {}): Promise<{ audit: AuditResult; csv: string }> {
     const id = this.nextId++;
-    return this.request<{ audit: AuditResult; csv: string }>({ type: 'audit', id, ...model, options }, 'audited', req);
+    return this.request<{ audit: AuditResult; csv: string }>({ type: 'audit', id, ...wireModel(model), options }, 'audited', req, model.readSiblings);
   }
 
   inspect(model: ModelPayload, input?: InputSpec, req: RequestOptions = {}): Promise<InspectReply> {
     const id = this.nextId++;
-    return this.request<InspectReply>({ type: 'inspect', id, ...model, input }, 'inspected', req);
+    return this.request<InspectReply>({ type: 'inspect', id, ...wireModel(model), input }, 'inspected', req, model.readSiblings);
   }
 
   ping(timeoutMs = 5000): Promise<number> {
@@ -190,7 +203,7 @@ export class EngineClient {
     return child;
   }
 
-  private request<T>(msg: HostToEngine, expect: Pending['expect'], req: RequestOptions): Promise<T> {
+  private request<T>(msg: HostToEngine, expect: Pending['expect'], req: RequestOptions, readSiblings?: ModelPayload['readSiblings']): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (req.token?.isCancellationRequested) {
         reject(new EngineError('cancelled', 'The run was cancelled.'));
@@ -203,7 +216,7 @@ export class EngineClient {
         reject(e instanceof EngineError ? e : new EngineError('engine-crashed', `Could not start the DTD Lens engine: ${String(e)}`));
         return;
       }
-      const p: Pending = { id: msg.id, resolve: resolve as (v: unknown) => void, reject, onProgress: req.onProgress, expect };
+      const p: Pending = { id: msg.id, resolve: resolve as (v: unknown) => void, reject, onProgress: req.onProgress, expect, readSiblings };
       this.pending.set(msg.id, p);
       this.armWatchdog(p);
       const sub = req.token?.onCancellationRequested(() => this.cancel(p));
@@ -271,6 +284,34 @@ export class EngineClient {
     }, seconds * 1000);
   }
 
+  /**
+   * Reads the files the engine asked for (through the payload's reader: confined,
+   * size-checked) and sends them. A refusal fails the request here, with the
+   * host's message, and tells the engine to stop.
+   */
+  private async answerNeedFiles(child: ChildProcess, p: Pending, names: string[]): Promise<void> {
+    this.opts.log.info(`request ${p.id}: the engine asks for ${names.length} file(s) next to the model`);
+    let files: ModelFiles = {};
+    let error: EngineError | undefined;
+    try {
+      if (p.readSiblings) files = await p.readSiblings(names);
+    } catch (e) {
+      error = e instanceof EngineError ? e : new EngineError('bad-model', e instanceof Error ? e.message : String(e));
+    }
+    if (!this.pending.has(p.id) || child !== this.child) return; // settled (cancelled, crashed) while reading
+    this.armWatchdog(p);
+    try {
+      const msg: HostToEngine = error ? { type: 'files', id: p.id, files: {}, error: { code: error.code, message: error.message } } : { type: 'files', id: p.id, files };
+      child.send(msg);
+    } catch (e) {
+      if (!error) error = new EngineError('engine-crashed', `Could not send the model's files to the DTD Lens engine: ${String(e)}`);
+    }
+    if (error) {
+      const err = error;
+      this.settle(p.id, () => p.reject(err));
+    }
+  }
+
   private settle(id: number, fn: () => void): void {
     const p = this.pending.get(id);
     if (!p) return;
@@ -307,6 +348,12 @@ export class EngineClient {
         if (!p) return;
         this.armWatchdog(p);
         p.onProgress?.(m.progress);
+        return;
+      }
+      case 'needFiles': {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        void this.answerNeedFiles(child, p, m.names);
         return;
       }
       case 'result':

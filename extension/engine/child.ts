@@ -6,7 +6,7 @@
 // the engine checks between steps (the host kills the process if that takes
 // more than a second). Nothing here imports vscode.
 
-import { isHostToEngine, type EngineToHost, type HostToEngine, type InputSpec } from '../protocol';
+import { LIMITS, isHostToEngine, sidecarNameFor, type EngineToHost, type HostToEngine, type InputSpec, type ModelFiles, type WireModel } from '../protocol';
 import { explain, outputs, randomInput, summarizeModel } from './index';
 import { audit, auditCsv } from './audit';
 import { loadModel } from './loaders';
@@ -15,11 +15,14 @@ import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing }
 import { isDtdError, DtdError } from './errors';
 import type { Network } from './network';
 import type { Progress } from '../protocol';
+import { parseSidecar } from './sidecar';
 
 /** Minimum time between two progress messages of one request (a stage change is always sent). */
 const PROGRESS_INTERVAL_MS = 100;
 
 const running = new Map<number, AbortController>();
+/** Requests waiting for the host's 'files' answer to their 'needFiles'. */
+const awaitingFiles = new Map<number, { resolve: (files: ModelFiles) => void; reject: (e: Error) => void }>();
 
 function send(msg: EngineToHost): void {
   if (process.send && process.connected) process.send(msg);
@@ -51,6 +54,72 @@ function buildInput(net: Network, spec: InputSpec, explainedOutput: number | und
       return randomInput(net, { seed: spec.seed, minOutput: spec.minOutput, explainedOutput });
     default:
       throw new DtdError('bad-usage', `Unknown input kind ${JSON.stringify((spec as { kind?: unknown }).kind)}.`);
+  }
+}
+
+/** Asks the host for files next to the model; settles with its 'files' answer, or on cancel. */
+function requestFiles(id: number, names: string[], signal: AbortSignal): Promise<ModelFiles> {
+  return new Promise<ModelFiles>((resolve, reject) => {
+    if (signal.aborted) return reject(new DtdError('cancelled', 'The run was cancelled.'));
+    const onAbort = () => {
+      awaitingFiles.delete(id);
+      reject(new DtdError('cancelled', 'The run was cancelled.'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    awaitingFiles.set(id, {
+      resolve: (files) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(files);
+      },
+      reject: (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    });
+    send({ type: 'needFiles', id, names });
+  });
+}
+
+/**
+ * Loads a request's model: parses the sidecar's bytes (bounded, sidecar.ts), then
+ * the model. Files the model names next to itself (TF.js weight shards) are not
+ * known before the model is parsed, and the host parses nothing: a first pass
+ * records the names the loader asks for (answering with empty bytes), the host is
+ * asked for them ('needFiles' → 'files', each read confined to the model's folder
+ * and size-checked there), and the model is loaded again with them. A name the
+ * host did not send is reported missing by the loader. At most LIMITS.siblingFiles
+ * names in all, so the rounds end.
+ */
+async function loadRequested(msg: WireModel & { id: number }, signal: AbortSignal): Promise<{ net: Network; sidecar: unknown }> {
+  const sidecar = msg.sidecarBytes ? parseSidecar(msg.sidecarBytes, sidecarNameFor(msg.fileName)) : undefined;
+  const files: ModelFiles = Object.create(null) as ModelFiles;
+  for (const [name, bytes] of Object.entries(msg.files ?? {})) files[name] = bytes;
+  const asked = new Set<string>();
+  for (;;) {
+    const missing = new Set<string>();
+    const readSibling = (name: string): Uint8Array | undefined => {
+      if (Object.hasOwn(files, name)) return files[name];
+      if (asked.has(name)) return undefined;
+      missing.add(name);
+      return new Uint8Array(0);
+    };
+    let net: Network | undefined;
+    let error: unknown;
+    try {
+      net = loadModel(msg.modelBytes, msg.fileName, { sidecar, files, readSibling });
+    } catch (e) {
+      error = e;
+    }
+    if (missing.size === 0) {
+      if (net) return { net, sidecar };
+      throw error;
+    }
+    if (asked.size + missing.size > LIMITS.siblingFiles) {
+      throw new DtdError('bad-model', `${msg.fileName.split(/[\\/]/).pop()}: names more than ${LIMITS.siblingFiles} weight files.`, msg.fileName);
+    }
+    for (const name of missing) asked.add(name);
+    const got = await requestFiles(msg.id, [...missing], signal);
+    for (const name of missing) if (Object.hasOwn(got, name) && got[name] instanceof Uint8Array) files[name] = got[name];
   }
 }
 
@@ -89,18 +158,30 @@ async function handle(msg: HostToEngine): Promise<void> {
       }
       return;
     }
+    case 'files': {
+      const waiter = awaitingFiles.get(msg.id);
+      if (!waiter) return;
+      awaitingFiles.delete(msg.id);
+      if (msg.error) waiter.reject(new DtdError('bad-model', msg.error.message));
+      else waiter.resolve(msg.files);
+      return;
+    }
     case 'inspect': {
+      const controller = new AbortController();
+      running.set(msg.id, controller);
       try {
-        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar, files: msg.files });
+        const { net, sidecar } = await loadRequested(msg, controller.signal);
         const reply: Extract<EngineToHost, { type: 'inspected' }>['reply'] = { model: summarizeModel(net) };
         if (msg.input) {
-          const x = buildInput(net, msg.input, undefined, msg.sidecar);
+          const x = buildInput(net, msg.input, undefined, sidecar);
           reply.input = Array.from(x);
           reply.outputs = Array.from(outputs(net, x));
         }
         send({ type: 'inspected', id: msg.id, reply });
       } catch (e) {
         replyError(msg.id, e);
+      } finally {
+        running.delete(msg.id);
       }
       return;
     }
@@ -109,7 +190,7 @@ async function handle(msg: HostToEngine): Promise<void> {
       running.set(msg.id, controller);
       const started = Date.now();
       try {
-        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar, files: msg.files });
+        const { net } = await loadRequested(msg, controller.signal);
         const result = await audit(net, { ...msg.options, onProgress: throttled(msg.id), signal: controller.signal });
         log('info', `request ${msg.id}: audit of ${result.inputs} inputs in ${Date.now() - started} ms`);
         send({ type: 'audited', id: msg.id, audit: result, csv: auditCsv(result) });
@@ -127,8 +208,8 @@ async function handle(msg: HostToEngine): Promise<void> {
       try {
         const onProgress = throttled(msg.id);
         onProgress({ stage: 'Loading the model', fraction: 0 });
-        const net = loadModel(msg.modelBytes, msg.fileName, { sidecar: msg.sidecar, files: msg.files });
-        const x = buildInput(net, msg.input, msg.options.explainedOutput, msg.sidecar);
+        const { net, sidecar } = await loadRequested(msg, controller.signal);
+        const x = buildInput(net, msg.input, msg.options.explainedOutput, sidecar);
         const result = await explain(net, x, { ...msg.options, onProgress, signal: controller.signal });
         if (controller.signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
         log('info', `request ${msg.id}: ${result.status} (${result.statusCode}) in ${Date.now() - started} ms on ${result.backend}/${result.precision}`);

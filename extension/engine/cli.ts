@@ -13,7 +13,9 @@ import { renderHtmlReport } from './report';
 import { PACKAGE_VERSION } from './version';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { AUDIT_USAGE, runAudit } from './cliAudit';
-import { BACKENDS, DEFAULT_BACKEND, DEFAULT_PRECISION, PRECISIONS, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, ROOT_FINDERS, METHODS, RULES, rulesFor, ruleUsage, type ExplainOptions, type ExplainResult, type Progress } from '../protocol';
+import { readConfined, readRegularFile } from './files';
+import { parseSidecar } from './sidecar';
+import { LIMITS, BACKENDS, DEFAULT_BACKEND, DEFAULT_PRECISION, PRECISIONS, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, ROOT_FINDERS, METHODS, RULES, rulesFor, ruleUsage, type ExplainOptions, type ExplainResult, type Progress } from '../protocol';
 
 const VERSION = PACKAGE_VERSION;
 
@@ -97,13 +99,12 @@ function num(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/** The model size limit of the command line (bytes): the model and the files it names next to itself, together. */
+const MODEL_LIMIT_BYTES = LIMITS.modelFileMB * 1024 * 1024;
+
+/** Reads a file the user named (an input): a regular file within the input limit. */
 function readFile(file: string, what: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(file));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DtdError('bad-input', `${file}: cannot read the ${what} (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}).`, file);
-  }
+  return readRegularFile(file, LIMITS.inputFileMB * 1024 * 1024, { what, code: 'bad-input' });
 }
 
 interface LoadedModel {
@@ -112,20 +113,28 @@ interface LoadedModel {
   preprocessing?: ImagePreprocessing;
 }
 
+/**
+ * Reads the model (a regular file within the limit), its sidecar and the files it
+ * names next to itself (engine/files.ts: confined to the model's real folder).
+ */
 function loadWithSidecar(file: string, finalActivation?: 'relu' | 'linear'): LoadedModel {
-  const bytes = readFile(file, 'model');
-  const dir = path.dirname(file);
-  const sidecarFile = path.join(dir, sidecarNameFor(path.basename(file)));
-  let sidecar: unknown;
-  if (existsSync(sidecarFile)) {
-    try {
-      sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8'));
-    } catch (e) {
-      throw new DtdError('bad-input', `${sidecarFile}: the sidecar is not valid JSON (${(e as Error).message}).`, sidecarFile);
-    }
-  }
-  // TF.js weight shards are read next to model.json (the loader refuses names that leave the folder).
-  const readSibling = (name: string) => readFile(path.join(dir, name), 'weight shard');
+  const bytes = readRegularFile(file, MODEL_LIMIT_BYTES, { what: 'model', code: 'bad-input' });
+  const sidecarName = sidecarNameFor(path.basename(file));
+  const sidecarFile = path.join(path.dirname(file), sidecarName);
+  const sidecarBytes = readConfined(file, sidecarName, LIMITS.sidecarBytes, { what: 'sidecar' });
+  const sidecar = sidecarBytes ? parseSidecar(sidecarBytes, sidecarFile) : undefined;
+  // TF.js weight shards: each use counts toward the model size limit (a shard listed twice is read twice).
+  let budget = MODEL_LIMIT_BYTES - bytes.length;
+  const names = new Set<string>();
+  const readSibling = (name: string): Uint8Array => {
+    names.add(name);
+    if (names.size > LIMITS.siblingFiles) throw new DtdError('bad-model', `${path.basename(file)}: names more than ${LIMITS.siblingFiles} weight files.`, file);
+    const shard = readConfined(file, name, MODEL_LIMIT_BYTES, { what: 'weight file' });
+    if (!shard) throw new DtdError('bad-model', `${path.basename(file)}: needs its weight file '${name}' next to it, which does not exist.`, file);
+    budget -= shard.length;
+    if (budget < 0) throw new DtdError('bad-model', `${path.basename(file)}: the model and its weight files are larger than the limit of ${LIMITS.modelFileMB} MB together.`, file);
+    return shard;
+  };
   const net = loadModel(bytes, file, { sidecar, finalActivation, readSibling });
   return { net, preprocessing: preprocessingFromSidecar(sidecar, sidecarFile) };
 }

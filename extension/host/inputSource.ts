@@ -1,11 +1,13 @@
 // Where the explained input comes from: a random draw (seeded), values given by
 // a caller, the last-used input (kept in workspace state), or a file read with
 // workspace.fs (JSON, CSV, .npy, or an image with the dtdLens.image.* settings).
-// The engine parses the file; this module only reads it.
+// The engine parses the file; this module only reads it (a regular file within
+// LIMITS.inputFileMB, modelSource.ts readInputFile).
 
 import * as vscode from 'vscode';
 import { EngineError } from '../engineClient';
 import { readSettings } from '../config';
+import { readInputFile } from './modelSource';
 import { DEFAULT_MIN_OUTPUT, IMAGE_EXTENSIONS, type InputSpec } from '../protocol';
 import type { RunInput } from '../runStore';
 
@@ -46,11 +48,11 @@ export class InputSource {
       }
       case 'file': {
         const uri = typeof choice.uri === 'string' ? vscode.Uri.parse(choice.uri) : choice.uri;
-        const bytes = await vscode.workspace.fs.readFile(uri);
+        const bytes = await readInputFile(uri);
         const path = uri.path.toLowerCase();
         const image = IMAGE_EXTENSIONS.some((e) => path.endsWith(e)) ? readSettings(uri).image : undefined;
         return {
-          spec: { kind: 'file', fileName: uri.fsPath || uri.path, bytes: new Uint8Array(bytes), preprocessing: image },
+          spec: { kind: 'file', fileName: uri.fsPath || uri.path, bytes, preprocessing: image },
           label: vscode.workspace.asRelativePath(uri, false),
         };
       }

@@ -1,75 +1,286 @@
 // Where a model's bytes come from: the model file, its optional sidecar
-// (protocol/formats.ts sidecarNameFor) and, for a TF.js model.json, the weight
-// shards it names, all read with workspace.fs (so remote and virtual
-// workspaces work) and refused before reading when larger than
-// dtdLens.maxModelSizeMB. The engine parses; this module only reads.
+// (protocol/formats.ts sidecarNameFor) and the files the engine asks for next to
+// it (TF.js weight shards named by model.json). The host only reads, bounded,
+// and parses nothing: the bytes go to the engine, which parses the sidecar and
+// model.json and answers 'needFiles' with the shard names it needs.
+//
+// Every read is checked first (the extension host must stay alive whatever a
+// cloned repository holds):
+// - the file must be a regular file: a symlink to /dev/zero, a FIFO, a device or
+//   a folder is refused before it is opened; its size is checked against the
+//   limit before reading, and at most the limit is read (stat's size of a device
+//   or /proc file is 0);
+// - a sibling (sidecar, shard) must be a plain relative name whose real path lies
+//   inside the real path of the model's folder: for file: URIs through Node's
+//   realpath/lstat (and the descriptor's fstat), elsewhere through
+//   workspace.fs.stat, where a symbolic link is refused (where it leads cannot be
+//   checked).
+// Messages name the file, never a symlink's target, its size or its content.
 
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import * as vscode from 'vscode';
 import { EngineError, type ModelPayload } from '../engineClient';
-import { baseName, readSettings, sidecarUriFor } from '../config';
+import { baseName, readSettings } from '../config';
+import { LIMITS, sidecarNameFor, type ModelFiles } from '../protocol';
 
-/** Reads the model (size-checked), its optional sidecar and its TF.js shards. */
-export async function readModel(uri: vscode.Uri): Promise<ModelPayload> {
-  const settings = readSettings(uri);
-  const stat = await vscode.workspace.fs.stat(uri);
-  if (stat.type & vscode.FileType.Directory) throw new EngineError('bad-model', `${baseName(uri)} is a folder, not a model file.`);
-  const limit = settings.maxModelSizeMB * 1024 * 1024;
-  if (stat.size > limit) {
-    throw new EngineError(
-      'too-large',
-      `${baseName(uri)} is ${(stat.size / 1048576).toFixed(1)} MB, more than the limit of ${settings.maxModelSizeMB} MB (setting dtdLens.maxModelSizeMB).`,
-    );
-  }
-  const modelBytes = await vscode.workspace.fs.readFile(uri);
-  const sidecar = await readSidecar(uri);
-  const files = baseName(uri).toLowerCase() === 'model.json' ? await readShards(uri, modelBytes, limit - stat.size) : undefined;
-  // Uint8Array from workspace.fs may be a view on a bigger buffer: copy to send exactly the file.
-  return { fileName: uri.fsPath || uri.path, modelBytes: new Uint8Array(modelBytes), sidecar, files };
+const MB = 1024 * 1024;
+
+/** What is read, for messages. */
+interface Reading {
+  /** "the model", "the sidecar", "the weight file", "the input". */
+  what: string;
+  /** The name shown in messages. */
+  name: string;
+  /** Error code of a refusal. */
+  code: string;
+  /** Says what the limit is and how to raise it: "the limit of 200 MB (setting dtdLens.maxModelSizeMB)". */
+  limitText: string;
 }
 
-/** The parsed sidecar next to the model, or undefined when there is none (the common case). */
-async function readSidecar(model: vscode.Uri): Promise<unknown> {
-  const sidecarUri = sidecarUriFor(model);
-  let bytes: Uint8Array;
+function refused(r: Reading, problem: string): EngineError {
+  return new EngineError(r.code, `${r.name}: ${problem}`);
+}
+
+function tooLarge(r: Reading): EngineError {
+  return new EngineError('too-large', `${r.name}: ${r.what} is larger than ${r.limitText}; DTD Lens did not read it.`);
+}
+
+function notRegularText(r: Reading, kind: string): EngineError {
+  return refused(r, `${r.what} is ${kind}, not a regular file; DTD Lens reads only regular files.`);
+}
+
+function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
+
+function unreadable(r: Reading, e: unknown): EngineError {
+  const code = (e as { code?: unknown })?.code;
+  const why =
+    code === 'ENOENT' || code === 'FileNotFound' ? 'no such file'
+    : code === 'EACCES' || code === 'EPERM' || code === 'NoPermissions' ? 'permission denied'
+    : code === 'ELOOP' ? 'a loop of symbolic links'
+    : typeof code === 'string' ? code
+    : 'unreadable';
+  return refused(r, `cannot read ${r.what} (${why}).`);
+}
+
+const isMissing = (e: unknown) => {
+  const code = (e as { code?: unknown })?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'FileNotFound' || code === 'EntryNotFound';
+};
+
+const O_NONBLOCK = fs.constants.O_NONBLOCK ?? 0;
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
+/** Reads at most `maxBytes` of a local file, refusing a non-regular one (checked on the descriptor) or one longer than the limit. */
+async function readLocalBounded(file: string, flags: number, maxBytes: number, r: Reading): Promise<Uint8Array> {
+  let handle: fs.promises.FileHandle;
   try {
-    bytes = await vscode.workspace.fs.readFile(sidecarUri);
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    // O_NONBLOCK: a FIFO that slipped past the stat check does not block the open.
+    handle = await fs.promises.open(file, fs.constants.O_RDONLY | O_NONBLOCK | flags);
   } catch (e) {
-    throw new EngineError('bad-model', `${baseName(sidecarUri)}: not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
+    throw unreadable(r, e);
   }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw notRegularText(r, kindOf(st));
+    if (st.size > maxBytes) throw tooLarge(r);
+    let buf = new Uint8Array(Math.min(maxBytes, st.size) + 1);
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (n > maxBytes) throw tooLarge(r);
+        const grown = new Uint8Array(Math.min(maxBytes + 1, Math.max(2 * buf.length, 64 * 1024)));
+        grown.set(buf);
+        buf = grown;
+      }
+      const { bytesRead } = await handle.read(buf, n, buf.length - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    if (n > maxBytes) throw tooLarge(r);
+    return n === buf.length ? buf : buf.slice(0, n);
+  } catch (e) {
+    if (e instanceof EngineError) throw e;
+    throw unreadable(r, e);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** Reads through workspace.fs (remote and virtual workspaces) after checking type and size. */
+async function readViaWorkspace(uri: vscode.Uri, maxBytes: number, r: Reading, refuseSymlink: boolean): Promise<Uint8Array | undefined> {
+  let st: vscode.FileStat;
+  try {
+    st = await vscode.workspace.fs.stat(uri);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw unreadable(r, e);
+  }
+  if (refuseSymlink && st.type & vscode.FileType.SymbolicLink) {
+    throw refused(r, `${r.what} is a symbolic link; outside a local folder DTD Lens cannot check where it leads, so it reads only regular files next to the model.`);
+  }
+  if (st.type & vscode.FileType.Directory) throw notRegularText(r, 'a folder');
+  if (!(st.type & vscode.FileType.File)) throw notRegularText(r, 'a device, a pipe or another special file');
+  if (st.size > maxBytes) throw tooLarge(r);
+  const bytes = await vscode.workspace.fs.readFile(uri);
+  if (bytes.length > maxBytes) throw tooLarge(r);
+  // Uint8Array from workspace.fs may be a view on a bigger buffer: copy to send exactly the file.
+  return new Uint8Array(bytes);
 }
 
 /**
- * The weight shards a TF.js model.json names, read next to it. Only plain relative
- * names inside the model's folder are read (the engine checks again); the shards
- * count toward dtdLens.maxModelSizeMB.
+ * Reads a file the user chose (the model, an input): it may be a symbolic link, but
+ * what it leads to must be a regular file of at most `maxBytes`.
  */
-async function readShards(uri: vscode.Uri, manifestBytes: Uint8Array, budget: number): Promise<Record<string, Uint8Array>> {
-  let manifest: unknown;
+async function readChosen(uri: vscode.Uri, maxBytes: number, r: Reading): Promise<Uint8Array> {
+  if (uri.scheme !== 'file') {
+    const bytes = await readViaWorkspace(uri, maxBytes, r, false);
+    if (!bytes) throw refused(r, `cannot read ${r.what} (no such file).`);
+    return bytes;
+  }
+  let st: fs.Stats;
   try {
-    manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
+    st = await fs.promises.stat(uri.fsPath);
   } catch (e) {
-    throw new EngineError('bad-model', `${baseName(uri)}: not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
+    throw unreadable(r, e);
   }
-  const groups = (manifest as { weightsManifest?: { paths?: unknown }[] })?.weightsManifest;
-  const names = Array.isArray(groups) ? groups.flatMap((g) => (Array.isArray(g?.paths) ? g.paths.filter((x): x is string => typeof x === 'string') : [])) : [];
-  const files: Record<string, Uint8Array> = {};
-  const folder = vscode.Uri.joinPath(uri, '..');
-  for (const name of names) {
-    if (name.startsWith('/') || name.includes('..') || /^[a-z]+:/i.test(name)) continue; // the engine refuses it with a message
-    const shard = vscode.Uri.joinPath(folder, name);
-    const st = await vscode.workspace.fs.stat(shard).then(
-      (x) => x,
-      () => undefined,
-    );
-    if (!st) continue; // the engine names the missing shard
-    budget -= st.size;
-    if (budget < 0) throw new EngineError('too-large', `${baseName(uri)} and its weight shards are larger than the limit (setting dtdLens.maxModelSizeMB).`);
-    files[name] = new Uint8Array(await vscode.workspace.fs.readFile(shard));
+  if (!st.isFile()) throw notRegularText(r, kindOf(st));
+  if (st.size > maxBytes) throw tooLarge(r);
+  return readLocalBounded(uri.fsPath, 0, maxBytes, r);
+}
+
+/** True when `name` is a plain relative path: no absolute path, drive, URL or "..". */
+function isPlainRelativeName(name: string): boolean {
+  return (
+    name.length > 0 &&
+    !name.includes('\0') &&
+    !/^[a-z][a-z0-9+.-]*:/i.test(name) &&
+    !name.startsWith('/') &&
+    !name.startsWith('\\') &&
+    !name.split(/[\\/]/).some((s) => s === '..')
+  );
+}
+
+/**
+ * Reads the file `name` next to the model, confined to the model's folder (see the
+ * top of this file). undefined: there is no such file.
+ */
+async function readSibling(model: vscode.Uri, name: string, maxBytes: number, r: Reading): Promise<Uint8Array | undefined> {
+  if (!isPlainRelativeName(name)) throw refused(r, `${r.what} is not a plain name inside the model's folder (no "../", absolute paths or URLs); DTD Lens did not read it.`);
+  const folder = vscode.Uri.joinPath(model, '..');
+  const uri = vscode.Uri.joinPath(folder, ...name.split(/[\\/]/).filter((s) => s && s !== '.'));
+  if (uri.scheme !== 'file') return readViaWorkspace(uri, maxBytes, r, true);
+  let root: string;
+  try {
+    root = await fs.promises.realpath(folder.fsPath);
+  } catch (e) {
+    throw unreadable(r, e);
   }
-  return files;
+  try {
+    await fs.promises.lstat(uri.fsPath);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw unreadable(r, e);
+  }
+  let real: string;
+  try {
+    real = await fs.promises.realpath(uri.fsPath);
+  } catch (e) {
+    if (isMissing(e)) throw refused(r, `${r.what} is a symbolic link to a file that does not exist; DTD Lens did not read it.`);
+    throw unreadable(r, e);
+  }
+  const rel = nodePath.relative(root, real);
+  if (rel === '' || rel.startsWith('..') || nodePath.isAbsolute(rel)) {
+    throw refused(r, `${r.what} leads outside the model's folder (through a symbolic link); DTD Lens reads only files inside the model's folder.`);
+  }
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.lstat(real);
+  } catch (e) {
+    throw unreadable(r, e);
+  }
+  if (!st.isFile()) throw notRegularText(r, kindOf(st));
+  if (st.size > maxBytes) throw tooLarge(r);
+  // The real path has no symlink left: O_NOFOLLOW refuses one that appears in between.
+  return readLocalBounded(real, O_NOFOLLOW, maxBytes, r);
+}
+
+/**
+ * Reads the model (a regular file within dtdLens.maxModelSizeMB) and its sidecar as
+ * bytes, and returns a reader for the files the engine will ask for next to it;
+ * those count toward the same limit.
+ */
+export async function readModel(uri: vscode.Uri): Promise<ModelPayload> {
+  const settings = readSettings(uri);
+  const limit = settings.maxModelSizeMB * MB;
+  const limitText = `the limit of ${settings.maxModelSizeMB} MB (setting dtdLens.maxModelSizeMB)`;
+  const name = baseName(uri);
+  const modelBytes = await readModelFile(uri, limit, name, limitText);
+  const sidecarName = sidecarNameFor(name);
+  const sidecarBytes = await readSibling(uri, sidecarName, LIMITS.sidecarBytes, {
+    what: 'the sidecar',
+    name: sidecarName,
+    code: 'bad-model',
+    limitText: `the limit of ${LIMITS.sidecarBytes / MB} MB for sidecars`,
+  });
+  let budget = limit - modelBytes.length;
+  const read = new Map<string, Uint8Array | undefined>();
+  const readSiblings = async (names: string[]): Promise<ModelFiles> => {
+    const files: ModelFiles = {};
+    for (const shard of names) {
+      if (!read.has(shard)) {
+        if (read.size >= LIMITS.siblingFiles) throw new EngineError('bad-model', `${name}: names more than ${LIMITS.siblingFiles} weight files.`);
+        const r: Reading = { what: `the weight file of ${name}`, name: shard, code: 'bad-model', limitText };
+        const bytes = await readSibling(uri, shard, Math.max(0, budget), r).catch((e: unknown) => {
+          if (e instanceof EngineError && e.code === 'too-large') {
+            throw new EngineError('too-large', `${name} and its weight files are larger than ${limitText} together; DTD Lens did not read them.`);
+          }
+          throw e;
+        });
+        read.set(shard, bytes);
+        if (bytes) budget -= bytes.length;
+      }
+      const bytes = read.get(shard);
+      if (bytes) Object.defineProperty(files, shard, { value: bytes, enumerable: true, writable: true, configurable: true });
+    }
+    return files;
+  };
+  return { fileName: uri.fsPath || uri.path, modelBytes, sidecarBytes, readSiblings };
+}
+
+/** The model file itself, with the size message the settings page documents. */
+async function readModelFile(uri: vscode.Uri, limit: number, name: string, limitText: string): Promise<Uint8Array> {
+  const r: Reading = { what: 'the model', name, code: 'bad-model', limitText };
+  try {
+    return await readChosen(uri, limit, r);
+  } catch (e) {
+    if (e instanceof EngineError && e.code === 'too-large') {
+      // Its own size is the user's to know (it is the file they chose); a symlink's target's size is never said.
+      const st = await vscode.workspace.fs.stat(uri).then(
+        (s) => s,
+        () => undefined,
+      );
+      if (st && st.size > limit && !(st.type & vscode.FileType.SymbolicLink)) {
+        throw new EngineError('too-large', `${name} is ${(st.size / MB).toFixed(1)} MB, more than ${limitText}.`);
+      }
+    }
+    throw e;
+  }
+}
+
+/** Reads an input file the user chose: a regular file within LIMITS.inputFileMB. */
+export function readInputFile(uri: vscode.Uri): Promise<Uint8Array> {
+  return readChosen(uri, LIMITS.inputFileMB * MB, {
+    what: 'the input',
+    name: vscode.workspace.asRelativePath(uri, false),
+    code: 'bad-input',
+    limitText: `the limit of ${LIMITS.inputFileMB} MB for input files`,
+  });
 }

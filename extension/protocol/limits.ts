@@ -12,6 +12,14 @@ export const LIMITS = {
   safetensorsHeaderBytes: 100_000_000,
   /** Decoded image pixels (a 50-megapixel photo). */
   imagePixels: 50_000_000,
+  /** The sidecar `<model>.dtd.json` (bytes): it describes layers, never weights. */
+  sidecarBytes: 4 * 1024 * 1024,
+  /** Nesting depth of the sidecar's JSON (arrays and objects), checked before parsing. */
+  sidecarDepth: 64,
+  /** Distinct files a model may name next to itself (TF.js weight shards); they count toward the model size limit. */
+  siblingFiles: 1000,
+  /** Input files (JSON, CSV, .npy, images) read by the host or the command line (MB). */
+  inputFileMB: 200,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;

@@ -5,6 +5,7 @@
 
 import type { AuditOptions, AuditResult } from './audit';
 import type { ImagePreprocessing } from './image';
+import { LIMITS } from './limits';
 import { RESULT_SCHEMA, type ExplainOptions, type ExplainResult, type ModelSummary, type Progress } from './result';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
@@ -12,6 +13,19 @@ export type WireExplainOptions = Omit<ExplainOptions, 'onProgress' | 'signal'>;
 
 /** Files that belong to a model besides its main file (TF.js weight shards), by their name relative to it. */
 export type ModelFiles = Record<string, Uint8Array>;
+
+/**
+ * A model as it crosses to the engine: bytes only, never parsed by the host. The
+ * sidecar `<model>.dtd.json` goes as its bytes (the engine parses it, bounded);
+ * files the model names next to itself are asked for by the engine ('needFiles')
+ * once it has parsed the model, and the host answers with 'files'.
+ */
+export interface WireModel {
+  fileName: string;
+  modelBytes: Uint8Array;
+  sidecarBytes?: Uint8Array;
+  files?: ModelFiles;
+}
 
 /** Audit options that can cross a process boundary. */
 export type WireAuditOptions = Omit<AuditOptions, 'onProgress' | 'signal'>;
@@ -24,9 +38,11 @@ export type InputSpec =
 
 // ── host → engine ──────────────────────────────────────────────────────────
 export type HostToEngine =
-  | { type: 'explain'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; files?: ModelFiles; input: InputSpec; options: WireExplainOptions }
-  | { type: 'inspect'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; files?: ModelFiles; input?: InputSpec }
-  | { type: 'audit'; id: number; fileName: string; modelBytes: Uint8Array; sidecar?: unknown; files?: ModelFiles; options: WireAuditOptions }
+  | ({ type: 'explain'; id: number; input: InputSpec; options: WireExplainOptions } & WireModel)
+  | ({ type: 'inspect'; id: number; input?: InputSpec } & WireModel)
+  | ({ type: 'audit'; id: number; options: WireAuditOptions } & WireModel)
+  /** The answer to 'needFiles': the files the host could read (a missing one is left out), or why it refused. */
+  | { type: 'files'; id: number; files: ModelFiles; error?: { code: string; message: string } }
   | { type: 'cancel'; id: number }
   | { type: 'ping'; id: number };
 
@@ -46,7 +62,9 @@ export type EngineToHost =
   | { type: 'audited'; id: number; audit: AuditResult; csv: string }
   | { type: 'error'; id: number; code: string; message: string }
   | { type: 'log'; level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; message: string }
-  | { type: 'pong'; id: number };
+  | { type: 'pong'; id: number }
+  /** The model names files next to itself (TF.js weight shards): the host reads them, confined to the model's folder, and answers 'files'. */
+  | { type: 'needFiles'; id: number; names: string[] };
 
 // ── host → webview ─────────────────────────────────────────────────────────
 export interface WebviewSettings {
@@ -101,20 +119,41 @@ export function isEngineToHost(v: unknown): v is EngineToHost {
       return typeof v.message === 'string';
     case 'pong':
       return typeof v.id === 'number';
+    case 'needFiles':
+      return typeof v.id === 'number' && Array.isArray(v.names) && v.names.length <= LIMITS.siblingFiles && v.names.every((n) => typeof n === 'string');
     default:
       return false;
   }
+}
+
+/** A name → bytes map of at most LIMITS.siblingFiles entries. */
+function isModelFiles(v: unknown): v is ModelFiles {
+  if (!isObj(v) || Array.isArray(v)) return false;
+  const entries = Object.entries(v);
+  return entries.length <= LIMITS.siblingFiles && entries.every(([, b]) => b instanceof Uint8Array);
+}
+
+/** The model part of a request: bytes only. */
+function isWireModel(v: Record<string, unknown>): boolean {
+  return (
+    typeof v.fileName === 'string' &&
+    v.modelBytes instanceof Uint8Array &&
+    (v.sidecarBytes === undefined || v.sidecarBytes instanceof Uint8Array) &&
+    (v.files === undefined || isModelFiles(v.files))
+  );
 }
 
 export function isHostToEngine(v: unknown): v is HostToEngine {
   if (!isObj(v) || typeof v.type !== 'string' || typeof v.id !== 'number') return false;
   switch (v.type) {
     case 'explain':
-      return typeof v.fileName === 'string' && v.modelBytes instanceof Uint8Array && isObj(v.input) && isObj(v.options);
+      return isWireModel(v) && isObj(v.input) && isObj(v.options);
     case 'inspect':
-      return typeof v.fileName === 'string' && v.modelBytes instanceof Uint8Array;
+      return isWireModel(v) && (v.input === undefined || isObj(v.input));
     case 'audit':
-      return typeof v.fileName === 'string' && v.modelBytes instanceof Uint8Array && isObj(v.options) && typeof v.options.inputs === 'number';
+      return isWireModel(v) && isObj(v.options) && typeof v.options.inputs === 'number';
+    case 'files':
+      return isModelFiles(v.files) && (v.error === undefined || (isObj(v.error) && typeof v.error.code === 'string' && typeof v.error.message === 'string'));
     case 'cancel':
     case 'ping':
       return true;

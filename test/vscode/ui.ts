@@ -203,7 +203,10 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       await rows.first().waitFor({ state: 'visible', timeout: 5000 });
       const names = (await rows.allTextContents()).map((t) => t.trim()).sort();
       await page.keyboard.press('Escape');
-      const expected = ['cnn.keras', 'corrupt.onnx', 'mlp3_seed1_notebook.onnx', 'mlp3_seed1_notebook.safetensors', 'model.json', 'nested.onnx', 'truncated.safetensors'];
+      // hostile/ (workspace.ts prepareHostileFiles, POSIX): leaky.safetensors and escape-tfjs/model.json; zero.onnx is a
+      // symlink, which the workspace search does not follow.
+      const hostile = process.platform === 'win32' ? [] : ['leaky.safetensors', 'model.json'];
+      const expected = ['cnn.keras', 'corrupt.onnx', 'mlp3_seed1_notebook.onnx', 'mlp3_seed1_notebook.safetensors', 'model.json', 'nested.onnx', 'truncated.safetensors', ...hostile].sort();
       if (JSON.stringify(names) !== JSON.stringify(expected)) throw new Error(`model picker lists ${names.join(', ')}`);
     });
 

@@ -2,7 +2,7 @@
 // ../shared/fixtures/dtd beside the clone, or /work/shared/fixtures/dtd), an
 // input file, a .txt file, folders, and models that must fail cleanly.
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 
@@ -44,5 +44,31 @@ export function prepareWorkspace(dir: string): void {
     png.data[4 * i + 3] = 255;
   }
   writeFileSync(join(dir, 'inputs', 'image.png'), PNG.sync.write(png));
+  prepareHostileFiles(dir, fx, models);
+}
+
+/**
+ * Files a cloned repository can carry to attack the host (issue 12): a model that
+ * is a symlink to /dev/zero, a sidecar that is a symlink out of its folder, and a
+ * TF.js model.json whose shard path escapes through a symlinked sub-folder (to a
+ * shard of the right size, which would otherwise be used silently). POSIX only.
+ */
+function prepareHostileFiles(dir: string, fx: string, models: string): void {
+  if (process.platform === 'win32') return;
+  const hostile = join(dir, 'hostile');
+  mkdirSync(hostile, { recursive: true });
+  symlinkSync('/dev/zero', join(hostile, 'zero.onnx'));
+  copyFileSync(join(fx, 'mlp3_seed1_notebook.safetensors'), join(hostile, 'leaky.safetensors'));
+  symlinkSync('/etc/passwd', join(hostile, 'leaky.dtd.json'));
+  // The shard lives outside the model's folder; model.json reaches it through weights/ → ../outside.
+  mkdirSync(join(dir, 'outside'), { recursive: true });
+  const tfjs = join(models, 'tfjs', 'cnn3x10_bn_gap_seed2');
+  copyFileSync(join(tfjs, 'group1-shard1of1.bin'), join(dir, 'outside', 'group1-shard1of1.bin'));
+  const escape = join(hostile, 'escape-tfjs');
+  mkdirSync(escape, { recursive: true });
+  symlinkSync(join('..', '..', 'outside'), join(escape, 'weights'));
+  const doc = JSON.parse(readFileSync(join(tfjs, 'model.json'), 'utf8'));
+  doc.weightsManifest[0].paths = ['weights/group1-shard1of1.bin'];
+  writeFileSync(join(escape, 'model.json'), JSON.stringify(doc));
 }
 

@@ -25,9 +25,11 @@ export interface LoaderOptions {
   finalActivation?: Activation;
   /**
    * Reads a file next to the model by its relative name (TF.js weight shards named in
-   * model.json's weightsManifest). The loader refuses names that leave the model's folder.
+   * model.json's weightsManifest). The loader refuses names that leave the model's folder;
+   * the shells confine the read to it (engine/files.ts, the host's modelSource.ts).
+   * undefined: there is no such file (the loader names it).
    */
-  readSibling?: (name: string) => Uint8Array;
+  readSibling?: (name: string) => Uint8Array | undefined;
   /** The same, given up front: relative name → bytes (used before readSibling). */
   files?: Record<string, Uint8Array>;
   /** Bound on the bytes unpacked from a zip archive (.keras, .pt); default 10 × 200 MB. */

@@ -314,6 +314,38 @@ test('a corrupt model gives an error message naming the file, and no crash', asy
   assert.equal((await explainMlp3()).status, 'ok', 'the extension and the engine keep working');
 });
 
+test('hostile files in the workspace: a model symlinked to /dev/zero, a sidecar and a shard that leave the folder — refused by name, the host stays alive', async () => {
+  if (process.platform === 'win32') return;
+  const cases: [string, RegExp, RegExp][] = [
+    ['hostile/zero.onnx', /^zero\.onnx: the model is a device, not a regular file/, /zero\.onnx/],
+    ['hostile/leaky.safetensors', /^leaky\.dtd\.json: the sidecar leads outside the model's folder/, /leaky\.dtd\.json/],
+    ['hostile/escape-tfjs/model.json', /^weights\/group1-shard1of1\.bin: the weight file of model\.json leads outside the model's folder/, /group1-shard1of1\.bin/],
+  ];
+  const hostPid = process.pid;
+  for (const [rel, message, named] of cases) {
+    const notices = api.notices.length;
+    const started = Date.now();
+    const out = await api.explain(file(rel), { input: { kind: 'random', seed: 1 }, explainedOutput: 0, useDefaults: true });
+    assert.equal(out.status, 'error', `${rel}: ${JSON.stringify(out)}`);
+    assert.match(out.error!.message, message, rel);
+    assert.doesNotMatch(out.error!.message, /root:|\/etc|\/dev\/|bytes|MB/, `${rel}: nothing of the target`);
+    assert.ok(Date.now() - started < 10000, `${rel}: refused at once`);
+    const shown = api.notices.slice(notices);
+    assert.equal(shown.length, 1, JSON.stringify(shown));
+    assert.equal(shown[0].level, 'error');
+    assert.match(shown[0].message, named);
+    assert.doesNotMatch(shown[0].message, /root:/);
+  }
+  // The inspector reads the same way.
+  const zero = file('hostile/zero.onnx');
+  await vscode.commands.executeCommand('vscode.openWith', zero, 'dtdLens.modelInspector');
+  const inspected = await waitFor('the inspector to show the refusal', () => api.inspected.get(zero.toString()), 15000);
+  assert.match(inspected.error ?? '', /zero\.onnx: the model is a device/);
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  assert.equal(process.pid, hostPid);
+  assert.equal((await explainMlp3()).status, 'ok', 'the extension host and the engine keep working');
+}, 60000);
+
 test('a model over dtdLens.maxModelSizeMB is refused before it is read', async () => {
   await setSetting('maxModelSizeMB', 0.001); // ~1 KB; the model is ~2 KB
   try {
