@@ -173,3 +173,20 @@ export function dropNonFiniteBaselines(net: Network, b: Baselines, float32: bool
   }
   return { ...b, lrp };
 }
+
+/**
+ * An estimated count in words: "about 3.54e+6", or, where the estimate
+ * overflows a double, "more than 1.8e+308 (about 10^602)" — never "Infinity".
+ * `log10` is the estimate's logarithm when the caller can compute it.
+ */
+export function aboutCount(n: number, log10?: number): string {
+  if (Number.isFinite(n)) return `about ${n.toExponential(2)}`;
+  return `more than ${Number.MAX_VALUE.toExponential(1)}${log10 !== undefined && Number.isFinite(log10) ? ` (about 10^${Math.floor(log10)})` : ''}`;
+}
+
+/** log10 of fullBackwardCost (fixtures: C(L) = 3, C(l) = (2 + n_l)·C(l+1)), finite where the cost itself overflows. */
+export function fullBackwardLog10Cost(net: Network): number {
+  let c = Math.log10(3);
+  for (let l = net.layers.length - 1; l >= 1; l--) c += Math.log10(2 + net.layers[l - 1].outFeatures);
+  return c;
+}

@@ -21,7 +21,7 @@ import { SampledFullBackward } from './sampled';
 import { NetMats } from './forward';
 import { explainBatch, trainFreeRoots } from './explainBatch';
 import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
-import { summarizeModel } from './assemble';
+import { aboutCount, fullBackwardLog10Cost, summarizeModel } from './assemble';
 import { outputUnmoved } from './checks';
 import { DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_SAME_REGION, LIMITS } from '../protocol';
 import type { CancelSignal } from '../protocol';
@@ -186,7 +186,12 @@ function trainFreeAll(net: Network, X: Float64Array[], row: number, rules: RuleS
   const b = explainBatch(mats, Xm, row, rules);
   const nL = net.layers[L - 1].outFeatures;
   const top = f64.read(b.fwd.act[L]);
-  const out = { relevance: b.relevance.map((m) => f64.read(m)), f: Float64Array.from({ length: N }, (_, s) => top[s * nL + row]), ok: b.ok };
+  const relevance = b.relevance.map((m) => f64.read(m));
+  const f = Float64Array.from({ length: N }, (_, s) => top[s * nL + row]);
+  // An input whose output or relevance is NaN or ±Infinity in some layer did not decompose (finite or failed).
+  const widths = [n0, ...net.layers.map((l) => l.outFeatures)];
+  const finite = (s: number) => Number.isFinite(f[s]) && relevance.every((r, l) => r.subarray(s * widths[l], (s + 1) * widths[l]).every(Number.isFinite));
+  const out = { relevance, f, ok: b.ok.map((ok, s) => ok && finite(s)) };
   b.dispose();
   mats.dispose();
   return out;
@@ -253,7 +258,7 @@ function auditFullBackward(net: Network, X: Float64Array[], row: number, rules: 
   const firstNet = fixedNet ?? fullBackwardNetwork(net, maxCost, X[0]);
   if (finder === 'linear') {
     const cost = fullBackwardCost(firstNet);
-    if (cost > maxCost) throw new DtdError('too-costly', `Full-backward with linear roots needs about ${cost.toExponential(2)} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
+    if (cost > maxCost) throw new DtdError('too-costly', `Full-backward with linear roots needs ${aboutCount(cost, fullBackwardLog10Cost(firstNet))} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
   }
   const samplerFor = (fbNet: DenseNetwork) => new SampledFullBackward(fbNet, fbRules, row, { finder: finder as Exclude<RootFinderName, 'linear'>, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, sameRegion: DEFAULT_SAME_REGION, seed, maxTreeEntries: 1_000_000, inputNonNegative: true });
   // One sampler (and its region cache) across inputs when the network does not depend on the input.
@@ -286,6 +291,7 @@ function auditFullBackward(net: Network, X: Float64Array[], row: number, rules: 
       if (e instanceof DecompositionFailure) continue;
       throw e;
     }
+    if (!Number.isFinite(f) || !Array.prototype.every.call(relevance, Number.isFinite)) continue; // non-finite: a failed input
     if (perInputNet) checkMaxPoolWinners(net, x, [], tree);
     ok++;
     let anyOutside = false;

@@ -19,7 +19,7 @@ import type { Baselines, ExplainOptions, ExplainResult, Precision, RootInfo, Rul
 import { checkDefinitions, RESULT_SCHEMA, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_METHOD, DEFAULT_PRECISION, DEFAULT_SEED, DEFAULT_TOP_K, METHODS, ROOT_FINDERS } from '../protocol';
 import { computeFlows } from './flows';
 import { ENGINE_VERSION } from './version';
-import { computeBaselines, describeNonFinite, dropNonFiniteBaselines, firstNonFinite, firstNonFiniteForward, FLOAT64_HINT, lastLayerRelevance, layerDiagnostics, layerLabel, poolRuleText, summarizeModel, topDown } from './assemble';
+import { aboutCount, computeBaselines, describeNonFinite, fullBackwardLog10Cost, dropNonFiniteBaselines, firstNonFinite, firstNonFiniteForward, FLOAT64_HINT, lastLayerRelevance, layerDiagnostics, layerLabel, poolRuleText, summarizeModel, topDown } from './assemble';
 import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
 
 function checkInput(net: Network, input: ArrayLike<number>): Float64Array {
@@ -121,7 +121,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       if (cost > maxCost) {
         throw new DtdError(
           'too-costly',
-          `Full-backward with the linear root finder needs about ${cost.toExponential(2)} relevance evaluations on this ${L}-layer network (the recursion is exponential in depth); the limit is ${maxCost.toExponential(2)}. Use the train-free method, a sampled root finder, or raise maxCost.`,
+          `Full-backward with the linear root finder needs ${aboutCount(cost, fullBackwardLog10Cost(fbNet!))} relevance evaluations on this ${L}-layer network (the recursion is exponential in depth); the limit is ${maxCost.toExponential(2)}. Use the train-free method, a sampled root finder, or raise maxCost.`,
         );
       }
       if (precision === 'float32') warnings.push('Full-backward with the linear root finder runs in float64: roots on ReLU hinges are decided by rounding.');
