@@ -1,9 +1,10 @@
 // The host side of the engine child process: one forked `dist/engine.js`
 // reused across runs, typed requests with ids (extension/protocol.ts), progress
-// events, cancellation, and recovery. A crash, a hang (no message for
-// `timeoutSeconds` during a request) or a cancel the engine does not answer
+// events, cancellation, and recovery. A crash, a hang (no progress in work
+// done for `timeoutSeconds` during a request) or a cancel the engine does not answer
 // within 0.8 s (so that Cancel always ends a run within a second) kills the
-// process; the next request forks a fresh one.
+// process; the next request forks a fresh one. Progress in work done is a
+// progress message whose stage or fraction changed (engineWatchdog.ts).
 // Everything the engine says goes to the LogOutputChannel.
 
 import { fork, type ChildProcess } from 'node:child_process';
@@ -19,6 +20,7 @@ import {
   type WireExplainOptions,
 } from './protocol';
 import type { ExplainResult, Progress } from './protocol';
+import { ProgressWatchdog } from './engineWatchdog';
 import type { AuditResult } from './protocol';
 
 /** Why a request failed. `code` is the engine's DtdError code, or one of the host's own. */
@@ -67,7 +69,7 @@ interface Pending {
   reject: (e: EngineError) => void;
   onProgress?: (p: Progress) => void;
   expect: 'result' | 'inspected' | 'audited' | 'pong';
-  watchdog?: NodeJS.Timeout;
+  watchdog?: ProgressWatchdog;
   cancelTimer?: NodeJS.Timeout;
   readSiblings?: ModelPayload['readSiblings'];
 }
@@ -271,17 +273,19 @@ export class EngineClient {
   }
 
   private armWatchdog(p: Pending): void {
-    if (p.watchdog) clearTimeout(p.watchdog);
+    p.watchdog?.stop();
     const seconds = this.opts.timeoutSeconds();
     if (!(seconds > 0)) return;
-    p.watchdog = setTimeout(() => {
+    // Time since the last progress in work done: repeated progress messages do not keep a hung engine alive.
+    p.watchdog = new ProgressWatchdog(seconds * 1000, () => {
       if (!this.pending.has(p.id)) return;
-      this.opts.log.error(`request ${p.id}: no word from the engine for ${seconds} s; considering it hung`);
+      this.opts.log.error(`request ${p.id}: no progress from the engine for ${seconds} s; considering it hung`);
       this.kill(
-        `The DTD Lens engine did not respond for ${seconds} seconds (setting dtdLens.engineTimeoutSeconds) and was stopped. The next run starts a fresh engine.`,
+        `The DTD Lens engine made no progress for ${seconds} seconds (setting dtdLens.engineTimeoutSeconds) and was stopped. The next run starts a fresh engine.`,
         'engine-timeout',
       );
-    }, seconds * 1000);
+    });
+    p.watchdog.start();
   }
 
   /**
@@ -316,7 +320,7 @@ export class EngineClient {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    if (p.watchdog) clearTimeout(p.watchdog);
+    p.watchdog?.stop();
     if (p.cancelTimer) clearTimeout(p.cancelTimer);
     fn();
   }
@@ -346,7 +350,7 @@ export class EngineClient {
       case 'progress': {
         const p = this.pending.get(m.id);
         if (!p) return;
-        this.armWatchdog(p);
+        p.watchdog?.progress(m.progress);
         p.onProgress?.(m.progress);
         return;
       }

@@ -84,3 +84,109 @@ export function layerDiagnostics(net: Network, relevance: (number[] | null)[], r
   return out;
 }
 
+
+// ── finite or failed: NaN and ±Infinity never pass as a result ─────────────
+
+export interface NonFinite {
+  /** Index of the array in the list given (a layer, or 0 for the input). */
+  index: number;
+  /** How many values are NaN, +Infinity, −Infinity, of `size`. */
+  nan: number;
+  inf: number;
+  size: number;
+}
+
+function nonFiniteIn(v: ArrayLike<number>, index: number): NonFinite | null {
+  let nan = 0, inf = 0;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (x - x !== 0) {
+      if (x !== x) nan++;
+      else inf++;
+    }
+  }
+  return nan || inf ? { index, nan, inf, size: v.length } : null;
+}
+
+/** The first array with a NaN or ±Infinity, in the order of `indices` (default: 0, 1, …); nulls are skipped. */
+export function firstNonFinite(arrays: readonly (ArrayLike<number> | null | undefined)[], indices: Iterable<number> = arrays.keys()): NonFinite | null {
+  for (const i of indices) {
+    const v = arrays[i];
+    const bad = v ? nonFiniteIn(v, i) : null;
+    if (bad) return bad;
+  }
+  return null;
+}
+
+/** Layers L, L−1, …, 0: where relevance going down from the output first stops being finite. */
+export function topDown(L: number): number[] {
+  return Array.from({ length: L + 1 }, (_, i) => L - i);
+}
+
+/** "±Infinity in 3 of 10 values", "NaN in all 10 values". */
+export function describeNonFinite(b: NonFinite): string {
+  const what = b.nan && b.inf ? 'NaN or ±Infinity' : b.nan ? 'NaN' : '±Infinity';
+  const count = b.nan + b.inf;
+  if (b.size === 1) return `${what} in its one value`;
+  return `${what} in ${count === b.size ? `all ${b.size}` : `${count} of ${b.size}`} values`;
+}
+
+/** The name of relevance/activation index l (0 = the input) in messages. */
+export function layerLabel(net: Network, l: number): string {
+  return l === 0 ? 'the input' : `layer '${net.layers[l - 1].name}' (${l} of ${net.layers.length})`;
+}
+
+/**
+ * The first layer (bottom-up) whose pre-activations or activations are not
+ * finite, from a forward pass: pre[l-1] and act[l] belong to layer l.
+ */
+export function firstNonFiniteForward(pre: readonly ArrayLike<number>[], act: readonly ArrayLike<number>[]): NonFinite | null {
+  for (let l = 1; l < act.length; l++) {
+    const bad = firstNonFinite([pre[l - 1], act[l]]);
+    if (bad) return { ...bad, index: l };
+  }
+  return null;
+}
+
+/** What to do when float32 overflows: the advice appended to messages about non-finite values. */
+export const FLOAT64_HINT = 'Values this large overflow float32 (about ±3.4e38): run in float64 (--precision float64, setting dtdLens.precision).';
+
+/**
+ * Baselines with a NaN or ±Infinity are dropped, each with a warning (they
+ * compare, they are not the result): LRP rules one by one (α2β1 grows ×3 per
+ * layer and overflows in very deep networks), all of them when the gradient
+ * itself is not finite.
+ */
+export function dropNonFiniteBaselines(net: Network, b: Baselines, float32: boolean, warnings: string[]): Baselines | null {
+  const hint = float32 ? ` ${FLOAT64_HINT}` : '';
+  const g = firstNonFinite([b.gradient, b.gradientTimesInput]);
+  if (g) {
+    warnings.push(`Baselines left out: the gradient at the input is not finite (${describeNonFinite(g)}).${hint}`);
+    return null;
+  }
+  const lrp: Baselines['lrp'] = {};
+  for (const [key, v] of Object.entries(b.lrp)) {
+    const perLayer = v.perLayer ?? [v.relevance];
+    const bad = firstNonFinite(perLayer, topDown(perLayer.length - 1)) ?? firstNonFinite([v.relevance]);
+    if (bad) warnings.push(`Baseline LRP ${key} left out: its relevance is not finite at ${layerLabel(net, bad.index)} and below (${describeNonFinite(bad)}).${hint}`);
+    else lrp[key] = v;
+  }
+  return { ...b, lrp };
+}
+
+/**
+ * An estimated count in words: "about 3.54e+6", or, where the estimate
+ * overflows a double, "more than 1.8e+308 (about 10^602)" — never "Infinity".
+ * `log10` is the estimate's logarithm when the caller can compute it.
+ */
+export function aboutCount(n: number, log10?: number): string {
+  if (Number.isFinite(n)) return `about ${n.toExponential(2)}`;
+  return `more than ${Number.MAX_VALUE.toExponential(1)}${log10 !== undefined && Number.isFinite(log10) ? ` (about 10^${Math.floor(log10)})` : ''}`;
+}
+
+/** log10 of fullBackwardCost (fixtures: C(L) = 3, C(l) = (2 + n_l)·C(l+1)), finite where the cost itself overflows. */
+export function fullBackwardLog10Cost(net: Network): number {
+  let c = Math.log10(3);
+  for (let l = net.layers.length - 1; l >= 1; l--) c += Math.log10(2 + net.layers[l - 1].outFeatures);
+  return c;
+}

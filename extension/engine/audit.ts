@@ -21,9 +21,10 @@ import { SampledFullBackward } from './sampled';
 import { NetMats } from './forward';
 import { explainBatch, trainFreeRoots } from './explainBatch';
 import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
-import { summarizeModel } from './assemble';
+import { aboutCount, fullBackwardLog10Cost, summarizeModel } from './assemble';
 import { outputUnmoved } from './checks';
-import { DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_SAME_REGION } from '../protocol';
+import { DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_SAME_REGION, LIMITS } from '../protocol';
+import type { CancelSignal } from '../protocol';
 import type { AuditOptions, AuditResult, AuditRow, Method, RootFinderName, RuleSpec, SanityCheck, SanityResult, TreeEntry } from '../protocol';
 
 export const AUDIT_DEFINITIONS: Record<string, string> = {
@@ -37,16 +38,112 @@ export const AUDIT_DEFINITIONS: Record<string, string> = {
 
 const f64 = new TypedOps('float64');
 
-/** |N(0, I)| inputs with f(x) > minOutput, as the research experiments draw them. */
-export function drawInputs(net: Network, n: number, seed: number, row: number, minOutput: number, maxTries = 1000 * n + 1000): Float64Array[] {
+export interface DrawOptions {
+  /** The most draws rejected (explained output not above the threshold); default LIMITS.randomInputDraws + 1000·(n − 1). */
+  maxRejected?: number;
+  /** The most seconds spent on rejected draws; default LIMITS.randomInputSeconds. */
+  maxSeconds?: number;
+  signal?: CancelSignal;
+  /** The clock in ms (tests). */
+  now?: () => number;
+}
+
+/** What a search for random inputs saw: per output (after the output selection), how often it was above the threshold and how often it was the largest. */
+export interface DrawSearch {
+  inputs: Float64Array[];
+  draws: number;
+  seconds: number;
+  /** Why the search stopped before it had n inputs; null when it has them. */
+  stoppedBy: 'draws' | 'time' | null;
+  /** above[k]: draws whose output k exceeded the threshold (finite or not). */
+  above: number[];
+  /** largest[k]: draws where output k was the largest output. */
+  largest: number[];
+  /** firstAbove[k]: the first draw whose output k exceeded the threshold. */
+  firstAbove: (Float64Array | null)[];
+}
+
+/**
+ * Draws |N(0, I)| inputs (deterministic for a seed) until n of them have the
+ * output on last-layer row `row` above `minOutput`, within a budget of
+ * rejected draws and of time spent on them, so that an output that is never
+ * positive ends in seconds, not minutes.
+ */
+export function searchInputs(net: Network, n: number, seed: number, row: number, minOutput: number, opts: DrawOptions = {}): DrawSearch {
   const rng = new Rng(seed);
-  const out: Float64Array[] = [];
-  for (let t = 0; t < maxTries && out.length < n; t++) {
+  const now = opts.now ?? (() => performance.now());
+  const maxRejected = opts.maxRejected ?? LIMITS.randomInputDraws + 1000 * Math.max(0, n - 1);
+  const maxMs = 1000 * (opts.maxSeconds ?? LIMITS.randomInputSeconds);
+  const sel = net.outputSelection;
+  const start = sel ? sel.start : 0;
+  const nOut = outputSize(net);
+  const L = net.layers.length;
+  const out: DrawSearch = { inputs: [], draws: 0, seconds: 0, stoppedBy: null, above: new Array(nOut).fill(0), largest: new Array(nOut).fill(0), firstAbove: new Array(nOut).fill(null) };
+  const t0 = now();
+  let rejected = 0;
+  let rejectedMs = 0;
+  while (out.inputs.length < n) {
+    if (rejected >= maxRejected) {
+      out.stoppedBy = 'draws';
+      break;
+    }
+    if (rejectedMs >= maxMs) {
+      out.stoppedBy = 'time';
+      break;
+    }
+    if ((out.draws & 255) === 255) throwIfCancelled(opts.signal);
+    const t = now();
     const x = Float64Array.from({ length: net.inputSize }, () => Math.abs(rng.normal()));
-    if (forward64(net, x).act[net.layers.length][row] > minOutput) out.push(x);
+    const top = forward64(net, x).act[L];
+    out.draws++;
+    let best = 0;
+    for (let k = 0; k < nOut; k++) {
+      const v = top[start + k];
+      if (v > minOutput) {
+        out.above[k]++;
+        out.firstAbove[k] ??= x;
+      }
+      if (v > top[start + best]) best = k;
+    }
+    out.largest[best]++;
+    if (top[row] > minOutput) out.inputs.push(x);
+    else {
+      rejected++;
+      rejectedMs += now() - t;
+    }
   }
-  if (out.length < n) throw new DtdError('bad-input', `Only ${out.length} of ${n} random inputs had an output above ${minOutput} in ${maxTries} draws.`);
+  out.seconds = (now() - t0) / 1000;
   return out;
+}
+
+/** "7 (100 %), 8 (99.8 %)": the outputs above the threshold in a search, most often first. */
+export function outputsAbove(search: DrawSearch, limit = 10): string {
+  const ks = search.above.map((c, k) => ({ c, k })).filter((e) => e.c > 0).sort((a, b) => b.c - a.c || a.k - b.k);
+  const pct = (c: number) => `${+((100 * c) / search.draws).toPrecision(3)} %`;
+  return ks.slice(0, limit).map((e) => `${e.k} (${pct(e.c)})`).join(', ') + (ks.length > limit ? `, … (${ks.length} in all)` : '');
+}
+
+/** Why a search for random inputs ended without enough of them, naming the model file and what to do. */
+export function searchFailure(net: Network, search: DrawSearch, n: number, k: number, seed: number, minOutput: number, outputFlag = '--output K'): DtdError {
+  const file = net.source.file;
+  const budget = search.stoppedBy === 'time' ? `the time limit of ${LIMITS.randomInputSeconds} s for draws that miss` : `the limit of draws that miss`;
+  const found = n === 1 ? `no random input with output ${k} above ${minOutput}` : `only ${search.inputs.length} of ${n} random inputs with output ${k} above ${minOutput}`;
+  const others = outputsAbove(search);
+  const advice = others
+    ? `Outputs above ${minOutput} in these draws: ${others}; explain one of them with ${outputFlag}.`
+    : `No output was above ${minOutput} in these draws: give an input of your own (--input FILE), or a lower --min-output.`;
+  return new DtdError(
+    'bad-input',
+    `${file}: ${found} in ${search.draws} draws from |N(0, I)| (seed ${seed}, ${search.seconds.toFixed(1)} s; stopped at ${budget}); output ${k} may be off for non-negative inputs. ${advice}`,
+    file,
+  );
+}
+
+/** |N(0, I)| inputs with f(x) > minOutput, as the research experiments draw them (within the draw budget of searchInputs). */
+export function drawInputs(net: Network, n: number, seed: number, row: number, minOutput: number, opts: DrawOptions = {}): Float64Array[] {
+  const search = searchInputs(net, n, seed, row, minOutput, opts);
+  if (search.inputs.length < n) throw searchFailure(net, search, n, row - (net.outputSelection?.start ?? 0), seed, minOutput);
+  return search.inputs;
 }
 
 function median(v: number[]): number {
@@ -89,7 +186,12 @@ function trainFreeAll(net: Network, X: Float64Array[], row: number, rules: RuleS
   const b = explainBatch(mats, Xm, row, rules);
   const nL = net.layers[L - 1].outFeatures;
   const top = f64.read(b.fwd.act[L]);
-  const out = { relevance: b.relevance.map((m) => f64.read(m)), f: Float64Array.from({ length: N }, (_, s) => top[s * nL + row]), ok: b.ok };
+  const relevance = b.relevance.map((m) => f64.read(m));
+  const f = Float64Array.from({ length: N }, (_, s) => top[s * nL + row]);
+  // An input whose output or relevance is NaN or ±Infinity in some layer did not decompose (finite or failed).
+  const widths = [n0, ...net.layers.map((l) => l.outFeatures)];
+  const finite = (s: number) => Number.isFinite(f[s]) && relevance.every((r, l) => r.subarray(s * widths[l], (s + 1) * widths[l]).every(Number.isFinite));
+  const out = { relevance, f, ok: b.ok.map((ok, s) => ok && finite(s)) };
   b.dispose();
   mats.dispose();
   return out;
@@ -156,7 +258,7 @@ function auditFullBackward(net: Network, X: Float64Array[], row: number, rules: 
   const firstNet = fixedNet ?? fullBackwardNetwork(net, maxCost, X[0]);
   if (finder === 'linear') {
     const cost = fullBackwardCost(firstNet);
-    if (cost > maxCost) throw new DtdError('too-costly', `Full-backward with linear roots needs about ${cost.toExponential(2)} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
+    if (cost > maxCost) throw new DtdError('too-costly', `Full-backward with linear roots needs ${aboutCount(cost, fullBackwardLog10Cost(firstNet))} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
   }
   const samplerFor = (fbNet: DenseNetwork) => new SampledFullBackward(fbNet, fbRules, row, { finder: finder as Exclude<RootFinderName, 'linear'>, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, sameRegion: DEFAULT_SAME_REGION, seed, maxTreeEntries: 1_000_000, inputNonNegative: true });
   // One sampler (and its region cache) across inputs when the network does not depend on the input.
@@ -189,6 +291,7 @@ function auditFullBackward(net: Network, X: Float64Array[], row: number, rules: 
       if (e instanceof DecompositionFailure) continue;
       throw e;
     }
+    if (!Number.isFinite(f) || !Array.prototype.every.call(relevance, Number.isFinite)) continue; // non-finite: a failed input
     if (perInputNet) checkMaxPoolWinners(net, x, [], tree);
     ok++;
     let anyOutside = false;
@@ -328,7 +431,7 @@ export async function audit(model: Network, opts: AuditOptions): Promise<AuditRe
   const finder = opts.rootFinder ?? 'linear';
   const progress = opts.onProgress ?? (() => {});
   progress({ stage: `Drawing ${opts.inputs} inputs`, fraction: 0 });
-  const X = drawInputs(net, opts.inputs, seed, row, minOutput);
+  const X = drawInputs(net, opts.inputs, seed, row, minOutput, { signal: opts.signal });
   const timings: Record<string, number> = { draw: performance.now() - t0 };
   const rows: AuditRow[] = [];
   const names = net.layers.map((l) => l.name);

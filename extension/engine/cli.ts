@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DtdError, isDtdError } from './errors';
-import { SUPPORTED_MODEL_EXTENSIONS, explain, loadModel, parseInput, randomInput, sidecarNameFor } from './index';
+import { SUPPORTED_MODEL_EXTENSIONS, drawRandomInput, explain, loadModel, parseInput, sidecarNameFor } from './index';
 import type { Network } from './network';
 import { renderHtmlReport } from './report';
 import { PACKAGE_VERSION } from './version';
@@ -50,12 +50,14 @@ Input:
                           or a PNG/JPEG image (resized and normalised as the sidecar's "preprocessing" says,
                           or as --channel-order rgb|bgr --grayscale luma|average --scale 0..1|0..255|-1..1
                           --mean m1,m2,m3 --std s1,s2,s3 --resize bilinear|none say)
-  --random-input          draw |N(0, I)| until the explained output exceeds --min-output
+  --random-input          draw |N(0, I)| until the explained output exceeds --min-output (at most
+                          ${LIMITS.randomInputDraws} draws and ${LIMITS.randomInputSeconds} s of draws that miss)
   --seed N                random seed (default 0; also seeds the root finders)
   --min-output T          threshold for --random-input (default 0)
 
 What to explain:
-  --output K              explained output index (default 0)
+  --output K              explained output index (default 0; with --random-input, when output 0 is never
+                          positive, the output most often largest, with a warning)
   --method M              ${choices(METHODS, DEFAULT_METHOD)}
 ${RULE_HELP}
   --zero-bias             lrp: leave the biases out of every rule
@@ -261,8 +263,10 @@ async function runExplain(argv: string[]): Promise<number> {
   if (fa !== undefined && fa !== 'relu' && fa !== 'linear') fail(`--final-activation must be relu or linear, got '${fa}'.`);
   const { net, preprocessing } = loadWithSidecar(modelFile, fa as 'relu' | 'linear' | undefined);
   const seed = int(values.seed, '--seed') ?? 0;
-  const explainedOutput = int(values.output, '--output');
+  let explainedOutput = int(values.output, '--output');
   let x: Float64Array;
+  // A random input for an output that is never positive falls back to the output most often largest (when --output was not given).
+  let drawWarning: string | undefined;
   if (values.input && values['random-input']) fail('Give either --input FILE or --random-input, not both.');
   // Image preprocessing: flags on the command line win over the model's sidecar.
   const flags: Record<string, unknown> = {};
@@ -273,8 +277,12 @@ async function runExplain(argv: string[]): Promise<number> {
   const fromFlags = parsePreprocessing(flags, (problem) => new DtdError('bad-usage', `Image preprocessing flags: ${problem.replace(/preprocessing\./g, '--').replace('channelOrder', 'channel-order')}`));
   const imagePre = Object.keys(fromFlags).length ? { ...preprocessing, ...fromFlags } : preprocessing;
   if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize, { shape: net.inputShape, preprocessing: imagePre });
-  else if (values['random-input']) x = randomInput(net, { seed, minOutput: num(values['min-output'], '--min-output') ?? 0, explainedOutput });
-  else fail('Say which input to explain: --input FILE or --random-input [--seed N].');
+  else if (values['random-input']) {
+    const draw = drawRandomInput(net, { seed, minOutput: num(values['min-output'], '--min-output') ?? 0, explainedOutput });
+    x = draw.x;
+    explainedOutput = draw.explainedOutput;
+    drawWarning = draw.warning;
+  } else fail('Say which input to explain: --input FILE or --random-input [--seed N].');
   const options: ExplainOptions = {
     explainedOutput,
     method: values.method as ExplainOptions['method'],
@@ -301,6 +309,7 @@ async function runExplain(argv: string[]): Promise<number> {
   } finally {
     bar.done();
   }
+  if (drawWarning) result.warnings.unshift(drawWarning);
   if (!values.quiet && values.json !== '-') process.stdout.write(summary(result) + '\n');
   else if (!values.quiet) process.stderr.write(summary(result) + '\n');
   writeOutputs([result], values.json, values.html);

@@ -19,7 +19,7 @@ import type { Baselines, ExplainOptions, ExplainResult, Precision, RootInfo, Rul
 import { checkDefinitions, RESULT_SCHEMA, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_METHOD, DEFAULT_PRECISION, DEFAULT_SEED, DEFAULT_TOP_K, METHODS, ROOT_FINDERS } from '../protocol';
 import { computeFlows } from './flows';
 import { ENGINE_VERSION } from './version';
-import { computeBaselines, lastLayerRelevance, layerDiagnostics, poolRuleText, summarizeModel } from './assemble';
+import { aboutCount, computeBaselines, describeNonFinite, fullBackwardLog10Cost, dropNonFiniteBaselines, firstNonFinite, firstNonFiniteForward, FLOAT64_HINT, lastLayerRelevance, layerDiagnostics, layerLabel, poolRuleText, summarizeModel, topDown } from './assemble';
 import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
 
 function checkInput(net: Network, input: ArrayLike<number>): Float64Array {
@@ -85,7 +85,13 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   let contributions: (Map<number, Float64Array> | null)[] | undefined;
   const diagExtra: ExplainResult['diagnostics'] = { layers: [] };
 
-  if (!(explainedValue > 0)) {
+  // Finite or failed: a forward pass that overflows (float64) is not decomposed at all.
+  const fwdBad = firstNonFiniteForward(fwd.pre, fwd.act);
+  if (fwdBad) {
+    status = 'failed';
+    statusCode = 'non-finite';
+    message = `The forward pass is not finite from ${layerLabel(net, fwdBad.index)} up (${describeNonFinite(fwdBad)} in its pre-activations or activations, even in float64): the weights or the input are too large to compute with, so nothing is decomposed.`;
+  } else if (!(explainedValue > 0)) {
     warnings.push(`The explained output is ${explainedValue}: with f(x) ≤ 0 there is no positive relevance to decompose.`);
   }
 
@@ -94,7 +100,9 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   const mats = new NetMats(ops, net);
   try {
     const tStart = performance.now();
-    if (method === 'train-free') {
+    if (fwdBad) {
+      // Nothing to decompose: the result carries the activations and says where they overflowed.
+    } else if (method === 'train-free') {
       progress({ stage: 'Train-free decomposition', fraction: 0.1 });
       const tf = runTrainFree(mats, x, row, rules, options.checkConsistent ?? true);
       relevance = tf.relevance;
@@ -102,7 +110,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       statusCode = tf.statusCode;
       message = tf.message;
       progress({ stage: 'Checking roots', fraction: 0.5 });
-      roots = trainFreeRoots(mats, [x], [relevance], row, rules, { inputNonNegative: [inputNonNegative], warnings })[0];
+      if (statusCode !== 'non-finite' && !firstNonFinite(relevance)) roots = trainFreeRoots(mats, [x], [relevance], row, rules, { inputNonNegative: [inputNonNegative], warnings })[0];
     } else if (lrpRules) {
       progress({ stage: 'LRP', fraction: 0.1 });
       const X = ops.matrix(1, x.length, x);
@@ -115,7 +123,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       if (cost > maxCost) {
         throw new DtdError(
           'too-costly',
-          `Full-backward with the linear root finder needs about ${cost.toExponential(2)} relevance evaluations on this ${L}-layer network (the recursion is exponential in depth); the limit is ${maxCost.toExponential(2)}. Use the train-free method, a sampled root finder, or raise maxCost.`,
+          `Full-backward with the linear root finder needs ${aboutCount(cost, fullBackwardLog10Cost(fbNet!))} relevance evaluations on this ${L}-layer network (the recursion is exponential in depth); the limit is ${maxCost.toExponential(2)}. Use the train-free method, a sampled root finder, or raise maxCost.`,
         );
       }
       if (precision === 'float32') warnings.push('Full-backward with the linear root finder runs in float64: roots on ReLU hinges are decided by rounding.');
@@ -180,12 +188,20 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
     }
     timings.decomposition = performance.now() - tStart;
     throwIfCancelled(options.signal);
+    // Relevance that is NaN or ±Infinity anywhere fails the result, naming where it appeared first going down.
+    const float32 = ops.precision === 'float32' && method !== 'full-backward';
+    const relBad = fwdBad || statusCode === 'non-finite' ? null : firstNonFinite(relevance, topDown(L));
+    if (relBad) {
+      status = 'failed';
+      statusCode = 'non-finite';
+      message = `The relevance is not finite at ${layerLabel(net, relBad.index)}, the first layer going down from the output where it is not (${describeNonFinite(relBad)}; f(x) = ${Math.abs(explainedValue) >= 1e6 ? explainedValue.toExponential(3) : explainedValue}).${float32 ? ` ${FLOAT64_HINT}` : ' The weights or activations are too large for the rule to compute with.'}`;
+    }
 
     let baselines: Baselines | null = null;
-    if (options.baselines ?? true) {
+    if ((options.baselines ?? true) && !fwdBad) {
       progress({ stage: 'Baselines', fraction: 0.96 });
       const tb = performance.now();
-      baselines = computeBaselines(mats, x, row);
+      baselines = dropNonFiniteBaselines(net, computeBaselines(mats, x, row), ops.precision === 'float32', warnings);
       timings.baselines = performance.now() - tb;
     }
 
@@ -263,13 +279,19 @@ function runTrainFree<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: num
   const X = ops.matrix(1, x.length, x);
   const b = explainBatch(mats, X, row, rules);
   const relevance = b.relevance.map((m) => Array.from(ops.read(m)));
+  // The float64 forward pass was finite (explain() checked it); in float32 it may still overflow.
+  const fwdBad = firstNonFiniteForward(b.fwd.pre.map((m) => ops.read(m)), b.fwd.act.map((m) => ops.read(m)));
   b.dispose();
   ops.dispose(X);
   let status: TrainFreeOutcome['status'] = 'ok';
   let statusCode: TrainFreeOutcome['statusCode'] = 'ok';
   let message: string | null = null;
   const l = b.noRootLayer[0];
-  if (l > 0) {
+  if (fwdBad) {
+    status = 'failed';
+    statusCode = 'non-finite';
+    message = `In ${ops.precision} the forward pass is not finite from ${layerLabel(net, fwdBad.index)} up (${describeNonFinite(fwdBad)}), although it is in float64.${ops.precision === 'float32' ? ` ${FLOAT64_HINT}` : ''}`;
+  } else if (l > 0) {
     status = 'failed';
     statusCode = 'no-root';
     message = `No unit of ${net.layers[l - 1].name} has a root under rule ${ruleToText(rules[l - 1])} (v·w = 0 for every unit, e.g. all its inputs are 0): relevance stops there, so the layers below receive none.`;

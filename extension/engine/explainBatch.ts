@@ -5,13 +5,13 @@
 
 import { rootChecks, inDomain, samePattern } from './checks';
 import { forwardBatch, type BatchForward, type NetMats } from './forward';
-import { denseRow, type DenseNetwork } from './network';
+import { denseRow, type DenseNetwork, type Layer, type Network } from './network';
 import type { Mat } from './ops/ops';
 import { TypedOps } from './ops/typed';
 import { crossingIn, localLinearRegion, type Polytope } from './region';
 import { singleNeuronRoot } from './rules';
 import { explainedRowStart, trainFreeBatch } from './trainFree';
-import type { RootInfo, RuleSpec } from '../protocol';
+import { LIMITS, type RootInfo, type RuleSpec } from '../protocol';
 
 /** Train-free root checks are skipped (with a warning) for a layer whose roots would hold more numbers than this, per input. */
 export const MAX_ROOT_CHECK_COST = 1e7;
@@ -58,6 +58,33 @@ export interface TrainFreeRootsOptions {
   /** Keep the root vectors in the result (default true, up to MAX_ROOT_VALUES_PER_LAYER per layer). */
   keepRoots?: boolean;
   warnings?: string[];
+  /** The most multiply-adds per input spent on the checks (default LIMITS.rootCheckWork); the lowest layers' checks are skipped past it. */
+  maxWorkPerInput?: number;
+}
+
+/** Multiply-adds of one layer's forward map for one point. */
+function layerMacs(layer: Layer): number {
+  if (layer.kind === 'dense') return layer.weight.length;
+  if (layer.kind === 'conv2d') return (layer.weight.length * layer.outFeatures) / layer.outShape[0];
+  return layer.inFeatures;
+}
+
+/**
+ * What checking the roots of each layer costs (multiply-adds, for `roots[l-1]`
+ * roots per layer l): every root is run through the layers above its own and
+ * decomposed back down to it, so layer l costs about 2·Σ_{k ≥ l} max(pass,
+ * roots·macs_k). Summed over the layers that is ∝ depth² for a deep narrow
+ * network (the per-pass overhead dominates there). Returns cost[l-1].
+ */
+export function rootCheckCosts(net: Network, roots: number[]): number[] {
+  const L = net.layers.length;
+  const macs = net.layers.map(layerMacs);
+  return net.layers.map((layer, i) => {
+    if (layer.kind !== 'dense' && layer.kind !== 'conv2d') return 0;
+    let c = 0;
+    for (let k = i; k < L; k++) c += 2 * Math.max(LIMITS.rootCheckLayerPass, roots[i] * macs[k]);
+    return c;
+  });
 }
 
 /** A root with what the audit also needs: the explained output computed from the root. */
@@ -92,13 +119,40 @@ export function trainFreeRoots<M extends Mat>(
   const out: CheckedRoot[][][] = Array.from({ length: N }, () => []);
   // The crossed constraint is named from the exact region (dense networks; one region per layer input).
   const allDense = net.layers.every((q) => q.kind === 'dense');
+  // A budget on the whole check: from the top down, layers are checked while the estimate stays within it; the lower ones are skipped.
+  const rootsPerLayer = net.layers.map((layer, i) => {
+    if (i === L - 1) return N;
+    if (!opts.relevantOnly) return N * layer.outFeatures;
+    let c = 0;
+    for (let s = 0; s < N; s++) for (const v of Array.from(relevance[s][i + 1] ?? [])) if (v !== 0) c++;
+    return c;
+  });
+  const costs = rootCheckCosts(net, rootsPerLayer);
+  const budget = (opts.maxWorkPerInput ?? LIMITS.rootCheckWork) * N;
+  let skipBelow = 0; // layers 1..skipBelow are not checked
+  let total = 0;
+  for (let l = L; l >= 1; l--) {
+    total += costs[l - 1];
+    if (total > budget) {
+      skipBelow = l;
+      break;
+    }
+  }
+  if (skipBelow > 0) {
+    const all = costs.reduce((a, b) => a + b, 0);
+    const names = net.layers.slice(0, skipBelow).filter((q) => q.kind === 'dense' || q.kind === 'conv2d').map((q) => q.name);
+    const shown = names.length > 4 ? `${names.slice(0, 2).join(', ')}, …, ${names[names.length - 1]}` : names.join(', ');
+    opts.warnings?.push(
+      `Root diagnostics skipped for the ${names.length} lowest layer${names.length === 1 ? '' : 's'} (${shown}): checking every root re-runs the network above it, about ${all.toExponential(2)} multiply-adds${N > 1 ? ` for ${N} inputs` : ''} on this ${L}-layer network (limit ${LIMITS.rootCheckWork.toExponential(0)} per input); the ${L - skipBelow} layers above are checked.`,
+    );
+  }
   for (let l = 1; l <= L; l++) {
     const layer = net.layers[l - 1];
     const rule = rules[l - 1];
     const n = layer.inFeatures;
     const units = l === L ? [row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
     // Pooling layers have no rule roots (max: winner takes all; average: proportional).
-    if (layer.kind !== 'dense' && layer.kind !== 'conv2d') {
+    if ((layer.kind !== 'dense' && layer.kind !== 'conv2d') || l <= skipBelow) {
       for (const o of out) o.push([]);
       continue;
     }

@@ -4,7 +4,8 @@
 import { DtdError } from './errors';
 import { forward as forward64, outputs as outputs64 } from './forward';
 import { explainedRow, outputSize, type Network } from './network';
-import { drawInputs } from './audit';
+import { outputsAbove, searchFailure, searchInputs } from './audit';
+import type { CancelSignal } from '../protocol';
 
 export { explain } from './explain';
 export { summarizeModel } from './assemble';
@@ -30,23 +31,60 @@ export interface RandomInputOptions {
   seed: number;
   /** Draw until the explained output is above this (default 0). */
   minOutput?: number;
+  /** The output asked for; when undefined, output 0, or the output most often largest when output 0 is never above minOutput. */
   explainedOutput?: number;
+  /** The most draws that miss (default LIMITS.randomInputDraws). */
   maxTries?: number;
+  /** The most seconds spent on draws that miss (default LIMITS.randomInputSeconds). */
+  maxSeconds?: number;
+  /** How the caller names the choice of output in advice (default the command line's "--output K"). */
+  outputFlag?: string;
+  signal?: CancelSignal;
+}
+
+export interface RandomInputDraw {
+  x: Float64Array;
+  /** The output x was drawn for: the one asked, or the fallback when none was asked and output 0 was never positive. */
+  explainedOutput: number;
+  /** Set when the output is a fallback: what happened, in words, for the result's warnings. */
+  warning?: string;
 }
 
 /**
  * A random input as the research experiments draw them: |N(0, I)|, redrawn
- * until the explained output exceeds `minOutput`. Deterministic for a seed.
+ * until the explained output exceeds `minOutput`, within a budget of draws and
+ * time. Deterministic for a seed. When no output was asked and output 0 is
+ * never above the threshold, the output that was largest most often (among
+ * those that were above it) is explained instead, with a warning.
  */
-export function randomInput(net: Network, opts: RandomInputOptions): Float64Array {
-  const k = opts.explainedOutput ?? 0;
-  if (k < 0 || k >= outputSize(net)) throw new DtdError('bad-usage', `Output ${k} does not exist: ${net.source.file} has outputs 0..${outputSize(net) - 1}.`);
+export function drawRandomInput(net: Network, opts: RandomInputOptions): RandomInputDraw {
+  const asked = opts.explainedOutput;
+  const k = asked ?? 0;
+  const nOut = outputSize(net);
+  if (!Number.isInteger(k) || k < 0 || k >= nOut) throw new DtdError('bad-usage', `Output ${k} does not exist: ${net.source.file} has outputs 0..${nOut - 1}.`);
   const min = opts.minOutput ?? 0;
-  const tries = opts.maxTries ?? 10000;
-  try {
-    return drawInputs(net, 1, opts.seed, explainedRow(net, k), min, tries)[0];
-  } catch (e) {
-    if (!(e instanceof DtdError)) throw e;
-    throw new DtdError('bad-input', `No random input with output ${k} above ${min} was found in ${tries} draws from |N(0, I)| (seed ${opts.seed}); this output may be off for non-negative inputs.`);
+  const search = searchInputs(net, 1, opts.seed, explainedRow(net, k), min, { maxRejected: opts.maxTries, maxSeconds: opts.maxSeconds, signal: opts.signal });
+  if (search.inputs.length) return { x: search.inputs[0], explainedOutput: k };
+  if (asked === undefined) {
+    // The output most often largest, among those that were above the threshold at least once.
+    let best = -1;
+    for (let j = 0; j < nOut; j++) {
+      if (!search.firstAbove[j]) continue;
+      if (best < 0 || search.largest[j] > search.largest[best] || (search.largest[j] === search.largest[best] && search.above[j] > search.above[best])) best = j;
+    }
+    if (best >= 0) {
+      const share = +((100 * search.largest[best]) / search.draws).toPrecision(3);
+      return {
+        x: search.firstAbove[best]!,
+        explainedOutput: best,
+        warning: `Output 0 was never above ${min} in ${search.draws} random draws (seed ${opts.seed}), so output ${best} is explained instead: the largest output in ${share} % of the draws. Outputs above ${min}: ${outputsAbove(search)}; choose one with ${opts.outputFlag ?? '--output K'}.`,
+      };
+    }
   }
+  throw searchFailure(net, search, 1, k, opts.seed, min, opts.outputFlag);
+}
+
+/** The input of drawRandomInput (for callers that always name the output, or take its fallback silently). */
+export function randomInput(net: Network, opts: RandomInputOptions): Float64Array {
+  return drawRandomInput(net, opts).x;
 }

@@ -20,6 +20,18 @@ export const LIMITS = {
   siblingFiles: 1000,
   /** Input files (JSON, CSV, .npy, images) read by the host or the command line (MB). */
   inputFileMB: 200,
+  /** Random inputs (--random-input, the audit): the most draws of |N(0, I)| without one whose explained output is above the threshold. */
+  randomInputDraws: 10_000,
+  /** Random inputs: the most seconds spent drawing without one whose explained output is above the threshold. */
+  randomInputSeconds: 10,
+  /**
+   * Train-free root checks: the most multiply-adds per explained input spent re-running the network
+   * above each layer's roots (every layer pass counts at least `rootCheckLayerPass`). Deep networks
+   * cost ∝ depth² here; past this the lowest layers' checks are skipped with a warning.
+   */
+  rootCheckWork: 1e9,
+  /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width. */
+  rootCheckLayerPass: 1000,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;

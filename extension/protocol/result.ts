@@ -88,7 +88,8 @@ export type ResultStatusCode =
   | 'no-positive-relevance' // full-backward: at some point no unit carries positive relevance
   | 'signed-input' // interpolation finder needs non-negative layer inputs
   | 'inconsistent' // a unit did not pass on its relevance (rule "0")
-  | 'output-not-positive'; // informative: f(x) ≤ 0, nothing to explain
+  | 'output-not-positive' // informative: f(x) ≤ 0, nothing to explain
+  | 'non-finite'; // an activation or relevance overflowed to ±Infinity or became NaN: the message names the first layer
 
 export interface RootChecks {
   /** |R_j(root)| ≤ tolerance·max(|R_j(a)|, tiny). */
