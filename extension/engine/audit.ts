@@ -213,14 +213,14 @@ function inputStats(r: ArrayLike<number>, f: number): { negative: boolean; consE
   return { negative, consErr: Math.abs(sum - f) / Math.abs(f) };
 }
 
-function auditTrainFree(net: Network, X: Float64Array[], row: number, rules: RuleSpec[], ruleText: string): AuditRow {
+function auditTrainFree(net: Network, X: Float64Array[], row: number, rules: RuleSpec[], ruleText: string, warnings: string[]): AuditRow {
   const N = X.length, L = net.layers.length, n0 = net.inputSize;
   const tf = trainFreeAll(net, X, row, rules);
   const mats = new NetMats(f64, net);
   const okIdx = X.map((_, s) => s).filter((s) => tf.ok[s]);
   // The same roots and checks as explain(), for every input that decomposed, batched per layer.
   const perLayer = (s: number) => tf.relevance.map((r, l) => r.subarray(s * (l === 0 ? n0 : net.layers[l - 1].outFeatures), (s + 1) * (l === 0 ? n0 : net.layers[l - 1].outFeatures)));
-  const roots = trainFreeRoots(mats, okIdx.map((s) => X[s]), okIdx.map(perLayer), row, rules, { inputNonNegative: okIdx.map(() => true), relevantOnly: true, keepRoots: false });
+  const roots = trainFreeRoots(mats, okIdx.map((s) => X[s]), okIdx.map(perLayer), row, rules, { inputNonNegative: okIdx.map(() => true), relevantOnly: true, keepRoots: false, warnings });
   mats.dispose();
   const c = { withOutside: 0, outside: 0, unmoved: 0, negative: 0, consErr: 0 };
   let count = 0;
@@ -433,6 +433,7 @@ export async function audit(model: Network, opts: AuditOptions): Promise<AuditRe
   progress({ stage: `Drawing ${opts.inputs} inputs`, fraction: 0 });
   const X = drawInputs(net, opts.inputs, seed, row, minOutput, { signal: opts.signal });
   const timings: Record<string, number> = { draw: performance.now() - t0 };
+  const warnings: string[] = [];
   const rows: AuditRow[] = [];
   const names = net.layers.map((l) => l.name);
   let done = 0;
@@ -445,7 +446,7 @@ export async function audit(model: Network, opts: AuditOptions): Promise<AuditRe
       progress({ stage: `${method} with ${label}`, fraction: done / total });
       const t = performance.now();
       try {
-        rows.push(method === 'train-free' ? auditTrainFree(net, X, row, rules, label) : auditFullBackward(net, X, row, rules, label, finder, seed, opts));
+        rows.push(method === 'train-free' ? auditTrainFree(net, X, row, rules, label, warnings) : auditFullBackward(net, X, row, rules, label, finder, seed, opts));
       } catch (e) {
         // A method too costly for this network does not stop the others: its row says why it was skipped.
         if (!(e instanceof DtdError) || e.code !== 'too-costly') throw e;
@@ -464,7 +465,7 @@ export async function audit(model: Network, opts: AuditOptions): Promise<AuditRe
   }
   timings.total = performance.now() - t0;
   progress({ stage: 'Done', fraction: 1 });
-  return { schema: 'dtd-lens/audit@1', model: summarizeModel(net), explainedOutput: k, seed, minOutput, inputs: X.length, rows, sanity, definitions: AUDIT_DEFINITIONS, timings };
+  return { schema: 'dtd-lens/audit@1', model: summarizeModel(net), explainedOutput: k, seed, minOutput, inputs: X.length, rows, sanity, definitions: AUDIT_DEFINITIONS, timings, warnings: [...new Set(warnings)] };
 }
 
 const pct = (v: number) => (Number.isNaN(v) ? '—' : `${(100 * v).toFixed(1)} %`);
@@ -489,6 +490,7 @@ export function auditTable(r: AuditResult): string {
   const skipped = new Map<string, string[]>();
   for (const x of r.rows) if (x.skipped) skipped.set(x.skipped, [...(skipped.get(x.skipped) ?? []), `${x.rule} · ${x.method}`]);
   for (const [why, which] of skipped) lines.push('', `Skipped (${which.join(', ')}): ${why}`);
+  for (const w of r.warnings ?? []) lines.push('', `Warning: ${w}`);
   if (r.sanity) {
     lines.push('', 'Sanity checks');
     if (r.sanity.randomization) for (const s of r.sanity.randomization) lines.push(`  parameters randomised from ${s.randomizedFrom} up: mean Spearman ρ with the original explanation ${Number.isNaN(s.meanSpearman) ? '— (no input has relevance left)' : s.meanSpearman.toFixed(3)} (${s.pairs} inputs)`);

@@ -58,5 +58,7 @@ export interface AuditResult {
   /** Definitions of the columns, in words. */
   definitions: Record<string, string>;
   timings: Record<string, number>;
+  /** What the audit left out or assumed (e.g. root checks skipped on very deep networks), once each. */
+  warnings?: string[];
 }
 
