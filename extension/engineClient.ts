@@ -18,6 +18,7 @@ import {
   type WireExplainOptions,
 } from './protocol';
 import type { ExplainResult, Progress } from './protocol';
+import { LIMITS } from './protocol';
 import type { AuditResult } from './protocol';
 
 /** Why a request failed. `code` is the engine's DtdError code, or one of the host's own. */
@@ -166,7 +167,8 @@ export class EngineClient {
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-      execArgv: [],
+      // A bounded heap (protocol/limits.ts): a model that needs more fails in the engine, never in the host.
+      execArgv: [`--max-old-space-size=${LIMITS.engineHeapMB}`],
     });
     this.child = child;
     this.spawnCount++;
