@@ -139,17 +139,22 @@ export function walkBTreeV2(fh: ArrayBuffer, header: number): void {
 /** Most bytes one gzip chunk may inflate to: set around each chunked read (jsfive is synchronous). */
 let inflateLimit: number = LIMITS.uncompressedBytes;
 
-/** zlib-inflates `buf` in slices, refusing output past inflateLimit. Replaces jsfive's unbounded pako call. */
+/** jsfive's gzip filter, replaced: inflateBounded under the current chunk's limit. */
 function boundedZlib(buf: ArrayBuffer): ArrayBuffer {
+  return inflateBounded(buf, inflateLimit);
+}
+
+/** zlib-inflates `buf` in slices, refusing output past `limit` bytes. */
+export function inflateBounded(buf: ArrayBuffer, limit: number): ArrayBuffer {
   const input = new Uint8Array(buf);
   const parts: Uint8Array[] = [];
   let total = 0;
   const z = new Unzlib((chunk) => {
     total += chunk.length;
-    if (total > inflateLimit) refuse(`a gzip-compressed chunk inflates to more than the ${count(inflateLimit)} bytes its dataset's chunk shape allows (a compression bomb)`);
+    if (total > limit) refuse(`a gzip-compressed chunk inflates to more than the ${count(limit)} bytes its dataset's chunk shape allows (a compression bomb)`);
     parts.push(chunk);
   });
-  const SLICE = 4096; // ≤ ~4 MB inflated per step
+  const SLICE = 1024; // ≤ ~1 MB inflated per step
   for (let at = 0; at < input.length; at += SLICE) z.push(input.subarray(at, Math.min(at + SLICE, input.length)), at + SLICE >= input.length);
   if (input.length === 0) z.push(input, true);
   const out = new Uint8Array(total);

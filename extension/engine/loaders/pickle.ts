@@ -75,7 +75,9 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
   const fail = (problem: string) => badModel(fileName, `${where}: ${problem}`);
   const stack: unknown[] = [];
   const marks: number[] = [];
-  const memo = new Map<number, unknown>();
+  // The memo: an array (dense MEMOIZE slots are fast; sparse BINPUT slots make it holey, still correct).
+  const memo: unknown[] = [];
+  let memoized = 0;
   const refused = new Map<string, PGlobal>();
   let pos = 0;
   const need = (n: number) => {
@@ -115,8 +117,11 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
     if (items > LIMITS.pickleItems) throw fail(`the pickle builds more than ${count(LIMITS.pickleItems)} values into lists, tuples and dicts; refused (hostile or too large for a state dict).`);
   };
   const memoize = (k: number, v: unknown) => {
-    if (!memo.has(k) && memo.size >= LIMITS.pickleMemo) throw fail(`the pickle memoizes more than ${count(LIMITS.pickleMemo)} values; refused (hostile or corrupt).`);
-    memo.set(k, v);
+    if (!(k in memo)) {
+      if (memoized >= LIMITS.pickleMemo) throw fail(`the pickle memoizes more than ${count(LIMITS.pickleMemo)} values; refused (hostile or corrupt).`);
+      memoized++;
+    }
+    memo[k] = v;
   };
   const pop = () => {
     if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) throw fail('the pickle pops from an empty stack (corrupt).');
@@ -224,11 +229,11 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
       case 0x43: push(take(u8()).slice()); break; // SHORT_BINBYTES
       case 0x71: memoize(u8(), top()); break; // BINPUT
       case 0x72: memoize(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memoize(memo.size, top()); break; // MEMOIZE
+      case 0x94: memoize(memoized, top()); break; // MEMOIZE
       case 0x68: case 0x6a: { // BINGET, LONG_BINGET
         const k = op === 0x68 ? u8() : u32();
-        if (!memo.has(k)) throw fail(`the pickle reads memo slot ${k}, which was never written (corrupt).`);
-        push(memo.get(k));
+        if (!(k in memo)) throw fail(`the pickle reads memo slot ${k}, which was never written (corrupt).`);
+        push(memo[k]);
         break;
       }
       case 0x63: { const module = line(); global(module, line()); break; } // GLOBAL
