@@ -68,11 +68,21 @@ export function readZip(
     }
     const parts: Uint8Array[] = [];
     chunks.set(file.name, parts);
+    let inflated = 0;
     file.ondata = (err, chunk, final) => {
       if (failure) return;
       if (err) {
-        failure = badModel(fileName, `entry '${file.name}' cannot be inflated (${err.message}); the archive is truncated or corrupt.`);
+        failure = badModel(fileName, `entry '${file.name}' cannot be inflated (${errorText(err)}); the archive is truncated or corrupt.`);
         file.terminate();
+        return;
+      }
+      // An entry may not inflate past the size its header declares (when it declares one): a bomb
+      // stops at its own claim, long before the archive's bound.
+      inflated += chunk.length;
+      if (file.originalSize !== undefined && inflated > file.originalSize) {
+        failure = badModel(fileName, `refused: entry '${file.name}' inflates to more than the ${count(file.originalSize)} bytes its header declares (a zip bomb or a corrupt archive).`);
+        file.terminate();
+        parts.length = 0;
         return;
       }
       total += chunk.length;
