@@ -21,6 +21,7 @@ import {
 } from './protocol';
 import type { ExplainResult, Progress } from './protocol';
 import { ProgressWatchdog } from './engineWatchdog';
+import { LIMITS } from './protocol';
 import type { AuditResult } from './protocol';
 
 /** Why a request failed. `code` is the engine's DtdError code, or one of the host's own. */
@@ -181,7 +182,8 @@ export class EngineClient {
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-      execArgv: [],
+      // A bounded heap (protocol/limits.ts): a model that needs more fails in the engine, never in the host.
+      execArgv: [`--max-old-space-size=${LIMITS.engineHeapMB}`],
     });
     this.child = child;
     this.spawnCount++;

@@ -53,28 +53,62 @@ export function imageFormat(bytes: Uint8Array): 'png' | 'jpeg' | null {
   return null;
 }
 
+/**
+ * A decoder's complaint, or "corrupt or truncated data" for its own bugs on hostile bytes
+ * (jpeg-js: "Cannot read properties of undefined …").
+ */
+function decoderMessage(e: unknown): string {
+  if (e instanceof TypeError || e instanceof RangeError || !(e instanceof Error)) {
+    return typeof e === 'string' && e.length < 200 ? e : 'corrupt or truncated data';
+  }
+  return e.message.length > 200 ? `${e.message.slice(0, 200)}…` : e.message;
+}
+
+/**
+ * Walks the PNG's chunks before decoding: the first must be IHDR (so the size is not read
+ * from other bytes), there must be exactly one (a second one bypassed the pixel check and
+ * decoded 900 megapixels), and its width × height must be within LIMITS.imagePixels.
+ */
+function checkPngHeaders(bytes: Uint8Array, fileName: string): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = (at: number) => String.fromCharCode(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]);
+  if (bytes.length < 33 || type(12) !== 'IHDR' || view.getUint32(8) !== 13) throw badInput(fileName, 'is not a readable PNG image (its first chunk is not a 13-byte IHDR header).');
+  let headers = 0;
+  for (let at = 8; at + 8 <= bytes.length; ) {
+    const length = view.getUint32(at);
+    const t = type(at + 4);
+    if (t === 'IHDR') {
+      if (++headers > 1) throw badInput(fileName, 'is refused: the PNG has more than one IHDR header (hostile or corrupt).');
+      if (at + 16 <= bytes.length) {
+        const w = view.getUint32(at + 8);
+        const h = view.getUint32(at + 12);
+        if (w * h > MAX_IMAGE_PIXELS) throw badInput(fileName, `the PNG is ${w}×${h} pixels, more than the ${MAX_IMAGE_PIXELS / 1e6} megapixels DTD Lens decodes.`);
+      }
+    }
+    if (t === 'IEND') break;
+    at += 12 + length;
+  }
+}
+
 export function decodeImage(bytes: Uint8Array, fileName: string): DecodedImage {
   const format = imageFormat(bytes);
   if (format === 'png') {
-    // IHDR is the first chunk: width and height at bytes 16..23; refuse huge images before inflating.
-    if (bytes.length >= 24) {
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const pixels = view.getUint32(16) * view.getUint32(20);
-      if (pixels > MAX_IMAGE_PIXELS) throw badInput(fileName, `the PNG is ${view.getUint32(16)}×${view.getUint32(20)} pixels, more than the ${MAX_IMAGE_PIXELS / 1e6} megapixels DTD Lens decodes.`);
-    }
+    checkPngHeaders(bytes, fileName);
+    let png: PNG;
     try {
-      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
+      png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     } catch (e) {
-      throw badInput(fileName, `is not a readable PNG image (${(e as Error).message}).`);
+      throw badInput(fileName, `is not a readable PNG image (${decoderMessage(e)}).`);
     }
+    if (png.width * png.height > MAX_IMAGE_PIXELS) throw badInput(fileName, `the PNG is ${png.width}×${png.height} pixels, more than the ${MAX_IMAGE_PIXELS / 1e6} megapixels DTD Lens decodes.`);
+    return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
   }
   if (format === 'jpeg') {
     try {
       const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 1024 });
       return { width: img.width, height: img.height, rgba: img.data };
     } catch (e) {
-      throw badInput(fileName, `is not a readable JPEG image (${(e as Error).message}).`);
+      throw badInput(fileName, `is not a readable JPEG image (${decoderMessage(e)}).`);
     }
   }
   throw badInput(fileName, 'is neither a PNG nor a JPEG image.');

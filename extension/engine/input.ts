@@ -8,6 +8,7 @@
 // in C-major NCHW order, the IR's layout.
 
 import { DtdError } from './errors';
+import { checkJsonShape, errorText, preview, resourceError } from './budget';
 import { type ImagePreprocessing, imageFormat, imageToInput } from './image';
 import type { Shape3 } from './network';
 
@@ -38,6 +39,14 @@ const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
  * is resized, ordered, scaled and normalised.
  */
 export function parseInput(bytes: Uint8Array, fileName: string, expectedSize: number, opts: ParseInputOptions = {}): Float64Array {
+  try {
+    return parseInputUnguarded(bytes, fileName, expectedSize, opts);
+  } catch (e) {
+    throw resourceError(e, fileName, 'bad-input'); // an allocation V8 refused, a stack overflow: one line naming the file
+  }
+}
+
+function parseInputUnguarded(bytes: Uint8Array, fileName: string, expectedSize: number, opts: ParseInputOptions): Float64Array {
   let values: Float64Array;
   const shape = opts.shape;
   if (shape && shape[0] * shape[1] * shape[2] !== expectedSize) {
@@ -81,7 +90,7 @@ function jsonNumber(v: unknown, fileName: string, where: string): number {
   if (v === 'NaN') return Number.NaN;
   if (v === 'Infinity') return Number.POSITIVE_INFINITY;
   if (v === '-Infinity') return Number.NEGATIVE_INFINITY;
-  throw badInput(fileName, `${where} is ${JSON.stringify(v)}, not a number.`);
+  throw badInput(fileName, `${where} is ${preview(v)}, not a number.`);
 }
 
 /** Dimensions of a rectangular nested array; undefined when ragged. Leaves are not checked here. */
@@ -96,10 +105,11 @@ function nestedDims(v: unknown): number[] | undefined {
 
 function parseJsonInput(text: string, fileName: string, shape?: Shape3): Float64Array {
   let doc: unknown;
+  checkJsonShape(text, (p) => badInput(fileName, p));
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw badInput(fileName, `is not valid JSON (${(e as Error).message}).`);
+    throw badInput(fileName, `is not valid JSON (${errorText(e)}).`);
   }
   if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) {
     const obj = doc as Record<string, unknown>;
@@ -199,7 +209,7 @@ function parseNpy(bytes: Uint8Array, fileName: string, expectedSize: number): Fl
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(header)?.[1];
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw fail(`the header ${JSON.stringify(header.trim())} lacks descr, fortran_order or shape.`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw fail(`the header ${preview(header.trim())} lacks descr, fortran_order or shape.`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
   if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail(`the shape (${shapeText}) is not a tuple of sizes.`);
   const count = shape.reduce((a, b) => a * b, 1);

@@ -3,6 +3,7 @@
 // Weights are row-major [out][in] in float64, whatever the file stored.
 
 import { DtdError } from './errors';
+import { LIMITS } from '../protocol';
 
 export type Activation = 'relu' | 'linear';
 
@@ -239,6 +240,9 @@ export function denseRow(layer: Layer, j: number, out = new Float64Array(layer.i
 export function materializeDense(layer: DenseLayer | Conv2dLayer | Pool2dLayer): DenseLayer {
   if (layer.kind === 'dense') return layer;
   const n = layer.inFeatures, m = layer.outFeatures;
+  if (n * m > LIMITS.tensorElements) {
+    throw new DtdError('too-costly', `layer '${layer.name}' (${layer.kind}, ${n} inputs × ${m} outputs) would need a dense matrix of ${n * m} values, more than the ${LIMITS.tensorElements} allowed; use the train-free method or a smaller model.`);
+  }
   const weight = new Float64Array(n * m);
   const row = new Float64Array(n);
   for (let j = 0; j < m; j++) weight.set(denseRow(layer, j, row), j * n);

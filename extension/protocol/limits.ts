@@ -2,15 +2,16 @@
 // checked before memory is allocated (declared sizes, nesting depths, counts)
 // by the host (file sizes before reading) and the engine (everything it
 // parses). A value here is the only place that limit is written.
+// docs/engine.md ("Limits") says where each one is checked.
 
 export const LIMITS = {
   /** Model file size (MB) when no setting says otherwise (dtdLens.maxModelSizeMB). */
   modelFileMB: 200,
-  /** Decompressed bytes inside zip archives (.keras, .pt): 10× the model size limit. */
+  /** Decompressed bytes inside zip archives (.keras, .pt) and HDF5 chunks: 10× the model size limit. */
   uncompressedBytes: 10 * 200 * 1024 * 1024,
   /** safetensors header (bytes). */
   safetensorsHeaderBytes: 100_000_000,
-  /** Decoded image pixels (a 50-megapixel photo). */
+  /** Decoded image pixels (a 50-megapixel photo), checked on every PNG IHDR and JPEG frame header. */
   imagePixels: 50_000_000,
   /** The sidecar `<model>.dtd.json` (bytes): it describes layers, never weights. */
   sidecarBytes: 4 * 1024 * 1024,
@@ -32,6 +33,41 @@ export const LIMITS = {
   rootCheckWork: 1e9,
   /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width. */
   rootCheckLayerPass: 1000,
+
+  /** Values in one tensor (weights, a layer's dense matrix): 800 MB as float64. */
+  tensorElements: 100_000_000,
+  /** Values decoded for one model, all tensors together (2 GB as float64). */
+  modelElements: 250_000_000,
+  /** Units of one layer's input or output (C·H·W of a feature map, a dense layer's width). */
+  layerUnits: 16_000_000,
+  /** A convolution's or pooling's padding on one side, at most this many times the input's size on that axis (or the kernel's extent, if larger). */
+  paddingPerInput: 1,
+
+  /** Nesting depth of JSON documents (models, sidecars, inputs, Keras configs, safetensors headers). */
+  jsonDepth: 100,
+  /** Arrays and objects in one JSON document. */
+  jsonContainers: 5_000_000,
+  /** Nesting depth of protobuf messages (ONNX). */
+  protobufDepth: 64,
+
+  /** Values on the pickle VM's stack at once. */
+  pickleStack: 1_000_000,
+  /** Entries in the pickle memo. */
+  pickleMemo: 1_000_000,
+  /** Open MARKs on the pickle stack (the nesting depth of tuples, lists and dicts being built). */
+  pickleMarks: 1_000,
+  /** Values put into lists, tuples and dicts by one pickle, all together. */
+  pickleItems: 10_000_000,
+
+  /** Entries in one zip archive. */
+  zipEntries: 10_000,
+  /** Times one TF.js weight shard may be listed in model.json's weightsManifest. */
+  shardRepetitions: 1,
+  /** Distinct B-tree nodes read for one HDF5 B-tree (a node read twice is refused anyway). */
+  hdf5BTreeNodes: 1_000_000,
+
+  /** Heap of the engine process (MB): node --max-old-space-size. */
+  engineHeapMB: 4096,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;

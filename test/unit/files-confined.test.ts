@@ -107,7 +107,7 @@ describe('the command line reads only regular files inside the model folder', { 
     assert.doesNotMatch(line, /bash|x:0/);
     copyFileSync(fixtureFile('mlp3_seed1_notebook', 'safetensors'), path.join(dir, 'd.safetensors'));
     writeFileSync(path.join(dir, 'd.dtd.json'), '['.repeat(100_000) + ']'.repeat(100_000));
-    expectRefused(['explain', path.join(dir, 'd.safetensors'), '--random-input'], 'd.dtd.json', new RegExp(`nests deeper than ${LIMITS.sidecarDepth} levels`));
+    expectRefused(['explain', path.join(dir, 'd.safetensors'), '--random-input'], 'd.dtd.json', new RegExp(`nested more than ${LIMITS.sidecarDepth} levels deep`));
   });
 
   test('a regular sidecar inside the folder is read', () => {
@@ -189,7 +189,7 @@ describe('engine/files.ts', { skip: !posix && 'symlinks and FIFOs: POSIX only' }
   test('parseSidecar: size and depth bounds, no content in messages', () => {
     assert.deepEqual(parseSidecar(new TextEncoder().encode('{"finalActivation":"relu"}'), '/x/m.dtd.json'), { finalActivation: 'relu' });
     assert.throws(() => parseSidecar(new Uint8Array(LIMITS.sidecarBytes + 1).fill(0x20), 'm.dtd.json'), /m\.dtd\.json: the sidecar is larger than the limit/);
-    assert.throws(() => parseSidecar(new TextEncoder().encode('{"a":"[[[[[[[[","b":' + '['.repeat(65) + ']'.repeat(65) + '}'), 'm.dtd.json'), /nests deeper than 64/);
+    assert.throws(() => parseSidecar(new TextEncoder().encode('{"a":"[[[[[[[[","b":' + '['.repeat(65) + ']'.repeat(65) + '}'), 'm.dtd.json'), /nested more than 64 levels deep/);
     // Brackets inside strings (escaped quotes too) do not count.
     assert.deepEqual(parseSidecar(new TextEncoder().encode(`{"a":"[[[[\\"${'['.repeat(80)}"}`), 'm.dtd.json'), { a: '[[[["' + '['.repeat(80) });
     assert.throws(

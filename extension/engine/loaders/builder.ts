@@ -6,6 +6,8 @@
 
 import type { Conv2dLayer, DenseLayer, Layer, Network, OutputSelection, Pool2dLayer, Shape3 } from '../network';
 import { badModel, unsupported } from './common';
+import { LIMITS } from '../../protocol';
+import { count } from '../budget';
 
 export type Pad4 = [number, number, number, number];
 
@@ -42,12 +44,36 @@ export class NetworkBuilder {
     readonly input: Shape3 | number,
   ) {
     if (typeof input === 'number') {
+      if (!Number.isSafeInteger(input) || input <= 0) throw badModel(fileName, `the input size ${input} is not a positive integer.`);
       this.shape = null;
       this.size = input;
     } else {
       if (!input.every((d) => Number.isSafeInteger(d) && d > 0)) throw badModel(fileName, `the input shape [${input.join(', ')}] is not a list of positive sizes.`);
       this.shape = [...input] as Shape3;
       this.size = input[0] * input[1] * input[2];
+    }
+    this.checkUnits('the input', this.size);
+  }
+
+  /** A layer's input or output may hold at most LIMITS.layerUnits values (checked before anything is allocated for it). */
+  private checkUnits(what: string, units: number): void {
+    if (!(units <= LIMITS.layerUnits)) {
+      throw badModel(this.fileName, `${what} has ${count(units)} units, more than the ${count(LIMITS.layerUnits)} DTD Lens allows in one layer; refused before allocating.`);
+    }
+  }
+
+  /**
+   * Padding on one side may be at most LIMITS.paddingPerInput × the input's size on that
+   * axis, or the window's extent − 1 when that is larger ("same" padding of a big kernel):
+   * more only adds rows and columns computed from zeros (pads=[1000]*4 on a 28×28 input).
+   */
+  private checkPadding(name: string, what: string, inHW: [number, number], extent: [number, number], padding: Pad4): void {
+    for (let k = 0; k < 4; k++) {
+      const axis = k % 2;
+      const max = Math.max(LIMITS.paddingPerInput * inHW[axis], extent[axis] - 1);
+      if (padding[k] > max) {
+        throw badModel(this.fileName, `${what} '${name}' pads ${padding[k]} on one side of its ${inHW[0]}×${inHW[1]} input (at most ${max} allowed: the input's size or the window's extent); refused (hostile or corrupt).`);
+      }
     }
   }
 
@@ -86,9 +112,11 @@ export class NetworkBuilder {
     if (!ints.every((v) => Number.isSafeInteger(v) && v > 0) || !p.padding.every((v) => Number.isSafeInteger(v) && v >= 0)) {
       throw badModel(this.fileName, `convolution '${name}' has invalid kernel/stride/padding/dilation (${JSON.stringify({ kernel: p.kernel, stride: p.stride, padding: p.padding, dilation: p.dilation })}).`);
     }
+    this.checkPadding(name, 'convolution', [H, W], [p.dilation[0] * (kh - 1) + 1, p.dilation[1] * (kw - 1) + 1], p.padding);
     const OH = windowOut(H, kh, p.stride[0], p.padding[0], p.padding[2], p.dilation[0]);
     const OW = windowOut(W, kw, p.stride[1], p.padding[1], p.padding[3], p.dilation[1]);
     if (OH <= 0 || OW <= 0) throw badModel(this.fileName, `convolution '${name}' with a ${kh}×${kw} kernel does not fit its ${H}×${W} input.`);
+    this.checkUnits(`the output of convolution '${name}'`, O * OH * OW);
     const layer: Conv2dLayer = {
       kind: 'conv2d', name, inShape: [C, H, W], outShape: [O, OH, OW], inFeatures: C * H * W, outFeatures: O * OH * OW,
       weight: p.weight, bias: p.bias ?? new Float64Array(O), kernel: [kh, kw], stride: [...p.stride], padding: [...p.padding],
@@ -109,9 +137,11 @@ export class NetworkBuilder {
     if (![...kernel, ...stride].every((v) => Number.isSafeInteger(v) && v > 0) || !padding.every((v) => Number.isSafeInteger(v) && v >= 0)) {
       throw badModel(this.fileName, `pooling '${name}' has invalid kernel/stride/padding (${JSON.stringify({ kernel, stride, padding })}).`);
     }
+    this.checkPadding(name, 'pooling', [H, W], kernel, padding);
     const OH = windowOut(H, kernel[0], stride[0], padding[0], padding[2]);
     const OW = windowOut(W, kernel[1], stride[1], padding[1], padding[3]);
     if (OH <= 0 || OW <= 0) throw badModel(this.fileName, `pooling '${name}' with a ${kernel[0]}×${kernel[1]} window does not fit its ${H}×${W} input.`);
+    this.checkUnits(`the output of pooling '${name}'`, C * OH * OW);
     const layer: Pool2dLayer = {
       kind, name, inShape: [C, H, W], outShape: [C, OH, OW], inFeatures: C * H * W, outFeatures: C * OH * OW,
       kernel: [...kernel], stride: [...stride], padding: [...padding], activation: 'linear',
@@ -134,6 +164,7 @@ export class NetworkBuilder {
       throw badModel(this.fileName, `dense layer '${name}' follows image-shaped data [${this.shape.join(', ')}] without a Flatten.`);
     }
     if (inF !== this.size) throw badModel(this.fileName, `layer '${name}' expects ${inF} inputs but the previous layer gives ${this.size}.`);
+    this.checkUnits(`dense layer '${name}'`, outF);
     if (weight.length !== outF * inF) throw badModel(this.fileName, `layer '${name}' has ${weight.length} weights, not ${outF}×${inF}.`);
     if (bias && bias.length !== outF) throw badModel(this.fileName, `layer '${name}' has ${bias.length} biases for ${outF} outputs.`);
     const layer: DenseLayer = { kind: 'dense', name, inFeatures: inF, outFeatures: outF, weight, bias: bias ?? new Float64Array(outF), activation: 'linear' };

@@ -6,6 +6,7 @@
 
 import type { Network, Shape3 } from '../network';
 import { badModel } from './common';
+import { allocFloat64, checkDims } from '../budget';
 import { type NamedTensor, type TensorLookup, buildFromLayerSpecs } from './layerSpec';
 
 type Obj = Record<string, unknown>;
@@ -16,13 +17,40 @@ export function isConvFixtureNetwork(network: unknown): boolean {
   return isObj(network) && isObj(network.parameters) && Array.isArray(network.layers);
 }
 
-function flattenNested(v: unknown, out: number[], fail: () => Error): void {
-  if (typeof v === 'number') out.push(v);
-  else if (v === 'NaN') out.push(Number.NaN);
-  else if (v === 'Infinity') out.push(Number.POSITIVE_INFINITY);
-  else if (v === '-Infinity') out.push(Number.NEGATIVE_INFINITY);
-  else if (Array.isArray(v)) for (const x of v) flattenNested(x, out, fail);
-  else throw fail();
+function leaf(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (v === 'NaN') return Number.NaN;
+  if (v === 'Infinity') return Number.POSITIVE_INFINITY;
+  if (v === '-Infinity') return Number.NEGATIVE_INFINITY;
+  return undefined;
+}
+
+/**
+ * Nested lists of numbers → `out` (when given), in order, without recursion; returns how
+ * many values there are, counting no further than limit + 1.
+ */
+function flattenNested(v: unknown, out: Float64Array | null, limit: number, fail: () => Error): number {
+  let n = 0;
+  const stack: { arr: unknown[]; i: number }[] = [];
+  const put = (x: unknown) => {
+    const num = leaf(x);
+    if (num === undefined) throw fail();
+    if (out && n < out.length) out[n] = num;
+    n++;
+  };
+  if (!Array.isArray(v)) put(v);
+  else stack.push({ arr: v, i: 0 });
+  while (stack.length > 0 && n <= limit) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.arr.length) {
+      stack.pop();
+      continue;
+    }
+    const x = top.arr[top.i++];
+    if (Array.isArray(x)) stack.push({ arr: x, i: 0 });
+    else put(x);
+  }
+  return n;
 }
 
 export function loadConvFixtureNetwork(network: Obj, fileName: string): Network {
@@ -36,12 +64,14 @@ export function loadConvFixtureNetwork(network: Obj, fileName: string): Network 
       if (p === undefined) return undefined;
       const fail = () => badModel(fileName, `parameter '${key}' should be {"shape": [...], "values": nested lists of numbers}.`);
       if (!isObj(p) || !Array.isArray(p.shape) || !p.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail();
-      const flat: number[] = [];
-      flattenNested(p.values, flat, fail);
       const shape = p.shape as number[];
-      const size = shape.reduce((a, d) => a * d, 1);
-      if (flat.length !== size) throw badModel(fileName, `parameter '${key}' has shape [${shape.join(', ')}] (${size} values) but ${flat.length} values.`);
-      const t = { shape, values: Float64Array.from(flat) };
+      const size = checkDims(shape, `parameter '${key}'`, (m) => badModel(fileName, m));
+      // Count first: the values in the file, not the declared shape, decide whether to allocate.
+      const n = flattenNested(p.values, null, size, fail);
+      if (n !== size) throw badModel(fileName, `parameter '${key}' has shape [${shape.join(', ')}] (${size} values) but ${n > size ? 'more' : n} values.`);
+      const values = allocFloat64(size, `parameter '${key}'`, (m) => badModel(fileName, m));
+      flattenNested(p.values, values, size, fail);
+      const t = { shape, values };
       cache.set(key, t);
       return t;
     },

@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { DtdError } from '../errors';
+import { resourceError, withElementBudget } from '../budget';
 import type { LoadableExtension } from '../../protocol';
 import { type Network, validateNetwork } from '../network';
 import { type LoaderOptions, displayName } from './common';
@@ -62,7 +63,14 @@ export function loadModel(
       fileName,
     );
   }
-  const net = validateNetwork(loader(bytes, fileName, opts));
+  // Every tensor the loader decodes counts against one per-model budget (LIMITS.modelElements);
+  // an allocation V8 still refuses, or a stack overflow, is reported naming the file.
+  let net: Network;
+  try {
+    net = withElementBudget(() => validateNetwork(loader(bytes, fileName, opts)));
+  } catch (e) {
+    throw resourceError(e, fileName);
+  }
   net.source.sha256 = createHash('sha256').update(bytes).digest('hex');
   return net;
 }

@@ -16,3 +16,7 @@ declare module 'jsfive' {
     constructor(buffer: ArrayBuffer, filename?: string);
   }
 }
+declare module 'jsfive' {
+  /** Filter id → decoder (ArrayBuffer → ArrayBuffer); 1 is gzip. */
+  export const Filters: Map<number, (buf: ArrayBuffer, itemsize: number, clientData?: unknown) => ArrayBuffer>;
+}

@@ -9,6 +9,7 @@
 
 import type { Activation, DenseLayer, Network } from '../network';
 import { LoaderOptions, badModel, parseOutputSelection } from './common';
+import { allocFloat64, checkDims, checkJsonShape, errorText, preview } from '../budget';
 import { isConvFixtureNetwork, loadConvFixtureNetwork } from './convJson';
 import { isTfjsModelJson, loadTfjsModel } from './tfjs';
 
@@ -33,10 +34,17 @@ function toNumber(v: unknown): number | undefined {
 export function loadJsonModel(bytes: Uint8Array, fileName: string, opts: LoaderOptions = {}): Network {
   const fail = (problem: string) => badModel(fileName, problem);
   let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw fail('is not UTF-8 text, so it is not a JSON model.');
+  }
+  checkJsonShape(text, fail);
+  try {
+    doc = JSON.parse(text);
   } catch (e) {
-    throw fail(`is not valid JSON (${(e as Error).message}).`);
+    throw fail(`is not valid JSON (${errorText(e)}).`);
   }
   // TensorFlow.js Layers model.json (weights in shards next to it): tfjs.ts.
   if (isTfjsModelJson(doc)) return loadTfjsModel(doc as Obj, fileName, opts);
@@ -65,22 +73,27 @@ export function loadJsonModel(bytes: Uint8Array, fileName: string, opts: LoaderO
     }
     const nOut = outFeatures as number;
     const nIn = inFeatures as number;
-    const weight = new Float64Array(nOut * nIn);
+    // The declared sizes must match the weights actually in the file before anything is allocated.
+    checkDims([nOut, nIn], `layer '${name}'`, fail);
+    if (nested ? weightRaw.length !== nOut : weightRaw.length !== nOut * nIn) {
+      throw fail(nested
+        ? `layer '${name}' has ${weightRaw.length} weight rows but out_features is ${nOut}.`
+        : `layer '${name}' has ${weightRaw.length} weights but ${nOut}×${nIn} = ${nOut * nIn} are needed.`);
+    }
+    const weight = allocFloat64(nOut * nIn, `layer '${name}'`, fail);
     if (nested) {
-      if (weightRaw.length !== nOut) throw fail(`layer '${name}' has ${weightRaw.length} weight rows but out_features is ${nOut}.`);
       weightRaw.forEach((row, r) => {
         if (!Array.isArray(row) || row.length !== nIn) throw fail(`layer '${name}': weight row ${r} should have ${nIn} values.`);
         row.forEach((v, c) => {
           const x = toNumber(v);
-          if (x === undefined) throw fail(`layer '${name}': weight[${r}][${c}] is not a number (${JSON.stringify(v)}).`);
+          if (x === undefined) throw fail(`layer '${name}': weight[${r}][${c}] is not a number (${preview(v)}).`);
           weight[r * nIn + c] = x;
         });
       });
     } else {
-      if (weightRaw.length !== nOut * nIn) throw fail(`layer '${name}' has ${weightRaw.length} weights but ${nOut}×${nIn} = ${nOut * nIn} are needed.`);
       weightRaw.forEach((v, k) => {
         const x = toNumber(v);
-        if (x === undefined) throw fail(`layer '${name}': weight[${k}] is not a number (${JSON.stringify(v)}).`);
+        if (x === undefined) throw fail(`layer '${name}': weight[${k}] is not a number (${preview(v)}).`);
         weight[k] = x;
       });
     }
@@ -90,7 +103,7 @@ export function loadJsonModel(bytes: Uint8Array, fileName: string, opts: LoaderO
       if (!Array.isArray(biasRaw) || biasRaw.length !== nOut) throw fail(`layer '${name}': "bias" should be an array of ${nOut} numbers.`);
       biasRaw.forEach((v, k) => {
         const x = toNumber(v);
-        if (x === undefined) throw fail(`layer '${name}': bias[${k}] is not a number (${JSON.stringify(v)}).`);
+        if (x === undefined) throw fail(`layer '${name}': bias[${k}] is not a number (${preview(v)}).`);
         bias[k] = x;
       });
     }
@@ -98,7 +111,7 @@ export function loadJsonModel(bytes: Uint8Array, fileName: string, opts: LoaderO
     let activation: Activation;
     if (act === 'relu' || act === 'linear') activation = act;
     else if (act === null || act === undefined || act === 'none' || act === 'identity') activation = 'linear';
-    else throw fail(`layer '${name}' has activation ${JSON.stringify(act)}; supported: "relu", "linear" (or null).`);
+    else throw fail(`layer '${name}' has activation ${preview(act)}; supported: "relu", "linear" (or null).`);
     return { kind: 'dense', name, inFeatures: nIn, outFeatures: nOut, weight, bias, activation };
   });
   if (layers.length === 0) throw fail('the network has no layers.');
@@ -106,7 +119,7 @@ export function loadJsonModel(bytes: Uint8Array, fileName: string, opts: LoaderO
   const inputDecl = pick(net, 'input_size', 'inputSize');
   let inputSize = layers[0].inFeatures;
   if (inputDecl !== undefined) {
-    if (!Number.isSafeInteger(inputDecl) || (inputDecl as number) <= 0) throw fail(`"input_size" must be a positive integer (got ${JSON.stringify(inputDecl)}).`);
+    if (!Number.isSafeInteger(inputDecl) || (inputDecl as number) <= 0) throw fail(`"input_size" must be a positive integer (got ${preview(inputDecl)}).`);
     inputSize = inputDecl as number;
   }
   const selRaw = pick(net, 'output_selection', 'outputSelection');

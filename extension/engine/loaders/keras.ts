@@ -11,6 +11,11 @@ import type { Network } from '../network';
 import { LoaderOptions, badModel, unsupported } from './common';
 import { type KerasWeight, checkKerasLayers, kerasLayerChain, networkFromKerasLayers } from './kerasLayers';
 import { readZip } from './zip';
+import { Hdf5Refusal, installHdf5Guards } from './hdf5Guard';
+import { allocFloat64, checkDims, checkJsonShape, errorText, resourceError } from '../budget';
+
+// B-tree walks, chunk and size checks around jsfive (hdf5Guard.ts), before any file is opened.
+installHdf5Guards();
 
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -31,7 +36,8 @@ function openH5(bytes: Uint8Array, fileName: string, what: string): H5File {
   try {
     return new H5File(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, fileName);
   } catch (e) {
-    throw badModel(fileName, `${what} cannot be read as HDF5 (${(e as Error).message}); the file is truncated or corrupt.`);
+    if (e instanceof Hdf5Refusal) throw badModel(fileName, `${what} is refused: ${e.message} (hostile or corrupt HDF5).`);
+    throw badModel(fileName, `${what} cannot be read as HDF5 (${errorText(e)}); the file is truncated or corrupt.`);
   }
 }
 
@@ -42,19 +48,23 @@ function isDataset(v: unknown): v is Dataset {
 /** A float dataset → weight; refuses non-numeric data. */
 function datasetWeight(node: unknown, path: string, fileName: string): KerasWeight {
   if (!isDataset(node)) throw badModel(fileName, `'${path}' is not a dataset.`);
+  // The declared shape is checked before jsfive allocates or inflates anything for it.
+  const shape = Array.isArray(node.shape) ? [...node.shape] : [];
+  const n = checkDims(shape, `dataset '${path}'`, (p) => badModel(fileName, p));
   let value: unknown;
   try {
     value = node.value;
   } catch (e) {
-    throw badModel(fileName, `dataset '${path}' cannot be read (${(e as Error).message}).`);
+    if (e instanceof Hdf5Refusal) throw badModel(fileName, `dataset '${path}' is refused: ${e.message} (hostile or corrupt HDF5).`);
+    throw badModel(fileName, `dataset '${path}' cannot be read (${errorText(e)}).`);
   }
-  const shape = Array.isArray(node.shape) ? node.shape : [];
-  const n = shape.reduce((a: number, d: number) => a * d, 1);
   const arr = value as ArrayLike<unknown>;
   if (!arr || typeof arr.length !== 'number' || arr.length !== n || (n > 0 && typeof arr[0] !== 'number')) {
     throw badModel(fileName, `dataset '${path}' does not hold ${n} numbers.`);
   }
-  return { shape, values: Float64Array.from(arr as ArrayLike<number>) };
+  const values = allocFloat64(n, `dataset '${path}'`, (p) => badModel(fileName, p));
+  for (let i = 0; i < n; i++) values[i] = arr[i] as number;
+  return { shape, values };
 }
 
 function attrText(v: unknown): string | undefined {
@@ -66,10 +76,11 @@ function attrText(v: unknown): string | undefined {
 
 function parseConfig(text: string | undefined, fileName: string, where: string): unknown {
   if (text === undefined) throw badModel(fileName, `has no ${where}.`);
+  checkJsonShape(text, (p) => badModel(fileName, `${where}: ${p}`));
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw badModel(fileName, `${where} is not valid JSON (${(e as Error).message}).`);
+    throw badModel(fileName, `${where} is not valid JSON (${errorText(e)}).`);
   }
 }
 
@@ -87,7 +98,10 @@ function guarded<T>(fileName: string, fn: () => T): T {
     return fn();
   } catch (e) {
     if (isDtdError(e)) throw e;
-    throw badModel(fileName, `cannot be read as a Keras HDF5 file (${(e as Error).message}); the file is truncated or corrupt.`);
+    if (e instanceof Hdf5Refusal) throw badModel(fileName, `is refused: ${e.message} (hostile or corrupt HDF5).`);
+    const resource = resourceError(e, fileName); // an allocation V8 refused, a stack overflow
+    if (isDtdError(resource)) throw resource;
+    throw badModel(fileName, `cannot be read as a Keras HDF5 file (${errorText(e)}); the file is truncated or corrupt.`);
   }
 }
 

@@ -15,6 +15,7 @@
 import type { Shape3 } from '../network';
 import { NetworkBuilder, type Pad4, unsupportedList } from './builder';
 import { badModel } from './common';
+import { LIMITS } from '../../protocol';
 import type { Network } from '../network';
 
 export const SUPPORTED_KERAS_LAYERS = [
@@ -67,7 +68,7 @@ export function kerasLayerChain(modelConfig: unknown, fileName: string): { layer
   // Functional: each layer must read exactly the layer before it.
   (raw as Obj[]).forEach((l, i) => {
     const sources = new Set<string>();
-    collectInbound(l.inbound_nodes, sources);
+    collectInbound(l.inbound_nodes, sources, (p) => badModel(fileName, `layer '${layers[i].name}': ${p}`));
     const expected = i === 0 ? [] : [layers[i - 1].name];
     if (sources.size !== expected.length || (expected.length && !sources.has(expected[0]))) {
       throw badModel(fileName, `layer '${layers[i].name}' reads ${sources.size ? [...sources].map((s) => `'${s}'`).join(', ') : 'nothing'}; DTD Lens supports Functional models that are one chain of layers (each reading the one before it).`);
@@ -76,14 +77,23 @@ export function kerasLayerChain(modelConfig: unknown, fileName: string): { layer
   return { layers, modelClass };
 }
 
-/** Layer names referenced by inbound_nodes in the Keras 2 ([[name, 0, 0, {}]]) and Keras 3 (keras_history) formats. */
-function collectInbound(v: unknown, out: Set<string>): void {
-  if (Array.isArray(v)) {
-    if (v.length >= 3 && typeof v[0] === 'string' && typeof v[1] === 'number' && typeof v[2] === 'number') out.add(v[0]);
-    else for (const x of v) collectInbound(x, out);
-  } else if (isObj(v)) {
-    if (Array.isArray(v.keras_history) && typeof v.keras_history[0] === 'string') out.add(v.keras_history[0]);
-    else for (const x of Object.values(v)) collectInbound(x, out);
+/**
+ * Layer names referenced by inbound_nodes in the Keras 2 ([[name, 0, 0, {}]]) and Keras 3
+ * (keras_history) formats. Iterative, and at most LIMITS.jsonDepth levels deep (a config
+ * reaches here parsed, possibly from an HDF5 attribute, so its depth is checked again).
+ */
+function collectInbound(root: unknown, out: Set<string>, fail: (problem: string) => Error): void {
+  const stack: { v: unknown; depth: number }[] = [{ v: root, depth: 0 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (depth > LIMITS.jsonDepth) throw fail(`its inbound_nodes are nested more than ${LIMITS.jsonDepth} levels deep; refused (hostile or corrupt).`);
+    if (Array.isArray(v)) {
+      if (v.length >= 3 && typeof v[0] === 'string' && typeof v[1] === 'number' && typeof v[2] === 'number') out.add(v[0]);
+      else for (const x of v) stack.push({ v: x, depth: depth + 1 });
+    } else if (isObj(v)) {
+      if (Array.isArray(v.keras_history) && typeof v.keras_history[0] === 'string') out.add(v.keras_history[0]);
+      else for (const x of Object.values(v)) stack.push({ v: x, depth: depth + 1 });
+    }
   }
 }
 

@@ -32,6 +32,7 @@ import { DtdError } from '../errors';
 import type { Network, OutputSelection, Shape3 } from '../network';
 import { NetworkBuilder, type Pad4, unsupportedList } from './builder';
 import { displayName, sidecarNameFor } from './common';
+import { preview } from '../budget';
 
 export interface NamedTensor {
   shape: number[];
@@ -80,13 +81,13 @@ export function readArchitecture(sidecar: unknown, modelFile: string): Architect
   const shape = sidecar.inputShape ?? sidecar.input_shape;
   if (shape !== undefined) {
     if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isSafeInteger(d) && d > 0)) {
-      throw fail(`"inputShape" must be [C, H, W] of positive integers (got ${JSON.stringify(shape)}).`);
+      throw fail(`"inputShape" must be [C, H, W] of positive integers (got ${preview(shape)}).`);
     }
     out.inputShape = shape as Shape3;
   }
   const size = sidecar.inputSize ?? sidecar.input_size;
   if (size !== undefined) {
-    if (!Number.isSafeInteger(size) || (size as number) <= 0) throw fail(`"inputSize" must be a positive integer (got ${JSON.stringify(size)}).`);
+    if (!Number.isSafeInteger(size) || (size as number) <= 0) throw fail(`"inputSize" must be a positive integer (got ${preview(size)}).`);
     out.inputSize = size as number;
   }
   return out;
@@ -97,7 +98,7 @@ function pair(v: unknown, dflt: [number, number], what: string, fail: (p: string
   if (v === undefined || v === null) return dflt;
   if (typeof v === 'number') return [v, v];
   if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')) return [v[0], v[1]];
-  throw fail(`${what} must be a number or [h, w] (got ${JSON.stringify(v)}).`);
+  throw fail(`${what} must be a number or [h, w] (got ${preview(v)}).`);
 }
 
 /** padding: p, [ph, pw], [top, left, bottom, right], "valid", or "same" (stride 1; extra at the end, as PyTorch). */
@@ -113,7 +114,7 @@ function padding4(v: unknown, kernel: [number, number], dilation: [number, numbe
     if (v.length === 2) return [v[0], v[1], v[0], v[1]];
     if (v.length === 4) return [v[0], v[1], v[2], v[3]];
   }
-  throw fail(`${what} must be a number, [ph, pw], [top, left, bottom, right], "valid" or "same" (got ${JSON.stringify(v)}).`);
+  throw fail(`${what} must be a number, [ph, pw], [top, left, bottom, right], "valid" or "same" (got ${preview(v)}).`);
 }
 
 function pick(o: Obj, ...names: string[]): unknown {
@@ -138,13 +139,13 @@ export function buildFromLayerSpecs(
   const offenders: string[] = [];
   specs.forEach((s, i) => {
     const t = typeof s.type === 'string' ? TYPE_ALIASES[s.type.toLowerCase()] : undefined;
-    if (!t) offenders.push(`layer ${i} has type ${JSON.stringify(s.type ?? null)}`);
-    else if (t === 'conv2d' && s.groups !== undefined && s.groups !== 1) offenders.push(`layer ${i} is a grouped convolution (groups ${JSON.stringify(s.groups)})`);
-    else if (t === 'globalavgpool2d' && s.output_size !== undefined && !(JSON.stringify(s.output_size) === '[1,1]' || s.output_size === 1)) {
-      offenders.push(`layer ${i} is an adaptive average pooling to ${JSON.stringify(s.output_size)} (only output size 1)`);
+    if (!t) offenders.push(`layer ${i} has type ${preview(s.type ?? null)}`);
+    else if (t === 'conv2d' && s.groups !== undefined && s.groups !== 1) offenders.push(`layer ${i} is a grouped convolution (groups ${preview(s.groups)})`);
+    else if (t === 'globalavgpool2d' && s.output_size !== undefined && !(preview(s.output_size) === '[1,1]' || s.output_size === 1)) {
+      offenders.push(`layer ${i} is an adaptive average pooling to ${preview(s.output_size)} (only output size 1)`);
     } else if ((t === 'maxpool2d' || t === 'avgpool2d') && s.ceil_mode === true) offenders.push(`layer ${i} pools with ceil_mode`);
-    else if (t === 'maxpool2d' && s.dilation !== undefined && JSON.stringify(s.dilation) !== '1' && JSON.stringify(s.dilation) !== '[1,1]') offenders.push(`layer ${i} is a dilated max pooling`);
-    else if (t === 'avgpool2d' && JSON.stringify(s.padding ?? 0) !== '0' && JSON.stringify(s.padding) !== '[0,0]') offenders.push(`layer ${i} is a padded average pooling`);
+    else if (t === 'maxpool2d' && s.dilation !== undefined && preview(s.dilation) !== '1' && preview(s.dilation) !== '[1,1]') offenders.push(`layer ${i} is a dilated max pooling`);
+    else if (t === 'avgpool2d' && preview(s.padding ?? 0) !== '0' && preview(s.padding) !== '[0,0]') offenders.push(`layer ${i} is a padded average pooling`);
   });
   if (offenders.length > 0) throw unsupportedList(fileName, offenders.map((o) => `${describe} ${o}`), SUPPORTED_SPEC_LAYERS);
 
@@ -189,7 +190,7 @@ export function buildFromLayerSpecs(
       }
       case 'batchnorm': {
         const eps = pick(s, 'eps', 'epsilon') ?? 1e-5;
-        if (typeof eps !== 'number' || !(eps >= 0)) throw fail(`eps must be a non-negative number (got ${JSON.stringify(eps)}).`);
+        if (typeof eps !== 'number' || !(eps >= 0)) throw fail(`eps must be a non-negative number (got ${preview(eps)}).`);
         const mean = tensor('running_mean', true)!;
         const variance = tensor('running_var', true)!;
         const n = mean.values.length;

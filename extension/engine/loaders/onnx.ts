@@ -19,8 +19,47 @@ import { onnx } from 'onnx-proto';
 import type { Network, OutputSelection, Shape3 } from '../network';
 import { NetworkBuilder, unsupportedList } from './builder';
 import { LoaderOptions, badModel, bfloat16ToNumber, halfToNumber, shapeSize, unsupported } from './common';
+import { LIMITS } from '../../protocol';
+import { allocFloat64, checkDims, errorText } from '../budget';
 
 const DataType = onnx.TensorProto.DataType;
+
+/** Thrown by the decoders below past LIMITS.protobufDepth nested messages. */
+class NestingTooDeep extends Error {}
+
+/**
+ * onnx-proto's generated decoders call each other recursively for nested messages
+ * (Graph → Node → Attribute → Graph …, TypeProto → Sequence → TypeProto …) with no
+ * depth limit. They call one another through the exported classes' `decode`
+ * properties, so wrapping every one once with a depth counter bounds the recursion
+ * at LIMITS.protobufDepth before the stack overflows.
+ */
+function limitDecodeDepth(): void {
+  let depth = 0;
+  const seen = new Set<unknown>();
+  const wrap = (ns: Record<string, unknown>, level: number): void => {
+    for (const value of Object.values(ns)) {
+      if (typeof value !== 'function' || seen.has(value)) continue;
+      seen.add(value);
+      const cls = value as unknown as { decode?: (r: unknown, l?: number) => unknown } & Record<string, unknown>;
+      const original = cls.decode;
+      if (typeof original === 'function') {
+        cls.decode = function decode(this: unknown, reader: unknown, length?: number) {
+          if (depth >= LIMITS.protobufDepth) throw new NestingTooDeep(`protobuf messages nested more than ${LIMITS.protobufDepth} deep`);
+          depth++;
+          try {
+            return original.call(this, reader, length);
+          } finally {
+            depth--;
+          }
+        };
+      }
+      if (level < 3) wrap(cls, level + 1); // nested message types (TypeProto.Sequence, …)
+    }
+  };
+  wrap(onnx as unknown as Record<string, unknown>, 0);
+}
+limitDecodeDepth();
 
 export interface ConstTensor {
   dims: number[];
@@ -93,7 +132,7 @@ function decodeTensor(t: onnx.ITensorProto, what: string, fileName: string): Con
   }
   const dims = (t.dims ?? []).map(toInt);
   if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw badModel(fileName, `${what} has invalid dimensions [${dims.join(', ')}].`);
-  const size = shapeSize(dims);
+  const size = checkDims(dims, what, (p) => badModel(fileName, p));
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : null;
   const dataType = t.dataType ?? 0;
   const elemBytes: Record<number, number> = {
@@ -109,7 +148,7 @@ function decodeTensor(t: onnx.ITensorProto, what: string, fileName: string): Con
       throw badModel(fileName, `${what} has shape [${dims.join(', ')}] (${size} values) but ${raw.length} bytes of data.`);
     }
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    values = new Float64Array(size);
+    values = allocFloat64(size, what, (p) => badModel(fileName, p));
     const scratch = new DataView(new ArrayBuffer(4));
     for (let i = 0; i < size; i++) {
       switch (dataType) {
@@ -132,7 +171,7 @@ function decodeTensor(t: onnx.ITensorProto, what: string, fileName: string): Con
     if (typed.length !== size) {
       throw badModel(fileName, `${what} has shape [${dims.join(', ')}] (${size} values) but holds ${typed.length} values.`);
     }
-    values = new Float64Array(size);
+    values = allocFloat64(size, what, (p) => badModel(fileName, p));
     const scratch = new DataView(new ArrayBuffer(4));
     for (let i = 0; i < size; i++) {
       const v = toInt(typed[i]);
@@ -537,7 +576,10 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw invalid(`the protobuf data cannot be decoded (${(e as Error).message}); the file is truncated or not ONNX.`);
+    if (e instanceof NestingTooDeep || (e instanceof RangeError && /call stack/.test(e.message))) {
+      throw invalid(`its protobuf messages are nested more than ${LIMITS.protobufDepth} levels deep; refused (hostile or corrupt).`);
+    }
+    throw invalid(`the protobuf data cannot be decoded (${errorText(e)}); the file is truncated or not ONNX.`);
   }
   const graph = model.graph;
   if (!graph) throw invalid('it contains no graph.');

@@ -7,9 +7,13 @@
 // (os.system, builtins.eval, a user's nn.Module class, ...) is collected and
 // the whole pickle is refused with one message naming them; nothing from the
 // file is ever executed. Other opcodes (INST, OBJ, EXT*, PERSID text, ...) are
-// refused as well.
+// refused as well. The VM is bounded (LIMITS.pickleStack, pickleMemo, pickleMarks,
+// pickleItems): a pickle of 2×10⁸ NONE opcodes or a 500 000-item APPENDS is
+// refused with a message instead of exhausting the heap or the call stack.
 
 import { badModel, unsupported } from './common';
+import { LIMITS } from '../../protocol';
+import { count } from '../budget';
 
 export class PGlobal {
   constructor(readonly module: string, readonly name: string) {}
@@ -71,7 +75,9 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
   const fail = (problem: string) => badModel(fileName, `${where}: ${problem}`);
   const stack: unknown[] = [];
   const marks: number[] = [];
-  const memo = new Map<number, unknown>();
+  // The memo: an array (dense MEMOIZE slots are fast; sparse BINPUT slots make it holey, still correct).
+  const memo: unknown[] = [];
+  let memoized = 0;
   const refused = new Map<string, PGlobal>();
   let pos = 0;
   const need = (n: number) => {
@@ -100,6 +106,23 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
     pos = end + 1;
     return s;
   };
+  const push = (v: unknown) => {
+    if (stack.length >= LIMITS.pickleStack) throw fail(`the pickle puts more than ${count(LIMITS.pickleStack)} values on its stack; refused (hostile or corrupt).`);
+    stack.push(v);
+  };
+  let items = 0;
+  /** Counts values put into lists, tuples and dicts (LIMITS.pickleItems for the whole pickle). */
+  const stored = (n: number) => {
+    items += n;
+    if (items > LIMITS.pickleItems) throw fail(`the pickle builds more than ${count(LIMITS.pickleItems)} values into lists, tuples and dicts; refused (hostile or too large for a state dict).`);
+  };
+  const memoize = (k: number, v: unknown) => {
+    if (!(k in memo)) {
+      if (memoized >= LIMITS.pickleMemo) throw fail(`the pickle memoizes more than ${count(LIMITS.pickleMemo)} values; refused (hostile or corrupt).`);
+      memoized++;
+    }
+    memo[k] = v;
+  };
   const pop = () => {
     if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) throw fail('the pickle pops from an empty stack (corrupt).');
     return stack.pop();
@@ -107,7 +130,9 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
   const popMark = (): unknown[] => {
     const m = marks.pop();
     if (m === undefined) throw fail('the pickle closes a MARK that was never set (corrupt).');
-    return stack.splice(m);
+    const out = stack.splice(m);
+    stored(out.length);
+    return out;
   };
   const top = () => {
     if (stack.length === 0) throw fail('the pickle reads an empty stack (corrupt).');
@@ -116,7 +141,7 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
   const global = (module: string, name: string) => {
     const g = new PGlobal(module, name);
     if (!isAllowedGlobal(g)) refused.set(g.qualified, g);
-    stack.push(g);
+    push(g);
   };
   const toInt = (v: unknown, what: string): number => {
     if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
@@ -168,44 +193,47 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
         if (stack.length !== 1) throw fail(`the pickle stops with ${stack.length} values on its stack (corrupt).`);
         return stack[0];
       }
-      case 0x28: marks.push(stack.length); break; // MARK
-      case 0x7d: stack.push(new PDict()); break; // EMPTY_DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push(new PTuple([])); break; // EMPTY_TUPLE
-      case 0x74: stack.push(new PTuple(popMark())); break; // TUPLE
-      case 0x85: stack.push(new PTuple([pop()])); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push(new PTuple([a, b])); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(new PTuple([a, b, c])); break; } // TUPLE3
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
+      case 0x28: // MARK
+        if (marks.length >= LIMITS.pickleMarks) throw fail(`the pickle nests more than ${count(LIMITS.pickleMarks)} MARKs; refused (hostile or corrupt).`);
+        marks.push(stack.length);
+        break;
+      case 0x7d: push(new PDict()); break; // EMPTY_DICT
+      case 0x5d: push([]); break; // EMPTY_LIST
+      case 0x29: push(new PTuple([])); break; // EMPTY_TUPLE
+      case 0x74: push(new PTuple(popMark())); break; // TUPLE
+      case 0x85: stored(1); push(new PTuple([pop()])); break; // TUPLE1
+      case 0x86: { stored(2); const b = pop(); const a = pop(); push(new PTuple([a, b])); break; } // TUPLE2
+      case 0x87: { stored(3); const c = pop(); const b = pop(); const a = pop(); push(new PTuple([a, b, c])); break; } // TUPLE3
+      case 0x4e: push(null); break; // NONE
+      case 0x88: push(true); break; // NEWTRUE
+      case 0x89: push(false); break; // NEWFALSE
+      case 0x4a: push(i32()); break; // BININT
+      case 0x4b: push(u8()); break; // BININT1
+      case 0x4d: push(u16()); break; // BININT2
       case 0x8a: { // LONG1
         const n = u8();
         const b = take(n);
         let v = 0n;
         for (let k = n - 1; k >= 0; k--) v = (v << 8n) | BigInt(b[k]);
         if (n > 0 && b[n - 1] & 0x80) v -= 1n << BigInt(8 * n);
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+        push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
         break;
       }
-      case 0x47: need(8); stack.push(view.getFloat64(pos, false)); pos += 8; break; // BINFLOAT
-      case 0x58: stack.push(utf8(take(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(utf8(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: { need(8); const n = Number(view.getBigUint64(pos, true)); pos += 8; stack.push(utf8(take(n))); break; } // BINUNICODE8
-      case 0x54: stack.push(new TextDecoder('latin1').decode(take(u32()))); break; // BINSTRING
-      case 0x55: stack.push(new TextDecoder('latin1').decode(take(u8()))); break; // SHORT_BINSTRING
-      case 0x42: stack.push(take(u32()).slice()); break; // BINBYTES
-      case 0x43: stack.push(take(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
+      case 0x47: need(8); push(view.getFloat64(pos, false)); pos += 8; break; // BINFLOAT
+      case 0x58: push(utf8(take(u32()))); break; // BINUNICODE
+      case 0x8c: push(utf8(take(u8()))); break; // SHORT_BINUNICODE
+      case 0x8d: { need(8); const n = Number(view.getBigUint64(pos, true)); pos += 8; push(utf8(take(n))); break; } // BINUNICODE8
+      case 0x54: push(new TextDecoder('latin1').decode(take(u32()))); break; // BINSTRING
+      case 0x55: push(new TextDecoder('latin1').decode(take(u8()))); break; // SHORT_BINSTRING
+      case 0x42: push(take(u32()).slice()); break; // BINBYTES
+      case 0x43: push(take(u8()).slice()); break; // SHORT_BINBYTES
+      case 0x71: memoize(u8(), top()); break; // BINPUT
+      case 0x72: memoize(u32(), top()); break; // LONG_BINPUT
+      case 0x94: memoize(memoized, top()); break; // MEMOIZE
       case 0x68: case 0x6a: { // BINGET, LONG_BINGET
         const k = op === 0x68 ? u8() : u32();
-        if (!memo.has(k)) throw fail(`the pickle reads memo slot ${k}, which was never written (corrupt).`);
-        stack.push(memo.get(k));
+        if (!(k in memo)) throw fail(`the pickle reads memo slot ${k}, which was never written (corrupt).`);
+        push(memo[k]);
         break;
       }
       case 0x63: { const module = line(); global(module, line()); break; } // GLOBAL
@@ -216,13 +244,14 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
         global(module, name);
         break;
       }
-      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args)); break; } // REDUCE
-      case 0x81: { const args = pop(); const cls = pop(); stack.push(call(cls, args)); break; } // NEWOBJ
+      case 0x52: { const args = pop(); const fn = pop(); push(call(fn, args)); break; } // REDUCE
+      case 0x81: { const args = pop(); const cls = pop(); push(call(cls, args)); break; } // NEWOBJ
       case 0x62: pop(); break; // BUILD: state (OrderedDict._metadata, parameter state) is not needed
       case 0x73: { // SETITEM
         const v = pop();
         const k = pop();
         const d = top();
+        stored(2);
         if (d instanceof PDict) d.entries.set(k, v);
         else if (!(d instanceof PRefused)) throw fail(`SETITEM on ${describe(d)} (corrupt).`);
         break;
@@ -235,8 +264,14 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
         else if (!(d instanceof PRefused)) throw fail(`SETITEMS on ${describe(d)} (corrupt).`);
         break;
       }
-      case 0x61: { const v = pop(); const l = top(); if (Array.isArray(l)) l.push(v); else if (!(l instanceof PRefused)) throw fail(`APPEND on ${describe(l)} (corrupt).`); break; } // APPEND
-      case 0x65: { const items = popMark(); const l = top(); if (Array.isArray(l)) l.push(...items); else if (!(l instanceof PRefused)) throw fail(`APPENDS on ${describe(l)} (corrupt).`); break; } // APPENDS
+      case 0x61: { const v = pop(); const l = top(); stored(1); if (Array.isArray(l)) l.push(v); else if (!(l instanceof PRefused)) throw fail(`APPEND on ${describe(l)} (corrupt).`); break; } // APPEND
+      case 0x65: { // APPENDS: one value at a time (push(...values) overflows the call stack for large batches)
+        const values = popMark();
+        const l = top();
+        if (Array.isArray(l)) for (const v of values) l.push(v);
+        else if (!(l instanceof PRefused)) throw fail(`APPENDS on ${describe(l)} (corrupt).`);
+        break;
+      }
       case 0x51: { // BINPERSID: ('storage', torch.XStorage, key, location, numel)
         const pid = pop();
         const t = pid instanceof PTuple ? pid.items : [];
@@ -244,15 +279,15 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
         if (kind !== 'storage' || !(type instanceof PGlobal) || typeof key !== 'string') throw fail(`a persistent id is ${describe(pid)}, not a tensor storage.`);
         if (!(type.module === 'torch' && type.name in STORAGE_DTYPES)) {
           refused.set(type.qualified, type);
-          stack.push(new PRefused(type.qualified));
+          push(new PRefused(type.qualified));
           break;
         }
-        stack.push(new PStorage(STORAGE_DTYPES[type.name], key, typeof location === 'string' ? location : 'cpu', toInt(numel, 'a storage size')));
+        push(new PStorage(STORAGE_DTYPES[type.name], key, typeof location === 'string' ? location : 'cpu', toInt(numel, 'a storage size')));
         break;
       }
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
+      case 0x32: push(top()); break; // DUP
       default: {
         const name = OPCODE_NAMES[op];
         if (refused.size > 0) throw refusal([...refused.values()], fileName);
@@ -269,8 +304,12 @@ function describe(v: unknown): string {
   if (v instanceof PDict) return 'a dict';
   if (v instanceof PTensor) return 'a tensor';
   if (v instanceof PStorage) return 'a storage';
+  if (v instanceof PRefused) return `the result of ${v.what}`;
   if (Array.isArray(v)) return 'a list';
-  return typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : String(v);
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 40));
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  return 'an unexpected value';
 }
 
 /** One message for every global we refused: calls (os.system) or pickled objects/modules (__main__.Net). */

@@ -9,11 +9,12 @@
 // legacy (pre-1.6) non-zip format are refused with a message saying what to do.
 
 import type { Network } from '../network';
-import { LoaderOptions, badModel, bfloat16ToNumber, halfToNumber, readSidecar, shapeSize, unsupported } from './common';
+import { LoaderOptions, badModel, bfloat16ToNumber, halfToNumber, readSidecar, unsupported } from './common';
 import type { TensorLookup } from './layerSpec';
 import { PDict, PTensor, unpickleStateDict } from './pickle';
 import { type KeyedTensor, linearStackNetwork, networkFromSidecarLayers } from './safetensors';
 import { isZip, readZip } from './zip';
+import { allocFloat64, checkDims, count as fmt } from '../budget';
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 const FLOAT_DTYPES = ['F32', 'F64', 'F16', 'BF16'];
@@ -55,7 +56,11 @@ export function loadPytorch(bytes: Uint8Array, fileName: string, opts: LoaderOpt
   const tensors: PtTensor[] = [];
   for (const [key, value] of root.entries) {
     if (typeof key !== 'string') continue;
-    if (value instanceof PTensor) tensors.push({ key, dtype: value.storage.dtype, shape: value.size, tensor: value });
+    if (value instanceof PTensor) {
+      // Declared sizes are checked here, before any layer is sized from them ([1e8, 0], [-3, 4]).
+      checkDims(value.size, `tensor '${key}'`, (p) => badModel(fileName, p));
+      tensors.push({ key, dtype: value.storage.dtype, shape: value.size, tensor: value });
+    }
   }
   if (tensors.length === 0) throw badModel(fileName, 'holds no tensors, so there is no network to explain.');
 
@@ -67,8 +72,9 @@ export function loadPytorch(bytes: Uint8Array, fileName: string, opts: LoaderOpt
     const data = files.get(`${prefix}data/${storage.key}`);
     if (!data) throw badModel(fileName, `tensor '${t.key}' points at storage '${storage.key}', which is not in the archive.`);
     const width = DTYPE_BYTES[storage.dtype];
+    if (storage.numel < 0) throw badModel(fileName, `storage '${storage.key}' declares ${storage.numel} values.`);
     if (data.length < storage.numel * width) throw badModel(fileName, `storage '${storage.key}' holds ${data.length} bytes, fewer than its ${storage.numel} values need (truncated?).`);
-    const count = shapeSize(size);
+    const count = checkDims(size, `tensor '${t.key}'`, (p) => badModel(fileName, p));
     if (stride.length !== size.length) throw badModel(fileName, `tensor '${t.key}' has ${size.length} dimensions but ${stride.length} strides.`);
     // The largest element index must lie inside the storage.
     let last = offset;
@@ -76,9 +82,14 @@ export function loadPytorch(bytes: Uint8Array, fileName: string, opts: LoaderOpt
     if (count > 0 && (offset < 0 || last >= storage.numel || stride.some((s) => s < 0))) {
       throw badModel(fileName, `tensor '${t.key}' (shape [${size.join(', ')}], offset ${offset}) reaches outside its storage of ${storage.numel} values.`);
     }
+    // A view with more values than its storage repeats them (stride 0, expand()): state dicts never
+    // save one, and it would let a few bytes declare a huge tensor.
+    if (count > storage.numel) {
+      throw badModel(fileName, `tensor '${t.key}' (shape [${size.join(', ')}], ${fmt(count)} values) has more values than its storage of ${fmt(storage.numel)} (a view repeating values, stride 0); DTD Lens reads tensors backed by their own values: save with tensor.contiguous().`);
+    }
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const scratch = new DataView(new ArrayBuffer(4));
-    const out = new Float64Array(count);
+    const out = allocFloat64(count, `tensor '${t.key}'`, (p) => badModel(fileName, p));
     const idx = new Array(size.length).fill(0);
     for (let i = 0; i < count; i++) {
       let e = offset;

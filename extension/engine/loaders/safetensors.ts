@@ -10,6 +10,7 @@
 
 import type { Activation, DenseLayer, Network, Shape3 } from '../network';
 import { LIMITS } from '../../protocol';
+import { allocFloat64, checkDims, checkJsonShape, errorText, preview } from '../budget';
 import { type TensorLookup, buildFromLayerSpecs, readArchitecture } from './layerSpec';
 import {
   LoaderOptions,
@@ -61,9 +62,11 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Safetenso
   let header: unknown;
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    checkJsonShape(text, (p) => fail(`the header: ${p}`));
     header = JSON.parse(text);
   } catch (e) {
-    throw fail(`the header is not JSON (${(e as Error).message}).`);
+    if (e instanceof Error && e.name === 'DtdError') throw e;
+    throw fail(`the header is not JSON (${errorText(e)}).`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('the header is not a JSON object.');
   const data = bytes.subarray(8 + n);
@@ -76,12 +79,13 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Safetenso
     }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw fail(`the entry for '${key}' is not an object.`);
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw fail(`tensor '${key}' has unknown dtype ${JSON.stringify(dtype)}.`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw fail(`tensor '${key}' has unknown dtype ${preview(dtype)}.`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(`tensor '${key}' has an invalid shape ${JSON.stringify(shape)}.`);
+      throw fail(`tensor '${key}' has an invalid shape ${preview(shape)}.`);
     }
+    checkDims(shape as number[], `tensor '${key}'`, fail);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-      throw fail(`tensor '${key}' has invalid data_offsets ${JSON.stringify(offsets)}.`);
+      throw fail(`tensor '${key}' has invalid data_offsets ${preview(offsets)}.`);
     }
     const [begin, end] = offsets as [number, number];
     if (end > data.length) {
@@ -102,7 +106,7 @@ function readFloats(file: SafetensorsFile, t: TensorEntry, fileName: string): Fl
   }
   const view = new DataView(file.data.buffer, file.data.byteOffset + t.begin, t.end - t.begin);
   const count = shapeSize(t.shape);
-  const out = new Float64Array(count);
+  const out = allocFloat64(count, `tensor '${t.key}'`, (p) => badModel(fileName, p));
   const scratch = new DataView(new ArrayBuffer(4));
   for (let i = 0; i < count; i++) {
     switch (t.dtype) {

@@ -8,6 +8,7 @@
 
 import type { Network } from '../network';
 import { LoaderOptions, badModel, shapeSize, unsupported } from './common';
+import { LIMITS } from '../../protocol';
 import { type KerasWeight, checkKerasLayers, kerasLayerChain, networkFromKerasLayers } from './kerasLayers';
 
 type Obj = Record<string, unknown>;
@@ -39,16 +40,23 @@ export function loadTfjsModel(doc: Obj, fileName: string, opts: LoaderOptions = 
 
   // Read each group's shards, concatenated, and slice the weights out in order.
   const weights = new Map<string, KerasWeight>();
+  const listed = new Map<string, number>(); // shard → times listed (LIMITS.shardRepetitions)
+  let shardBytes = 0;
   for (const [g, group] of manifest.entries()) {
     if (!isObj(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) throw badModel(fileName, `weightsManifest[${g}] needs "paths" and "weights".`);
     const shards = group.paths.map((p) => {
       if (typeof p !== 'string') throw badModel(fileName, `weightsManifest[${g}] has a non-string path.`);
       const rel = safeRelativePath(p, fileName);
+      const times = (listed.get(rel) ?? 0) + 1;
+      listed.set(rel, times);
+      if (times > LIMITS.shardRepetitions) throw badModel(fileName, `lists the weight file '${rel}' more than ${LIMITS.shardRepetitions === 1 ? 'once' : `${LIMITS.shardRepetitions} times`} in its weightsManifest; refused (hostile or corrupt).`);
       const bytes = opts.files?.[rel] ?? opts.files?.[p] ?? opts.readSibling?.(rel);
       if (!bytes) throw badModel(fileName, `needs its weight file '${rel}' next to it, which was not provided or could not be read.`);
       return bytes;
     });
     const total = shards.reduce((a, s) => a + s.length, 0);
+    shardBytes += total;
+    if (shardBytes > LIMITS.uncompressedBytes) throw badModel(fileName, `its weight files hold more than ${LIMITS.uncompressedBytes / 1024 / 1024} MB; refused.`);
     const data = new Uint8Array(total);
     let o = 0;
     for (const s of shards) {

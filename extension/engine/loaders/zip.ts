@@ -3,10 +3,19 @@
 // total uncompressed size is bounded (declared sizes are checked before
 // inflating, actual bytes while inflating, since a header can lie). Only the
 // entries the caller wants are inflated; nothing is written to disk.
+// The archive is fed to fflate in small slices: fflate inflates whatever it is
+// given in one go (a 3 MB bomb pushed whole peaks at gigabytes before any check
+// runs) and recurses once per entry within one push (tens of thousands of
+// entries overflow the stack); a slice bounds both. At most LIMITS.zipEntries
+// entries are read.
 
 import { Unzip, UnzipInflate, UnzipPassThrough } from 'fflate';
 import { badModel } from './common';
 import { LIMITS } from '../../protocol';
+import { count, errorText } from '../budget';
+
+/** Bytes of the archive handed to fflate at a time: ≤ ~1032× that inflated per step. */
+const FEED_BYTES = 16 * 1024;
 
 /** Default bound on the uncompressed bytes read from one archive: 10 × the default 200 MB model size limit. */
 export const DEFAULT_MAX_UNCOMPRESSED_BYTES = LIMITS.uncompressedBytes;
@@ -41,8 +50,13 @@ export function readZip(
   let total = 0;
   let failure: Error | null = null;
   const uz = new Unzip((file) => {
+    if (failure) return;
+    if (names.length >= LIMITS.zipEntries) {
+      failure = badModel(fileName, `refused: the archive has more than ${count(LIMITS.zipEntries)} entries (hostile, or not a model archive).`);
+      return;
+    }
     names.push(file.name);
-    if (!wanted(file.name) || failure) return;
+    if (!wanted(file.name)) return;
     if (file.compression !== 0 && file.compression !== 8) {
       failure = badModel(fileName, `entry '${file.name}' uses zip compression method ${file.compression}; DTD Lens reads stored and deflated entries.`);
       return;
@@ -54,11 +68,21 @@ export function readZip(
     }
     const parts: Uint8Array[] = [];
     chunks.set(file.name, parts);
+    let inflated = 0;
     file.ondata = (err, chunk, final) => {
       if (failure) return;
       if (err) {
-        failure = badModel(fileName, `entry '${file.name}' cannot be inflated (${err.message}); the archive is truncated or corrupt.`);
+        failure = badModel(fileName, `entry '${file.name}' cannot be inflated (${errorText(err)}); the archive is truncated or corrupt.`);
         file.terminate();
+        return;
+      }
+      // An entry may not inflate past the size its header declares (when it declares one): a bomb
+      // stops at its own claim, long before the archive's bound.
+      inflated += chunk.length;
+      if (file.originalSize !== undefined && inflated > file.originalSize) {
+        failure = badModel(fileName, `refused: entry '${file.name}' inflates to more than the ${count(file.originalSize)} bytes its header declares (a zip bomb or a corrupt archive).`);
+        file.terminate();
+        parts.length = 0;
         return;
       }
       total += chunk.length;
@@ -76,9 +100,12 @@ export function readZip(
   uz.register(UnzipInflate);
   uz.register(UnzipPassThrough);
   try {
-    uz.push(bytes, true);
+    for (let at = 0; at < bytes.length && !failure; at += FEED_BYTES) {
+      const end = Math.min(at + FEED_BYTES, bytes.length);
+      uz.push(bytes.subarray(at, end), end === bytes.length);
+    }
   } catch (e) {
-    if (!failure) failure = badModel(fileName, `is not a readable zip archive (${(e as Error).message}).`);
+    if (!failure) failure = badModel(fileName, `is not a readable zip archive (${errorText(e)}).`);
   }
   if (failure) throw failure;
   const cut = [...chunks.keys()].filter((n) => !complete.has(n));
