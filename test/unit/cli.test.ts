@@ -2,7 +2,7 @@
 // child process, checking exit codes, messages and the JSON contract.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -161,5 +161,28 @@ describe('dtd-lens explain', () => {
     assert.equal(r.code, 0);
     const line = r.out.split('\n').find((l) => l.includes('dtd-lens explain <model>')) ?? '';
     assert.ok(line.endsWith(`model: ${SUPPORTED_MODEL_EXTENSIONS.join(', ')}`), line);
+  });
+});
+
+describe('the command line supervises its engine', () => {
+  test('a model that needs more heap than the limit ends with one line and exit 2, not a V8 abort', () => {
+    const r = spawnSync(process.execPath, [CLI, 'explain', fixtureFile('scale_784_256_128_10_seed0', 'json'), '--random-input'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DTD_LENS_HEAP_MB: '16' } });
+    assert.equal(r.status, 2, r.stderr);
+    assert.deepEqual(r.stderr.trim().split('\n'), ['dtd-lens: the model needs more memory than the limit (16 MB); the engine stopped.']);
+  });
+
+  test('Ctrl-C (SIGINT) to the command line stops its engine too', async () => {
+    // A long run, marked by an unusual seed so its worker can be found.
+    const child = spawn(process.execPath, [CLI, 'explain', fixtureFile('mlp5_seed0_notebook', 'json'), '--random-input', '--seed', '987651', '--method', 'full-backward', '--root-finder', 'metropolis-hastings', '--chains', '500', '--steps', '100000'], { stdio: 'ignore' });
+    const workerAlive = () => spawnSync('pgrep', ['-f', '--', 'seed 987651'], { encoding: 'utf8' }).stdout.split('\n').filter((p) => p && Number(p) !== child.pid).length > 0;
+    const until = async (cond: () => boolean, ms: number) => {
+      for (const end = Date.now() + ms; Date.now() < end && !cond(); ) await new Promise((r) => setTimeout(r, 50));
+      return cond();
+    };
+    assert.ok(await until(workerAlive, 10_000), 'the worker started');
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    assert.ok(await until(() => !workerAlive(), 5_000), 'the worker is gone after Ctrl-C');
   });
 });
