@@ -199,7 +199,9 @@ export class EngineClient {
       if (this.child === child) {
         this.child = undefined;
         this.readyBackend = undefined;
-        const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+        // V8 aborts (SIGABRT) at the engine's heap limit; SIGKILL without our kill is the system's out-of-memory killer.
+        const outOfMemory = signal === 'SIGABRT' || signal === 'SIGKILL';
+        const how = outOfMemory ? `stopped: the model needs more memory than the limit (${(LIMITS.engineHeapMB / 1024).toFixed(0)} GB)` : signal ? `was killed (${signal})` : `exited with code ${code}`;
         this.failAll(new EngineError('engine-crashed', `The DTD Lens engine ${how} during the run. The next run starts a fresh engine.`));
       }
     });
