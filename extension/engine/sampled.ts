@@ -10,6 +10,7 @@
 // FB_l is diagonal: Σ_{k: R_k > 0} diag(g_k).
 // Runs in float64 on typed arrays (see fullBackward.ts for why).
 
+import { quoteName } from '../protocol';
 import { DtdError, throwIfCancelled } from './errors';
 import type { DenseNetwork } from './network';
 import { Rng } from './rng';
@@ -263,7 +264,7 @@ export class SampledFullBackward {
     const layer = this.net.layers[l - 1];
     const n = layer.inFeatures;
     this.samplerCalls++;
-    this.opts.onProgress?.({ stage: `Sampling roots for ${layer.name} (${this.opts.finder}, call ${this.samplerCalls})` });
+    this.opts.onProgress?.({ stage: `Sampling roots for ${quoteName(layer.name)} (${this.opts.finder}, call ${this.samplerCalls})` });
     if (this.opts.finder === 'polytope') {
       // Exact: each unit's relevance is affine on the region's piece, so its root is a ratio test on the rule's line.
       const entry = polytopeRoots(this, l, a);
