@@ -21,6 +21,7 @@ import { computeFlows } from './flows';
 import { ENGINE_VERSION } from './version';
 import { computeBaselines, lastLayerRelevance, layerDiagnostics, poolRuleText, summarizeModel } from './assemble';
 import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
+import { quoteName } from '../protocol';
 
 function checkInput(net: Network, input: ArrayLike<number>): Float64Array {
   const file = net.source.file;
@@ -269,7 +270,7 @@ function runTrainFree<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: num
   if (l > 0) {
     status = 'failed';
     statusCode = 'no-root';
-    message = `No unit of ${net.layers[l - 1].name} has a root under rule ${ruleToText(rules[l - 1])} (v·w = 0 for every unit, e.g. all its inputs are 0): relevance stops there, so the layers below receive none.`;
+    message = `No unit of ${quoteName(net.layers[l - 1].name)} has a root under rule ${ruleToText(rules[l - 1])} (v·w = 0 for every unit, e.g. all its inputs are 0): relevance stops there, so the layers below receive none.`;
   } else if (checkConsistent && rules.some((r) => r.name === '0')) {
     status = 'failed';
     statusCode = 'inconsistent';

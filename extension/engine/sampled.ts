@@ -242,8 +242,8 @@ export class SampledFullBackward {
         }
         if (!contributed) {
           const msg = anyRoot
-            ? `At some point of the recursion no unit of ${layer.name} carries positive relevance, so full-backward has nothing to decompose there.`
-            : `No unit of ${layer.name} has a sampled root.`;
+            ? `At some point of the recursion no unit of ${quoteName(layer.name)} carries positive relevance, so full-backward has nothing to decompose there.`
+            : `No unit of ${quoteName(layer.name)} has a sampled root.`;
           if (strict) throw new SampledFailure(anyRoot ? 'no-positive-relevance' : 'no-root', msg);
           for (let i = 0; i < n; i++) values[s * n + i] = NaN;
           this.bump('undefinedEvaluations');
@@ -302,7 +302,7 @@ export class SampledFullBackward {
     if (this.opts.finder === 'metropolis-hastings' && acceptFraction === 0) {
       const signed = Array.from(a).some((v) => v < 0);
       this.warn(
-        `Metropolis–Hastings accepted no proposal at ${layer.name}${signed && this.opts.mh.clampNonNegative ? ' (its input has negative entries and the sampler clamps to ≥ 0, which leaves the region)' : ''}: every root there is the input itself, so that layer passes no relevance down — as in the research code.`,
+        `Metropolis–Hastings accepted no proposal at ${quoteName(layer.name)}${signed && this.opts.mh.clampNonNegative ? ' (its input has negative entries and the sampler clamps to ≥ 0, which leaves the region)' : ''}: every root there is the input itself, so that layer passes no relevance down — as in the research code.`,
       );
     }
     const entry = { units, candidates: count, acceptFraction };

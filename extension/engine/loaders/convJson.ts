@@ -7,6 +7,7 @@
 import type { Network, Shape3 } from '../network';
 import { badModel } from './common';
 import { type NamedTensor, type TensorLookup, buildFromLayerSpecs } from './layerSpec';
+import { quoteName } from '../../protocol';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -34,13 +35,13 @@ export function loadConvFixtureNetwork(network: Obj, fileName: string): Network 
       if (cache.has(key)) return cache.get(key);
       const p = params[key];
       if (p === undefined) return undefined;
-      const fail = () => badModel(fileName, `parameter '${key}' should be {"shape": [...], "values": nested lists of numbers}.`);
+      const fail = () => badModel(fileName, `parameter ${quoteName(key)} should be {"shape": [...], "values": nested lists of numbers}.`);
       if (!isObj(p) || !Array.isArray(p.shape) || !p.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail();
       const flat: number[] = [];
       flattenNested(p.values, flat, fail);
       const shape = p.shape as number[];
       const size = shape.reduce((a, d) => a * d, 1);
-      if (flat.length !== size) throw badModel(fileName, `parameter '${key}' has shape [${shape.join(', ')}] (${size} values) but ${flat.length} values.`);
+      if (flat.length !== size) throw badModel(fileName, `parameter ${quoteName(key)} has shape [${shape.join(', ')}] (${size} values) but ${flat.length} values.`);
       const t = { shape, values: Float64Array.from(flat) };
       cache.set(key, t);
       return t;

@@ -13,6 +13,7 @@ import { loadOnnx } from './onnx';
 import { loadKerasArchive, loadKerasH5 } from './keras';
 import { loadPytorch } from './pytorch';
 import { loadSafetensors } from './safetensors';
+import { quoteName } from '../../protocol';
 
 export { sidecarNameFor } from './common';
 export type { LoaderOptions } from './common';
@@ -58,7 +59,7 @@ export function loadModel(
   if (!loader) {
     throw new DtdError(
       'unsupported',
-      `${displayName(fileName)}: ${ext ? `'${ext}' files are` : 'files without an extension are'} not a model format DTD Lens reads (supported: ${SUPPORTED_MODEL_EXTENSIONS.join(', ')}).`,
+      `${displayName(fileName)}: ${ext ? `${quoteName(ext)} files are` : 'files without an extension are'} not a model format DTD Lens reads (supported: ${SUPPORTED_MODEL_EXTENSIONS.join(', ')}).`,
       fileName,
     );
   }

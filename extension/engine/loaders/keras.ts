@@ -11,6 +11,7 @@ import type { Network } from '../network';
 import { LoaderOptions, badModel, unsupported } from './common';
 import { type KerasWeight, checkKerasLayers, kerasLayerChain, networkFromKerasLayers } from './kerasLayers';
 import { readZip } from './zip';
+import { quoteName, quoteNames } from '../../protocol';
 
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -41,18 +42,18 @@ function isDataset(v: unknown): v is Dataset {
 
 /** A float dataset → weight; refuses non-numeric data. */
 function datasetWeight(node: unknown, path: string, fileName: string): KerasWeight {
-  if (!isDataset(node)) throw badModel(fileName, `'${path}' is not a dataset.`);
+  if (!isDataset(node)) throw badModel(fileName, `${quoteName(path)} is not a dataset.`);
   let value: unknown;
   try {
     value = node.value;
   } catch (e) {
-    throw badModel(fileName, `dataset '${path}' cannot be read (${(e as Error).message}).`);
+    throw badModel(fileName, `dataset ${quoteName(path)} cannot be read (${(e as Error).message}).`);
   }
   const shape = Array.isArray(node.shape) ? node.shape : [];
   const n = shape.reduce((a: number, d: number) => a * d, 1);
   const arr = value as ArrayLike<unknown>;
   if (!arr || typeof arr.length !== 'number' || arr.length !== n || (n > 0 && typeof arr[0] !== 'number')) {
-    throw badModel(fileName, `dataset '${path}' does not hold ${n} numbers.`);
+    throw badModel(fileName, `dataset ${quoteName(path)} does not hold ${n} numbers.`);
   }
   return { shape, values: Float64Array.from(arr as ArrayLike<number>) };
 }
@@ -104,7 +105,7 @@ export function loadKerasH5(bytes: Uint8Array, fileName: string, opts: LoaderOpt
 function loadKerasArchiveUnguarded(bytes: Uint8Array, fileName: string, opts: LoaderOptions): Network {
   const { files, names } = readZip(bytes, fileName, (n) => n === 'config.json' || n === 'model.weights.h5', opts.maxUncompressedBytes);
   const configBytes = files.get('config.json');
-  if (!configBytes) throw badModel(fileName, `is not a Keras v3 archive: it has no config.json (entries: ${names.slice(0, 8).join(', ') || 'none'}).`);
+  if (!configBytes) throw badModel(fileName, `is not a Keras v3 archive: it has no config.json (entries: ${quoteNames(names, 8) || 'none'}).`);
   const { layers } = kerasLayerChain(parseConfig(new TextDecoder().decode(configBytes), fileName, 'config.json'), fileName);
   checkKerasLayers(layers, fileName);
   const h5bytes = files.get('model.weights.h5');

@@ -10,6 +10,7 @@
 // refused as well.
 
 import { badModel, unsupported } from './common';
+import { quoteName, quoteNames } from '../../protocol';
 
 export class PGlobal {
   constructor(readonly module: string, readonly name: string) {}
@@ -264,13 +265,13 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
 
 function describe(v: unknown): string {
   if (v === null) return 'None';
-  if (v instanceof PGlobal) return v.qualified;
+  if (v instanceof PGlobal) return quoteName(v.qualified);
   if (v instanceof PTuple) return `a tuple of ${v.items.length}`;
   if (v instanceof PDict) return 'a dict';
   if (v instanceof PTensor) return 'a tensor';
   if (v instanceof PStorage) return 'a storage';
   if (Array.isArray(v)) return 'a list';
-  return typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : String(v);
+  return typeof v === 'string' ? quoteName(v, 40) : String(v);
 }
 
 /** One message for every global we refused: calls (os.system) or pickled objects/modules (__main__.Net). */
@@ -278,7 +279,7 @@ function refusal(globals: PGlobal[], fileName: string): Error {
   const classLike = (g: PGlobal) => /^[A-Z]/.test(g.name) || g.module.startsWith('torch.nn') || g.module === '__main__';
   const objects = globals.filter(classLike);
   const calls = globals.filter((g) => !classLike(g));
-  const names = (gs: PGlobal[]) => gs.map((g) => g.qualified).join(', ');
+  const names = (gs: PGlobal[]) => quoteNames(gs.map((g) => g.qualified));
   const parts: string[] = [];
   if (calls.length) parts.push(`refused: the pickle asks to call ${names(calls)}; DTD Lens only reads tensor state dicts, a full pickled module could run arbitrary code`);
   if (objects.length) {

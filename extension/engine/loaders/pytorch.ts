@@ -14,6 +14,7 @@ import type { TensorLookup } from './layerSpec';
 import { PDict, PTensor, unpickleStateDict } from './pickle';
 import { type KeyedTensor, linearStackNetwork, networkFromSidecarLayers } from './safetensors';
 import { isZip, readZip } from './zip';
+import { quoteName } from '../../protocol';
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 const FLOAT_DTYPES = ['F32', 'F64', 'F16', 'BF16'];
@@ -62,19 +63,19 @@ export function loadPytorch(bytes: Uint8Array, fileName: string, opts: LoaderOpt
   const read = (t: PtTensor): Float64Array => {
     const { storage, offset, size, stride } = t.tensor;
     if (!FLOAT_DTYPES.includes(storage.dtype)) {
-      throw badModel(fileName, `tensor '${t.key}' has dtype ${storage.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
+      throw badModel(fileName, `tensor ${quoteName(t.key)} has dtype ${storage.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
     }
     const data = files.get(`${prefix}data/${storage.key}`);
-    if (!data) throw badModel(fileName, `tensor '${t.key}' points at storage '${storage.key}', which is not in the archive.`);
+    if (!data) throw badModel(fileName, `tensor ${quoteName(t.key)} points at storage ${quoteName(storage.key)}, which is not in the archive.`);
     const width = DTYPE_BYTES[storage.dtype];
-    if (data.length < storage.numel * width) throw badModel(fileName, `storage '${storage.key}' holds ${data.length} bytes, fewer than its ${storage.numel} values need (truncated?).`);
+    if (data.length < storage.numel * width) throw badModel(fileName, `storage ${quoteName(storage.key)} holds ${data.length} bytes, fewer than its ${storage.numel} values need (truncated?).`);
     const count = shapeSize(size);
-    if (stride.length !== size.length) throw badModel(fileName, `tensor '${t.key}' has ${size.length} dimensions but ${stride.length} strides.`);
+    if (stride.length !== size.length) throw badModel(fileName, `tensor ${quoteName(t.key)} has ${size.length} dimensions but ${stride.length} strides.`);
     // The largest element index must lie inside the storage.
     let last = offset;
     for (let d = 0; d < size.length; d++) if (size[d] > 0) last += (size[d] - 1) * stride[d];
     if (count > 0 && (offset < 0 || last >= storage.numel || stride.some((s) => s < 0))) {
-      throw badModel(fileName, `tensor '${t.key}' (shape [${size.join(', ')}], offset ${offset}) reaches outside its storage of ${storage.numel} values.`);
+      throw badModel(fileName, `tensor ${quoteName(t.key)} (shape [${size.join(', ')}], offset ${offset}) reaches outside its storage of ${storage.numel} values.`);
     }
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const scratch = new DataView(new ArrayBuffer(4));

@@ -22,6 +22,7 @@ import {
   sidecarNameFor,
   unsupported,
 } from './common';
+import { quoteName, quoteNames } from '../../protocol';
 
 /** safetensors' limit on the header size; a larger claim is hostile or corrupt. */
 const MAX_HEADER_BYTES = LIMITS.safetensorsHeaderBytes;
@@ -74,22 +75,22 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Safetenso
       if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) metadata = raw as Record<string, string>;
       continue;
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw fail(`the entry for '${key}' is not an object.`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw fail(`the entry for ${quoteName(key)} is not an object.`);
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw fail(`tensor '${key}' has unknown dtype ${JSON.stringify(dtype)}.`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw fail(`tensor ${quoteName(key)} has unknown dtype ${JSON.stringify(dtype)}.`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(`tensor '${key}' has an invalid shape ${JSON.stringify(shape)}.`);
+      throw fail(`tensor ${quoteName(key)} has an invalid shape ${JSON.stringify(shape)}.`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-      throw fail(`tensor '${key}' has invalid data_offsets ${JSON.stringify(offsets)}.`);
+      throw fail(`tensor ${quoteName(key)} has invalid data_offsets ${JSON.stringify(offsets)}.`);
     }
     const [begin, end] = offsets as [number, number];
     if (end > data.length) {
-      throw fail(`tensor '${key}' has data_offsets [${begin}, ${end}] outside the ${data.length} data bytes (truncated file?).`);
+      throw fail(`tensor ${quoteName(key)} has data_offsets [${begin}, ${end}] outside the ${data.length} data bytes (truncated file?).`);
     }
     const expected = shapeSize(shape as number[]) * DTYPE_BYTES[dtype];
     if (expected !== end - begin) {
-      throw fail(`tensor '${key}' has shape [${shape.join(', ')}] of ${dtype} (${expected} bytes) but its data_offsets span ${end - begin} bytes.`);
+      throw fail(`tensor ${quoteName(key)} has shape [${shape.join(', ')}] of ${dtype} (${expected} bytes) but its data_offsets span ${end - begin} bytes.`);
     }
     tensors.set(key, { key, dtype, shape: shape as number[], begin, end });
   }
@@ -98,7 +99,7 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Safetenso
 
 function readFloats(file: SafetensorsFile, t: TensorEntry, fileName: string): Float64Array {
   if (!FLOAT_DTYPES.includes(t.dtype)) {
-    throw badModel(fileName, `tensor '${t.key}' has dtype ${t.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
+    throw badModel(fileName, `tensor ${quoteName(t.key)} has dtype ${t.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
   }
   const view = new DataView(file.data.buffer, file.data.byteOffset + t.begin, t.end - t.begin);
   const count = shapeSize(t.shape);
@@ -138,7 +139,7 @@ function describeUnsupportedKey(t: KeyedTensor): string {
   if (/running_mean|running_var|num_batches_tracked/.test(t.key)) guess = ', looks like BatchNorm';
   else if (t.key.endsWith('weight') && t.shape.length >= 3) guess = ', looks like a convolution';
   else if (t.key.endsWith('weight') && t.shape.length === 1) guess = ', looks like a normalisation layer';
-  return `'${t.key}' (${t.dtype} ${shape}${guess})`;
+  return `${quoteName(t.key)} (${t.dtype} ${shape}${guess})`;
 }
 
 /** Tensors of a parsed file by key, as float64 (for the sidecar's layer list). */
@@ -211,13 +212,13 @@ export function linearStackNetwork<T extends KeyedTensor>(
     throw unsupported(
       fileName,
       `DTD Lens supports state dicts of Linear layers only (keys like 'layer1.linear.weight' [out, in] and 'layer1.linear.bias' [out], or '0.weight'/'0.bias' from nn.Sequential); ` +
-        `these tensors are not Linear weights or biases: ${offending.map(describeUnsupportedKey).join(', ')}. ` +
+        `these tensors are not Linear weights or biases: ${offending.slice(0, 5).map(describeUnsupportedKey).join(', ')}${offending.length > 5 ? ` and ${offending.length - 5} more` : ''}. ` +
       `For convolutional networks, describe the layers in a sidecar ${displayName(sidecarNameFor(fileName))} ("inputShape" and "layers"; see docs/formats.md).`,
     );
   }
   if (slots.size === 0) throw badModel(fileName, 'contains no tensors, so there is no network to explain.');
   if (prefixes.size > 1) {
-    throw unsupported(fileName, `the Linear layers follow different naming patterns (${[...prefixes].map((p) => `'${p}'`).join(', ')}), so their order is ambiguous; DTD Lens supports one stack of Linear layers named like 'layer1.linear.weight' or '0.weight'.`);
+    throw unsupported(fileName, `the Linear layers follow different naming patterns (${quoteNames([...prefixes])}), so their order is ambiguous; DTD Lens supports one stack of Linear layers named like 'layer1.linear.weight' or '0.weight'.`);
   }
   const ordered = [...slots.values()].sort((a, b) => a.index - b.index);
 
@@ -225,13 +226,13 @@ export function linearStackNetwork<T extends KeyedTensor>(
   for (let i = 0; i < ordered.length; i++) {
     const slot = ordered[i];
     const name = `layer${i + 1}`;
-    if (!slot.weight) throw badModel(fileName, `'${slot.bias!.key}' has no matching weight tensor.`);
+    if (!slot.weight) throw badModel(fileName, `${quoteName(slot.bias!.key)} has no matching weight tensor.`);
     const [outFeatures, inFeatures] = slot.weight.shape;
     const weight = read(slot.weight);
     let bias: Float64Array;
     if (slot.bias) {
       if (slot.bias.shape[0] !== outFeatures) {
-        throw badModel(fileName, `bias '${slot.bias.key}' has ${slot.bias.shape[0]} values but weight '${slot.weight.key}' has ${outFeatures} rows.`);
+        throw badModel(fileName, `bias ${quoteName(slot.bias.key)} has ${slot.bias.shape[0]} values but weight ${quoteName(slot.weight.key)} has ${outFeatures} rows.`);
       }
       bias = read(slot.bias);
     } else {

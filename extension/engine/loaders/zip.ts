@@ -7,6 +7,7 @@
 import { Unzip, UnzipInflate, UnzipPassThrough } from 'fflate';
 import { badModel } from './common';
 import { LIMITS } from '../../protocol';
+import { quoteName, quoteNames } from '../../protocol';
 
 /** Default bound on the uncompressed bytes read from one archive: 10 × the default 200 MB model size limit. */
 export const DEFAULT_MAX_UNCOMPRESSED_BYTES = LIMITS.uncompressedBytes;
@@ -44,12 +45,12 @@ export function readZip(
     names.push(file.name);
     if (!wanted(file.name) || failure) return;
     if (file.compression !== 0 && file.compression !== 8) {
-      failure = badModel(fileName, `entry '${file.name}' uses zip compression method ${file.compression}; DTD Lens reads stored and deflated entries.`);
+      failure = badModel(fileName, `entry ${quoteName(file.name)} uses zip compression method ${file.compression}; DTD Lens reads stored and deflated entries.`);
       return;
     }
     const declared = file.originalSize ?? 0;
     if (total + declared > maxBytes) {
-      failure = bomb(`entry '${file.name}' declares ${mb(declared)} uncompressed`);
+      failure = bomb(`entry ${quoteName(file.name)} declares ${mb(declared)} uncompressed`);
       return;
     }
     const parts: Uint8Array[] = [];
@@ -57,13 +58,13 @@ export function readZip(
     file.ondata = (err, chunk, final) => {
       if (failure) return;
       if (err) {
-        failure = badModel(fileName, `entry '${file.name}' cannot be inflated (${err.message}); the archive is truncated or corrupt.`);
+        failure = badModel(fileName, `entry ${quoteName(file.name)} cannot be inflated (${err.message}); the archive is truncated or corrupt.`);
         file.terminate();
         return;
       }
       total += chunk.length;
       if (total > maxBytes) {
-        failure = bomb(`entry '${file.name}' inflates to more than its declared ${mb(declared)}`);
+        failure = bomb(`entry ${quoteName(file.name)} inflates to more than its declared ${mb(declared)}`);
         file.terminate();
         parts.length = 0;
         return;
@@ -82,7 +83,7 @@ export function readZip(
   }
   if (failure) throw failure;
   const cut = [...chunks.keys()].filter((n) => !complete.has(n));
-  if (cut.length > 0) throw badModel(fileName, `is truncated: the archive ends inside entr${cut.length > 1 ? 'ies' : 'y'} ${cut.map((n) => `'${n}'`).join(', ')}.`);
+  if (cut.length > 0) throw badModel(fileName, `is truncated: the archive ends inside entr${cut.length > 1 ? 'ies' : 'y'} ${quoteNames(cut)}.`);
   const files = new Map<string, Uint8Array>();
   for (const [name, parts] of chunks) {
     const size = parts.reduce((a, p) => a + p.length, 0);
