@@ -317,7 +317,7 @@ export class EngineClient {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.armWatchdog(p);
-        p.onProgress?.({ ...m.progress, stage: plainText(m.progress.stage, 200) });
+        p.onProgress?.(m.progress);
         return;
       }
       case 'result':
