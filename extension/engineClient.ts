@@ -5,24 +5,14 @@
 // within 0.8 s (so that Cancel always ends a run within a second) kills the
 // process; the next request forks a fresh one. Progress in work done is a
 // progress message whose stage or fraction changed (engineWatchdog.ts).
-// Everything the engine says goes to the LogOutputChannel.
+// Everything the engine says goes to the LogOutputChannel, as plain text
+// (protocol/text.ts: it quotes names from model files) at a validated level.
+// A reply larger than LIMITS.resultBytes is refused.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import type * as vscode from 'vscode';
-import {
-  isEngineToHost,
-  type EngineToHost,
-  type HostToEngine,
-  type InputSpec,
-  type InspectReply,
-  type ModelFiles,
-  type WireAuditOptions,
-  type WireExplainOptions,
-} from './protocol';
-import type { ExplainResult, Progress } from './protocol';
+import { approxBytes, type AuditResult, describeValue, type EngineToHost, type ExplainResult, type HostToEngine, type InputSpec, type InspectReply, isEngineToHost, isLogLevel, LIMITS, logText, type ModelFiles, plainText, type Progress, type WireAuditOptions, type WireExplainOptions } from './protocol';
 import { ProgressWatchdog } from './engineWatchdog';
-import { LIMITS } from './protocol';
-import type { AuditResult } from './protocol';
 
 /** Why a request failed. `code` is the engine's DtdError code, or one of the host's own. */
 export class EngineError extends Error {
@@ -80,6 +70,8 @@ export interface EngineClientOptions {
   log: vscode.LogOutputChannel;
   timeoutSeconds: () => number;
   cancelGraceMs?: number;
+  /** The largest reply accepted from the engine (bytes, approximately); LIMITS.resultBytes unless a test says otherwise. */
+  maxReplyBytes?: number;
 }
 
 /** Events the tests and the UI can observe. */
@@ -189,8 +181,8 @@ export class EngineClient {
     this.spawnCount++;
     const pid = child.pid ?? -1;
     log.info(`engine pid ${pid}: started (${this.opts.enginePath})`);
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => logLines(d, (l) => log.info(`engine ${pid}: ${l}`)));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => logLines(d, (l) => log.warn(`engine ${pid} stderr: ${l}`)));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => logLines(d, (l) => log.info(`engine ${pid}: ${logText(l)}`)));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => logLines(d, (l) => log.warn(`engine ${pid} stderr: ${logText(l)}`)));
     child.on('message', (m: unknown) => this.onMessage(child, m));
     child.on('error', (err) => log.error(`engine pid ${pid}: ${err.message}`));
     child.on('exit', (code, signal) => {
@@ -339,7 +331,7 @@ export class EngineClient {
   private onMessage(child: ChildProcess, raw: unknown): void {
     if (child !== this.child) return; // a stale process that is being killed
     if (!isEngineToHost(raw)) {
-      this.opts.log.error(`engine sent a malformed message: ${safeJson(raw).slice(0, 300)}`);
+      this.opts.log.error(`engine sent a malformed message: ${logText(describeValue(raw, 300))}`);
       return;
     }
     const m: EngineToHost = raw;
@@ -349,7 +341,8 @@ export class EngineClient {
         this.opts.log.info(`engine pid ${m.pid}: ready (backend ${m.backend})`);
         return;
       case 'log':
-        this.opts.log[m.level](`engine: ${m.message}`);
+        // The level indexes the channel: only a known one (never 'show', 'dispose', …).
+        this.opts.log[isLogLevel(m.level) ? m.level : 'info'](`engine: ${logText(m.message)}`);
         return;
       case 'progress': {
         const p = this.pending.get(m.id);
@@ -375,15 +368,23 @@ export class EngineClient {
           return;
         }
         const value = m.type === 'result' ? m.result : m.type === 'inspected' ? m.reply : m.type === 'audited' ? { audit: m.audit, csv: m.csv } : undefined;
+        const limit = this.opts.maxReplyBytes ?? LIMITS.resultBytes;
+        if (value !== undefined && approxBytes(value, limit) > limit) {
+          const mb = Math.round(limit / 1024 / 1024);
+          this.opts.log.error(`request ${m.id}: the engine's reply is larger than ${mb} MB; refused`);
+          this.settle(m.id, () => p.reject(new EngineError('too-costly', `The result is larger than the ${mb} MB DTD Lens accepts from the engine; explain a smaller model or input.`)));
+          return;
+        }
         this.settle(m.id, () => p.resolve(value));
         return;
       }
       case 'error': {
         const p = this.pending.get(m.id);
         const level = m.code === 'internal' ? 'error' : 'info';
-        this.opts.log[level](`request ${m.id}: ${m.code}: ${m.message}`);
+        const code = plainText(m.code, 40);
+        this.opts.log[level](`request ${m.id}: ${code}: ${logText(m.message)}`);
         if (!p) return;
-        this.settle(m.id, () => p.reject(new EngineError(m.code, m.message)));
+        this.settle(m.id, () => p.reject(new EngineError(code, plainText(m.message))));
         return;
       }
     }
@@ -394,10 +395,3 @@ function logLines(chunk: string, out: (line: string) => void): void {
   for (const line of chunk.split(/\r?\n/)) if (line.trim()) out(line);
 }
 
-function safeJson(v: unknown): string {
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
-}

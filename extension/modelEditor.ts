@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import type { ModelSummary } from './protocol';
 import { EngineError } from './engineClient';
-import { isWebviewToHost } from './protocol';
+import { isWebviewToHost, logText } from './protocol';
 
 export const MODEL_EDITOR_VIEW_TYPE = 'dtdLens.modelInspector';
 
@@ -63,7 +63,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         name,
         `<div class="error" role="alert"><h2>${esc(heading)}</h2><p>${esc(message)}</p></div>`,
       );
-      this.deps.log.info(`model inspector: ${name}: ${message}`);
+      this.deps.log.info(logText(`model inspector: ${name}: ${message}`));
       this.deps.onShown(document.uri, { error: message });
     }
   }

@@ -9,7 +9,7 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import { isWebviewToHost, type HostToWebview, type WebviewSettings, type WebviewToHost } from './protocol';
-import { webviewHtml } from './protocol';
+import { describeValue, logText, webviewHtml } from './protocol';
 import { readSettings } from './config';
 
 export type RenderedSummary = Extract<WebviewToHost, { type: 'rendered' }>['summary'];
@@ -88,7 +88,7 @@ class VisualizerWebview implements vscode.Disposable {
 
   private onMessage(raw: unknown): void {
     if (!isWebviewToHost(raw)) {
-      this.hooks.log.warn(`visualizer (${this.target}) sent a malformed message: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      this.hooks.log.warn(`visualizer (${this.target}) sent a malformed message: ${logText(describeValue(raw, 200))}`);
       return;
     }
     const m = raw;
@@ -125,7 +125,7 @@ class VisualizerWebview implements vscode.Disposable {
         this.hooks.onExplainRequest(this.target);
         return;
       case 'error':
-        this.hooks.log.error(`visualizer (${this.target}): ${m.message}`);
+        this.hooks.log.error(`visualizer (${this.target}): ${logText(m.message)}`);
         this.hooks.onError(m.message);
         return;
     }

@@ -123,7 +123,10 @@ class App {
     app.setAttribute('data-state', 'empty');
 
     document.addEventListener('keydown', (ev) => onKey(ev, this.nav));
-    window.addEventListener('message', (ev: MessageEvent) => this.onMessage(ev.data));
+    window.addEventListener('message', (ev: MessageEvent) => {
+      if (api.acceptsMessage && !api.acceptsMessage(ev)) return; // the report: not from its own window
+      this.onMessage(ev.data);
+    });
     // VS Code switches themes by changing the body class and the --vscode-* variables.
     new MutationObserver(() => {
       if (state.current) this.render();

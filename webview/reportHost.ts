@@ -2,7 +2,9 @@
 // (`dtd-lens explain … --html`): when the page has no VS Code API, the result
 // comes from the page's JSON data block, exports become downloads, and the UI
 // state lives in sessionStorage. Typed with the same protocol as the VS Code
-// host; the engine only writes the data block (engine/report.ts).
+// host; the engine only writes the data block (engine/report.ts). The page
+// posts the host's messages to itself and accepts window messages only from
+// its own window and origin (acceptsMessage): no other window can feed it.
 
 import { isHostToWebview, isWebviewToHost, REPORT_DATA_ID, type HostToWebview, type ReportPayload } from '../extension/protocol';
 import type { VsCodeApi } from './state';
@@ -35,6 +37,14 @@ export function reportHost(): VsCodeApi | null {
     if (isHostToWebview(m)) window.postMessage(m, window.origin === 'null' || window.location.protocol === 'file:' ? '*' : window.origin);
   };
   return {
+    // Only what this page posted to itself: another window (an opener, a frame)
+    // cannot feed the report a result.
+    acceptsMessage(ev: MessageEvent): boolean {
+      if (ev.source !== window) return false;
+      if (ev.origin === window.origin) return true;
+      // A file:// page has an opaque origin; browsers report it as 'null' or 'file://'.
+      return window.location.protocol === 'file:' && (ev.origin === 'null' || ev.origin === 'file://');
+    },
     postMessage(m: unknown) {
       if (!isWebviewToHost(m)) return;
       if (m.type === 'ready') {

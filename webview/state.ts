@@ -12,6 +12,12 @@ export interface VsCodeApi {
   postMessage(message: unknown): void;
   getState(): unknown;
   setState(state: unknown): void;
+  /**
+   * Whether a window message comes from this API's host. The standalone report
+   * posts to its own window, so it accepts only those (reportHost.ts); absent
+   * in VS Code, whose webview frame delivers the host's messages.
+   */
+  acceptsMessage?(event: MessageEvent): boolean;
 }
 
 export type Format = 'svg' | 'png' | 'json';

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { ModelPayload } from '../engineClient';
 import { baseName, readSettings } from '../config';
 import type { AuditResult, WireAuditOptions } from '../protocol';
+import { logText } from '../protocol';
 import { formatMs } from '../runsTree';
 import type { HostContext } from '../host/context';
 import { readModel } from '../host/modelSource';
@@ -53,7 +54,7 @@ export async function auditCommand(ctx: HostContext, uriArg?: vscode.Uri, req: A
   try {
     const { audit, csv } = await ctx.runner.run(`DTD Lens: auditing ${name}`, ({ token, onProgress }) => ctx.engine.audit(payload, options, { token, onProgress }), { exclusive: true });
     const durationMs = Date.now() - started;
-    ctx.log.info(`audit of ${name}: ${audit.inputs} inputs, ${audit.rows.length} rows in ${formatMs(durationMs)}`);
+    ctx.log.info(`audit of ${logText(name)}: ${audit.inputs} inputs, ${audit.rows.length} rows in ${formatMs(durationMs)}`);
     ctx.visualizers.showInPanel({ type: 'audit', audit }, `DTD Lens: audit of ${name}`);
     ctx.shown.showsOther();
     const text = (ext: string) => new TextEncoder().encode(ext === 'csv' ? csv : JSON.stringify(audit, null, 1));

@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { EngineError, type ModelPayload } from '../engineClient';
 import { baseName, isModelFile, MODEL_FILES_TEXT, readSettings, toWireOptions } from '../config';
-import { DEFAULT_METHOD, DEFAULT_ROOT_FINDER, type ExplainResult, type InputSpec, type Method, type RootFinderName, type WireExplainOptions } from '../protocol';
+import { DEFAULT_METHOD, DEFAULT_ROOT_FINDER, logText, type ExplainResult, type InputSpec, type Method, type RootFinderName, type WireExplainOptions } from '../protocol';
 import { newRunId, type RunRecord } from '../runStore';
 import { formatMs } from '../runsTree';
 import type { HostContext } from '../host/context';
@@ -116,7 +116,7 @@ export async function executeRun(ctx: HostContext, uri: vscode.Uri, payload: Mod
     options,
   };
   await ctx.store.add(record);
-  ctx.log.info(`run ${record.id}: ${record.modelName}, output ${record.explainedOutput}, ${record.method}, rule ${record.rule}, input ${inputLabel}`);
+  ctx.log.info(logText(`run ${record.id}: ${record.modelName}, output ${record.explainedOutput}, ${record.method}, rule ${record.rule}, input ${inputLabel}`));
   try {
     const result = await ctx.runner.run(
       `DTD Lens: ${record.modelName}, output ${record.explainedOutput}`,
@@ -127,7 +127,7 @@ export async function executeRun(ctx: HostContext, uri: vscode.Uri, payload: Mod
     const status = result.status === 'ok' ? 'ok' : 'failed';
     await ctx.store.update(record.id, { status, durationMs, explainedValue: result.explainedValue, message: result.message, input: { label: inputLabel, values: result.input } }, result);
     await ctx.inputs.remember({ label: inputLabel, values: result.input });
-    for (const w of result.warnings) ctx.log.warn(`run ${record.id}: ${w}`);
+    for (const w of result.warnings) ctx.log.warn(`run ${record.id}: ${logText(w)}`);
     ctx.log.info(`run ${record.id}: ${result.status} (${result.statusCode}) in ${formatMs(durationMs)}, backend ${result.backend}, ${result.precision}`);
     ctx.shown.show(record.id, result);
     if (result.status !== 'ok' && result.message) void ctx.notifier.notify('warning', `DTD Lens: ${result.message}`);

@@ -2,12 +2,12 @@
 // decomposition method — the model summary, per-layer diagnostics, baselines,
 // the rule text of pooling layers.
 
+import { type Baselines, type LayerDiagnostics, type ModelSummary, quoteName, type RootInfo } from '../protocol';
 import { firstLayerRules, gradientBatch, LRP_BASELINES, LRP_FIRST_LAYER_BASELINES, lrpBatch, lrpRulesFor } from './baselines';
 import { isConserved } from './checks';
 import { sum, type NetMats } from './forward';
 import { hasSpatialLayers, outputSize, type Network } from './network';
 import type { Mat } from './ops/ops';
-import type { Baselines, LayerDiagnostics, ModelSummary, RootInfo } from '../protocol';
 
 export function summarizeModel(net: Network): ModelSummary {
   return {
@@ -133,7 +133,7 @@ export function describeNonFinite(b: NonFinite): string {
 
 /** The name of relevance/activation index l (0 = the input) in messages. */
 export function layerLabel(net: Network, l: number): string {
-  return l === 0 ? 'the input' : `layer '${net.layers[l - 1].name}' (${l} of ${net.layers.length})`;
+  return l === 0 ? 'the input' : `layer ${quoteName(net.layers[l - 1].name)} (${l} of ${net.layers.length})`;
 }
 
 /**

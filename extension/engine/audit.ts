@@ -11,21 +11,18 @@
 // region cache across inputs.
 
 import { DtdError, throwIfCancelled } from './errors';
-import { forward as forward64 } from './forward';
+import { forward as forward64, NetMats } from './forward';
 import { LinearFullBackward, DecompositionFailure, fullBackwardCost } from './fullBackward';
 import { explainedRow, outputSize, type DenseNetwork, type Network } from './network';
 import { TypedOps } from './ops/typed';
 import { Rng } from './rng';
 import { parseRule, resolveRules, ruleToText } from './rules';
 import { SampledFullBackward } from './sampled';
-import { NetMats } from './forward';
 import { explainBatch, trainFreeRoots } from './explainBatch';
 import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
 import { aboutCount, fullBackwardLog10Cost, summarizeModel } from './assemble';
 import { outputUnmoved } from './checks';
-import { DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_SAME_REGION, LIMITS } from '../protocol';
-import type { CancelSignal } from '../protocol';
-import type { AuditOptions, AuditResult, AuditRow, Method, RootFinderName, RuleSpec, SanityCheck, SanityResult, TreeEntry } from '../protocol';
+import { type AuditOptions, type AuditResult, type AuditRow, type CancelSignal, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_SAME_REGION, LIMITS, type Method, type RootFinderName, type RuleSpec, type SanityCheck, type SanityResult, type TreeEntry } from '../protocol';
 
 export const AUDIT_DEFINITIONS: Record<string, string> = {
   shareInputsWithRootOutside: 'fraction of inputs with at least one root outside the local linear region of its layer input',

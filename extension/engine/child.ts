@@ -6,7 +6,7 @@
 // the engine checks between steps (the host kills the process if that takes
 // more than a second). Nothing here imports vscode.
 
-import { LIMITS, isHostToEngine, sidecarNameFor, type EngineToHost, type HostToEngine, type InputSpec, type ModelFiles, type WireModel } from '../protocol';
+import { approxBytes, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, type WireModel } from '../protocol';
 import { explain, outputs, randomInput, summarizeModel } from './index';
 import { audit, auditCsv } from './audit';
 import { loadModel } from './loaders';
@@ -14,7 +14,6 @@ import { parseInput } from './input';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
 import { isDtdError, DtdError } from './errors';
 import type { Network } from './network';
-import type { Progress } from '../protocol';
 import { parseSidecar } from './sidecar';
 
 /** Minimum time between two progress messages of one request (a stage change is always sent). */
@@ -53,7 +52,7 @@ function buildInput(net: Network, spec: InputSpec, explainedOutput: number | und
     case 'random':
       return randomInput(net, { seed: spec.seed, minOutput: spec.minOutput, explainedOutput });
     default:
-      throw new DtdError('bad-usage', `Unknown input kind ${JSON.stringify((spec as { kind?: unknown }).kind)}.`);
+      throw new DtdError('bad-usage', `Unknown input kind ${describeValue((spec as { kind?: unknown }).kind, 60)}.`);
   }
 }
 
@@ -135,11 +134,19 @@ function throttled(id: number): (p: Progress) => void {
   };
 }
 
+/** Refuses a reply larger than LIMITS.resultBytes before it is sent (the host checks again). */
+function checkReplySize(reply: unknown): void {
+  const limit = LIMITS.resultBytes;
+  if (approxBytes(reply, limit) > limit) {
+    throw new DtdError('too-costly', `The result is larger than the ${Math.round(limit / 1024 / 1024)} MB DTD Lens sends to VS Code; explain a smaller model or input.`);
+  }
+}
+
 function replyError(id: number, e: unknown): void {
   if (isDtdError(e)) {
     send({ type: 'error', id, code: e.code, message: e.message });
   } else {
-    const err = e instanceof Error ? e : new Error(String(e));
+    const err = e instanceof Error ? e : new Error(typeof e === 'string' ? e : describeValue(e));
     log('error', `request ${id}: internal error: ${err.stack ?? err.message}`);
     send({ type: 'error', id, code: 'internal', message: `Internal error in the DTD Lens engine: ${err.message}` });
   }
@@ -177,6 +184,7 @@ async function handle(msg: HostToEngine): Promise<void> {
           reply.input = Array.from(x);
           reply.outputs = Array.from(outputs(net, x));
         }
+        checkReplySize(reply);
         send({ type: 'inspected', id: msg.id, reply });
       } catch (e) {
         replyError(msg.id, e);
@@ -193,7 +201,9 @@ async function handle(msg: HostToEngine): Promise<void> {
         const { net } = await loadRequested(msg, controller.signal);
         const result = await audit(net, { ...msg.options, onProgress: throttled(msg.id), signal: controller.signal });
         log('info', `request ${msg.id}: audit of ${result.inputs} inputs in ${Date.now() - started} ms`);
-        send({ type: 'audited', id: msg.id, audit: result, csv: auditCsv(result) });
+        const csv = auditCsv(result);
+        checkReplySize({ result, csv });
+        send({ type: 'audited', id: msg.id, audit: result, csv });
       } catch (e) {
         replyError(msg.id, e);
       } finally {
@@ -213,6 +223,7 @@ async function handle(msg: HostToEngine): Promise<void> {
         const result = await explain(net, x, { ...msg.options, onProgress, signal: controller.signal });
         if (controller.signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
         log('info', `request ${msg.id}: ${result.status} (${result.statusCode}) in ${Date.now() - started} ms on ${result.backend}/${result.precision}`);
+        checkReplySize(result);
         send({ type: 'result', id: msg.id, result });
       } catch (e) {
         replyError(msg.id, e);
@@ -224,20 +235,46 @@ async function handle(msg: HostToEngine): Promise<void> {
   }
 }
 
+/** Every malformed message gets an error reply; describing it never throws (BigInt, cycles, deep nesting). */
+function onMalformed(raw: unknown): void {
+  let id = -1;
+  try {
+    const candidate = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined;
+    if (typeof candidate === 'number' && Number.isSafeInteger(candidate)) id = candidate;
+  } catch {
+    /* keep -1 */
+  }
+  try {
+    log('error', `malformed request: ${describeValue(raw, 200)}`);
+  } catch {
+    /* the reply below still goes out */
+  }
+  send({ type: 'error', id, code: 'bad-usage', message: 'The DTD Lens engine received a malformed request.' });
+}
+
 process.on('message', (raw: unknown) => {
-  if (!isHostToEngine(raw)) {
-    const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : -1;
-    log('error', `malformed request: ${JSON.stringify(raw)?.slice(0, 200)}`);
-    send({ type: 'error', id, code: 'bad-usage', message: 'The DTD Lens engine received a malformed request.' });
+  let valid = false;
+  try {
+    valid = isHostToEngine(raw);
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    onMalformed(raw);
     return;
   }
-  void handle(raw);
+  handle(raw as HostToEngine).catch((e: unknown) => {
+    const id = (raw as HostToEngine).id;
+    running.delete(id);
+    replyError(id, e);
+  });
 });
 
 // The host went away (window closed, extension host crashed): nothing left to serve.
 process.on('disconnect', () => process.exit(0));
 
-process.on('uncaughtException', (err) => {
+process.on('uncaughtException', (e: unknown) => {
+  const err = e instanceof Error ? e : new Error(describeValue(e));
   log('error', `uncaught exception: ${err.stack ?? err.message}`);
   for (const id of running.keys()) send({ type: 'error', id, code: 'internal', message: `Internal error in the DTD Lens engine: ${err.message}` });
   process.exitCode = 1;

@@ -16,7 +16,7 @@ import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing }
 import { AUDIT_USAGE, runAudit } from './cliAudit';
 import { readConfined, readRegularFile } from './files';
 import { parseSidecar } from './sidecar';
-import { LIMITS, BACKENDS, DEFAULT_BACKEND, DEFAULT_PRECISION, PRECISIONS, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, ROOT_FINDERS, METHODS, RULES, rulesFor, ruleUsage, type ExplainOptions, type ExplainResult, type Progress } from '../protocol';
+import { BACKENDS, DEFAULT_BACKEND, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULES, rulesFor, ruleUsage } from '../protocol';
 
 const VERSION = PACKAGE_VERSION;
 
@@ -133,7 +133,7 @@ function loadWithSidecar(file: string, finalActivation?: 'relu' | 'linear'): Loa
     names.add(name);
     if (names.size > LIMITS.siblingFiles) throw new DtdError('bad-model', `${path.basename(file)}: names more than ${LIMITS.siblingFiles} weight files.`, file);
     const shard = readConfined(file, name, MODEL_LIMIT_BYTES, { what: 'weight file' });
-    if (!shard) throw new DtdError('bad-model', `${path.basename(file)}: needs its weight file '${name}' next to it, which does not exist.`, file);
+    if (!shard) throw new DtdError('bad-model', `${path.basename(file)}: needs its weight file ${quoteName(name)} next to it, which does not exist.`, file);
     budget -= shard.length;
     if (budget < 0) throw new DtdError('bad-model', `${path.basename(file)}: the model and its weight files are larger than the limit of ${LIMITS.modelFileMB} MB together.`, file);
     return shard;
@@ -180,19 +180,19 @@ const fmt = (v: number | null | undefined, d = 6) => (v === null || v === undefi
 
 export function summary(r: ExplainResult): string {
   const lines: string[] = [];
-  lines.push(`${r.model.name} (${r.model.format}): ${[r.model.inputSize, ...r.model.layers.map((l) => l.outFeatures)].join('-')}`);
+  lines.push(`${escapeName(r.model.name)} (${r.model.format}): ${[r.model.inputSize, ...r.model.layers.map((l) => l.outFeatures)].join('-')}`);
   lines.push(
     `Explained output ${r.explainedOutput}${r.explainedRow !== r.explainedOutput ? ` (row ${r.explainedRow})` : ''}: f(x) = ${fmt(r.explainedValue)}   method ${r.method}, rule ${[...new Set(r.rules)].length === 1 ? r.rules[0] : r.rules.join(' | ')}, root finder ${r.rootFinder}`,
   );
   lines.push(`Compute: ${r.backend}, ${r.precision}${r.seed ? `, seed ${r.seed}` : ''}; ${fmt(r.timings.total ?? 0, 1)} ms`);
-  lines.push(`Status: ${r.status}${r.status === 'failed' ? ` (${r.statusCode}) — ${r.message}` : r.message ? ` — ${r.message}` : ''}`);
-  for (const w of r.warnings) lines.push(`Warning: ${w}`);
+  lines.push(`Status: ${r.status}${r.status === 'failed' ? ` (${r.statusCode}) — ${plainText(r.message)}` : r.message ? ` — ${plainText(r.message)}` : ''}`);
+  for (const w of r.warnings) lines.push(`Warning: ${plainText(w)}`);
   lines.push('');
   lines.push(`  ${'relevance at'.padEnd(14)} ${'sum'.padStart(12)} ${'sum − f(x)'.padStart(12)} ${'negative'.padStart(12)}   roots in region / total`);
   for (const d of r.diagnostics.layers) {
     if (d.index === r.relevance.length - 1) continue;
     const roots = d.rootsTotal ? `${d.rootsInRegion} / ${d.rootsTotal}${d.rootsInDomain < d.rootsTotal ? `  (${d.rootsTotal - d.rootsInDomain} outside the domain)` : ''}` : '—';
-    lines.push(`  ${d.name.padEnd(14)} ${fmt(d.relevanceSum).padStart(12)} ${fmt(d.conservationError).padStart(12)} ${fmt(d.negativeMass).padStart(12)}   ${roots}`);
+    lines.push(`  ${escapeName(d.name, 40).padEnd(14)} ${fmt(d.relevanceSum).padStart(12)} ${fmt(d.conservationError).padStart(12)} ${fmt(d.negativeMass).padStart(12)}   ${roots}`);
   }
   const rel = r.relevance[0];
   if (rel) {
@@ -381,7 +381,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`dtd-lens: ${(e as Error).message}\nTry 'dtd-lens --help'.\n`);
       return 2;
     }
-    process.stderr.write(`dtd-lens: internal error: ${(e as Error).stack ?? e}\n`);
+    process.stderr.write(`dtd-lens: internal error: ${logText((e as Error)?.stack ?? describeValue(e))}\n`);
     return 3;
   }
 }

@@ -4,9 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { audit, auditCsv, auditTable } from './audit';
-import type { SanityCheck } from '../protocol';
+import type { Method, RootFinderName, SanityCheck } from '../protocol';
 import { DtdError } from './errors';
-import type { Method, RootFinderName } from '../protocol';
 import type { Network } from './network';
 
 export const AUDIT_USAGE = `dtd-lens audit <model> [options]   the root audit of Sixt & Landgraf (TMLR 2022)

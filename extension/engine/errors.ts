@@ -1,8 +1,10 @@
 // The one error type the engine throws for problems a person can act on.
 // `code` says which shell reaction fits (CLI exit 2 for bad input/usage);
-// `message` always names the file and the problem, never a stack trace.
+// `message` always names the file and the problem, never a stack trace; it is
+// plain text (protocol/text.ts: no control characters, no markdown link,
+// at most LIMITS.messageChars), whatever names from the file it quotes.
 
-import type { CancelSignal } from '../protocol';
+import { plainText, type CancelSignal } from '../protocol';
 
 export type DtdErrorCode =
   | 'bad-model' // truncated, malformed or hostile model file, NaN weights
@@ -17,7 +19,7 @@ export class DtdError extends Error {
   readonly code: DtdErrorCode;
   readonly file?: string;
   constructor(code: DtdErrorCode, message: string, file?: string) {
-    super(message);
+    super(plainText(message));
     this.name = 'DtdError';
     this.code = code;
     this.file = file;

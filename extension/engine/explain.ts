@@ -15,8 +15,7 @@ import { getOps } from './ops/select';
 import { parseRuleMap, ruleToText } from './rules';
 import { runSampledFullBackward } from './sampled';
 import { explainBatch, trainFreeRoots } from './explainBatch';
-import type { Baselines, ExplainOptions, ExplainResult, Precision, RootInfo, RuleSpec, TreeEntry } from '../protocol';
-import { checkDefinitions, RESULT_SCHEMA, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_METHOD, DEFAULT_PRECISION, DEFAULT_SEED, DEFAULT_TOP_K, METHODS, ROOT_FINDERS } from '../protocol';
+import { type Baselines, checkDefinitions, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, type ExplainResult, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 import { computeFlows } from './flows';
 import { ENGINE_VERSION } from './version';
 import { aboutCount, computeBaselines, describeNonFinite, fullBackwardLog10Cost, dropNonFiniteBaselines, firstNonFinite, firstNonFiniteForward, FLOAT64_HINT, lastLayerRelevance, layerDiagnostics, layerLabel, poolRuleText, summarizeModel, topDown } from './assemble';
@@ -294,7 +293,7 @@ function runTrainFree<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: num
   } else if (l > 0) {
     status = 'failed';
     statusCode = 'no-root';
-    message = `No unit of ${net.layers[l - 1].name} has a root under rule ${ruleToText(rules[l - 1])} (v·w = 0 for every unit, e.g. all its inputs are 0): relevance stops there, so the layers below receive none.`;
+    message = `No unit of ${quoteName(net.layers[l - 1].name)} has a root under rule ${ruleToText(rules[l - 1])} (v·w = 0 for every unit, e.g. all its inputs are 0): relevance stops there, so the layers below receive none.`;
   } else if (checkConsistent && rules.some((r) => r.name === '0')) {
     status = 'failed';
     statusCode = 'inconsistent';

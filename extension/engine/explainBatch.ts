@@ -11,7 +11,7 @@ import { TypedOps } from './ops/typed';
 import { crossingIn, localLinearRegion, type Polytope } from './region';
 import { singleNeuronRoot } from './rules';
 import { explainedRowStart, trainFreeBatch } from './trainFree';
-import { LIMITS, type RootInfo, type RuleSpec } from '../protocol';
+import { LIMITS, quoteName, type RootInfo, type RuleSpec } from '../protocol';
 
 /** Train-free root checks are skipped (with a warning) for a layer whose roots would hold more numbers than this, per input. */
 export const MAX_ROOT_CHECK_COST = 1e7;
@@ -159,7 +159,7 @@ export function trainFreeRoots<M extends Mat>(
     // Each root is a point in the layer's input space: units·n numbers per input, re-run above the layer.
     const rootCost = units.length * n;
     if (rootCost > MAX_ROOT_CHECK_COST) {
-      opts.warnings?.push(`Root diagnostics skipped for ${layer.name}: its ${units.length} units each have a root of ${n} values (${rootCost.toExponential(2)} numbers; limit ${MAX_ROOT_CHECK_COST.toExponential(0)}).`);
+      opts.warnings?.push(`Root diagnostics skipped for ${quoteName(layer.name)}: its ${units.length} units each have a root of ${n} values (${rootCost.toExponential(2)} numbers; limit ${MAX_ROOT_CHECK_COST.toExponential(0)}).`);
       for (const o of out) o.push([]);
       continue;
     }

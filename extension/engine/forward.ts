@@ -13,7 +13,7 @@ import type { Mat, Ops } from './ops/ops';
 import { TypedMat, TypedOps } from './ops/typed';
 import { pseudoInverse } from './linalg';
 import { boundAt } from './rules';
-import type { RuleSpec } from '../protocol';
+import { quoteName, type RuleSpec } from '../protocol';
 
 /** A dense layer's pinv/colSums need the dense matrix; conv layers above this many weights refuse (memory). */
 const MAX_MATERIALIZED = 4e6;
@@ -44,7 +44,7 @@ export class NetMats<M extends Mat> {
   }
   W(l: number): M {
     const L = this.layer(l);
-    if (L.kind !== 'dense' && L.kind !== 'conv2d') throw new DtdError('internal', `layer '${L.name}' (${L.kind}) has no weights`);
+    if (L.kind !== 'dense' && L.kind !== 'conv2d') throw new DtdError('internal', `layer ${quoteName(L.name)} (${L.kind}) has no weights`);
     const [r, c] = weightDims(L);
     return this.get(`W${l}`, () => this.ops.matrix(r, c, L.weight));
   }
@@ -88,9 +88,9 @@ export class NetMats<M extends Mat> {
   }
   private dense(l: number) {
     const L = this.layer(l);
-    if (L.kind === 'maxpool2d') throw new DtdError('unsupported', `The pinv rule needs a fixed weight matrix; max pooling '${L.name}' has none.`);
+    if (L.kind === 'maxpool2d') throw new DtdError('unsupported', `The pinv rule needs a fixed weight matrix; max pooling ${quoteName(L.name)} has none.`);
     if (L.inFeatures * L.outFeatures > MAX_MATERIALIZED) {
-      throw new DtdError('too-costly', `The pinv rule on '${L.name}' needs its ${L.outFeatures}×${L.inFeatures} dense matrix (${(L.inFeatures * L.outFeatures).toExponential(2)} values, limit ${MAX_MATERIALIZED.toExponential(0)}); use another rule for this layer.`);
+      throw new DtdError('too-costly', `The pinv rule on ${quoteName(L.name)} needs its ${L.outFeatures}×${L.inFeatures} dense matrix (${(L.inFeatures * L.outFeatures).toExponential(2)} values, limit ${MAX_MATERIALIZED.toExponential(0)}); use another rule for this layer.`);
     }
     return materializeDense(L);
   }

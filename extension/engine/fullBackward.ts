@@ -17,7 +17,7 @@ import { inDomain, regionSignature, rootChecks, rootInRegion } from './checks';
 import type { DenseNetwork } from './network';
 import { directionDerivative, singleNeuronRoot } from './rules';
 import { firstCrossing } from './region';
-import type { CancelSignal, RootInfo, RuleSpec, TreeEntry } from '../protocol';
+import { type CancelSignal, quoteName, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 
 export class DecompositionFailure extends Error {
   constructor(
@@ -278,11 +278,11 @@ export class LinearFullBackward {
       }
       for (let q = 0; q < jac.length; q++) jac[q] *= 1 - eps;
     }
-    if (!anyRoot) throw new DecompositionFailure('no-root', `No unit of ${layer.name} has a root under rule ${rule.name}: relevance cannot pass below this layer.`);
+    if (!anyRoot) throw new DecompositionFailure('no-root', `No unit of ${quoteName(layer.name)} has a root under rule ${rule.name}: relevance cannot pass below this layer.`);
     if (!anyContributed) {
       throw new DecompositionFailure(
         'no-positive-relevance',
-        `At some point of the recursion no unit of ${layer.name} carries positive relevance (a root pushed the output to ≤ 0), so full-backward has nothing to decompose there.`,
+        `At some point of the recursion no unit of ${quoteName(layer.name)} carries positive relevance (a root pushed the output to ≤ 0), so full-backward has nothing to decompose there.`,
       );
     }
     return { value, jac };

@@ -11,6 +11,7 @@ import { DtdError } from './errors';
 import { checkJsonShape, errorText, preview, resourceError } from './budget';
 import { type ImagePreprocessing, imageFormat, imageToInput } from './image';
 import type { Shape3 } from './network';
+import { quoteName } from '../protocol';
 
 export type { ImagePreprocessing } from './image';
 
@@ -180,7 +181,7 @@ function parseCsvInput(text: string, fileName: string): Float64Array {
   else throw badInput(fileName, `has ${data.length} rows of values; DTD Lens explains one input at a time (one row).`);
   return Float64Array.from(cells, (c, i) => {
     const v = csvNumber(c);
-    if (v === undefined) throw badInput(fileName, `value ${i} ('${c}') is not a number.`);
+    if (v === undefined) throw badInput(fileName, `value ${i} (${quoteName(c)}) is not a number.`);
     return v;
   });
 }
@@ -219,7 +220,7 @@ function parseNpy(bytes: Uint8Array, fileName: string, expectedSize: number): Fl
   // Fortran order only matters when more than one axis is longer than 1.
   if (fortran === 'True' && shape.filter((d) => d > 1).length > 1) throw fail('fortran_order arrays with several axes are not supported; save a 1-D array.');
   const m = /^([<>|=])?f([48])$/.exec(descr);
-  if (!m) throw fail(`dtype '${descr}' is not supported (use float32 '<f4' or float64 '<f8').`);
+  if (!m) throw fail(`dtype ${JSON.stringify(descr.slice(0, 40))} is not supported (use float32 '<f4' or float64 '<f8').`);
   const littleEndian = m[1] !== '>';
   const size = Number(m[2]);
   const dataStart = headerStart + headerLen;

@@ -11,6 +11,7 @@
 
 import type { Conv2dLayer, Layer, Pool2dLayer } from './network';
 import type { ConvGeom, Mat, Ops, PoolGeom } from './ops/ops';
+import { quoteName } from '../protocol';
 
 export function convGeom(layer: Conv2dLayer): ConvGeom {
   return { inShape: layer.inShape, outShape: layer.outShape, kernel: layer.kernel, stride: layer.stride, padding: layer.padding, dilation: layer.dilation };
@@ -48,7 +49,7 @@ export function linearForward<M extends Mat>(ops: Ops<M>, layer: Layer, U: M, V:
     case 'avgpool2d':
       return ops.avgPool2d(U, poolGeom(layer));
     case 'maxpool2d':
-      throw new Error(`linearForward: max pooling '${layer.name}' is not linear`);
+      throw new Error(`linearForward: max pooling ${quoteName(layer.name)} is not linear`);
   }
 }
 
@@ -62,6 +63,6 @@ export function linearTranspose<M extends Mat>(ops: Ops<M>, layer: Layer, G: M, 
     case 'avgpool2d':
       return ops.avgPool2dTranspose(G, poolGeom(layer));
     case 'maxpool2d':
-      throw new Error(`linearTranspose: max pooling '${layer.name}' is not linear`);
+      throw new Error(`linearTranspose: max pooling ${quoteName(layer.name)} is not linear`);
   }
 }

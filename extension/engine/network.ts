@@ -3,7 +3,7 @@
 // Weights are row-major [out][in] in float64, whatever the file stored.
 
 import { DtdError } from './errors';
-import { LIMITS } from '../protocol';
+import { LIMITS, quoteName } from '../protocol';
 
 export type Activation = 'relu' | 'linear';
 
@@ -93,7 +93,7 @@ export function requireDense(net: Network): DenseNetwork {
   if (other.length) {
     throw new DtdError(
       'unsupported',
-      `${net.source.file}: layers ${other.map((l) => `'${l.name}' (${l.kind})`).join(', ')} cannot be decomposed yet; the engine explains dense ReLU layers.`,
+      `${net.source.file}: layers ${other.map((l) => `${quoteName(l.name)} (${l.kind})`).join(', ')} cannot be decomposed yet; the engine explains dense ReLU layers.`,
       net.source.file,
     );
   }
@@ -117,25 +117,25 @@ export function validateNetwork(net: Network): Network {
   let width = net.inputSize;
   for (const layer of net.layers) {
     if (layer.inFeatures !== width) {
-      throw new DtdError('bad-model', `${file}: layer '${layer.name}' expects ${layer.inFeatures} inputs but the previous layer gives ${width}.`, file);
+      throw new DtdError('bad-model', `${file}: layer ${quoteName(layer.name)} expects ${layer.inFeatures} inputs but the previous layer gives ${width}.`, file);
     }
     if (layer.kind === 'dense' && (layer.weight.length !== layer.inFeatures * layer.outFeatures || layer.bias.length !== layer.outFeatures)) {
-      throw new DtdError('bad-model', `${file}: layer '${layer.name}' has parameters of the wrong size.`, file);
+      throw new DtdError('bad-model', `${file}: layer ${quoteName(layer.name)} has parameters of the wrong size.`, file);
     }
     if (layer.kind === 'conv2d') {
       const [O, C] = [layer.outShape[0], layer.inShape[0]];
       if (layer.weight.length !== O * C * layer.kernel[0] * layer.kernel[1] || layer.bias.length !== O) {
-        throw new DtdError('bad-model', `${file}: layer '${layer.name}' has parameters of the wrong size.`, file);
+        throw new DtdError('bad-model', `${file}: layer ${quoteName(layer.name)} has parameters of the wrong size.`, file);
       }
     }
     if (layer.kind !== 'dense' && (layer.inFeatures !== layer.inShape[0] * layer.inShape[1] * layer.inShape[2] || layer.outFeatures !== layer.outShape[0] * layer.outShape[1] * layer.outShape[2])) {
-      throw new DtdError('bad-model', `${file}: layer '${layer.name}' has inconsistent shapes.`, file);
+      throw new DtdError('bad-model', `${file}: layer ${quoteName(layer.name)} has inconsistent shapes.`, file);
     }
     const params = 'weight' in layer ? ([['weights', layer.weight], ['biases', layer.bias]] as const) : [];
     for (const [what, arr] of params) {
       for (let i = 0; i < arr.length; i++) {
         if (!Number.isFinite(arr[i])) {
-          throw new DtdError('bad-model', `${file}: layer '${layer.name}' has a non-finite value (${arr[i]}) in its ${what} at index ${i}; DTD needs finite weights.`, file);
+          throw new DtdError('bad-model', `${file}: layer ${quoteName(layer.name)} has a non-finite value (${arr[i]}) in its ${what} at index ${i}; DTD needs finite weights.`, file);
         }
       }
     }
@@ -217,7 +217,7 @@ export function denseRow(layer: Layer, j: number, out = new Float64Array(layer.i
     }
     return out;
   }
-  if (layer.kind === 'maxpool2d') throw new DtdError('internal', `denseRow: max pooling '${layer.name}' has no fixed weights.`);
+  if (layer.kind === 'maxpool2d') throw new DtdError('internal', `denseRow: max pooling ${quoteName(layer.name)} has no fixed weights.`);
   const inc = layer.countIncludePad === true;
   const r0 = i * sh - pt, q0 = jj * sw - pl;
   const rows = Math.max(0, Math.min(r0 + kh, inc ? H + pb : H) - Math.max(r0, inc ? -pt : 0));
@@ -241,7 +241,7 @@ export function materializeDense(layer: DenseLayer | Conv2dLayer | Pool2dLayer):
   if (layer.kind === 'dense') return layer;
   const n = layer.inFeatures, m = layer.outFeatures;
   if (n * m > LIMITS.tensorElements) {
-    throw new DtdError('too-costly', `layer '${layer.name}' (${layer.kind}, ${n} inputs × ${m} outputs) would need a dense matrix of ${n * m} values, more than the ${LIMITS.tensorElements} allowed; use the train-free method or a smaller model.`);
+    throw new DtdError('too-costly', `layer ${quoteName(layer.name)} (${layer.kind}, ${n} inputs × ${m} outputs) would need a dense matrix of ${n * m} values, more than the ${LIMITS.tensorElements} allowed; use the train-free method or a smaller model.`);
   }
   const weight = new Float64Array(n * m);
   const row = new Float64Array(n);

@@ -10,6 +10,7 @@ import { forwardFrom } from './forward';
 import { poolGeom } from './layers';
 import type { DenseLayer, Network, Pool2dLayer } from './network';
 import { maxPoolArgmax } from './ops/kernels';
+import { quoteName } from '../protocol';
 
 /** Winners (flat input index per output unit) of every max pool from layer `from` up, at a point in that layer's input space. */
 export function maxPoolWinnersFrom(net: Network, from: number, a: ArrayLike<number>): Int32Array[] {
@@ -42,7 +43,7 @@ export function maxPoolWinnerChange(net: Network, l: number, input: ArrayLike<nu
   const pools = net.layers.slice(l - 1).filter((x) => x.kind === 'maxpool2d');
   for (let p = 0; p < a.length; p++) {
     for (let j = 0; j < a[p].length; j++) {
-      if (a[p][j] !== b[p][j]) return `max pool ${pools[p].name} unit ${j} changes its winner (input ${a[p][j]} → ${b[p][j]})`;
+      if (a[p][j] !== b[p][j]) return `max pool ${quoteName(pools[p].name)} unit ${j} changes its winner (input ${a[p][j]} → ${b[p][j]})`;
     }
   }
   return null;

@@ -6,8 +6,7 @@
 // the same nonce-based CSP.
 
 import { randomBytes } from 'node:crypto';
-import type { ExplainResult, ReportPayload } from '../protocol';
-import { DEFAULT_TOP_K, jsonForScript, REPORT_DATA_ID, webviewHtml } from '../protocol';
+import { DEFAULT_TOP_K, type ExplainResult, jsonForScript, plainText, REPORT_DATA_ID, type ReportPayload, webviewHtml } from '../protocol';
 
 export type ReportInput = ExplainResult | { left: ExplainResult; right: ExplainResult };
 
@@ -33,6 +32,6 @@ export function renderHtmlReport(result: ReportInput, webviewJs: string, css: st
     inlineStyle: css,
     dataBlocks: { [REPORT_DATA_ID]: jsonForScript(payload) },
     bodyClass: settings.theme === 'high-contrast' ? 'vscode-high-contrast' : `vscode-${settings.theme}`,
-    title: options.title ?? `DTD Lens report: ${name}`,
+    title: plainText(options.title ?? `DTD Lens report: ${name}`, 300), // webviewHtml escapes it; a name from the file stays one bounded line
   });
 }

@@ -10,6 +10,7 @@
 // FB_l is diagonal: Σ_{k: R_k > 0} diag(g_k).
 // Runs in float64 on typed arrays (see fullBackward.ts for why).
 
+import { type CancelSignal, type InterpolationOptions, type MetropolisHastingsOptions, type Progress, quoteName, type RootCertificateInfo, type RootFinderName, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 import { DtdError, throwIfCancelled } from './errors';
 import type { DenseNetwork } from './network';
 import { Rng } from './rng';
@@ -21,7 +22,6 @@ import { hitAndRunCandidates, type HitAndRunOptions } from './finders/hitAndRun'
 import { metropolisHastingsCandidates } from './finders/metropolisHastings';
 import { interpolationCandidates } from './finders/interpolation';
 import { SampledFailure, type CandidateFinder } from './finders/common';
-import type { CancelSignal, InterpolationOptions, MetropolisHastingsOptions, Progress, RootCertificateInfo, RootFinderName, RootInfo, RuleSpec, TreeEntry } from '../protocol';
 
 export interface SampledOptions {
   finder: Exclude<RootFinderName, 'linear'>;
@@ -241,8 +241,8 @@ export class SampledFullBackward {
         }
         if (!contributed) {
           const msg = anyRoot
-            ? `At some point of the recursion no unit of ${layer.name} carries positive relevance, so full-backward has nothing to decompose there.`
-            : `No unit of ${layer.name} has a sampled root.`;
+            ? `At some point of the recursion no unit of ${quoteName(layer.name)} carries positive relevance, so full-backward has nothing to decompose there.`
+            : `No unit of ${quoteName(layer.name)} has a sampled root.`;
           if (strict) throw new SampledFailure(anyRoot ? 'no-positive-relevance' : 'no-root', msg);
           for (let i = 0; i < n; i++) values[s * n + i] = NaN;
           this.bump('undefinedEvaluations');
@@ -263,7 +263,7 @@ export class SampledFullBackward {
     const layer = this.net.layers[l - 1];
     const n = layer.inFeatures;
     this.samplerCalls++;
-    this.opts.onProgress?.({ stage: `Sampling roots for ${layer.name} (${this.opts.finder}, call ${this.samplerCalls})` });
+    this.opts.onProgress?.({ stage: `Sampling roots for ${quoteName(layer.name)} (${this.opts.finder}, call ${this.samplerCalls})` });
     if (this.opts.finder === 'polytope') {
       // Exact: each unit's relevance is affine on the region's piece, so its root is a ratio test on the rule's line.
       const entry = polytopeRoots(this, l, a);
@@ -301,7 +301,7 @@ export class SampledFullBackward {
     if (this.opts.finder === 'metropolis-hastings' && acceptFraction === 0) {
       const signed = Array.from(a).some((v) => v < 0);
       this.warn(
-        `Metropolis–Hastings accepted no proposal at ${layer.name}${signed && this.opts.mh.clampNonNegative ? ' (its input has negative entries and the sampler clamps to ≥ 0, which leaves the region)' : ''}: every root there is the input itself, so that layer passes no relevance down — as in the research code.`,
+        `Metropolis–Hastings accepted no proposal at ${quoteName(layer.name)}${signed && this.opts.mh.clampNonNegative ? ' (its input has negative entries and the sampler clamps to ≥ 0, which leaves the region)' : ''}: every root there is the input itself, so that layer passes no relevance down — as in the research code.`,
       );
     }
     const entry = { units, candidates: count, acceptFraction };

@@ -1,9 +1,13 @@
 // What the user is told: notifications (recorded, so the tests can see what the
 // user saw) and errors turned into messages. An engine failure (crash, hang,
 // internal error) offers the log; a bad model or input names the file.
+// Every notification goes through notify(), which makes its text plain
+// (protocol/text.ts): VS Code renders `[label](command:…)` in a notification
+// as a clickable command link, and messages carry names from model files.
 
 import * as vscode from 'vscode';
 import { EngineError } from '../engineClient';
+import { plainText } from '../protocol';
 
 export interface Notice {
   level: 'info' | 'warning' | 'error';
@@ -23,7 +27,8 @@ export class Notifier {
 
   constructor(private readonly log: vscode.LogOutputChannel) {}
 
-  notify(level: Notice['level'], message: string, ...actions: string[]): Thenable<string | undefined> {
+  notify(level: Notice['level'], text: string, ...actions: string[]): Thenable<string | undefined> {
+    const message = plainText(text);
     this.notices.push({ level, message, actions, at: Date.now() });
     this.log[level === 'warning' ? 'warn' : level](`shown to the user: ${message}`);
     const show = level === 'error' ? vscode.window.showErrorMessage : level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;

@@ -4,10 +4,12 @@
 // time": a new exclusive task cancels the one before, and cancelActive()
 // cancels the current one (the API and the tests use it). Progress the engine
 // reports is shown as "stage (n %)" with a growing bar; runs that name a run
-// id also record it (tests read it through the API).
+// id also record it (tests read it through the API). The title and the
+// progress text are made plain (protocol/text.ts): a progress notification
+// renders `[label](command:…)` links like any other, and titles name files.
 
 import * as vscode from 'vscode';
-import type { Progress } from '../protocol';
+import { plainText, type Progress } from '../protocol';
 
 export interface ProgressEvent {
   runId: string;
@@ -52,7 +54,7 @@ export class EngineRunner {
       this.active = cts;
     }
     try {
-      return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+      return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: plainText(title, 200), cancellable: true }, async (progress, token) => {
         const sub = token.onCancellationRequested(() => cts.cancel());
         let reported = 0;
         const onProgress = (p: Progress): void => {
@@ -60,7 +62,8 @@ export class EngineRunner {
           const pct = p.fraction !== undefined ? Math.max(0, Math.min(100, Math.round(p.fraction * 100))) : undefined;
           const increment = pct !== undefined && pct > reported ? pct - reported : undefined;
           if (increment) reported = pct!;
-          progress.report({ message: pct !== undefined ? `${p.stage} (${pct} %)` : p.stage, increment });
+          const stage = plainText(p.stage, 200);
+          progress.report({ message: pct !== undefined ? `${stage} (${pct} %)` : stage, increment });
           opts.onProgress?.(p);
         };
         try {

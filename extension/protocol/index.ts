@@ -16,3 +16,4 @@ export * from './checks';
 export * from './migrate';
 export * from './provenance';
 export * from './limits';
+export * from './text';

@@ -68,6 +68,14 @@ export const LIMITS = {
 
   /** Heap of the engine process (MB): node --max-old-space-size. */
   engineHeapMB: 4096,
+  /** A name from a file (layer, node, tensor key, file name) inside a message (characters; protocol/text.ts). */
+  nameChars: 80,
+  /** A message shown to the user: a notification, an engine error (characters). */
+  messageChars: 1000,
+  /** One log line (an engine log message, a stack trace) in the Output channel (characters). */
+  logLineChars: 8000,
+  /** An engine reply (result, inspection, audit) crossing to the extension host (bytes, approximately). */
+  resultBytes: 256 * 1024 * 1024,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;

@@ -47,6 +47,14 @@ export type HostToEngine =
   | { type: 'ping'; id: number };
 
 // ── engine → host ──────────────────────────────────────────────────────────
+/** The levels of a log message: the names of the host's LogOutputChannel methods it may call. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function isLogLevel(v: unknown): v is LogLevel {
+  return typeof v === 'string' && (LOG_LEVELS as readonly string[]).includes(v);
+}
+
 export interface InspectReply {
   model: ModelSummary;
   /** Output values for the input, when one was given. */
@@ -61,7 +69,7 @@ export type EngineToHost =
   | { type: 'inspected'; id: number; reply: InspectReply }
   | { type: 'audited'; id: number; audit: AuditResult; csv: string }
   | { type: 'error'; id: number; code: string; message: string }
-  | { type: 'log'; level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; message: string }
+  | { type: 'log'; level: LogLevel; message: string }
   | { type: 'pong'; id: number }
   /** The model names files next to itself (TF.js weight shards): the host reads them, confined to the model's folder, and answers 'files'. */
   | { type: 'needFiles'; id: number; names: string[] };
@@ -144,7 +152,7 @@ function isWireModel(v: Record<string, unknown>): boolean {
 }
 
 export function isHostToEngine(v: unknown): v is HostToEngine {
-  if (!isObj(v) || typeof v.type !== 'string' || typeof v.id !== 'number') return false;
+  if (!isObj(v) || typeof v.type !== 'string' || !Number.isSafeInteger(v.id)) return false;
   switch (v.type) {
     case 'explain':
       return isWireModel(v) && isObj(v.input) && isObj(v.options);

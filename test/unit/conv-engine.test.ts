@@ -397,7 +397,7 @@ describe('full-backward and the sampled finders on conv networks', () => {
         assert.equal(e.checks.inRegion, frozenEntry.checks.inRegion && change === null, `${rule} ${e.path.join('/')}`);
         if (change) {
           changed++;
-          assert.match(e.checks.crossing ?? '', /max pool p unit \d+ changes its winner|turns (on|off)/);
+          assert.match(e.checks.crossing ?? '', /max pool 'p' unit \d+ changes its winner|turns (on|off)/);
         }
       }
     }

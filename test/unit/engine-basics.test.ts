@@ -109,7 +109,7 @@ describe('rules and inputs', () => {
     assert.deepEqual(resolveRules('layer1=zB=0,1;*=z+', 3, ['layer1', 'layer2', 'layer3']).map((r) => r.name), ['zB', 'z+', 'z+']);
     assert.throws(() => parseRule('zplux'), /Unknown rule 'zplux'/);
     assert.throws(() => parseRule('zB=2,1'), /LOW ≤ HIGH/);
-    assert.throws(() => resolveRules('layer1=z+', 2, ['layer1', 'layer2']), /No rule for layer2/);
+    assert.throws(() => resolveRules('layer1=z+', 2, ['layer1', 'layer2']), /No rule for 'layer2'/);
     assert.throws(() => resolveRules('layer7=z+;*=w2', 2, ['layer1', 'layer2']), /layer7/);
   });
   test('wrong input length and non-finite input are clear errors', async () => {

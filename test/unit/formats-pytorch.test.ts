@@ -75,18 +75,18 @@ test('PyTorch: a transposed (non-contiguous) tensor is read through its strides'
 
 test('PyTorch: a pickle with GLOBAL os.system is refused, never run', () => {
   const message = expectError(() => loadModel(read(path.join(MODELS, 'hostile_os_system.pt')), 'hostile_os_system.pt'), 'bad-model');
-  assert.equal(message, 'hostile_os_system.pt: refused: the pickle asks to call os.system; DTD Lens only reads tensor state dicts, a full pickled module could run arbitrary code.');
+  assert.equal(message, "hostile_os_system.pt: refused: the pickle asks to call 'os.system'; DTD Lens only reads tensor state dicts, a full pickled module could run arbitrary code.");
   // builtins.eval through STACK_GLOBAL (protocol 4), and two calls listed together.
   const p = new PickleWriter().proto().str('builtins').str('eval').op(0x93).mark().str('1+1').tuple().reduce();
   p.global('subprocess', 'check_output').mark().str('id').tuple().reduce().op(0x86).stop();
-  expectError(() => loadModel(writePt({}, { pickle: p.bytes() }), 'evil.pth'), 'bad-model', 'evil.pth: refused: the pickle asks to call builtins.eval, subprocess.check_output; DTD Lens only reads tensor state dicts');
+  expectError(() => loadModel(writePt({}, { pickle: p.bytes() }), 'evil.pth'), 'bad-model', "evil.pth: refused: the pickle asks to call 'builtins.eval', 'subprocess.check_output'; DTD Lens only reads tensor state dicts");
 });
 
 test('PyTorch: a full pickled nn.Module is refused, explaining why', () => {
   const p = new PickleWriter().proto().global('__main__', 'Net').emptyTuple().op(0x81).emptyDict();
   p.str('fc').global('torch.nn.modules.linear', 'Linear').emptyTuple().op(0x81).setitem().build().stop();
   const message = expectError(() => loadModel(writePt({}, { pickle: p.bytes() }), 'model.pt'), 'unsupported');
-  assert.equal(message, 'model.pt: refused: the pickle holds a full pickled module or object (__main__.Net, torch.nn.modules.linear.Linear); unpickling it would run code from the file, so DTD Lens only reads tensor state dicts: save one with torch.save(model.state_dict(), path).');
+  assert.equal(message, "model.pt: refused: the pickle holds a full pickled module or object ('__main__.Net', 'torch.nn.modules.linear.Linear'); unpickling it would run code from the file, so DTD Lens only reads tensor state dicts: save one with torch.save(model.state_dict(), path).");
 });
 
 test('PyTorch: corrupt, truncated, random, legacy and TorchScript files', () => {

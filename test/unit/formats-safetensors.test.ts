@@ -90,5 +90,5 @@ test('sidecar: unused tensors are noted', () => {
   s.layers = s.layers.slice(0, 3); // conv, bn, relu only
   const net = loadModel(stBytes(), 'm.safetensors', { sidecar: s });
   assert.equal(net.layers.length, 1);
-  assert.ok(net.notes.includes('tensors not used by the sidecar layers: 3.bias, 3.weight, 7.bias, 7.weight, 9.bias, 9.weight.'), net.notes.join('\n'));
+  assert.ok(net.notes.includes("tensors not used by the sidecar layers: '3.bias', '3.weight', '7.bias', '7.weight', '9.bias', '9.weight'."), net.notes.join('\n'));
 });

@@ -136,13 +136,13 @@ describe('one parser for rule text and per-layer maps', () => {
       );
       assert.deepEqual(parseRuleMap('dense=x;*=z+', conv, m).map((r) => r.name), ['z+', 'z+', 'z+', 'x']);
     }
-    usageError(() => parseRuleMap('conv=z+', conv, 'train-free'), /No rule for fc: add '\*=z\+'/);
-    usageError(() => parseRuleMap('conv=z+', conv, 'lrp'), /No LRP rule for fc/);
+    usageError(() => parseRuleMap('conv=z+', conv, 'train-free'), /No rule for 'fc': add '\*=z\+'/);
+    usageError(() => parseRuleMap('conv=z+', conv, 'lrp'), /No LRP rule for 'fc'/);
   });
   test('map errors name the bad key and the layers', () => {
     usageError(() => resolveRules('layer7=z+;*=w2', 2, ['layer1', 'layer2']), /names 'layer7'/, /layer1, layer2/);
     usageError(() => resolveRules('layer1;*=w2', 2, ['layer1', 'layer2']), /'layer1' must look like layer1=zB=0,1 or \*=z\+/);
-    usageError(() => resolveRules('layer1=z+', 2, ['layer1', 'layer2']), /No rule for layer2/);
+    usageError(() => resolveRules('layer1=z+', 2, ['layer1', 'layer2']), /No rule for 'layer2'/);
     usageError(() => parseRuleMap([{ name: 'z+' }], layers(2), 'train-free'), /1 rules given for 2 layers/);
   });
   test('an unknown rule is a usage error that names the token and lists the registry names for the method', () => {

@@ -3,6 +3,7 @@
 // there equals the input's (the same local linear region, checks.ts
 // sameGradient); per-dimension step scales adapt toward the target acceptance.
 
+import { quoteName } from '../../protocol';
 import { throwIfCancelled } from '../errors';
 import type { SampledFullBackward } from '../sampled';
 import type { Candidates } from './common';
@@ -24,7 +25,7 @@ const ref = fb.sliceGradient(l, a, 1);
   for (let it = 0; it < total; it++) {
     if ((it & 255) === 0) {
       throwIfCancelled(fb.opts.signal);
-      if ((it & 4095) === 0) fb.opts.onProgress?.({ stage: `Metropolis–Hastings on ${fb.net.layers[l - 1].name}`, fraction: it / total });
+      if ((it & 4095) === 0) fb.opts.onProgress?.({ stage: `Metropolis–Hastings on ${quoteName(fb.net.layers[l - 1].name)}`, fraction: it / total });
     }
     for (let i = 0; i < K * n; i++) {
       let p = X[i] + fb.rng.normal() * scale[i];

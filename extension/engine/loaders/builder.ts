@@ -6,7 +6,7 @@
 
 import type { Conv2dLayer, DenseLayer, Layer, Network, OutputSelection, Pool2dLayer, Shape3 } from '../network';
 import { badModel, unsupported } from './common';
-import { LIMITS } from '../../protocol';
+import { LIMITS, quoteName } from '../../protocol';
 import { count } from '../budget';
 
 export type Pad4 = [number, number, number, number];
@@ -72,7 +72,7 @@ export class NetworkBuilder {
       const axis = k % 2;
       const max = Math.max(LIMITS.paddingPerInput * inHW[axis], extent[axis] - 1);
       if (padding[k] > max) {
-        throw badModel(this.fileName, `${what} '${name}' pads ${padding[k]} on one side of its ${inHW[0]}×${inHW[1]} input (at most ${max} allowed: the input's size or the window's extent); refused (hostile or corrupt).`);
+        throw badModel(this.fileName, `${what} ${quoteName(name)} pads ${padding[k]} on one side of its ${inHW[0]}×${inHW[1]} input (at most ${max} allowed: the input's size or the window's extent); refused (hostile or corrupt).`);
       }
     }
   }
@@ -88,14 +88,14 @@ export class NetworkBuilder {
 
   private checkOpen(name: string): boolean {
     if (this.endedBy) {
-      this.structural.push(`'${name}' follows the ${this.endedBy}, which is supported only as the very last layer`);
+      this.structural.push(`${quoteName(name)} follows the ${this.endedBy}, which is supported only as the very last layer`);
       return false;
     }
     return true;
   }
 
   private needImage(name: string, what: string): Shape3 {
-    if (!this.shape) throw badModel(this.fileName, `layer '${name}' (${what}) needs image-shaped [C, H, W] data, but its input is a flat vector of ${this.size} values.`);
+    if (!this.shape) throw badModel(this.fileName, `layer ${quoteName(name)} (${what}) needs image-shaped [C, H, W] data, but its input is a flat vector of ${this.size} values.`);
     return this.shape;
   }
 
@@ -105,18 +105,18 @@ export class NetworkBuilder {
     const [kh, kw] = p.kernel;
     const O = p.outChannels;
     if (p.weight.length !== O * C * kh * kw) {
-      throw badModel(this.fileName, `convolution '${name}' has ${p.weight.length} weights, but ${O} output channels × ${C} input channels × ${kh}×${kw} kernel = ${O * C * kh * kw} are needed (does the input have ${C} channels?).`);
+      throw badModel(this.fileName, `convolution ${quoteName(name)} has ${p.weight.length} weights, but ${O} output channels × ${C} input channels × ${kh}×${kw} kernel = ${O * C * kh * kw} are needed (does the input have ${C} channels?).`);
     }
-    if (p.bias && p.bias.length !== O) throw badModel(this.fileName, `convolution '${name}' has ${p.bias.length} biases for ${O} output channels.`);
+    if (p.bias && p.bias.length !== O) throw badModel(this.fileName, `convolution ${quoteName(name)} has ${p.bias.length} biases for ${O} output channels.`);
     const ints = [kh, kw, ...p.stride, ...p.dilation];
     if (!ints.every((v) => Number.isSafeInteger(v) && v > 0) || !p.padding.every((v) => Number.isSafeInteger(v) && v >= 0)) {
-      throw badModel(this.fileName, `convolution '${name}' has invalid kernel/stride/padding/dilation (${JSON.stringify({ kernel: p.kernel, stride: p.stride, padding: p.padding, dilation: p.dilation })}).`);
+      throw badModel(this.fileName, `convolution ${quoteName(name)} has invalid kernel/stride/padding/dilation (${JSON.stringify({ kernel: p.kernel, stride: p.stride, padding: p.padding, dilation: p.dilation })}).`);
     }
     this.checkPadding(name, 'convolution', [H, W], [p.dilation[0] * (kh - 1) + 1, p.dilation[1] * (kw - 1) + 1], p.padding);
     const OH = windowOut(H, kh, p.stride[0], p.padding[0], p.padding[2], p.dilation[0]);
     const OW = windowOut(W, kw, p.stride[1], p.padding[1], p.padding[3], p.dilation[1]);
-    if (OH <= 0 || OW <= 0) throw badModel(this.fileName, `convolution '${name}' with a ${kh}×${kw} kernel does not fit its ${H}×${W} input.`);
-    this.checkUnits(`the output of convolution '${name}'`, O * OH * OW);
+    if (OH <= 0 || OW <= 0) throw badModel(this.fileName, `convolution ${quoteName(name)} with a ${kh}×${kw} kernel does not fit its ${H}×${W} input.`);
+    this.checkUnits(`the output of convolution ${quoteName(name)}`, O * OH * OW);
     const layer: Conv2dLayer = {
       kind: 'conv2d', name, inShape: [C, H, W], outShape: [O, OH, OW], inFeatures: C * H * W, outFeatures: O * OH * OW,
       weight: p.weight, bias: p.bias ?? new Float64Array(O), kernel: [kh, kw], stride: [...p.stride], padding: [...p.padding],
@@ -135,13 +135,13 @@ export class NetworkBuilder {
     if (!this.checkOpen(name)) return;
     const [C, H, W] = this.needImage(name, kind === 'maxpool2d' ? 'max pooling' : 'average pooling');
     if (![...kernel, ...stride].every((v) => Number.isSafeInteger(v) && v > 0) || !padding.every((v) => Number.isSafeInteger(v) && v >= 0)) {
-      throw badModel(this.fileName, `pooling '${name}' has invalid kernel/stride/padding (${JSON.stringify({ kernel, stride, padding })}).`);
+      throw badModel(this.fileName, `pooling ${quoteName(name)} has invalid kernel/stride/padding (${JSON.stringify({ kernel, stride, padding })}).`);
     }
     this.checkPadding(name, 'pooling', [H, W], kernel, padding);
     const OH = windowOut(H, kernel[0], stride[0], padding[0], padding[2]);
     const OW = windowOut(W, kernel[1], stride[1], padding[1], padding[3]);
-    if (OH <= 0 || OW <= 0) throw badModel(this.fileName, `pooling '${name}' with a ${kernel[0]}×${kernel[1]} window does not fit its ${H}×${W} input.`);
-    this.checkUnits(`the output of pooling '${name}'`, C * OH * OW);
+    if (OH <= 0 || OW <= 0) throw badModel(this.fileName, `pooling ${quoteName(name)} with a ${kernel[0]}×${kernel[1]} window does not fit its ${H}×${W} input.`);
+    this.checkUnits(`the output of pooling ${quoteName(name)}`, C * OH * OW);
     const layer: Pool2dLayer = {
       kind, name, inShape: [C, H, W], outShape: [C, OH, OW], inFeatures: C * H * W, outFeatures: C * OH * OW,
       kernel: [...kernel], stride: [...stride], padding: [...padding], activation: 'linear',
@@ -161,12 +161,12 @@ export class NetworkBuilder {
   dense(name: string, weight: Float64Array, bias: Float64Array | null, outF: number, inF: number): void {
     if (!this.checkOpen(name)) return;
     if (this.shape) {
-      throw badModel(this.fileName, `dense layer '${name}' follows image-shaped data [${this.shape.join(', ')}] without a Flatten.`);
+      throw badModel(this.fileName, `dense layer ${quoteName(name)} follows image-shaped data [${this.shape.join(', ')}] without a Flatten.`);
     }
-    if (inF !== this.size) throw badModel(this.fileName, `layer '${name}' expects ${inF} inputs but the previous layer gives ${this.size}.`);
-    this.checkUnits(`dense layer '${name}'`, outF);
-    if (weight.length !== outF * inF) throw badModel(this.fileName, `layer '${name}' has ${weight.length} weights, not ${outF}×${inF}.`);
-    if (bias && bias.length !== outF) throw badModel(this.fileName, `layer '${name}' has ${bias.length} biases for ${outF} outputs.`);
+    if (inF !== this.size) throw badModel(this.fileName, `layer ${quoteName(name)} expects ${inF} inputs but the previous layer gives ${this.size}.`);
+    this.checkUnits(`dense layer ${quoteName(name)}`, outF);
+    if (weight.length !== outF * inF) throw badModel(this.fileName, `layer ${quoteName(name)} has ${weight.length} weights, not ${outF}×${inF}.`);
+    if (bias && bias.length !== outF) throw badModel(this.fileName, `layer ${quoteName(name)} has ${bias.length} biases for ${outF} outputs.`);
     const layer: DenseLayer = { kind: 'dense', name, inFeatures: inF, outFeatures: outF, weight, bias: bias ?? new Float64Array(outF), activation: 'linear' };
     this.push(layer, null, outF);
     this.foldable = true;
@@ -181,12 +181,12 @@ export class NetworkBuilder {
     if (!this.checkOpen(name)) return;
     const last = this.layers[this.layers.length - 1];
     if (!this.foldable || !last || (last.kind !== 'conv2d' && last.kind !== 'dense')) {
-      this.structural.push(`BatchNormalization '${name}' does not directly follow a convolution or dense layer, so it cannot be folded into one`);
+      this.structural.push(`BatchNormalization ${quoteName(name)} does not directly follow a convolution or dense layer, so it cannot be folded into one`);
       return;
     }
     const channels = last.kind === 'conv2d' ? last.outShape[0] : last.outFeatures;
     for (const [what, arr] of [['scale (gamma)', gamma], ['bias (beta)', beta], ['mean', mean], ['variance', variance]] as const) {
-      if (arr.length !== channels) throw badModel(this.fileName, `BatchNormalization '${name}' has ${arr.length} values of ${what} for ${channels} channels of '${last.name}'.`);
+      if (arr.length !== channels) throw badModel(this.fileName, `BatchNormalization ${quoteName(name)} has ${arr.length} values of ${what} for ${channels} channels of ${quoteName(last.name)}.`);
     }
     const per = last.weight.length / channels;
     for (let o = 0; o < channels; o++) {
@@ -194,14 +194,14 @@ export class NetworkBuilder {
       for (let k = 0; k < per; k++) last.weight[o * per + k] = last.weight[o * per + k] * scale;
       last.bias[o] = (last.bias[o] - mean[o]) * scale + beta[o];
     }
-    this.notes.push(`BatchNormalization '${name}' folded into '${last.name}' (W' = W·γ/√(var+ε), b' = (b − mean)·γ/√(var+ε) + β).`);
+    this.notes.push(`BatchNormalization ${quoteName(name)} folded into ${quoteName(last.name)} (W' = W·γ/√(var+ε), b' = (b − mean)·γ/√(var+ε) + β).`);
   }
 
   relu(name: string): void {
     if (!this.checkOpen(name)) return;
     const last = this.layers[this.layers.length - 1];
     if (!last) {
-      this.structural.push(`ReLU '${name}' acts on the raw input before any layer`);
+      this.structural.push(`ReLU ${quoteName(name)} acts on the raw input before any layer`);
       return;
     }
     last.activation = 'relu';
@@ -217,8 +217,8 @@ export class NetworkBuilder {
   /** A final Softmax/LogSoftmax: not part of the explained function. */
   finalSoftmax(name: string, op: string): void {
     if (!this.checkOpen(name)) return;
-    this.endedBy = `${op} '${name}'`;
-    this.notes.push(`${op} '${name}' at the output removed: DTD Lens explains the logit before it, not the ${op === 'LogSoftmax' ? 'log-probability' : 'probability'}.`);
+    this.endedBy = `${op} ${quoteName(name)}`;
+    this.notes.push(`${op} ${quoteName(name)} at the output removed: DTD Lens explains the logit before it, not the ${op === 'LogSoftmax' ? 'log-probability' : 'probability'}.`);
   }
 
   /** Records a structural problem (reported together with the others by build()). */
@@ -234,7 +234,7 @@ export class NetworkBuilder {
 
   build(format: string, outputSelection: OutputSelection | null = null, supportedText = ''): Network {
     if (this.structural.length > 0) {
-      const list = this.structural.length === 1 ? this.structural[0] : `${this.structural.slice(0, -1).join('; ')}; and ${this.structural[this.structural.length - 1]}`;
+      const list = this.structural.length === 1 ? this.structural[0] : this.structural.length > 10 ? `${this.structural.slice(0, 10).join('; ')}; and ${this.structural.length - 10} more` : `${this.structural.slice(0, -1).join('; ')}; and ${this.structural[this.structural.length - 1]}`;
       throw unsupported(this.fileName, `${list}.${supportedText ? ` ${supportedText}` : ''}`);
     }
     if (this.layers.length === 0) throw unsupported(this.fileName, 'the model has no convolution or dense layer, so there is nothing for DTD to explain.');
@@ -252,6 +252,6 @@ export class NetworkBuilder {
 
 /** An unsupported-operator message naming each offender and what is supported. */
 export function unsupportedList(fileName: string, offenders: string[], supported: readonly string[]): Error {
-  const list = offenders.length === 1 ? offenders[0] : `${offenders.slice(0, -1).join(', ')} and ${offenders[offenders.length - 1]}`;
+  const list = offenders.length === 1 ? offenders[0] : offenders.length > 10 ? `${offenders.slice(0, 10).join(', ')} and ${offenders.length - 10} more` : `${offenders.slice(0, -1).join(', ')} and ${offenders[offenders.length - 1]}`;
   return unsupported(fileName, `${list}, which DTD Lens does not support yet (supported: ${supported.join(', ')}).`);
 }

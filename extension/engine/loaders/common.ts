@@ -2,6 +2,7 @@
 // the optional sidecar (`foo.dtd.json`) and safe number conversions.
 
 import { DtdError } from '../errors';
+import { escapeName, sidecarNameFor } from '../../protocol';
 import type { Activation, OutputSelection } from '../network';
 
 /** The file's base name, used in messages (the full path stays in DtdError.file). */
@@ -11,11 +12,11 @@ export function displayName(fileName: string): string {
 }
 
 export function badModel(fileName: string, problem: string): DtdError {
-  return new DtdError('bad-model', `${displayName(fileName)}: ${problem}`, fileName);
+  return new DtdError('bad-model', `${escapeName(displayName(fileName))}: ${problem}`, fileName);
 }
 
 export function unsupported(fileName: string, problem: string): DtdError {
-  return new DtdError('unsupported', `${displayName(fileName)}: ${problem}`, fileName);
+  return new DtdError('unsupported', `${escapeName(displayName(fileName))}: ${problem}`, fileName);
 }
 
 export interface LoaderOptions {
@@ -42,7 +43,6 @@ export interface SidecarSettings {
 }
 
 export { sidecarNameFor } from '../../protocol';
-import { sidecarNameFor } from '../../protocol';
 
 /** Reads the settings a sidecar may give; a malformed sidecar is reported, not ignored. */
 export function readSidecar(sidecar: unknown, modelFile: string): SidecarSettings {

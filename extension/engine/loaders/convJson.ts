@@ -8,6 +8,7 @@ import type { Network, Shape3 } from '../network';
 import { badModel } from './common';
 import { allocFloat64, checkDims } from '../budget';
 import { type NamedTensor, type TensorLookup, buildFromLayerSpecs } from './layerSpec';
+import { quoteName } from '../../protocol';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -62,14 +63,14 @@ export function loadConvFixtureNetwork(network: Obj, fileName: string): Network 
       if (cache.has(key)) return cache.get(key);
       const p = params[key];
       if (p === undefined) return undefined;
-      const fail = () => badModel(fileName, `parameter '${key}' should be {"shape": [...], "values": nested lists of numbers}.`);
+      const fail = () => badModel(fileName, `parameter ${quoteName(key)} should be {"shape": [...], "values": nested lists of numbers}.`);
       if (!isObj(p) || !Array.isArray(p.shape) || !p.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail();
       const shape = p.shape as number[];
-      const size = checkDims(shape, `parameter '${key}'`, (m) => badModel(fileName, m));
+      const size = checkDims(shape, `parameter ${quoteName(key)}`, (m) => badModel(fileName, m));
       // Count first: the values in the file, not the declared shape, decide whether to allocate.
       const n = flattenNested(p.values, null, size, fail);
-      if (n !== size) throw badModel(fileName, `parameter '${key}' has shape [${shape.join(', ')}] (${size} values) but ${n > size ? 'more' : n} values.`);
-      const values = allocFloat64(size, `parameter '${key}'`, (m) => badModel(fileName, m));
+      if (n !== size) throw badModel(fileName, `parameter ${quoteName(key)} has shape [${shape.join(', ')}] (${size} values) but ${n > size ? 'more' : n} values.`);
+      const values = allocFloat64(size, `parameter ${quoteName(key)}`, (m) => badModel(fileName, m));
       flattenNested(p.values, values, size, fail);
       const t = { shape, values };
       cache.set(key, t);

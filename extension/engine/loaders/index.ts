@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { DtdError } from '../errors';
 import { resourceError, withElementBudget } from '../budget';
-import type { LoadableExtension } from '../../protocol';
+import { type LoadableExtension, quoteName } from '../../protocol';
 import { type Network, validateNetwork } from '../network';
 import { type LoaderOptions, displayName } from './common';
 import { loadJsonModel } from './json';
@@ -59,7 +59,7 @@ export function loadModel(
   if (!loader) {
     throw new DtdError(
       'unsupported',
-      `${displayName(fileName)}: ${ext ? `'${ext}' files are` : 'files without an extension are'} not a model format DTD Lens reads (supported: ${SUPPORTED_MODEL_EXTENSIONS.join(', ')}).`,
+      `${displayName(fileName)}: ${ext ? `${quoteName(ext)} files are` : 'files without an extension are'} not a model format DTD Lens reads (supported: ${SUPPORTED_MODEL_EXTENSIONS.join(', ')}).`,
       fileName,
     );
   }

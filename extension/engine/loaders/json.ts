@@ -12,6 +12,7 @@ import { LoaderOptions, badModel, parseOutputSelection } from './common';
 import { allocFloat64, checkDims, checkJsonShape, errorText, preview } from '../budget';
 import { isConvFixtureNetwork, loadConvFixtureNetwork } from './convJson';
 import { isTfjsModelJson, loadTfjsModel } from './tfjs';
+import { quoteName } from '../../protocol';
 
 type Obj = Record<string, unknown>;
 
@@ -61,7 +62,7 @@ export function loadJsonModel(bytes: Uint8Array, fileName: string, opts: LoaderO
     if (!isObj(raw)) throw fail(`${where} is not an object.`);
     const name = typeof raw.name === 'string' && raw.name ? raw.name : `layer${i + 1}`;
     const weightRaw = raw.weight;
-    if (!Array.isArray(weightRaw)) throw fail(`layer '${name}' has no "weight" array.`);
+    if (!Array.isArray(weightRaw)) throw fail(`layer ${quoteName(name)} has no "weight" array.`);
     // Shape from the declared sizes, else from the nested weight array.
     const nested = weightRaw.length > 0 && Array.isArray(weightRaw[0]);
     const outDecl = pick(raw, 'out_features', 'outFeatures');
@@ -69,41 +70,41 @@ export function loadJsonModel(bytes: Uint8Array, fileName: string, opts: LoaderO
     const outFeatures = outDecl !== undefined ? outDecl : nested ? weightRaw.length : undefined;
     const inFeatures = inDecl !== undefined ? inDecl : nested ? (weightRaw[0] as unknown[]).length : undefined;
     if (!Number.isSafeInteger(outFeatures) || !Number.isSafeInteger(inFeatures) || (outFeatures as number) <= 0 || (inFeatures as number) <= 0) {
-      throw fail(`layer '${name}' needs positive integer "in_features" and "out_features".`);
+      throw fail(`layer ${quoteName(name)} needs positive integer "in_features" and "out_features".`);
     }
     const nOut = outFeatures as number;
     const nIn = inFeatures as number;
     // The declared sizes must match the weights actually in the file before anything is allocated.
-    checkDims([nOut, nIn], `layer '${name}'`, fail);
+    checkDims([nOut, nIn], `layer ${quoteName(name)}`, fail);
     if (nested ? weightRaw.length !== nOut : weightRaw.length !== nOut * nIn) {
       throw fail(nested
-        ? `layer '${name}' has ${weightRaw.length} weight rows but out_features is ${nOut}.`
-        : `layer '${name}' has ${weightRaw.length} weights but ${nOut}×${nIn} = ${nOut * nIn} are needed.`);
+        ? `layer ${quoteName(name)} has ${weightRaw.length} weight rows but out_features is ${nOut}.`
+        : `layer ${quoteName(name)} has ${weightRaw.length} weights but ${nOut}×${nIn} = ${nOut * nIn} are needed.`);
     }
-    const weight = allocFloat64(nOut * nIn, `layer '${name}'`, fail);
+    const weight = allocFloat64(nOut * nIn, `layer ${quoteName(name)}`, fail);
     if (nested) {
       weightRaw.forEach((row, r) => {
-        if (!Array.isArray(row) || row.length !== nIn) throw fail(`layer '${name}': weight row ${r} should have ${nIn} values.`);
+        if (!Array.isArray(row) || row.length !== nIn) throw fail(`layer ${quoteName(name)}: weight row ${r} should have ${nIn} values.`);
         row.forEach((v, c) => {
           const x = toNumber(v);
-          if (x === undefined) throw fail(`layer '${name}': weight[${r}][${c}] is not a number (${preview(v)}).`);
+          if (x === undefined) throw fail(`layer ${quoteName(name)}: weight[${r}][${c}] is not a number (${preview(v)}).`);
           weight[r * nIn + c] = x;
         });
       });
     } else {
       weightRaw.forEach((v, k) => {
         const x = toNumber(v);
-        if (x === undefined) throw fail(`layer '${name}': weight[${k}] is not a number (${preview(v)}).`);
+        if (x === undefined) throw fail(`layer ${quoteName(name)}: weight[${k}] is not a number (${preview(v)}).`);
         weight[k] = x;
       });
     }
     const biasRaw = raw.bias;
     const bias = new Float64Array(nOut);
     if (biasRaw !== undefined && biasRaw !== null) {
-      if (!Array.isArray(biasRaw) || biasRaw.length !== nOut) throw fail(`layer '${name}': "bias" should be an array of ${nOut} numbers.`);
+      if (!Array.isArray(biasRaw) || biasRaw.length !== nOut) throw fail(`layer ${quoteName(name)}: "bias" should be an array of ${nOut} numbers.`);
       biasRaw.forEach((v, k) => {
         const x = toNumber(v);
-        if (x === undefined) throw fail(`layer '${name}': bias[${k}] is not a number (${preview(v)}).`);
+        if (x === undefined) throw fail(`layer ${quoteName(name)}: bias[${k}] is not a number (${preview(v)}).`);
         bias[k] = x;
       });
     }
@@ -111,7 +112,7 @@ export function loadJsonModel(bytes: Uint8Array, fileName: string, opts: LoaderO
     let activation: Activation;
     if (act === 'relu' || act === 'linear') activation = act;
     else if (act === null || act === undefined || act === 'none' || act === 'identity') activation = 'linear';
-    else throw fail(`layer '${name}' has activation ${preview(act)}; supported: "relu", "linear" (or null).`);
+    else throw fail(`layer ${quoteName(name)} has activation ${preview(act)}; supported: "relu", "linear" (or null).`);
     return { kind: 'dense', name, inFeatures: nIn, outFeatures: nOut, weight, bias, activation };
   });
   if (layers.length === 0) throw fail('the network has no layers.');

@@ -16,6 +16,7 @@ import { allocFloat64, checkDims, checkJsonShape, errorText, resourceError } fro
 
 // B-tree walks, chunk and size checks around jsfive (hdf5Guard.ts), before any file is opened.
 installHdf5Guards();
+import { quoteName, quoteNames } from '../../protocol';
 
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -47,22 +48,22 @@ function isDataset(v: unknown): v is Dataset {
 
 /** A float dataset → weight; refuses non-numeric data. */
 function datasetWeight(node: unknown, path: string, fileName: string): KerasWeight {
-  if (!isDataset(node)) throw badModel(fileName, `'${path}' is not a dataset.`);
+  if (!isDataset(node)) throw badModel(fileName, `${quoteName(path)} is not a dataset.`);
   // The declared shape is checked before jsfive allocates or inflates anything for it.
   const shape = Array.isArray(node.shape) ? [...node.shape] : [];
-  const n = checkDims(shape, `dataset '${path}'`, (p) => badModel(fileName, p));
+  const n = checkDims(shape, `dataset ${quoteName(path)}`, (p) => badModel(fileName, p));
   let value: unknown;
   try {
     value = node.value;
   } catch (e) {
-    if (e instanceof Hdf5Refusal) throw badModel(fileName, `dataset '${path}' is refused: ${e.message} (hostile or corrupt HDF5).`);
-    throw badModel(fileName, `dataset '${path}' cannot be read (${errorText(e)}).`);
+    if (e instanceof Hdf5Refusal) throw badModel(fileName, `dataset ${quoteName(path)} is refused: ${e.message} (hostile or corrupt HDF5).`);
+    throw badModel(fileName, `dataset ${quoteName(path)} cannot be read (${errorText(e)}).`);
   }
   const arr = value as ArrayLike<unknown>;
   if (!arr || typeof arr.length !== 'number' || arr.length !== n || (n > 0 && typeof arr[0] !== 'number')) {
-    throw badModel(fileName, `dataset '${path}' does not hold ${n} numbers.`);
+    throw badModel(fileName, `dataset ${quoteName(path)} does not hold ${n} numbers.`);
   }
-  const values = allocFloat64(n, `dataset '${path}'`, (p) => badModel(fileName, p));
+  const values = allocFloat64(n, `dataset ${quoteName(path)}`, (p) => badModel(fileName, p));
   for (let i = 0; i < n; i++) values[i] = arr[i] as number;
   return { shape, values };
 }
@@ -118,7 +119,7 @@ export function loadKerasH5(bytes: Uint8Array, fileName: string, opts: LoaderOpt
 function loadKerasArchiveUnguarded(bytes: Uint8Array, fileName: string, opts: LoaderOptions): Network {
   const { files, names } = readZip(bytes, fileName, (n) => n === 'config.json' || n === 'model.weights.h5', opts.maxUncompressedBytes);
   const configBytes = files.get('config.json');
-  if (!configBytes) throw badModel(fileName, `is not a Keras v3 archive: it has no config.json (entries: ${names.slice(0, 8).join(', ') || 'none'}).`);
+  if (!configBytes) throw badModel(fileName, `is not a Keras v3 archive: it has no config.json (entries: ${quoteNames(names, 8) || 'none'}).`);
   const { layers } = kerasLayerChain(parseConfig(new TextDecoder().decode(configBytes), fileName, 'config.json'), fileName);
   checkKerasLayers(layers, fileName);
   const h5bytes = files.get('model.weights.h5');

@@ -12,11 +12,10 @@
 // BatchNormalization (folded), Activation / ReLU and activations relu, linear, softmax
 // (last layer only). Sequential models, and Functional models that are one chain.
 
-import type { Shape3 } from '../network';
+import type { Network, Shape3 } from '../network';
 import { NetworkBuilder, type Pad4, unsupportedList } from './builder';
 import { badModel } from './common';
-import { LIMITS } from '../../protocol';
-import type { Network } from '../network';
+import { escapeName, LIMITS, quoteName, quoteNames } from '../../protocol';
 
 export const SUPPORTED_KERAS_LAYERS = [
   'InputLayer', 'Dense', 'Conv2D', 'ZeroPadding2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'Flatten', 'Dropout',
@@ -55,7 +54,7 @@ export function kerasLayerChain(modelConfig: unknown, fileName: string): { layer
   const modelClass = top.class_name;
   const cfg = top.config;
   const raw = Array.isArray(cfg.layers) ? cfg.layers : Array.isArray(cfg) ? cfg : null; // very old Sequential: config is the list
-  if (!raw || !raw.every(isObj)) throw badModel(fileName, `the ${modelClass} config has no "layers" list.`);
+  if (!raw || !raw.every(isObj)) throw badModel(fileName, `the ${escapeName(modelClass)} config has no "layers" list.`);
   const layers: KerasLayer[] = (raw as Obj[]).map((l, i) => {
     const config = isObj(l.config) ? l.config : {};
     const name = typeof config.name === 'string' ? config.name : typeof l.name === 'string' ? l.name : `layer${i}`;
@@ -63,15 +62,15 @@ export function kerasLayerChain(modelConfig: unknown, fileName: string): { layer
   });
   if (modelClass === 'Sequential') return { layers, modelClass };
   if (modelClass !== 'Model' && modelClass !== 'Functional') {
-    throw badModel(fileName, `the model class ${modelClass} is not a Keras Sequential or Functional model.`);
+    throw badModel(fileName, `the model class ${quoteName(modelClass)} is not a Keras Sequential or Functional model.`);
   }
   // Functional: each layer must read exactly the layer before it.
   (raw as Obj[]).forEach((l, i) => {
     const sources = new Set<string>();
-    collectInbound(l.inbound_nodes, sources, (p) => badModel(fileName, `layer '${layers[i].name}': ${p}`));
+    collectInbound(l.inbound_nodes, sources, (p) => badModel(fileName, `layer ${quoteName(layers[i].name)}: ${p}`));
     const expected = i === 0 ? [] : [layers[i - 1].name];
     if (sources.size !== expected.length || (expected.length && !sources.has(expected[0]))) {
-      throw badModel(fileName, `layer '${layers[i].name}' reads ${sources.size ? [...sources].map((s) => `'${s}'`).join(', ') : 'nothing'}; DTD Lens supports Functional models that are one chain of layers (each reading the one before it).`);
+      throw badModel(fileName, `layer ${quoteName(layers[i].name)} reads ${sources.size ? quoteNames([...sources]) : 'nothing'}; DTD Lens supports Functional models that are one chain of layers (each reading the one before it).`);
     }
   });
   return { layers, modelClass };
@@ -125,16 +124,16 @@ function problems(layers: KerasLayer[]): string[] {
   const out: string[] = [];
   layers.forEach((l, i) => {
     const c = l.config;
-    const label = `layer '${l.name}' (${l.className})`;
+    const label = `layer ${quoteName(l.name)} (${escapeName(l.className)})`;
     if (!LAYER_CLASSES.has(l.className)) {
       out.push(label);
       return;
     }
     const act = activationOf(c);
     const isLast = i === layers.length - 1;
-    if (!['linear', 'relu', 'softmax'].includes(act)) out.push(`${label} with activation '${act}'`);
+    if (!['linear', 'relu', 'softmax'].includes(act)) out.push(`${label} with activation ${quoteName(act)}`);
     else if (act === 'softmax' && !isLast) out.push(`${label} with activation 'softmax' before the last layer`);
-    if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last') out.push(`${label} with data_format '${String(c.data_format)}'`);
+    if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last') out.push(`${label} with data_format ${quoteName(String(c.data_format))}`);
     if (l.className.startsWith('Conv') && c.groups !== undefined && c.groups !== 1) out.push(`${label} with groups ${String(c.groups)}`);
     if (l.className === 'ReLU' && ((c.max_value ?? null) !== null || (c.negative_slope ?? 0) !== 0 || (c.threshold ?? 0) !== 0)) out.push(`${label} with max_value/negative_slope/threshold`);
     if (l.className === 'GlobalAveragePooling2D' || l.className === 'GlobalAvgPool2D') if (c.keepdims === true) out.push(`${label} with keepdims`);
@@ -173,7 +172,7 @@ export function networkFromKerasLayers(layers: KerasLayer[], weights: KerasWeigh
   let pendingPad: Pad4 | null = null;
   const need = (l: KerasLayer, variable: string, index: number): KerasWeight => {
     const w = weights(l.name, variable, index);
-    if (!w) throw badModel(fileName, `layer '${l.name}' has no '${variable}' weight in the weights file.`);
+    if (!w) throw badModel(fileName, `layer ${quoteName(l.name)} has no ${quoteName(variable)} weight in the weights file.`);
     return w;
   };
   const activate = (l: KerasLayer) => {
@@ -183,7 +182,7 @@ export function networkFromKerasLayers(layers: KerasLayer[], weights: KerasWeigh
   };
   for (const l of layers) {
     const c = l.config;
-    if (pendingPad && !l.className.startsWith('Conv')) throw badModel(fileName, `ZeroPadding2D before layer '${l.name}' (${l.className}) is supported only right before a Conv2D.`);
+    if (pendingPad && !l.className.startsWith('Conv')) throw badModel(fileName, `ZeroPadding2D before layer ${quoteName(l.name)} (${escapeName(l.className)}) is supported only right before a Conv2D.`);
     switch (l.className) {
       case 'InputLayer':
       case 'Dropout':
@@ -191,9 +190,9 @@ export function networkFromKerasLayers(layers: KerasLayer[], weights: KerasWeigh
       case 'Conv2D':
       case 'Convolution2D': {
         const shape = b.currentShape;
-        if (!shape) throw badModel(fileName, `Conv2D '${l.name}' gets flat data.`);
+        if (!shape) throw badModel(fileName, `Conv2D ${quoteName(l.name)} gets flat data.`);
         const k = need(l, 'kernel', 0);
-        if (k.shape.length !== 4) throw badModel(fileName, `Conv2D '${l.name}' has a kernel of shape [${k.shape.join(', ')}], not [kh, kw, in, out].`);
+        if (k.shape.length !== 4) throw badModel(fileName, `Conv2D ${quoteName(l.name)} has a kernel of shape [${k.shape.join(', ')}], not [kh, kw, in, out].`);
         const [kh, kw, I, O] = k.shape;
         const weight = new Float64Array(O * I * kh * kw);
         for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) {
@@ -202,7 +201,7 @@ export function networkFromKerasLayers(layers: KerasLayer[], weights: KerasWeigh
         const stride = pairOf(c.strides, [1, 1]);
         const dilation = pairOf(c.dilation_rate, [1, 1]);
         const padding: Pad4 = c.padding === 'same' ? samePads([shape[1], shape[2]], [kh, kw], stride, dilation) : [0, 0, 0, 0];
-        if (c.padding !== 'same' && c.padding !== 'valid' && c.padding !== undefined) throw badModel(fileName, `Conv2D '${l.name}' has padding ${JSON.stringify(c.padding)}.`);
+        if (c.padding !== 'same' && c.padding !== 'valid' && c.padding !== undefined) throw badModel(fileName, `Conv2D ${quoteName(l.name)} has padding ${JSON.stringify(c.padding)}.`);
         if (pendingPad) for (let q = 0; q < 4; q++) padding[q] += pendingPad[q];
         pendingPad = null;
         const bias = c.use_bias === false ? null : need(l, 'bias', 1).values;
@@ -216,7 +215,7 @@ export function networkFromKerasLayers(layers: KerasLayer[], weights: KerasWeigh
         if (typeof p === 'number') pads = [p, p, p, p];
         else if (Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'number')) pads = [p[0], p[1], p[0], p[1]];
         else if (Array.isArray(p) && p.length === 2 && p.every((x) => Array.isArray(x) && x.length === 2)) pads = [p[0][0], p[1][0], p[0][1], p[1][1]];
-        else throw badModel(fileName, `ZeroPadding2D '${l.name}' has padding ${JSON.stringify(p)}.`);
+        else throw badModel(fileName, `ZeroPadding2D ${quoteName(l.name)} has padding ${JSON.stringify(p)}.`);
         pendingPad = pendingPad ? (pendingPad.map((v, q) => v + pads[q]) as Pad4) : pads;
         break;
       }
@@ -225,7 +224,7 @@ export function networkFromKerasLayers(layers: KerasLayer[], weights: KerasWeigh
       case 'AveragePooling2D':
       case 'AvgPool2D': {
         const shape = b.currentShape;
-        if (!shape) throw badModel(fileName, `pooling '${l.name}' gets flat data.`);
+        if (!shape) throw badModel(fileName, `pooling ${quoteName(l.name)} gets flat data.`);
         const kernel = pairOf(c.pool_size, [2, 2]);
         const stride = c.strides === null || c.strides === undefined ? kernel : pairOf(c.strides, kernel);
         const max = l.className.startsWith('Max');
@@ -233,7 +232,7 @@ export function networkFromKerasLayers(layers: KerasLayer[], weights: KerasWeigh
         if (c.padding === 'same') {
           padding = samePads([shape[1], shape[2]], kernel, stride, [1, 1]);
           // TF's average pooling leaves padding out of the mean; the IR's does not say, so refuse it when it pads.
-          if (!max && padding.some((v) => v > 0)) throw unsupportedList(fileName, [`layer '${l.name}' (${l.className}) with padding 'same' that pads`], SUPPORTED_KERAS_LAYERS);
+          if (!max && padding.some((v) => v > 0)) throw unsupportedList(fileName, [`layer ${quoteName(l.name)} (${l.className}) with padding 'same' that pads`], SUPPORTED_KERAS_LAYERS);
         }
         b.pool2d(max ? 'maxpool2d' : 'avgpool2d', l.name, kernel, stride, padding);
         break;
@@ -251,9 +250,9 @@ export function networkFromKerasLayers(layers: KerasLayer[], weights: KerasWeigh
         break;
       }
       case 'Dense': {
-        if (b.currentShape) throw badModel(fileName, `Dense '${l.name}' gets image-shaped data [H, W, C] without a Flatten (a per-pixel Dense is not supported).`);
+        if (b.currentShape) throw badModel(fileName, `Dense ${quoteName(l.name)} gets image-shaped data [H, W, C] without a Flatten (a per-pixel Dense is not supported).`);
         const k = need(l, 'kernel', 0);
-        if (k.shape.length !== 2) throw badModel(fileName, `Dense '${l.name}' has a kernel of shape [${k.shape.join(', ')}], not [in, out].`);
+        if (k.shape.length !== 2) throw badModel(fileName, `Dense ${quoteName(l.name)} has a kernel of shape [${k.shape.join(', ')}], not [in, out].`);
         const [I, O] = k.shape;
         const weight = new Float64Array(O * I);
         // Row r of the Keras kernel multiplies Keras feature r; put it at the IR's feature index.

@@ -33,6 +33,7 @@ import type { Network, OutputSelection, Shape3 } from '../network';
 import { NetworkBuilder, type Pad4, unsupportedList } from './builder';
 import { displayName, sidecarNameFor } from './common';
 import { preview } from '../budget';
+import { escapeName, quoteName, quoteNames } from '../../protocol';
 
 export interface NamedTensor {
   shape: number[];
@@ -154,7 +155,7 @@ export function buildFromLayerSpecs(
   specs.forEach((s, i) => {
     const t = TYPE_ALIASES[(s.type as string).toLowerCase()];
     const name = typeof s.name === 'string' && s.name ? s.name : typeof s.module === 'string' ? s.module : `layer${i}`;
-    const fail = (p: string) => new DtdError('bad-model', `${displayName(fileName)}: ${describe} layer ${i} ('${name}', ${t}): ${p}`, fileName);
+    const fail = (p: string) => new DtdError('bad-model', `${displayName(fileName)}: ${describe} layer ${i} (${quoteName(name)}, ${escapeName(t)}): ${p}`, fileName);
     const params = isObj(s.params) ? s.params : {};
     const tensor = (param: string, required: boolean): NamedTensor | undefined => {
       const key = typeof params[param] === 'string' ? (params[param] as string) : typeof s.module === 'string' ? `${s.module}.${param}` : undefined;
@@ -163,7 +164,7 @@ export function buildFromLayerSpecs(
         throw fail(`says neither "module" nor "params" to find its ${param}.`);
       }
       const found = tensors.get(key);
-      if (!found && required) throw fail(`the tensor '${key}' is not in the weights file.`);
+      if (!found && required) throw fail(`the tensor ${quoteName(key)} is not in the weights file.`);
       if (found) used.add(key);
       return found;
     };
@@ -226,6 +227,6 @@ export function buildFromLayerSpecs(
     }
   });
   const unused = tensors.keys().filter((k) => !used.has(k) && !k.endsWith('num_batches_tracked'));
-  if (unused.length > 0) b.notes.push(`tensors not used by the ${describe} layers: ${unused.join(', ')}.`);
+  if (unused.length > 0) b.notes.push(`tensors not used by the ${describe} layers: ${quoteNames(unused)}.`);
   return b.build(format, outputSelection, `(supported ${describe} layer types: ${SUPPORTED_SPEC_LAYERS.join(', ')})`);
 }

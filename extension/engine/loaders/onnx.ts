@@ -19,7 +19,7 @@ import { onnx } from 'onnx-proto';
 import type { Network, OutputSelection, Shape3 } from '../network';
 import { NetworkBuilder, unsupportedList } from './builder';
 import { LoaderOptions, badModel, bfloat16ToNumber, halfToNumber, shapeSize, unsupported } from './common';
-import { LIMITS } from '../../protocol';
+import { escapeName, LIMITS, quoteName, quoteNames } from '../../protocol';
 import { allocFloat64, checkDims, errorText } from '../budget';
 
 const DataType = onnx.TensorProto.DataType;
@@ -79,7 +79,7 @@ function toInt(v: unknown): number {
 }
 
 function nodeLabel(node: onnx.INodeProto, index: number): string {
-  return node.name ? `'${node.name}'` : `#${index} (unnamed)`;
+  return node.name ? `${quoteName(node.name)}` : `#${index} (unnamed)`;
 }
 
 /**
@@ -126,7 +126,7 @@ function decodeTensor(t: onnx.ITensorProto, what: string, fileName: string): Con
     const loc = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
     throw unsupported(
       fileName,
-      `${what} stores its data in an external file${loc ? ` ('${loc}')` : ''}; DTD Lens reads models with all weights inside the .onnx file ` +
+      `${what} stores its data in an external file${loc ? ` (${quoteName(loc)})` : ''}; DTD Lens reads models with all weights inside the .onnx file ` +
         `(re-export with onnx.save_model(model, path, save_as_external_data=False)).`,
     );
   }
@@ -194,7 +194,7 @@ function topologicalOrder(nodes: onnx.INodeProto[], available: Set<string>, file
       if (!name || available.has(name)) continue;
       const p = producer.get(name);
       if (p === undefined) {
-        throw badModel(fileName, `is not a valid ONNX model: node ${nodeLabel(n, i)} reads '${name}', which no node, input or initializer provides.`);
+        throw badModel(fileName, `is not a valid ONNX model: node ${nodeLabel(n, i)} reads ${quoteName(name)}, which no node, input or initializer provides.`);
       }
       indegree[i]++;
       dependents[p].push(i);
@@ -285,13 +285,13 @@ export class OnnxChain {
   }
 
   chainError(n: onnx.INodeProto, i: number, why: string): Error {
-    return unsupported(this.fileName, `node ${nodeLabel(n, i)} (${n.opType}) ${why}; DTD Lens supports one chain of layers (Conv, Gemm, or MatMul + Add, each optionally followed by BatchNormalization and Relu; pooling; Flatten).`);
+    return unsupported(this.fileName, `node ${nodeLabel(n, i)} (${escapeName(n.opType)}) ${why}; DTD Lens supports one chain of layers (Conv, Gemm, or MatMul + Add, each optionally followed by BatchNormalization and Relu; pooling; Flatten).`);
   }
 
   needBuilder(n: onnx.INodeProto, i: number, inF?: number): NetworkBuilder {
     if (this.builder) return this.builder;
     if (inF === undefined) {
-      throw unsupported(this.fileName, `node ${nodeLabel(n, i)} (${n.opType}) needs the image shape of input '${this.inputName}', but the graph declares it as [${this.declaredInput()}]; DTD Lens needs a known [batch, C, H, W] input for convolutional models.`);
+      throw unsupported(this.fileName, `node ${nodeLabel(n, i)} (${n.opType}) needs the image shape of input ${quoteName(this.inputName)}, but the graph declares it as [${this.declaredInput()}]; DTD Lens needs a known [batch, C, H, W] input for convolutional models.`);
     }
     this.builder = new NetworkBuilder(this.fileName, inF);
     return this.builder;
@@ -466,7 +466,7 @@ function padOp(chain: OnnxChain, n: onnx.INodeProto, i: number): void {
   if (!pads || pads.length !== 8) throw chain.chainError(n, i, 'needs 8 constant pads for [batch, C, H, W] data');
   if (pads.every((p) => p === 0)) return; // torch exports AvgPool2d(count_include_pad) with an all-zero Pad: a no-op
   if (mode !== 'constant' || value !== 0 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) {
-    throw chain.chainError(n, i, `pads with mode '${mode}', value ${value} and pads [${pads.join(', ')}] (only zero padding of H and W, right before a Conv, is supported)`);
+    throw chain.chainError(n, i, `pads with mode ${quoteName(mode)}, value ${value} and pads [${pads.join(', ')}] (only zero padding of H and W, right before a Conv, is supported)`);
   }
   chain.pendingPad = { pads: [pads[2], pads[3], pads[6], pads[7]], node: n.name || `#${i}` };
 }
@@ -566,7 +566,7 @@ const ATTRIBUTE_CHECKS: Partial<Record<SupportedOnnxOp, AttributeCheck>> = {
 function attributeProblems(n: onnx.INodeProto, i: number, consumers: Map<string, number>): string[] {
   const check = Object.hasOwn(ATTRIBUTE_CHECKS, n.opType ?? '') ? ATTRIBUTE_CHECKS[n.opType as SupportedOnnxOp] : undefined;
   if (!check) return [];
-  return check(n, `node ${nodeLabel(n, i)} (${n.opType})`, (k) => !!n.output?.[k] && consumers.has(n.output[k]));
+  return check(n, `node ${nodeLabel(n, i)} (${escapeName(n.opType)})`, (k) => !!n.output?.[k] && consumers.has(n.output[k]));
 }
 
 export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptions = {}): Network {
@@ -596,7 +596,7 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
   const bad = nodes.flatMap((n, i) =>
     isAcceptedOp(n)
       ? attributeProblems(n, i, consumers)
-      : [`node ${nodeLabel(n, i)} uses operator ${n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.` : ''}${n.opType || '(none)'}`],
+      : [`node ${nodeLabel(n, i)} uses operator ${escapeName(`${n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.` : ''}${n.opType || '(none)'}`)}`],
   );
   if (bad.length > 0) throw unsupportedList(fileName, bad, SUPPORTED_ONNX_OPS);
 
@@ -609,7 +609,7 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
     if (c) return c;
     const t = initializers.get(name);
     if (!t) return undefined;
-    const decoded = decodeTensor(t, `initializer '${name}'`, fileName);
+    const decoded = decodeTensor(t, `initializer ${quoteName(name)}`, fileName);
     constants.set(name, decoded);
     return decoded;
   };
@@ -617,7 +617,7 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
 
   const inputs = (graph.input ?? []).filter((v) => v.name && !initializers.has(v.name));
   if (inputs.length !== 1) {
-    throw unsupported(fileName, `the graph has ${inputs.length} inputs (${inputs.map((v) => `'${v.name}'`).join(', ') || 'none'}); DTD Lens explains models with exactly one input.`);
+    throw unsupported(fileName, `the graph has ${inputs.length} inputs (${quoteNames(inputs.map((v) => v.name)) || 'none'}); DTD Lens explains models with exactly one input.`);
   }
   const outputs = graph.output ?? [];
   if (outputs.length !== 1 || !outputs[0].name) {
@@ -656,13 +656,13 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
       throw chain.chainError(n, i, 'computes only on constants');
     }
     if (dataInputs.length > 1 || dataInputs[0] !== current) {
-      throw chain.chainError(n, i, `reads '${dataInputs.find((d) => d !== current) ?? dataInputs[0]}' where the chain is at '${current}' (a branch or skip connection)`);
+      throw chain.chainError(n, i, `reads ${quoteName(dataInputs.find((d) => d !== current) ?? dataInputs[0])} where the chain is at ${quoteName(current)} (a branch or skip connection)`);
     }
     if ((consumers.get(current) ?? 0) > 1) {
-      throw unsupported(fileName, `tensor '${current}' feeds ${consumers.get(current)} nodes (a branch); DTD Lens supports one chain of layers.`);
+      throw unsupported(fileName, `tensor ${quoteName(current)} feeds ${consumers.get(current)} nodes (a branch); DTD Lens supports one chain of layers.`);
     }
     if (chain.selection && op !== 'Identity' && op !== 'Slice') throw chain.chainError(n, i, 'follows a Slice; Slice is supported only on the final output');
-    if (chain.pendingPad && op !== 'Conv') throw chain.chainError(n, i, `follows Pad node '${chain.pendingPad.node}', whose non-zero padding is supported only right before a Conv`);
+    if (chain.pendingPad && op !== 'Conv') throw chain.chainError(n, i, `follows Pad node ${quoteName(chain.pendingPad.node)}, whose non-zero padding is supported only right before a Conv`);
     const handle = onnxOpHandler(op);
     if (!handle) throw chain.chainError(n, i, 'is not supported');
     handle(chain, n, i);
@@ -671,15 +671,15 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, _opts: LoaderOptio
   const b = chain.builder;
   if (!b || b.layers.length === 0) throw unsupported(fileName, 'the graph has no Conv, Gemm or MatMul layer, so there is nothing for DTD to explain.');
   if (chain.current !== outputName) {
-    throw unsupported(fileName, `the chain from input '${inputName}' ends at '${chain.current}', not at the graph output '${outputName}'.`);
+    throw unsupported(fileName, `the chain from input ${quoteName(inputName)} ends at ${quoteName(chain.current)}, not at the graph output ${quoteName(outputName)}.`);
   }
-  if (chain.pendingPad) throw unsupported(fileName, `Pad node '${chain.pendingPad.node}' is not followed by a Conv.`);
+  if (chain.pendingPad) throw unsupported(fileName, `Pad node ${quoteName(chain.pendingPad.node)} is not followed by a Conv.`);
 
   // The declared input shape, when fully known, must agree with the first layer.
   if (!imageShape && featureDims.length > 0 && featureDims.every((d) => d !== null)) {
     const declared = shapeSize(featureDims as number[]);
     if (declared !== b.layers[0].inFeatures) {
-      throw badModel(fileName, `input '${inputName}' has ${declared} features but the first layer expects ${b.layers[0].inFeatures}.`);
+      throw badModel(fileName, `input ${quoteName(inputName)} has ${declared} features but the first layer expects ${b.layers[0].inFeatures}.`);
     }
   }
   return b.build('onnx', chain.selection);
@@ -702,7 +702,7 @@ function constantNodeValue(n: onnx.INodeProto, i: number, fileName: string): Con
     case 'value_ints':
       return { dims: [(a.ints ?? []).length], values: Float64Array.from((a.ints ?? []).map(toInt)) };
     default:
-      throw unsupported(fileName, `${what} gives its value as '${a.name}', which DTD Lens does not read.`);
+      throw unsupported(fileName, `${what} gives its value as ${quoteName(a.name)}, which DTD Lens does not read.`);
   }
 }
 

@@ -12,7 +12,7 @@
 // refused with a message instead of exhausting the heap or the call stack.
 
 import { badModel, unsupported } from './common';
-import { LIMITS } from '../../protocol';
+import { LIMITS, quoteName, quoteNames } from '../../protocol';
 import { count } from '../budget';
 
 export class PGlobal {
@@ -299,7 +299,7 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
 
 function describe(v: unknown): string {
   if (v === null) return 'None';
-  if (v instanceof PGlobal) return v.qualified;
+  if (v instanceof PGlobal) return quoteName(v.qualified);
   if (v instanceof PTuple) return `a tuple of ${v.items.length}`;
   if (v instanceof PDict) return 'a dict';
   if (v instanceof PTensor) return 'a tensor';
@@ -307,7 +307,7 @@ function describe(v: unknown): string {
   if (v instanceof PRefused) return `the result of ${v.what}`;
   if (Array.isArray(v)) return 'a list';
   if (v instanceof Uint8Array) return `${v.length} bytes`;
-  if (typeof v === 'string') return JSON.stringify(v.slice(0, 40));
+  if (typeof v === 'string') return quoteName(v, 40);
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
   return 'an unexpected value';
 }
@@ -317,7 +317,7 @@ function refusal(globals: PGlobal[], fileName: string): Error {
   const classLike = (g: PGlobal) => /^[A-Z]/.test(g.name) || g.module.startsWith('torch.nn') || g.module === '__main__';
   const objects = globals.filter(classLike);
   const calls = globals.filter((g) => !classLike(g));
-  const names = (gs: PGlobal[]) => gs.map((g) => g.qualified).join(', ');
+  const names = (gs: PGlobal[]) => quoteNames(gs.map((g) => g.qualified));
   const parts: string[] = [];
   if (calls.length) parts.push(`refused: the pickle asks to call ${names(calls)}; DTD Lens only reads tensor state dicts, a full pickled module could run arbitrary code`);
   if (objects.length) {

@@ -15,6 +15,7 @@ import { PDict, PTensor, unpickleStateDict } from './pickle';
 import { type KeyedTensor, linearStackNetwork, networkFromSidecarLayers } from './safetensors';
 import { isZip, readZip } from './zip';
 import { allocFloat64, checkDims, count as fmt } from '../budget';
+import { quoteName } from '../../protocol';
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 const FLOAT_DTYPES = ['F32', 'F64', 'F16', 'BF16'];
@@ -58,7 +59,7 @@ export function loadPytorch(bytes: Uint8Array, fileName: string, opts: LoaderOpt
     if (typeof key !== 'string') continue;
     if (value instanceof PTensor) {
       // Declared sizes are checked here, before any layer is sized from them ([1e8, 0], [-3, 4]).
-      checkDims(value.size, `tensor '${key}'`, (p) => badModel(fileName, p));
+      checkDims(value.size, `tensor ${quoteName(key)}`, (p) => badModel(fileName, p));
       tensors.push({ key, dtype: value.storage.dtype, shape: value.size, tensor: value });
     }
   }
@@ -67,29 +68,29 @@ export function loadPytorch(bytes: Uint8Array, fileName: string, opts: LoaderOpt
   const read = (t: PtTensor): Float64Array => {
     const { storage, offset, size, stride } = t.tensor;
     if (!FLOAT_DTYPES.includes(storage.dtype)) {
-      throw badModel(fileName, `tensor '${t.key}' has dtype ${storage.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
+      throw badModel(fileName, `tensor ${quoteName(t.key)} has dtype ${storage.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
     }
     const data = files.get(`${prefix}data/${storage.key}`);
-    if (!data) throw badModel(fileName, `tensor '${t.key}' points at storage '${storage.key}', which is not in the archive.`);
+    if (!data) throw badModel(fileName, `tensor ${quoteName(t.key)} points at storage ${quoteName(storage.key)}, which is not in the archive.`);
     const width = DTYPE_BYTES[storage.dtype];
-    if (storage.numel < 0) throw badModel(fileName, `storage '${storage.key}' declares ${storage.numel} values.`);
-    if (data.length < storage.numel * width) throw badModel(fileName, `storage '${storage.key}' holds ${data.length} bytes, fewer than its ${storage.numel} values need (truncated?).`);
-    const count = checkDims(size, `tensor '${t.key}'`, (p) => badModel(fileName, p));
-    if (stride.length !== size.length) throw badModel(fileName, `tensor '${t.key}' has ${size.length} dimensions but ${stride.length} strides.`);
+    if (storage.numel < 0) throw badModel(fileName, `storage ${quoteName(storage.key)} declares ${storage.numel} values.`);
+    if (data.length < storage.numel * width) throw badModel(fileName, `storage ${quoteName(storage.key)} holds ${data.length} bytes, fewer than its ${storage.numel} values need (truncated?).`);
+    const count = checkDims(size, `tensor ${quoteName(t.key)}`, (p) => badModel(fileName, p));
+    if (stride.length !== size.length) throw badModel(fileName, `tensor ${quoteName(t.key)} has ${size.length} dimensions but ${stride.length} strides.`);
     // The largest element index must lie inside the storage.
     let last = offset;
     for (let d = 0; d < size.length; d++) if (size[d] > 0) last += (size[d] - 1) * stride[d];
     if (count > 0 && (offset < 0 || last >= storage.numel || stride.some((s) => s < 0))) {
-      throw badModel(fileName, `tensor '${t.key}' (shape [${size.join(', ')}], offset ${offset}) reaches outside its storage of ${storage.numel} values.`);
+      throw badModel(fileName, `tensor ${quoteName(t.key)} (shape [${size.join(', ')}], offset ${offset}) reaches outside its storage of ${storage.numel} values.`);
     }
     // A view with more values than its storage repeats them (stride 0, expand()): state dicts never
     // save one, and it would let a few bytes declare a huge tensor.
     if (count > storage.numel) {
-      throw badModel(fileName, `tensor '${t.key}' (shape [${size.join(', ')}], ${fmt(count)} values) has more values than its storage of ${fmt(storage.numel)} (a view repeating values, stride 0); DTD Lens reads tensors backed by their own values: save with tensor.contiguous().`);
+      throw badModel(fileName, `tensor ${quoteName(t.key)} (shape [${size.join(', ')}], ${fmt(count)} values) has more values than its storage of ${fmt(storage.numel)} (a view repeating values, stride 0); DTD Lens reads tensors backed by their own values: save with tensor.contiguous().`);
     }
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const scratch = new DataView(new ArrayBuffer(4));
-    const out = allocFloat64(count, `tensor '${t.key}'`, (p) => badModel(fileName, p));
+    const out = allocFloat64(count, `tensor ${quoteName(t.key)}`, (p) => badModel(fileName, p));
     const idx = new Array(size.length).fill(0);
     for (let i = 0; i < count; i++) {
       let e = offset;

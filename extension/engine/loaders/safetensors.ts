@@ -9,7 +9,7 @@
 // sidecar's "layers" list (schema in layerSpec.ts, docs/formats.md).
 
 import type { Activation, DenseLayer, Network, Shape3 } from '../network';
-import { LIMITS } from '../../protocol';
+import { LIMITS, quoteName, quoteNames } from '../../protocol';
 import { allocFloat64, checkDims, checkJsonShape, errorText, preview } from '../budget';
 import { type TensorLookup, buildFromLayerSpecs, readArchitecture } from './layerSpec';
 import {
@@ -77,23 +77,23 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Safetenso
       if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) metadata = raw as Record<string, string>;
       continue;
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw fail(`the entry for '${key}' is not an object.`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw fail(`the entry for ${quoteName(key)} is not an object.`);
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw fail(`tensor '${key}' has unknown dtype ${preview(dtype)}.`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw fail(`tensor ${quoteName(key)} has unknown dtype ${preview(dtype)}.`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(`tensor '${key}' has an invalid shape ${preview(shape)}.`);
+      throw fail(`tensor ${quoteName(key)} has an invalid shape ${preview(shape)}.`);
     }
-    checkDims(shape as number[], `tensor '${key}'`, fail);
+    checkDims(shape as number[], `tensor ${quoteName(key)}`, fail);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-      throw fail(`tensor '${key}' has invalid data_offsets ${preview(offsets)}.`);
+      throw fail(`tensor ${quoteName(key)} has invalid data_offsets ${preview(offsets)}.`);
     }
     const [begin, end] = offsets as [number, number];
     if (end > data.length) {
-      throw fail(`tensor '${key}' has data_offsets [${begin}, ${end}] outside the ${data.length} data bytes (truncated file?).`);
+      throw fail(`tensor ${quoteName(key)} has data_offsets [${begin}, ${end}] outside the ${data.length} data bytes (truncated file?).`);
     }
     const expected = shapeSize(shape as number[]) * DTYPE_BYTES[dtype];
     if (expected !== end - begin) {
-      throw fail(`tensor '${key}' has shape [${shape.join(', ')}] of ${dtype} (${expected} bytes) but its data_offsets span ${end - begin} bytes.`);
+      throw fail(`tensor ${quoteName(key)} has shape [${shape.join(', ')}] of ${dtype} (${expected} bytes) but its data_offsets span ${end - begin} bytes.`);
     }
     tensors.set(key, { key, dtype, shape: shape as number[], begin, end });
   }
@@ -102,11 +102,11 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Safetenso
 
 function readFloats(file: SafetensorsFile, t: TensorEntry, fileName: string): Float64Array {
   if (!FLOAT_DTYPES.includes(t.dtype)) {
-    throw badModel(fileName, `tensor '${t.key}' has dtype ${t.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
+    throw badModel(fileName, `tensor ${quoteName(t.key)} has dtype ${t.dtype}; DTD Lens reads weights stored as ${FLOAT_DTYPES.join(', ')}.`);
   }
   const view = new DataView(file.data.buffer, file.data.byteOffset + t.begin, t.end - t.begin);
   const count = shapeSize(t.shape);
-  const out = allocFloat64(count, `tensor '${t.key}'`, (p) => badModel(fileName, p));
+  const out = allocFloat64(count, `tensor ${quoteName(t.key)}`, (p) => badModel(fileName, p));
   const scratch = new DataView(new ArrayBuffer(4));
   for (let i = 0; i < count; i++) {
     switch (t.dtype) {
@@ -142,7 +142,7 @@ function describeUnsupportedKey(t: KeyedTensor): string {
   if (/running_mean|running_var|num_batches_tracked/.test(t.key)) guess = ', looks like BatchNorm';
   else if (t.key.endsWith('weight') && t.shape.length >= 3) guess = ', looks like a convolution';
   else if (t.key.endsWith('weight') && t.shape.length === 1) guess = ', looks like a normalisation layer';
-  return `'${t.key}' (${t.dtype} ${shape}${guess})`;
+  return `${quoteName(t.key)} (${t.dtype} ${shape}${guess})`;
 }
 
 /** Tensors of a parsed file by key, as float64 (for the sidecar's layer list). */
@@ -215,13 +215,13 @@ export function linearStackNetwork<T extends KeyedTensor>(
     throw unsupported(
       fileName,
       `DTD Lens supports state dicts of Linear layers only (keys like 'layer1.linear.weight' [out, in] and 'layer1.linear.bias' [out], or '0.weight'/'0.bias' from nn.Sequential); ` +
-        `these tensors are not Linear weights or biases: ${offending.map(describeUnsupportedKey).join(', ')}. ` +
+        `these tensors are not Linear weights or biases: ${offending.slice(0, 5).map(describeUnsupportedKey).join(', ')}${offending.length > 5 ? ` and ${offending.length - 5} more` : ''}. ` +
       `For convolutional networks, describe the layers in a sidecar ${displayName(sidecarNameFor(fileName))} ("inputShape" and "layers"; see docs/formats.md).`,
     );
   }
   if (slots.size === 0) throw badModel(fileName, 'contains no tensors, so there is no network to explain.');
   if (prefixes.size > 1) {
-    throw unsupported(fileName, `the Linear layers follow different naming patterns (${[...prefixes].map((p) => `'${p}'`).join(', ')}), so their order is ambiguous; DTD Lens supports one stack of Linear layers named like 'layer1.linear.weight' or '0.weight'.`);
+    throw unsupported(fileName, `the Linear layers follow different naming patterns (${quoteNames([...prefixes])}), so their order is ambiguous; DTD Lens supports one stack of Linear layers named like 'layer1.linear.weight' or '0.weight'.`);
   }
   const ordered = [...slots.values()].sort((a, b) => a.index - b.index);
 
@@ -229,13 +229,13 @@ export function linearStackNetwork<T extends KeyedTensor>(
   for (let i = 0; i < ordered.length; i++) {
     const slot = ordered[i];
     const name = `layer${i + 1}`;
-    if (!slot.weight) throw badModel(fileName, `'${slot.bias!.key}' has no matching weight tensor.`);
+    if (!slot.weight) throw badModel(fileName, `${quoteName(slot.bias!.key)} has no matching weight tensor.`);
     const [outFeatures, inFeatures] = slot.weight.shape;
     const weight = read(slot.weight);
     let bias: Float64Array;
     if (slot.bias) {
       if (slot.bias.shape[0] !== outFeatures) {
-        throw badModel(fileName, `bias '${slot.bias.key}' has ${slot.bias.shape[0]} values but weight '${slot.weight.key}' has ${outFeatures} rows.`);
+        throw badModel(fileName, `bias ${quoteName(slot.bias.key)} has ${slot.bias.shape[0]} values but weight ${quoteName(slot.weight.key)} has ${outFeatures} rows.`);
       }
       bias = read(slot.bias);
     } else {

@@ -8,7 +8,7 @@
 
 import type { Network } from '../network';
 import { LoaderOptions, badModel, shapeSize, unsupported } from './common';
-import { LIMITS } from '../../protocol';
+import { LIMITS, quoteName } from '../../protocol';
 import { type KerasWeight, checkKerasLayers, kerasLayerChain, networkFromKerasLayers } from './kerasLayers';
 
 type Obj = Record<string, unknown>;
@@ -24,7 +24,7 @@ export function isTfjsModelJson(doc: unknown): boolean {
 /** Refuses shard paths that could leave the model's folder. */
 export function safeRelativePath(p: string, fileName: string): string {
   if (!p || /^[a-z][a-z0-9+.-]*:/i.test(p) || p.startsWith('/') || p.startsWith('\\') || p.split(/[\\/]/).some((s) => s === '..')) {
-    throw badModel(fileName, `names the weight file '${p}', which is not inside the model's folder; DTD Lens reads only files next to model.json (no "../", absolute paths or URLs).`);
+    throw badModel(fileName, `names the weight file ${quoteName(p)}, which is not inside the model's folder; DTD Lens reads only files next to model.json (no "../", absolute paths or URLs).`);
   }
   return p.replace(/^\.\//, '');
 }
@@ -49,9 +49,9 @@ export function loadTfjsModel(doc: Obj, fileName: string, opts: LoaderOptions = 
       const rel = safeRelativePath(p, fileName);
       const times = (listed.get(rel) ?? 0) + 1;
       listed.set(rel, times);
-      if (times > LIMITS.shardRepetitions) throw badModel(fileName, `lists the weight file '${rel}' more than ${LIMITS.shardRepetitions === 1 ? 'once' : `${LIMITS.shardRepetitions} times`} in its weightsManifest; refused (hostile or corrupt).`);
+      if (times > LIMITS.shardRepetitions) throw badModel(fileName, `lists the weight file ${quoteName(rel)} more than ${LIMITS.shardRepetitions === 1 ? 'once' : `${LIMITS.shardRepetitions} times`} in its weightsManifest; refused (hostile or corrupt).`);
       const bytes = opts.files?.[rel] ?? opts.files?.[p] ?? opts.readSibling?.(rel);
-      if (!bytes) throw badModel(fileName, `needs its weight file '${rel}' next to it, which was not provided or could not be read.`);
+      if (!bytes) throw badModel(fileName, `needs its weight file ${quoteName(rel)} next to it, which was not provided or could not be read.`);
       return bytes;
     });
     const total = shards.reduce((a, s) => a + s.length, 0);
@@ -69,13 +69,13 @@ export function loadTfjsModel(doc: Obj, fileName: string, opts: LoaderOptions = 
       if (!isObj(w) || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw badModel(fileName, `weightsManifest[${g}] has a malformed weight entry ${JSON.stringify(w).slice(0, 80)}.`);
       }
-      if (w.quantization !== undefined) throw unsupported(fileName, `weight '${w.name}' is quantized; DTD Lens reads float32 TensorFlow.js weights (convert without --quantize_*).`);
+      if (w.quantization !== undefined) throw unsupported(fileName, `weight ${quoteName(w.name)} is quantized; DTD Lens reads float32 TensorFlow.js weights (convert without --quantize_*).`);
       const dtype = typeof w.dtype === 'string' ? w.dtype : 'float32';
-      if (!(dtype in DTYPE_BYTES)) throw unsupported(fileName, `weight '${w.name}' has dtype ${dtype}; DTD Lens reads float32.`);
+      if (!(dtype in DTYPE_BYTES)) throw unsupported(fileName, `weight ${quoteName(w.name)} has dtype ${dtype}; DTD Lens reads float32.`);
       const n = shapeSize(w.shape as number[]);
       const bytes = n * DTYPE_BYTES[dtype];
       if (offset + bytes > data.length) {
-        throw badModel(fileName, `weight '${w.name}' ([${(w.shape as number[]).join(', ')}] ${dtype}) ends at byte ${offset + bytes} but the weight files of group ${g} hold ${data.length} bytes (truncated shard?).`);
+        throw badModel(fileName, `weight ${quoteName(w.name)} ([${(w.shape as number[]).join(', ')}] ${dtype}) ends at byte ${offset + bytes} but the weight files of group ${g} hold ${data.length} bytes (truncated shard?).`);
       }
       const values = new Float64Array(n);
       for (let i = 0; i < n; i++) values[i] = dtype === 'float32' ? view.getFloat32(offset + 4 * i, true) : dtype === 'int32' ? view.getInt32(offset + 4 * i, true) : data[offset + i];

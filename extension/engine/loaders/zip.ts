@@ -11,7 +11,7 @@
 
 import { Unzip, UnzipInflate, UnzipPassThrough } from 'fflate';
 import { badModel } from './common';
-import { LIMITS } from '../../protocol';
+import { LIMITS, quoteName, quoteNames } from '../../protocol';
 import { count, errorText } from '../budget';
 
 /** Bytes of the archive handed to fflate at a time: ≤ ~1032× that inflated per step. */
@@ -58,12 +58,12 @@ export function readZip(
     names.push(file.name);
     if (!wanted(file.name)) return;
     if (file.compression !== 0 && file.compression !== 8) {
-      failure = badModel(fileName, `entry '${file.name}' uses zip compression method ${file.compression}; DTD Lens reads stored and deflated entries.`);
+      failure = badModel(fileName, `entry ${quoteName(file.name)} uses zip compression method ${file.compression}; DTD Lens reads stored and deflated entries.`);
       return;
     }
     const declared = file.originalSize ?? 0;
     if (total + declared > maxBytes) {
-      failure = bomb(`entry '${file.name}' declares ${mb(declared)} uncompressed`);
+      failure = bomb(`entry ${quoteName(file.name)} declares ${mb(declared)} uncompressed`);
       return;
     }
     const parts: Uint8Array[] = [];
@@ -72,7 +72,7 @@ export function readZip(
     file.ondata = (err, chunk, final) => {
       if (failure) return;
       if (err) {
-        failure = badModel(fileName, `entry '${file.name}' cannot be inflated (${errorText(err)}); the archive is truncated or corrupt.`);
+        failure = badModel(fileName, `entry ${quoteName(file.name)} cannot be inflated (${errorText(err)}); the archive is truncated or corrupt.`);
         file.terminate();
         return;
       }
@@ -80,14 +80,14 @@ export function readZip(
       // stops at its own claim, long before the archive's bound.
       inflated += chunk.length;
       if (file.originalSize !== undefined && inflated > file.originalSize) {
-        failure = badModel(fileName, `refused: entry '${file.name}' inflates to more than the ${count(file.originalSize)} bytes its header declares (a zip bomb or a corrupt archive).`);
+        failure = badModel(fileName, `refused: entry ${quoteName(file.name)} inflates to more than the ${count(file.originalSize)} bytes its header declares (a zip bomb or a corrupt archive).`);
         file.terminate();
         parts.length = 0;
         return;
       }
       total += chunk.length;
       if (total > maxBytes) {
-        failure = bomb(`entry '${file.name}' inflates to more than its declared ${mb(declared)}`);
+        failure = bomb(`entry ${quoteName(file.name)} inflates to more than its declared ${mb(declared)}`);
         file.terminate();
         parts.length = 0;
         return;
@@ -109,7 +109,7 @@ export function readZip(
   }
   if (failure) throw failure;
   const cut = [...chunks.keys()].filter((n) => !complete.has(n));
-  if (cut.length > 0) throw badModel(fileName, `is truncated: the archive ends inside entr${cut.length > 1 ? 'ies' : 'y'} ${cut.map((n) => `'${n}'`).join(', ')}.`);
+  if (cut.length > 0) throw badModel(fileName, `is truncated: the archive ends inside entr${cut.length > 1 ? 'ies' : 'y'} ${quoteNames(cut)}.`);
   const files = new Map<string, Uint8Array>();
   for (const [name, parts] of chunks) {
     const size = parts.reduce((a, p) => a + p.length, 0);

@@ -7,6 +7,7 @@
 
 import { DtdError } from '../errors';
 import { findRule, rulesFor, ruleUsage, type KnownRule, type Method, type RuleSpec } from '../../protocol';
+import { quoteName } from '../../protocol';
 
 /** What the parser needs of a layer: its name and, when known, its type (pooling layers take no rule). */
 export interface RuleLayer {
@@ -170,6 +171,6 @@ export function parseRuleMap(rule: string | RuleSpec | readonly RuleSpec[] | und
     const r = s ?? (kind !== undefined ? byType.get(kind) : undefined) ?? fallback;
     if (r) return r;
     if (kind !== undefined && POOLS.has(kind)) return { name: 'z+' }; // pooling layers take no rule
-    throw new DtdError('bad-usage', `No ${word} for ${layers[i].name}: add '*=z+' (or another rule) for the remaining layers.`);
+    throw new DtdError('bad-usage', `No ${word} for ${quoteName(layers[i].name)}: add '*=z+' (or another rule) for the remaining layers.`);
   });
 }

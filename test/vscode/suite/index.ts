@@ -6,7 +6,7 @@
 // files written, notifications shown.
 
 import * as assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { DtdLensApi } from '../../../extension/extension';
@@ -345,6 +345,38 @@ test('hostile files in the workspace: a model symlinked to /dev/zero, a sidecar 
   assert.equal(process.pid, hostPid);
   assert.equal((await explainMlp3()).status, 'ok', 'the extension host and the engine keep working');
 }, 60000);
+test('names from a file that are command links: the notifications show them as text, the host stays alive', async () => {
+  // VS Code's notification link syntax (vs/base/common/linkedText.ts): any match would be a clickable command.
+  const LINK = /\[([^\]]+)\]\(((?:https?:\/\/|command:|file:)[^\)\s]+)(?: (["'])(.+?)(\3))?\)/i;
+  const link = '[click](command:workbench.action.quit)';
+  // Written here and removed after, so the UI suite's model picker sees the usual workspace.
+  // A JSON network whose layer is named like a link (its weights do not fit, so the error names it), and a file named like one.
+  mkdirSync(file('link-layer').fsPath, { recursive: true });
+  writeFileSync(file('link-layer/model.json').fsPath, JSON.stringify({ input_size: 2, layers: [{ name: link, in_features: 2, out_features: 1, weight: [[1, 2, 3]], bias: [0] }] }));
+  writeFileSync(file(`${link}.onnx`).fsPath, Buffer.from('not a protobuf \u0000\u00ff garbage '.repeat(20), 'latin1'));
+  try {
+    const notices = api.notices.length;
+    const layer = await api.explain(file('link-layer/model.json'), { input: { kind: 'random', seed: 1 }, explainedOutput: 0, useDefaults: true });
+    assert.equal(layer.status, 'error');
+    assert.equal(layer.error!.code, 'bad-model', layer.error!.message);
+    assert.match(layer.error!.message, /layer '［click］（command:workbench\.action\.quit）'/);
+    const named = await api.explain(file(`${link}.onnx`), { input: { kind: 'random', seed: 1 }, explainedOutput: 0, useDefaults: true });
+    assert.equal(named.status, 'error');
+    const shown = api.notices.slice(notices);
+    assert.equal(shown.length, 2, JSON.stringify(shown));
+    for (const n of shown) {
+      assert.equal(n.level, 'error');
+      assert.ok(!LINK.test(n.message), `a link in the notification: ${n.message}`);
+      assert.ok(!/[\u0000-\u001f]/.test(n.message));
+      assert.match(n.message, /click/, 'the name is still shown, as text');
+    }
+    assert.match(shown[0].message, /model\.json/);
+  } finally {
+    rmSync(file('link-layer').fsPath, { recursive: true, force: true });
+    rmSync(file(`${link}.onnx`).fsPath, { force: true });
+  }
+  assert.equal((await explainMlp3()).status, 'ok', 'the extension host and the engine keep working');
+});
 
 test('a model over dtdLens.maxModelSizeMB is refused before it is read', async () => {
   await setSetting('maxModelSizeMB', 0.001); // ~1 KB; the model is ~2 KB
