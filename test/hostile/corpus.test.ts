@@ -65,7 +65,8 @@ test('hostile corpus: every file gives a good outcome', { timeout: 30 * 60 * 100
     outcomes: verdicts.map((v) => ({ id: v.c.id, good: !v.problems.length, outcome: describeOutcome(v.o), ms: v.o.ms })),
     failures: verdicts.filter((v) => v.problems.length).map((v) => ({ id: v.c.id, family: v.c.family, format: v.c.format, what: v.c.what, outcome: describeOutcome(v.o), problems: v.problems, ms: v.o.ms })),
   };
-  const reportFile = env.HOSTILE_REPORT ?? path.join(root, 'report.json');
+  // Outside the scratch folder, which is removed at the end.
+  const reportFile = env.HOSTILE_REPORT ?? path.join(os.tmpdir(), 'dtd-hostile-report.json');
   fs.writeFileSync(reportFile, JSON.stringify(report, null, 1));
   t.diagnostic(`${corpus.cases.length} files generated in ${(generatedMs / 1000).toFixed(1)} s, run in ${(ranMs / 1000).toFixed(1)} s (${JOBS} at a time, ${TIMEOUT_MS / 1000} s and ${MEM_MB} MB each, strace ${STRACE ? 'on' : 'OFF'}); report: ${reportFile}`);
   for (const [k, v] of Object.entries(report.byFamily)) t.diagnostic(`family ${k.padEnd(15)} ${v.good} good / ${v.total}`);
