@@ -255,7 +255,7 @@ function auditFullBackward(net: Network, X: Float64Array[], row: number, rules: 
   const firstNet = fixedNet ?? fullBackwardNetwork(net, maxCost, X[0]);
   if (finder === 'linear') {
     const cost = fullBackwardCost(firstNet);
-    if (cost > maxCost) throw new DtdError('too-costly', `Full-backward with linear roots needs ${aboutCount(cost, fullBackwardLog10Cost(firstNet))} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
+    if (cost > maxCost) throw new DtdError('too-costly', `${net.source.file.split(/[\\/]/).pop() ?? net.source.file}: full-backward with linear roots needs ${aboutCount(cost, fullBackwardLog10Cost(firstNet))} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
   }
   const samplerFor = (fbNet: DenseNetwork) => new SampledFullBackward(fbNet, fbRules, row, { finder: finder as Exclude<RootFinderName, 'linear'>, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, sameRegion: DEFAULT_SAME_REGION, seed, maxTreeEntries: 1_000_000, inputNonNegative: true });
   // One sampler (and its region cache) across inputs when the network does not depend on the input.

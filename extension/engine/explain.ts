@@ -15,7 +15,7 @@ import { getOps } from './ops/select';
 import { parseRuleMap, ruleToText } from './rules';
 import { runSampledFullBackward } from './sampled';
 import { explainBatch, trainFreeRoots } from './explainBatch';
-import { type Baselines, checkDefinitions, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, type ExplainResult, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
+import { type Baselines, checkDefinitions, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, escapeName, type ExplainResult, LIMITS, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 import { computeFlows } from './flows';
 import { ENGINE_VERSION } from './version';
 import { aboutCount, computeBaselines, describeNonFinite, fullBackwardLog10Cost, dropNonFiniteBaselines, firstNonFinite, firstNonFiniteForward, FLOAT64_HINT, lastLayerRelevance, layerDiagnostics, layerLabel, poolRuleText, summarizeModel, topDown } from './assemble';
@@ -64,6 +64,10 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   const precision: Precision = options.precision ?? DEFAULT_PRECISION;
   const seed = options.seed ?? DEFAULT_SEED;
   const nudge = options.nudge ?? DEFAULT_NUDGE;
+  // The root tree is kept within LIMITS.treeValues numbers (each entry holds about five vectors of a layer's width),
+  // so a result stays small enough to store, send and draw; beyond it the tree is marked truncated.
+  const widest = Math.max(...net.layers.map((l) => Math.max(l.inFeatures, l.outFeatures)));
+  const maxTreeEntries = Math.max(1, Math.min(options.maxTreeEntries ?? DEFAULT_MAX_TREE_ENTRIES, Math.floor(LIMITS.treeValues / (5 * widest + 8))));
   const progress = options.onProgress ?? (() => {});
   const warnings: string[] = [];
   const timings: Record<string, number> = {};
@@ -122,14 +126,14 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       if (cost > maxCost) {
         throw new DtdError(
           'too-costly',
-          `Full-backward with the linear root finder needs ${aboutCount(cost, fullBackwardLog10Cost(fbNet!))} relevance evaluations on this ${L}-layer network (the recursion is exponential in depth); the limit is ${maxCost.toExponential(2)}. Use the train-free method, a sampled root finder, or raise maxCost.`,
+          `${escapeName(net.source.file.split(/[\\/]/).pop() ?? net.source.file)}: full-backward with the linear root finder needs ${aboutCount(cost, fullBackwardLog10Cost(fbNet!))} relevance evaluations on this ${L}-layer network (the recursion is exponential in depth); the limit is ${maxCost.toExponential(2)}. Use the train-free method, a sampled root finder, or raise maxCost.`,
         );
       }
       if (precision === 'float32') warnings.push('Full-backward with the linear root finder runs in float64: roots on ReLU hinges are decided by rounding.');
       progress({ stage: 'Full-backward decomposition', fraction: 0.05 });
       const fb = new LinearFullBackward(fbNet!, fbRules, row, {
         nudge,
-        maxTreeEntries: options.maxTreeEntries ?? DEFAULT_MAX_TREE_ENTRIES,
+        maxTreeEntries,
         signal: options.signal,
         inputNonNegative,
         onEvaluation: (n) => progress({ stage: 'Full-backward decomposition', fraction: Math.min(0.95, 0.05 + (0.9 * n) / cost) }),
@@ -160,7 +164,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
         seed,
         signal: options.signal,
         onProgress: progress,
-        maxTreeEntries: options.maxTreeEntries ?? DEFAULT_MAX_TREE_ENTRIES,
+        maxTreeEntries,
         inputNonNegative,
       });
       if (out.failure) {
@@ -239,7 +243,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
         nudge,
         topK: options.topK ?? DEFAULT_TOP_K,
         ...(method === 'lrp' ? { zeroBias: options.zeroBias ?? false } : {}),
-        ...(method === 'full-backward' ? { maxCost: options.maxCost ?? DEFAULT_MAX_COST, maxTreeEntries: options.maxTreeEntries ?? DEFAULT_MAX_TREE_ENTRIES } : {}),
+        ...(method === 'full-backward' ? { maxCost: options.maxCost ?? DEFAULT_MAX_COST, maxTreeEntries } : {}),
         ...(rootFinder === 'metropolis-hastings' ? { metropolisHastings: { ...DEFAULT_MH, ...options.metropolisHastings } } : {}),
         ...(rootFinder === 'interpolation' ? { interpolation: { ...DEFAULT_INTERPOLATION, ...options.interpolation } } : {}),
         ...(rootFinder === 'metropolis-hastings' || rootFinder === 'interpolation' ? { sameRegion: { ...DEFAULT_SAME_REGION, ...options.sameRegion } } : {}),

@@ -16,6 +16,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DtdError, type DtdErrorCode } from './errors';
+import { quoteName } from '../protocol';
 
 /** What is being read, for messages: "model", "sidecar", "weight file", "input". */
 export interface ReadWhat {
@@ -160,7 +161,8 @@ function isInside(root: string, real: string): boolean {
 export function readConfined(modelPath: string, name: string, maxBytes: number, w: ReadWhat): Uint8Array | undefined {
   const display = w.display ?? name;
   const ww: ReadWhat = { ...w, display };
-  if (!isPlainRelativeName(name)) throw refuse(ww, name, `the ${w.what} is not a plain name inside the model's folder (no "../", absolute paths or URLs); DTD Lens did not read it.`);
+  // A name that is not plain may hold anything (NULs, control characters): the message names the model and quotes the name.
+  if (!isPlainRelativeName(name)) throw refuse({ ...ww, display: path.basename(modelPath) }, name, `the ${w.what} ${quoteName(name)} is not a plain name inside the model's folder (no "../", absolute paths or URLs); DTD Lens did not read it.`);
   const folder = path.dirname(path.resolve(modelPath));
   let root: string;
   try {

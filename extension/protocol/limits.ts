@@ -24,7 +24,7 @@ export const LIMITS = {
   /** Random inputs (--random-input, the audit): the most draws of |N(0, I)| without one whose explained output is above the threshold. */
   randomInputDraws: 10_000,
   /** Random inputs: the most seconds spent drawing without one whose explained output is above the threshold. */
-  randomInputSeconds: 10,
+  randomInputSeconds: 4,
   /**
    * Train-free root checks: the most multiply-adds per explained input spent re-running the network
    * above each layer's roots (every layer pass counts at least `rootCheckLayerPass`). Deep networks
@@ -76,6 +76,8 @@ export const LIMITS = {
   logLineChars: 8000,
   /** An engine reply (result, inspection, audit) crossing to the extension host (bytes, approximately). */
   resultBytes: 256 * 1024 * 1024,
+  /** Numbers kept in a full-backward result's root tree (about 20 MB as JSON); a larger tree is truncated. */
+  treeValues: 1_000_000,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;
