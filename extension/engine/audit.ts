@@ -257,7 +257,7 @@ function auditFullBackward(net: Network, X: Float64Array[], row: number, rules: 
     const cost = fullBackwardCost(firstNet);
     if (cost > maxCost) throw new DtdError('too-costly', `${net.source.file.split(/[\\/]/).pop() ?? net.source.file}: full-backward with linear roots needs ${aboutCount(cost, fullBackwardLog10Cost(firstNet))} evaluations per input on this network (limit ${maxCost.toExponential(2)}); audit it with --root-finder polytope or --method train-free.`);
   }
-  const samplerFor = (fbNet: DenseNetwork) => new SampledFullBackward(fbNet, fbRules, row, { finder: finder as Exclude<RootFinderName, 'linear'>, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, sameRegion: DEFAULT_SAME_REGION, seed, maxTreeEntries: 1_000_000, inputNonNegative: true });
+  const samplerFor = (fbNet: DenseNetwork) => new SampledFullBackward(fbNet, fbRules, row, { finder: finder as Exclude<RootFinderName, 'linear'>, mh: DEFAULT_MH, interpolation: DEFAULT_INTERPOLATION, sameRegion: DEFAULT_SAME_REGION, seed, maxTreeEntries: 1_000_000, maxTreeValues: Infinity, inputNonNegative: true });
   // One sampler (and its region cache) across inputs when the network does not depend on the input.
   const shared = finder !== 'linear' && fixedNet ? samplerFor(fixedNet) : null;
   let ok = 0, roots = 0;
@@ -280,7 +280,7 @@ function auditFullBackward(net: Network, X: Float64Array[], row: number, rules: 
         relevance = out.relevance[0]!;
         tree = out.tree;
       } else {
-        const out = new LinearFullBackward(fbNet, fbRules, row, { nudge: DEFAULT_NUDGE, maxTreeEntries: 1_000_000, inputNonNegative: true, signal: opts.signal }).run(x);
+        const out = new LinearFullBackward(fbNet, fbRules, row, { nudge: DEFAULT_NUDGE, maxTreeEntries: 1_000_000, maxTreeValues: Infinity, inputNonNegative: true, signal: opts.signal }).run(x);
         relevance = out.relevance;
         tree = out.tree;
       }

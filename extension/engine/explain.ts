@@ -15,7 +15,7 @@ import { getOps } from './ops/select';
 import { parseRuleMap, ruleToText } from './rules';
 import { runSampledFullBackward } from './sampled';
 import { explainBatch, trainFreeRoots } from './explainBatch';
-import { type Baselines, checkDefinitions, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, escapeName, type ExplainResult, LIMITS, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
+import { type Baselines, checkDefinitions, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, escapeName, type ExplainResult, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 import { computeFlows } from './flows';
 import { ENGINE_VERSION } from './version';
 import { aboutCount, computeBaselines, describeNonFinite, fullBackwardLog10Cost, dropNonFiniteBaselines, firstNonFinite, firstNonFiniteForward, FLOAT64_HINT, lastLayerRelevance, layerDiagnostics, layerLabel, poolRuleText, summarizeModel, topDown } from './assemble';
@@ -64,10 +64,9 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   const precision: Precision = options.precision ?? DEFAULT_PRECISION;
   const seed = options.seed ?? DEFAULT_SEED;
   const nudge = options.nudge ?? DEFAULT_NUDGE;
-  // The root tree is kept within LIMITS.treeValues numbers (each entry holds about five vectors of a layer's width),
-  // so a result stays small enough to store, send and draw; beyond it the tree is marked truncated.
-  const widest = Math.max(...net.layers.map((l) => Math.max(l.inFeatures, l.outFeatures)));
-  const maxTreeEntries = Math.max(1, Math.min(options.maxTreeEntries ?? DEFAULT_MAX_TREE_ENTRIES, Math.floor(LIMITS.treeValues / (5 * widest + 8))));
+  // The root tree also stops at LIMITS.treeValues numbers (fullBackward.ts, sampled.ts), so a result stays small
+  // enough to store, send and draw; beyond either bound it is marked truncated.
+  const maxTreeEntries = options.maxTreeEntries ?? DEFAULT_MAX_TREE_ENTRIES;
   const progress = options.onProgress ?? (() => {});
   const warnings: string[] = [];
   const timings: Record<string, number> = {};

@@ -17,7 +17,7 @@ import { inDomain, regionSignature, rootChecks, rootInRegion } from './checks';
 import type { DenseNetwork } from './network';
 import { directionDerivative, singleNeuronRoot } from './rules';
 import { firstCrossing } from './region';
-import { type CancelSignal, quoteName, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
+import { type CancelSignal, LIMITS, quoteName, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 
 export class DecompositionFailure extends Error {
   constructor(
@@ -47,6 +47,8 @@ type JacMode = 'none' | 'all' | number;
 export interface FullBackwardOptions {
   nudge: number;
   maxTreeEntries: number;
+  /** The most numbers the tree's entries hold together (default LIMITS.treeValues); past it the tree is truncated. */
+  maxTreeValues?: number;
   signal?: CancelSignal;
   onEvaluation?: (count: number) => void;
   /** Whether layer 1's input domain is ≥ 0 (hidden layers always are for ReLU nets). */
@@ -71,6 +73,7 @@ export class LinearFullBackward {
   private evaluations = 0;
   private tree: TreeEntry[] = [];
   private treeTruncated = false;
+  private treeValues = 0;
   private roots: RootInfo[][];
   private layerRelevance: Float64Array[];
   private contributions: Map<number, Float64Array>[];
@@ -161,7 +164,10 @@ export class LinearFullBackward {
     const eps = this.opts.nudge;
     let anyRoot = false;
     let anyContributed = false;
-    const needChecks = main || (record && this.tree.length < this.opts.maxTreeEntries);
+    const entryValues = 4 * n + layer.outFeatures; // root, input, relevance, gradient, upper relevance
+    // The entries of the top call (the roots at the input itself) are always kept; deeper ones while the budget lasts.
+    const roomInTree = () => this.tree.length < this.opts.maxTreeEntries && (path.length === 0 || this.treeValues + entryValues <= (this.opts.maxTreeValues ?? LIMITS.treeValues));
+    const needChecks = main || (record && roomInTree());
     const aSignature = needChecks ? regionSignature(this.net, l, a) : [];
     for (const j of units) {
       const idx = l === this.L ? 0 : j;
@@ -184,7 +190,8 @@ export class LinearFullBackward {
       const childPath = [...path, `layer${l}`, `root_${label}`];
       let entry: TreeEntry | null = null;
       if (record) {
-        if (this.tree.length < this.opts.maxTreeEntries) {
+        if (roomInTree()) {
+          this.treeValues += entryValues;
           entry = {} as TreeEntry;
           this.tree.push(entry); // pre-order: the parent precedes the entries of its own recursion
         } else {

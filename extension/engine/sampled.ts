@@ -10,7 +10,7 @@
 // FB_l is diagonal: Σ_{k: R_k > 0} diag(g_k).
 // Runs in float64 on typed arrays (see fullBackward.ts for why).
 
-import { type CancelSignal, type InterpolationOptions, type MetropolisHastingsOptions, type Progress, quoteName, type RootCertificateInfo, type RootFinderName, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
+import { type CancelSignal, type InterpolationOptions, LIMITS, type MetropolisHastingsOptions, type Progress, quoteName, type RootCertificateInfo, type RootFinderName, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 import { DtdError, throwIfCancelled } from './errors';
 import type { DenseNetwork } from './network';
 import { Rng } from './rng';
@@ -36,6 +36,8 @@ export interface SampledOptions {
   signal?: CancelSignal;
   onProgress?: (p: Progress) => void;
   maxTreeEntries: number;
+  /** The most numbers the tree's entries hold together (default LIMITS.treeValues); past it the tree is truncated. */
+  maxTreeValues?: number;
   inputNonNegative: boolean;
 }
 
@@ -83,6 +85,8 @@ export class SampledFullBackward {
   cacheMisses = 0;
   private stats: Record<string, number> = {};
   private samplerCalls = 0;
+  /** Numbers held by the tree entries recorded so far (bounded by maxTreeValues). */
+  private treeValues = 0;
 
   constructor(
     readonly net: DenseNetwork,
@@ -313,6 +317,7 @@ export class SampledFullBackward {
 
   /** Runs the decomposition at x: relevance per layer at the input's activations, the main-path roots and the root tree. */
   run(x: Float64Array): SampledOutput {
+    this.treeValues = 0; // a sampler is reused across inputs (the audit): each run's tree has its own budget
     const L = this.L;
     const acts: Float64Array[] = [x];
     acts.push(...forwardRows(this.net, 1, x, 1).act.slice(1));
@@ -390,7 +395,10 @@ export class SampledFullBackward {
       const ur = rr.units[idx];
       const R = u.values[idx];
       if (!ur || !(R > 0)) continue;
-      if (tree.length >= this.opts.maxTreeEntries) return true;
+      const entryValues = 4 * n + layer.outFeatures; // root, input, relevance, gradient, upper relevance
+      // The entries of the top call (the roots at the input itself) are always kept; deeper ones while the budget lasts.
+      if (tree.length >= this.opts.maxTreeEntries || (path.length > 0 && this.treeValues + entryValues > (this.opts.maxTreeValues ?? LIMITS.treeValues))) return true;
+      this.treeValues += entryValues;
       const label = l === this.L ? 0 : idx;
       const childPath = [...path, `layer${l}`, `root_${label}`];
       const rel = new Float64Array(n);
@@ -428,7 +436,7 @@ export class SampledFullBackward {
           if (!(e instanceof SampledFailure)) throw e;
         }
       }
-      if (truncated) return true;
+      if (truncated && path.length > 0) return true; // the top call goes on: its own entries are always kept
     }
     return truncated;
   }
