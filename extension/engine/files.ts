@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DtdError, type DtdErrorCode } from './errors';
-import { quoteName } from '../protocol';
+import { fileKindText, formatBytes, isPlainRelativeName, quoteName, unreadableReason } from '../protocol';
 
 /** What is being read, for messages: "model", "sidecar", "weight file", "input". */
 export interface ReadWhat {
@@ -29,24 +29,7 @@ export interface ReadWhat {
   limitHint?: string;
 }
 
-const MB = 1024 * 1024;
-
-/** "12 MB", "4 KB", "100 bytes": a limit for messages. */
-export function formatBytes(n: number): string {
-  if (n >= MB) return `${+(n / MB).toFixed(1)} MB`;
-  if (n >= 1024) return `${+(n / 1024).toFixed(1)} KB`;
-  return `${n} bytes`;
-}
-
-/** What a non-regular file is, in words. */
-function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a folder';
-  if (st.isFIFO()) return 'a named pipe (FIFO)';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  if (st.isSocket()) return 'a socket';
-  if (st.isSymbolicLink()) return 'a symbolic link';
-  return 'not a regular file';
-}
+export { formatBytes };
 
 function refuse(w: ReadWhat, file: string, problem: string): DtdError {
   return new DtdError(w.code ?? 'bad-model', `${w.display ?? file}: ${problem}`, file);
@@ -57,18 +40,11 @@ function tooLarge(w: ReadWhat, file: string, maxBytes: number): DtdError {
 }
 
 function notRegular(w: ReadWhat, file: string, st: fs.Stats): DtdError {
-  return refuse(w, file, `the ${w.what} is ${kindOf(st)}, not a regular file; DTD Lens reads only regular files.`);
+  return refuse(w, file, `the ${w.what} is ${fileKindText(st)}, not a regular file; DTD Lens reads only regular files.`);
 }
 
 function unreadable(w: ReadWhat, file: string, e: unknown): DtdError {
-  const code = (e as NodeJS.ErrnoException).code;
-  const why =
-    code === 'ENOENT' ? 'no such file'
-    : code === 'EISDIR' ? 'it is a folder'
-    : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-    : code === 'ELOOP' ? 'a loop of symbolic links'
-    : code ?? 'unreadable';
-  return refuse(w, file, `cannot read the ${w.what} (${why}).`);
+  return refuse(w, file, `cannot read the ${w.what} (${unreadableReason((e as NodeJS.ErrnoException).code)}).`);
 }
 
 const O_NONBLOCK = fs.constants.O_NONBLOCK ?? 0;
@@ -131,17 +107,7 @@ export function readRegularFile(file: string, maxBytes: number, w: ReadWhat): Ui
   return readBounded(file, 0, maxBytes, w);
 }
 
-/** True when `name` is a plain relative path: no absolute path, drive, URL or "..". */
-export function isPlainRelativeName(name: string): boolean {
-  return (
-    name.length > 0 &&
-    !name.includes('\0') &&
-    !/^[a-z][a-z0-9+.-]*:/i.test(name) &&
-    !name.startsWith('/') &&
-    !name.startsWith('\\') &&
-    !name.split(/[\\/]/).some((s) => s === '..')
-  );
-}
+export { isPlainRelativeName };
 
 /** True when `real` is inside the folder `root` (both real paths), not the folder itself. */
 function isInside(root: string, real: string): boolean {

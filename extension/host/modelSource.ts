@@ -22,7 +22,7 @@ import * as nodePath from 'node:path';
 import * as vscode from 'vscode';
 import { EngineError, type ModelPayload } from '../engineClient';
 import { baseName, readSettings } from '../config';
-import { LIMITS, sidecarNameFor, type ModelFiles } from '../protocol';
+import { fileKindText, isPlainRelativeName, LIMITS, sidecarNameFor, unreadableReason, type ModelFiles } from '../protocol';
 
 const MB = 1024 * 1024;
 
@@ -50,24 +50,9 @@ function notRegularText(r: Reading, kind: string): EngineError {
   return refused(r, `${r.what} is ${kind}, not a regular file; DTD Lens reads only regular files.`);
 }
 
-function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a folder';
-  if (st.isFIFO()) return 'a named pipe (FIFO)';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  if (st.isSocket()) return 'a socket';
-  if (st.isSymbolicLink()) return 'a symbolic link';
-  return 'not a regular file';
-}
 
 function unreadable(r: Reading, e: unknown): EngineError {
-  const code = (e as { code?: unknown })?.code;
-  const why =
-    code === 'ENOENT' || code === 'FileNotFound' ? 'no such file'
-    : code === 'EACCES' || code === 'EPERM' || code === 'NoPermissions' ? 'permission denied'
-    : code === 'ELOOP' ? 'a loop of symbolic links'
-    : typeof code === 'string' ? code
-    : 'unreadable';
-  return refused(r, `cannot read ${r.what} (${why}).`);
+  return refused(r, `cannot read ${r.what} (${unreadableReason((e as { code?: unknown })?.code)}).`);
 }
 
 const isMissing = (e: unknown) => {
@@ -89,7 +74,7 @@ async function readLocalBounded(file: string, flags: number, maxBytes: number, r
   }
   try {
     const st = await handle.stat();
-    if (!st.isFile()) throw notRegularText(r, kindOf(st));
+    if (!st.isFile()) throw notRegularText(r, fileKindText(st));
     if (st.size > maxBytes) throw tooLarge(r);
     let buf = new Uint8Array(Math.min(maxBytes, st.size) + 1);
     let n = 0;
@@ -151,22 +136,11 @@ async function readChosen(uri: vscode.Uri, maxBytes: number, r: Reading): Promis
   } catch (e) {
     throw unreadable(r, e);
   }
-  if (!st.isFile()) throw notRegularText(r, kindOf(st));
+  if (!st.isFile()) throw notRegularText(r, fileKindText(st));
   if (st.size > maxBytes) throw tooLarge(r);
   return readLocalBounded(uri.fsPath, 0, maxBytes, r);
 }
 
-/** True when `name` is a plain relative path: no absolute path, drive, URL or "..". */
-function isPlainRelativeName(name: string): boolean {
-  return (
-    name.length > 0 &&
-    !name.includes('\0') &&
-    !/^[a-z][a-z0-9+.-]*:/i.test(name) &&
-    !name.startsWith('/') &&
-    !name.startsWith('\\') &&
-    !name.split(/[\\/]/).some((s) => s === '..')
-  );
-}
 
 /**
  * Reads the file `name` next to the model, confined to the model's folder (see the
@@ -206,7 +180,7 @@ async function readSibling(model: vscode.Uri, name: string, maxBytes: number, r:
   } catch (e) {
     throw unreadable(r, e);
   }
-  if (!st.isFile()) throw notRegularText(r, kindOf(st));
+  if (!st.isFile()) throw notRegularText(r, fileKindText(st));
   if (st.size > maxBytes) throw tooLarge(r);
   // The real path has no symlink left: O_NOFOLLOW refuses one that appears in between.
   return readLocalBounded(real, O_NOFOLLOW, maxBytes, r);

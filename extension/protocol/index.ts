@@ -17,3 +17,4 @@ export * from './migrate';
 export * from './provenance';
 export * from './limits';
 export * from './text';
+export * from './fileRules';
