@@ -31,8 +31,8 @@ export const LIMITS = {
    * cost ∝ depth² here; past this the lowest layers' checks are skipped with a warning.
    */
   rootCheckWork: 1e9,
-  /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width. */
-  rootCheckLayerPass: 1000,
+  /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width: its fixed cost (a few µs, like 10 000 multiply-adds; a 3000-layer net of width 4 otherwise took 6 s). */
+  rootCheckLayerPass: 10_000,
 
   /** Values in one tensor (weights, a layer's dense matrix): 800 MB as float64. */
   tensorElements: 100_000_000,
