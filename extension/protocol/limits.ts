@@ -7,8 +7,8 @@
 export const LIMITS = {
   /** Model file size (MB) when no setting says otherwise (dtdLens.maxModelSizeMB). */
   modelFileMB: 200,
-  /** Decompressed bytes inside zip archives (.keras, .pt) and HDF5 chunks: 10× the model size limit. */
-  uncompressedBytes: 10 * 200 * 1024 * 1024,
+  /** Decompressed bytes inside zip archives (.keras, .pt) and HDF5 chunks: 4× the model size limit (weights compress little; more is a bomb). */
+  uncompressedBytes: 4 * 200 * 1024 * 1024,
   /** safetensors header (bytes). */
   safetensorsHeaderBytes: 100_000_000,
   /** Decoded image pixels (a 50-megapixel photo), checked on every PNG IHDR and JPEG frame header. */

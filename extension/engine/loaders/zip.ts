@@ -41,7 +41,7 @@ export function readZip(
 ): { files: Map<string, Uint8Array>; names: string[] } {
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
   const bomb = (what: string) =>
-    badModel(fileName, `refused: ${what}, more than the ${mb(maxBytes)} DTD Lens unpacks from one archive (10× the model size limit); a zip bomb or a model too large to explain.`);
+    badModel(fileName, `refused: ${what}, more than the ${mb(maxBytes)} DTD Lens unpacks from one archive; a zip bomb or a model too large to explain.`);
   if (!isZip(bytes)) throw badModel(fileName, 'is not a zip archive (it does not start with a zip local file header).');
   if (!hasEndRecord(bytes)) throw badModel(fileName, 'is truncated or not a complete zip archive: its end-of-central-directory record is missing.');
   const chunks = new Map<string, Uint8Array[]>();
