@@ -2,9 +2,8 @@
 // decomposition method — the model summary, per-layer diagnostics, baselines,
 // the rule text of pooling layers.
 
-import { type Baselines, type LayerDiagnostics, type ModelSummary, quoteName, type RootInfo } from '../protocol';
+import { isConserved, type Baselines, type LayerDiagnostics, type ModelSummary, quoteName, type RootInfo } from '../protocol';
 import { firstLayerRules, gradientBatch, LRP_BASELINES, LRP_FIRST_LAYER_BASELINES, lrpBatch, lrpRulesFor } from './baselines';
-import { isConserved } from './checks';
 import { sum, type NetMats } from './forward';
 import { hasSpatialLayers, outputSize, type Network } from './network';
 import type { Mat } from './ops/ops';

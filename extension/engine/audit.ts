@@ -21,8 +21,7 @@ import { SampledFullBackward } from './sampled';
 import { explainBatch, trainFreeRoots } from './explainBatch';
 import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
 import { aboutCount, fullBackwardLog10Cost, summarizeModel } from './assemble';
-import { outputUnmoved } from './checks';
-import { type AuditOptions, type AuditResult, type AuditRow, type CancelSignal, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_SAME_REGION, LIMITS, type Method, type RootFinderName, type RuleSpec, type SanityCheck, type SanityResult, type TreeEntry } from '../protocol';
+import { outputUnmoved, type AuditOptions, type AuditResult, type AuditRow, type CancelSignal, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_SAME_REGION, LIMITS, type Method, type RootFinderName, type RuleSpec, type SanityCheck, type SanityResult, type TreeEntry } from '../protocol';
 
 export const AUDIT_DEFINITIONS: Record<string, string> = {
   shareInputsWithRootOutside: 'fraction of inputs with at least one root outside the local linear region of its layer input',

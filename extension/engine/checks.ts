@@ -9,8 +9,6 @@ import { forwardFrom } from './forward';
 import type { Network } from './network';
 import { boundAt } from './rules';
 
-export { relevanceVanishes, outputUnmoved, isConserved } from '../protocol';
-
 /**
  * The pre-activations of layers l..L at point p (the input of layer l): what
  * the region check compares. One array per layer; a batch of B points gives

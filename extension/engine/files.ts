@@ -29,8 +29,6 @@ export interface ReadWhat {
   limitHint?: string;
 }
 
-export { formatBytes };
-
 function refuse(w: ReadWhat, file: string, problem: string): DtdError {
   return new DtdError(w.code ?? 'bad-model', `${w.display ?? file}: ${problem}`, file);
 }
@@ -107,7 +105,6 @@ export function readRegularFile(file: string, maxBytes: number, w: ReadWhat): Ui
   return readBounded(file, 0, maxBytes, w);
 }
 
-export { isPlainRelativeName };
 
 /** True when `real` is inside the folder `root` (both real paths), not the folder itself. */
 function isInside(root: string, real: string): boolean {

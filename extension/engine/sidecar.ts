@@ -4,9 +4,8 @@
 // LIMITS.sidecarDepth before JSON.parse runs. Messages name the sidecar and
 // where the JSON breaks, never its content.
 
-import { LIMITS } from '../protocol';
+import { formatBytes, LIMITS } from '../protocol';
 import { DtdError } from './errors';
-import { formatBytes } from './files';
 import { checkJsonShape } from './budget';
 
 function displayName(file: string): string {

@@ -42,7 +42,6 @@ export interface SidecarSettings {
   outputSelection?: OutputSelection | null;
 }
 
-export { sidecarNameFor } from '../../protocol';
 
 /** Reads the settings a sidecar may give; a malformed sidecar is reported, not ignored. */
 export function readSidecar(sidecar: unknown, modelFile: string): SidecarSettings {

@@ -15,7 +15,7 @@ import { loadKerasArchive, loadKerasH5 } from './keras';
 import { loadPytorch } from './pytorch';
 import { loadSafetensors } from './safetensors';
 
-export { sidecarNameFor } from './common';
+export { sidecarNameFor } from '../../protocol';
 export type { LoaderOptions } from './common';
 export { SUPPORTED_ONNX_OPS } from './onnx';
 

@@ -31,7 +31,8 @@
 import { DtdError } from '../errors';
 import type { Network, OutputSelection, Shape3 } from '../network';
 import { NetworkBuilder, type Pad4, unsupportedList } from './builder';
-import { displayName, sidecarNameFor } from './common';
+import { displayName } from './common';
+import { sidecarNameFor } from '../../protocol';
 import { preview } from '../budget';
 import { escapeName, quoteName, quoteNames } from '../../protocol';
 

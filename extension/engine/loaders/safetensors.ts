@@ -9,7 +9,7 @@
 // sidecar's "layers" list (schema in layerSpec.ts, docs/formats.md).
 
 import type { Activation, DenseLayer, Network, Shape3 } from '../network';
-import { LIMITS, quoteName, quoteNames } from '../../protocol';
+import { LIMITS, quoteName, quoteNames, sidecarNameFor } from '../../protocol';
 import { allocFloat64, checkDims, checkJsonShape, errorText, preview } from '../budget';
 import { type TensorLookup, buildFromLayerSpecs, readArchitecture } from './layerSpec';
 import {
@@ -20,7 +20,6 @@ import {
   displayName,
   readSidecar,
   shapeSize,
-  sidecarNameFor,
   unsupported,
 } from './common';
 
