@@ -2,6 +2,7 @@
 // decomposition method — the model summary, per-layer diagnostics, baselines,
 // the rule text of pooling layers.
 
+import { fixedRuleText } from './backward';
 import { isConserved, type Baselines, type LayerDiagnostics, type ModelSummary, quoteName, type RootInfo } from '../protocol';
 import { firstLayerRules, gradientBatch, LRP_BASELINES, LRP_FIRST_LAYER_BASELINES, lrpBatch, lrpRulesFor } from './baselines';
 import { sum, type NetMats } from './forward';
@@ -28,8 +29,7 @@ export function summarizeModel(net: Network): ModelSummary {
 
 /** What a pooling layer does in a DTD decomposition (it takes no rule). */
 export function poolRuleText(net: Network, i: number): string | null {
-  const k = net.layers[i].kind;
-  return k === 'maxpool2d' ? 'max pool: winner takes all' : k === 'avgpool2d' ? 'avg pool: proportional (z+)' : null;
+  return fixedRuleText(net.layers[i], 'dtd');
 }
 
 export function lastLayerRelevance(net: Network, row: number, value: number): number[] {

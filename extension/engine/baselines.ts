@@ -10,6 +10,8 @@
 // window), average pooling zennit's proportional Norm rule
 // R_in = a ⊙ Pᵀ(R / s(P a)) (fixtures CONV.md §4).
 
+import { activationSlopes } from './activations';
+import { backwardGraph, fixedRuleText, joinRelevance } from './backward';
 import { poolGeom } from './layers';
 import { firstWeightedLayer, type Network } from './network';
 import type { Mat } from './ops/ops';
@@ -60,18 +62,17 @@ export function lrpBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number, rul
   const onehot = new Float64Array(B * nL);
   const top = ops.read(fwd.act[L]);
   for (let s = 0; s < B; s++) onehot[s * nL + row] = top[s * nL + row];
-  const relevance: M[] = new Array(L + 1);
-  relevance[L] = ops.matrix(B, nL, onehot);
-  let R = relevance[L];
-  for (let l = L; l >= 1; l--) {
+  const relevance = backwardGraph(mats, fwd, ops.matrix(B, nL, onehot), (st) => {
+    const { l, inputs } = st;
     const layer = net.layers[l - 1];
-    // The ReLU after layer l passes relevance where z > 0.
-    if (layer.activation === 'relu') R = ops.mul(R, ops.stepPositive(fwd.pre[l - 1]));
-    if (layer.kind === 'maxpool2d') R = ops.maxPool2dBackward(R, fwd.act[l - 1], poolGeom(layer));
-    else if (layer.kind === 'avgpool2d') R = ops.mul(fwd.act[l - 1], mats.bwd(l, ops.divStabilized(R, fwd.pre[l - 1], LRP_STABILIZER), null));
-    else R = lrpKernels(rules[l - 1].name).propagate({ mats, l, A: fwd.act[l - 1], Z: fwd.pre[l - 1], R, rule: rules[l - 1] });
-    relevance[l - 1] = R;
-  }
+    // The ReLU after layer l passes relevance where z > 0; other activations pass it unchanged (zennit's Pass rule).
+    const R = layer.activation === 'relu' ? ops.mul(st.R, ops.stepPositive(st.Z)) : st.R;
+    const join = joinRelevance(mats, { ...st, R });
+    if (join) return join;
+    if (layer.kind === 'maxpool2d') return [ops.maxPool2dBackward(R, inputs[0], poolGeom(layer))];
+    if (layer.kind === 'avgpool2d') return [ops.mul(inputs[0], mats.bwd(l, ops.divStabilized(R, st.Z, LRP_STABILIZER), null))];
+    return [lrpKernels(rules[l - 1].name).propagate({ mats, l, A: inputs[0], Z: st.Z, R, rule: rules[l - 1] })];
+  });
   return { relevance };
 }
 
@@ -83,14 +84,20 @@ export function gradientBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number
   const nL = net.layers[L - 1].outFeatures;
   const c = new Float64Array(X.rows * nL);
   for (let s = 0; s < X.rows; s++) c[s * nL + row] = 1;
-  let G = ops.matrix(X.rows, nL, c);
-  for (let l = L; l >= 1; l--) {
+  const grads = backwardGraph(mats, fwd, ops.matrix(X.rows, nL, c), (st) => {
+    const { l, inputs } = st;
     const layer = net.layers[l - 1];
-    if (layer.activation === 'relu') G = ops.mul(G, ops.stepPositive(fwd.pre[l - 1]));
-    if (layer.kind === 'maxpool2d') G = ops.maxPool2dBackward(G, fwd.act[l - 1], poolGeom(layer));
-    else G = mats.bwd(l, G, layer.kind === 'avgpool2d' ? null : mats.W(l));
-  }
-  return G;
+    const slope = activationSlopes(ops, layer, st.Z);
+    const G = slope ? ops.mul(st.R, slope) : st.R;
+    if (layer.kind === 'add') return inputs.map(() => G);
+    if (layer.kind === 'concat') {
+      let off = 0;
+      return layer.parts.map((n) => ops.sliceCols(G, off, (off += n)));
+    }
+    if (layer.kind === 'maxpool2d') return [ops.maxPool2dBackward(G, inputs[0], poolGeom(layer))];
+    return [mats.bwd(l, G, layer.kind === 'avgpool2d' ? null : mats.W(l))];
+  });
+  return grads[0];
 }
 
 export function lrpRulesFor(net: Network, rule: LrpRule | LrpRule[]): LrpRule[] {
@@ -111,7 +118,7 @@ export function resolveLrpRules(text: string | undefined, net: Network, zeroBias
 
 /** Text of a layer's LRP rule as the result reports it (pooling layers say what they do instead). */
 export function lrpRuleText(rule: LrpRule, layer: Network['layers'][number]): string {
-  if (layer.kind === 'maxpool2d') return 'max pool: winner takes all';
-  if (layer.kind === 'avgpool2d') return 'avg pool: proportional (Norm)';
+  const fixed = fixedRuleText(layer);
+  if (fixed) return fixed;
   return rule.zeroBias && !ruleRecord(rule.name).lrp?.biasCancels ? `${ruleToText(rule)} (zero bias)` : ruleToText(rule);
 }

@@ -7,6 +7,7 @@
 import { CHECK_TOLERANCES, relevanceVanishes, type RootChecks, type RuleSpec } from '../protocol';
 import { forwardFrom } from './forward';
 import type { Network } from './network';
+import { hasHinges, samePiece } from './activations';
 import { boundAt } from './rules';
 
 /**
@@ -19,7 +20,7 @@ export function regionSignature(net: Network, l: number, p: ArrayLike<number>): 
 }
 
 /**
- * Same local linear region along the explained output's path: every ReLU unit
+ * Same local linear region along the explained output's path: every ReLU (leaky ReLU, clip) unit
  * of the hidden layers from l up, and the explained unit `row` of the last
  * layer, is on the same side of its hinge at point `s` of the batch `at` as at
  * the reference (one point). Units within the hinge band count as either side
@@ -32,7 +33,7 @@ export function samePattern(net: Network, l: number, ref: ArrayLike<number>[], a
   const band = CHECK_TOLERANCES.hingeBand;
   for (let k = 0; k < ref.length; k++) {
     const layer = net.layers[l - 1 + k];
-    if (layer.activation !== 'relu') continue;
+    if (!hasHinges(layer.activation)) continue;
     const m = layer.outFeatures;
     const last = l + k === L;
     const j0 = last ? row : 0;
@@ -41,8 +42,7 @@ export function samePattern(net: Network, l: number, ref: ArrayLike<number>[], a
       const zr = ref[k][j];
       const za = at[k][s * m + j];
       if (!Number.isFinite(za) || !Number.isFinite(zr)) return false;
-      if (Math.abs(za) <= band || Math.abs(zr) <= band) continue;
-      if (zr > 0 !== za > 0) return false;
+      if (!samePiece(layer, zr, za, band)) return false;
     }
   }
   return true;

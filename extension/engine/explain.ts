@@ -261,7 +261,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
 function expandChannelBounds(net: Network, rules: RuleSpec[]): RuleSpec[] {
   return rules.map((r, i) => {
     const layer = net.layers[i];
-    if (r.name !== 'zB' || layer.kind === 'dense') return r;
+    if (r.name !== 'zB' || !('inShape' in layer)) return r;
     const [C, H, W] = layer.inShape;
     const expand = (b: number | number[] | undefined) => (Array.isArray(b) && b.length === C && b.length !== layer.inFeatures ? Array.from({ length: C * H * W }, (_, u) => b[Math.floor(u / (H * W))]) : b);
     return { ...r, low: expand(r.low), high: expand(r.high) };

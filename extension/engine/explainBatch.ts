@@ -5,7 +5,7 @@
 
 import { rootChecks, inDomain, samePattern } from './checks';
 import { forwardBatch, type BatchForward, type NetMats } from './forward';
-import { denseRow, type DenseNetwork, type Layer, type Network } from './network';
+import { denseRow, isChain, isWeighted, layerInputs, layerShapes, type DenseNetwork, type Layer, type Network } from './network';
 import type { Mat } from './ops/ops';
 import { TypedOps } from './ops/typed';
 import { crossingIn, localLinearRegion, type Polytope } from './region';
@@ -66,6 +66,7 @@ export interface TrainFreeRootsOptions {
 function layerMacs(layer: Layer): number {
   if (layer.kind === 'dense') return layer.weight.length;
   if (layer.kind === 'conv2d') return (layer.weight.length * layer.outFeatures) / layer.outShape[0];
+  if (layer.kind === 'convtranspose2d') return (layer.weight.length * layer.inFeatures) / layer.inShape[0];
   return layer.inFeatures;
 }
 
@@ -80,7 +81,7 @@ export function rootCheckCosts(net: Network, roots: number[]): number[] {
   const L = net.layers.length;
   const macs = net.layers.map(layerMacs);
   return net.layers.map((layer, i) => {
-    if (layer.kind !== 'dense' && layer.kind !== 'conv2d') return 0;
+    if (!isWeighted(layer)) return 0;
     let c = 0;
     for (let k = i; k < L; k++) c += 2 * Math.max(LIMITS.rootCheckLayerPass, roots[i] * macs[k]);
     return c;
@@ -118,7 +119,7 @@ export function trainFreeRoots<M extends Mat>(
   ops.dispose(Xm, ...fx.pre, ...fx.act.slice(1));
   const out: CheckedRoot[][][] = Array.from({ length: N }, () => []);
   // The crossed constraint is named from the exact region (dense networks; one region per layer input).
-  const allDense = net.layers.every((q) => q.kind === 'dense');
+  const allDense = net.layers.every((q) => q.kind === 'dense') && isChain(net);
   // A budget on the whole check: from the top down, layers are checked while the estimate stays within it; the lower ones are skipped.
   const rootsPerLayer = net.layers.map((layer, i) => {
     if (i === L - 1) return N;
@@ -140,7 +141,7 @@ export function trainFreeRoots<M extends Mat>(
   }
   if (skipBelow > 0) {
     const all = costs.reduce((a, b) => a + b, 0);
-    const names = net.layers.slice(0, skipBelow).filter((q) => q.kind === 'dense' || q.kind === 'conv2d').map((q) => q.name);
+    const names = net.layers.slice(0, skipBelow).filter(isWeighted).map((q) => q.name);
     const shown = names.length > 4 ? `${names.slice(0, 2).join(', ')}, …, ${names[names.length - 1]}` : names.join(', ');
     opts.warnings?.push(
       `Root diagnostics skipped for the ${names.length} lowest layer${names.length === 1 ? '' : 's'} (${shown}): checking every root re-runs the network above it, about ${all.toExponential(2)} multiply-adds${N > 1 ? ` for ${N} inputs` : ''} on this ${L}-layer network (limit ${LIMITS.rootCheckWork.toExponential(0)} per input); the ${L - skipBelow} layers above are checked.`,
@@ -150,9 +151,10 @@ export function trainFreeRoots<M extends Mat>(
     const layer = net.layers[l - 1];
     const rule = rules[l - 1];
     const n = layer.inFeatures;
+    const tIn = layerInputs(net, l)[0];
     const units = l === L ? [row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
-    // Pooling layers have no rule roots (max: winner takes all; average: proportional).
-    if ((layer.kind !== 'dense' && layer.kind !== 'conv2d') || l <= skipBelow) {
+    // Pooling, join and affine layers have no rule roots (max: winner takes all; average, add: proportional).
+    if (!isWeighted(layer) || l <= skipBelow) {
       for (const o of out) o.push([]);
       continue;
     }
@@ -172,7 +174,7 @@ export function trainFreeRoots<M extends Mat>(
       const pts: Float64Array[] = [];
       const who: { s: number; info: CheckedRoot }[] = [];
       for (let s = c0; s < c1; s++) {
-        const a = act[l - 1].subarray(s * n, (s + 1) * n);
+        const a = act[tIn].subarray(s * n, (s + 1) * n);
         const R = relevance[s][l] ?? [];
         const infos: CheckedRoot[] = [];
         let pinvRoot: Float64Array | null = null;
@@ -206,7 +208,9 @@ export function trainFreeRoots<M extends Mat>(
       // Evaluate every root's unit relevance in one batch: the forward pass above layer l, then train-free back down to layer l.
       const B = pts.length;
       const P = ops.matrix(B, n, concat(pts, n));
-      const bf = forwardBatch(mats, P, l);
+      // Layers above that read tensors below layer l (skip connections) see each root's own input's values there.
+      const base = skipBase(net, l, act, who.map((w) => w.s), ops);
+      const bf = forwardBatch(mats, P, l, base);
       const rootPre = bf.pre.map((z) => ops.read(z));
       const nL = net.layers[L - 1].outFeatures;
       const topAll = ops.read(bf.act[L - l + 1]);
@@ -220,19 +224,19 @@ export function trainFreeRoots<M extends Mat>(
           top[b * nL + row] = topAll[b * nL + row];
           mask[b * nL + row] = 1;
         }
-        const fwdAbove = { pre: bf.pre.slice(1), act: bf.act.slice(1) };
+        const fwdAbove = { pre: bf.pre.slice(1), act: bf.act.slice(1), from: l + 1, base: bf.base };
         const tf = trainFreeBatch(mats, fwdAbove, rules, ops.matrix(B, nL, top), ops.matrix(B, nL, mask), l + 1);
         const Rl = ops.read(tf.relevance[0]);
         const m = layer.outFeatures;
         atRoot = Float64Array.from(who, ({ info }, b) => Rl[b * m + info.unit]);
         ops.dispose(...tf.relevance);
       }
-      ops.dispose(P, ...bf.pre, ...bf.act.slice(1));
+      ops.dispose(P, ...bf.pre, ...bf.act.slice(1), ...(base ? base.filter((m): m is M => !!m) : []));
       const keep = (opts.keepRoots ?? true) && units.length * n <= MAX_ROOT_VALUES_PER_LAYER;
       const regions = new Map<number, Polytope>();
       for (let b = 0; b < B; b++) {
         const { s, info } = who[b];
-        const a = act[l - 1].subarray(s * n, (s + 1) * n);
+        const a = act[tIn].subarray(s * n, (s + 1) * n);
         const ref = pre.slice(l - 1).map((z, k) => z.subarray(s * net.layers[l - 1 + k].outFeatures, (s + 1) * net.layers[l - 1 + k].outFeatures));
         const Rj = info.relevanceAtInput;
         info.relevanceAtRoot = atRoot[b];
@@ -254,6 +258,28 @@ export function trainFreeRoots<M extends Mat>(
     }
   }
   return out;
+}
+
+/**
+ * The tensors below layer l that layers from l up read besides layer l's own
+ * input (skip connections and other readers of that input), as the rows of
+ * the inputs `rowsOf` (one per root); undefined for a chain.
+ */
+function skipBase<M extends Mat>(net: Network, l: number, act: Float64Array[], rowsOf: number[], ops: { matrix(r: number, c: number, d: ArrayLike<number>): M }): (M | undefined)[] | undefined {
+  const need = new Set<number>();
+  for (let k = l; k <= net.layers.length; k++) {
+    for (const t of layerInputs(net, k)) if (t < l - 1 || (t === l - 1 && k !== l)) need.add(t);
+  }
+  if (!need.size) return undefined;
+  const sizes = layerShapes(net).map((sh) => sh.reduce((a, b) => a * b, 1));
+  const base: (M | undefined)[] = [];
+  for (const t of need) {
+    const m = sizes[t];
+    const data = new Float64Array(rowsOf.length * m);
+    rowsOf.forEach((s, b) => data.set(act[t].subarray(s * m, (s + 1) * m), b * m));
+    base[t] = ops.matrix(rowsOf.length, m, data);
+  }
+  return base;
 }
 
 function concat(rows: Float64Array[], n: number): Float64Array {

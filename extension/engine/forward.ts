@@ -7,8 +7,9 @@
 // tens of thousands of 10-wide products (docs/engine.md).
 
 import { DtdError } from './errors';
-import { biasRow, linearForward, linearTranspose, weightDims, poolGeom } from './layers';
-import { materializeDense, type DenseLayer, type Layer, type Network } from './network';
+import { affineRow, biasRow, linearForward, linearTranspose, weightDims, poolGeom } from './layers';
+import { layerInputs, materializeDense, type DenseLayer, type Layer, type Network } from './network';
+import { activate, activateAt } from './activations';
 import type { Mat, Ops } from './ops/ops';
 import { TypedMat, TypedOps } from './ops/typed';
 import { pseudoInverse } from './linalg';
@@ -44,7 +45,8 @@ export class NetMats<M extends Mat> {
   }
   W(l: number): M {
     const L = this.layer(l);
-    if (L.kind !== 'dense' && L.kind !== 'conv2d') throw new DtdError('internal', `layer ${quoteName(L.name)} (${L.kind}) has no weights`);
+    if (L.kind === 'affine') return this.get(`W${l}`, () => this.ops.matrix(1, L.outFeatures, affineRow(L, 'scale')));
+    if (L.kind !== 'dense' && L.kind !== 'conv2d' && L.kind !== 'convtranspose2d') throw new DtdError('internal', `layer ${quoteName(L.name)} (${L.kind}) has no weights`);
     const [r, c] = weightDims(L);
     return this.get(`W${l}`, () => this.ops.matrix(r, c, L.weight));
   }
@@ -88,7 +90,7 @@ export class NetMats<M extends Mat> {
   }
   private dense(l: number) {
     const L = this.layer(l);
-    if (L.kind === 'maxpool2d') throw new DtdError('unsupported', `The pinv rule needs a fixed weight matrix; max pooling ${quoteName(L.name)} has none.`);
+    if (L.kind === 'maxpool2d' || L.kind === 'add' || L.kind === 'concat') throw new DtdError('unsupported', `The pinv rule needs a fixed weight matrix; ${L.kind} ${quoteName(L.name)} has none.`);
     if (L.inFeatures * L.outFeatures > MAX_MATERIALIZED) {
       throw new DtdError('too-costly', `The pinv rule on ${quoteName(L.name)} needs its ${L.outFeatures}×${L.inFeatures} dense matrix (${(L.inFeatures * L.outFeatures).toExponential(2)} values, limit ${MAX_MATERIALIZED.toExponential(0)}); use another rule for this layer.`);
     }
@@ -116,8 +118,9 @@ export class NetMats<M extends Mat> {
     const n = layer.inFeatures;
     const dflt = key === 'low' ? 0 : 1;
     const b = rule[key];
-    const perChannel = Array.isArray(b) && b.length !== n && layer.kind !== 'dense' && b.length === layer.inShape[0];
-    const hw = layer.kind !== 'dense' ? layer.inShape[1] * layer.inShape[2] : 1;
+    const inShape = 'inShape' in layer ? layer.inShape : null;
+    const perChannel = Array.isArray(b) && b.length !== n && !!inShape && b.length === inShape[0];
+    const hw = inShape ? inShape[1] * inShape[2] : 1;
     const v = Float64Array.from({ length: n }, (_, i) => boundAt(b, perChannel ? Math.floor(i / hw) : i, dflt));
     return this.get(`${key}${l}:${JSON.stringify(b ?? dflt)}`, () => this.ops.matrix(1, n, v));
   }
@@ -128,30 +131,61 @@ export class NetMats<M extends Mat> {
 }
 
 export interface BatchForward<M extends Mat> {
-  /** pre[l-1] = Z_l [B, n_l]; act[l] = A_l, act[0] = X. */
+  /** pre[k] = Z of layer from+k [B, n]. */
   pre: M[];
+  /** act[0] = the input of layer `from` (X), act[k+1] = the output of layer from+k. */
   act: M[];
+  /** The first layer computed (1 for a whole forward pass). */
+  from: number;
+  /**
+   * Tensors below `from` that layers at or above it read (skip connections),
+   * by tensor index, as the rows' original values. Layer `from` itself reads X;
+   * without a base every reader of tensor from−1 reads X.
+   */
+  base?: (M | undefined)[];
 }
 
-/** Layer l's pre-activation for a batch: affine for dense/conv, the real maximum or the mean for pooling. */
-export function layerPre<M extends Mat>(mats: NetMats<M>, l: number, A: M): M {
+/** The matrix layer l reads as its i-th input within a forward pass that starts at layer fwd.from. */
+export function inputOf<M extends Mat>(net: Network, fwd: BatchForward<M>, l: number, i = 0): M {
+  const t = layerInputs(net, l)[i];
+  const from = fwd.from;
+  if (t >= from) return fwd.act[t - from + 1];
+  if (t === from - 1 && (l === from || !fwd.base?.[t])) return fwd.act[0];
+  const b = fwd.base?.[t];
+  if (!b) throw new DtdError('internal', `layer ${quoteName(net.layers[l - 1].name)} reads tensor ${t}, below the forward pass's start (layer ${from}), and no value was given for it.`);
+  return b;
+}
+
+/** Layer l's pre-activation from its input matrices: affine for dense/conv/affine, the real maximum or the mean for pooling, the sum or the channel blocks for joins. */
+export function layerPre<M extends Mat>(mats: NetMats<M>, l: number, inputs: M[]): M {
   const { ops } = mats;
   const layer = mats.layer(l);
-  if (layer.kind === 'maxpool2d') return ops.maxPool2d(A, poolGeom(layer));
-  if (layer.kind === 'avgpool2d') return ops.avgPool2d(A, poolGeom(layer));
-  return ops.add(mats.fwd(l, A, mats.W(l)), mats.b(l));
+  const A = inputs[0];
+  switch (layer.kind) {
+    case 'maxpool2d':
+      return ops.maxPool2d(A, poolGeom(layer));
+    case 'avgpool2d':
+      return ops.avgPool2d(A, poolGeom(layer));
+    case 'add':
+      return inputs.slice(1).reduce((s, m) => ops.add(s, m), A);
+    case 'concat':
+      return ops.concatCols(inputs);
+    default:
+      return ops.add(mats.fwd(l, A, mats.W(l)), mats.b(l));
+  }
 }
 
-export function forwardBatch<M extends Mat>(mats: NetMats<M>, X: M, from = 1): BatchForward<M> {
+/** The forward pass of a batch X through layers from..L (X = the input of layer `from`; see BatchForward for what layers above read). */
+export function forwardBatch<M extends Mat>(mats: NetMats<M>, X: M, from = 1, base?: (M | undefined)[]): BatchForward<M> {
   const { ops, net } = mats;
-  const pre: M[] = [];
-  const act: M[] = [X];
+  const fwd: BatchForward<M> = { pre: [], act: [X], from, ...(base ? { base } : {}) };
   for (let l = from; l <= net.layers.length; l++) {
-    const z = layerPre(mats, l, act[act.length - 1]);
-    pre.push(z);
-    act.push(net.layers[l - 1].activation === 'relu' ? ops.relu(z) : z);
+    const ins = layerInputs(net, l).map((_, i) => inputOf(net, fwd, l, i));
+    const z = layerPre(mats, l, ins);
+    fwd.pre.push(z);
+    fwd.act.push(activate(ops, net.layers[l - 1], z));
   }
-  return { pre, act };
+  return fwd;
 }
 
 
@@ -176,15 +210,16 @@ export interface Forward {
 
 /** Layer l's pre-activations for B rows of its input (float64, exact). */
 export function layerRows(net: Network, l: number, P: Float64Array, B: number): Float64Array {
-  const z = layerPre(exactMats(net), l, new TypedMat(B, net.layers[l - 1].inFeatures, P));
+  const z = layerPre(exactMats(net), l, [new TypedMat(B, net.layers[l - 1].inFeatures, P)]);
   return z.data as Float64Array;
 }
 
-/** The layer's activation applied to its pre-activations (ReLU or identity). */
+/** The layer's activation applied to its pre-activations (B rows of the layer's outputs). */
 export function activateRows(layer: Layer, Z: Float64Array): Float64Array {
   if (layer.activation === 'linear') return Z;
   const A = new Float64Array(Z.length);
-  for (let i = 0; i < Z.length; i++) A[i] = Z[i] > 0 ? Z[i] : 0;
+  const n = layer.outFeatures;
+  for (let i = 0; i < Z.length; i++) A[i] = activateAt(layer, i % n, Z[i]);
   return A;
 }
 
@@ -229,7 +264,7 @@ export function affine(layer: DenseLayer, a: ArrayLike<number>, out = new Float6
   return out;
 }
 
-/** relu'(z) with relu'(0) = 0; 1 for linear layers. */
+/** relu'(z) with relu'(0) = 0; 1 for linear layers (the recursive full-backward works on ReLU/linear dense chains). */
 export function activationSlope(layer: Layer, z: number): number {
   return layer.activation === 'linear' ? 1 : z > 0 ? 1 : 0;
 }

@@ -5,9 +5,9 @@
 
 import { DtdError } from './errors';
 import { forward as forward64 } from './forward';
-import { hasSpatialLayers, materializeDense, requireDense, type DenseNetwork, type Network } from './network';
+import { chainOnlyProblems, hasSpatialLayers, materializeDense, requireDense, type DenseNetwork, type Network } from './network';
 import { maxPoolAsSelection, maxPoolWinnerChange } from './pooling';
-import type { RootInfo, TreeEntry } from '../protocol';
+import { escapeName, type RootInfo, type TreeEntry } from '../protocol';
 
 /** Largest dense-equivalent weight count full-backward materializes for conv/avg-pool layers. */
 const MAX_FULL_BACKWARD_WEIGHTS = 2e7;
@@ -19,6 +19,14 @@ const MAX_FULL_BACKWARD_WEIGHTS = 2e7;
  * explained input x (pooling.ts; roots that change a winner are flagged).
  */
 export function fullBackwardNetwork(net: Network, maxCost: number, x: ArrayLike<number>): DenseNetwork {
+  const problems = chainOnlyProblems(net);
+  if (problems.length) {
+    throw new DtdError(
+      'unsupported',
+      `${escapeName(net.source.file.split(/[\\/]/).pop() ?? net.source.file)}: full-backward and its root finders follow a chain of ReLU layers, and ${problems.join('; ')}. Use --method train-free or --method lrp, which work on graphs.`,
+      net.source.file,
+    );
+  }
   if (!hasSpatialLayers(net)) return requireDense(net);
   const weights = net.layers.reduce((acc, l) => acc + l.inFeatures * l.outFeatures, 0);
   if (weights > Math.max(MAX_FULL_BACKWARD_WEIGHTS, maxCost)) {
@@ -29,7 +37,7 @@ export function fullBackwardNetwork(net: Network, maxCost: number, x: ArrayLike<
     );
   }
   const act = forward64(net, x).act;
-  return { ...net, layers: net.layers.map((l, i) => (l.kind === 'maxpool2d' ? maxPoolAsSelection(l, act[i]) : materializeDense(l))) };
+  return { ...net, layers: net.layers.map((l, i) => (l.kind === 'maxpool2d' ? maxPoolAsSelection(l, act[i]) : materializeDense(l as Exclude<typeof l, { kind: 'add' | 'concat' }>))) };
 }
 
 /** Full-backward on a network with max pools: roots whose real max-pool winners differ from their call input's are outside the region. */

@@ -13,10 +13,13 @@
 // (layers.ts), so convolutions run the same formulas with shared weights.
 // Pooling layers take no rule: max pooling sends a window's relevance to its
 // first maximal input, average pooling splits it proportionally (z+ on its
-// positive weights: a_i·R_j/(n·mean_j)).
+// positive weights: a_i·R_j/(n·mean_j)). Joins (add, concat) and affine
+// layers use the rules every method shares (backward.ts); a tensor read by
+// several layers gets the sum of what they send back.
 
+import { backwardGraph, joinRelevance } from './backward';
 import { poolGeom } from './layers';
-import { isPool } from './network';
+import { isJoin } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { NO_ROOT_EPS } from './rules';
 import { dtdKernels } from './rules/registry';
@@ -24,7 +27,7 @@ import type { BatchForward, NetMats } from './forward';
 import type { RuleSpec } from '../protocol';
 
 export interface TrainFreeBatch<M extends Mat> {
-  /** relevance[l] [B, n_l] for l = from-1..L (index 0 = input of layer `from`). */
+  /** relevance[k] [B, n] for tensors from−1+k, k = 0..L−from+1 (index 0 = input of layer `from`). */
   relevance: M[];
   /** Per layer (index l-from) and sample: how many participating units had a root. */
   rootCounts: Int32Array[];
@@ -62,38 +65,35 @@ export function trainFreeBatch<M extends Mat>(
 ): TrainFreeBatch<M> {
   const { ops, net } = mats;
   const L = net.layers.length;
-  const relevance: M[] = new Array(L - from + 2);
   const rootCounts: Int32Array[] = new Array(L - from + 1);
-  relevance[L - from + 1] = top;
-  for (let l = L; l >= from; l--) {
-    const A = fwd.act[l - from];
-    const R = relevance[l - from + 1];
+  const relevance = backwardGraph(mats, fwd.from === from ? fwd : { ...fwd, from }, top, (st) => {
+    const { l, R } = st;
+    const A = st.inputs[0];
     const rule = rules[l - 1];
     const layer = net.layers[l - 1];
-    let Rin: M;
-    let D: M | null = null;
     const unitMask = l === L ? participating : null;
-    if (isPool(layer)) {
-      if (layer.kind === 'maxpool2d') {
-        // DTD's max pooling: the whole relevance of a window goes to its (first) maximal input.
-        Rin = ops.maxPool2dBackward(R, A, poolGeom(layer));
-      } else {
-        // Average pooling is a linear layer with positive weights: z+ is the proportional split a_i·R_j/(n·mean_j).
-        D = fwd.pre[l - from];
-        const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        Rin = ops.mul(A, mats.bwd(l, C, null));
-      }
-      relevance[l - from] = Rin;
-      rootCounts[l - from] = countRoots(ops, D, unitMask, A.rows, layer.outFeatures);
-      continue;
+    let D: M | null = null;
+    let out: M[];
+    const join = isJoin(layer) || layer.kind === 'affine' ? joinRelevance(mats, layer.activation === 'relu' ? { ...st, R: ops.mul(R, ops.stepPositive(st.Z)) } : st) : null;
+    if (join) {
+      out = join;
+    } else if (layer.kind === 'maxpool2d') {
+      // DTD's max pooling: the whole relevance of a window goes to its (first) maximal input.
+      out = [ops.maxPool2dBackward(R, A, poolGeom(layer))];
+    } else if (layer.kind === 'avgpool2d') {
+      // Average pooling is a linear layer with positive weights: z+ is the proportional split a_i·R_j/(n·mean_j).
+      D = st.Z;
+      const C = ops.divOrZero(R, D, NO_ROOT_EPS);
+      out = [ops.mul(A, mats.bwd(l, C, null))];
+    } else {
+      // The rule's closed form, from its record in the rule registry.
+      const step = dtdKernels(rule.name).trainFree({ mats, l, A, R, rule, unitMask });
+      out = [step.relevance];
+      D = step.denominator;
     }
-    // The rule's closed form, from its record in the rule registry.
-    const step = dtdKernels(rule.name).trainFree({ mats, l, A, R, rule, unitMask });
-    Rin = step.relevance;
-    D = step.denominator;
-    relevance[l - from] = Rin;
-    rootCounts[l - from] = countRoots(ops, D, unitMask, A.rows, layer.outFeatures);
-  }
+    rootCounts[l - from] = join ? new Int32Array(A.rows).fill(1) : countRoots(ops, D, unitMask, A.rows, layer.outFeatures);
+    return out;
+  });
   return { relevance, rootCounts };
 }
 

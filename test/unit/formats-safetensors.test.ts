@@ -60,7 +60,7 @@ test('safetensors conv without a sidecar: unsupported, listing the conv/BN keys 
     e.message.includes(`describe the layers in a sidecar ${base}.dtd.json ("inputShape" and "layers"; see docs/formats.md)`));
 });
 
-test('sidecar mistakes: unknown layer types all listed; missing tensor; conv without inputShape; BN after ReLU', () => {
+test('sidecar mistakes: unknown layer types all listed; missing tensor; conv without inputShape; a BN after ReLU becomes an affine layer', () => {
   const s1 = sidecarOf();
   s1.layers[2].type = 'gelu';
   s1.layers[8].type = 'lstm';
@@ -75,8 +75,9 @@ test('sidecar mistakes: unknown layer types all listed; missing tensor; conv wit
   assert.throws(() => loadModel(stBytes(), 'm.safetensors', { sidecar: s3 }), (e: unknown) => isDtdError(e) && e.code === 'bad-model' && e.message.includes('give "inputShape": [C, H, W]'));
   const s4 = sidecarOf();
   [s4.layers[1], s4.layers[2]] = [s4.layers[2], s4.layers[1]]; // conv, relu, bn
-  assert.throws(() => loadModel(stBytes(), 'm.safetensors', { sidecar: s4 }), (e: unknown) => isDtdError(e) && e.code === 'unsupported' &&
-    e.message.startsWith("m.safetensors: BatchNormalization '1' does not directly follow a convolution or dense layer, so it cannot be folded into one."));
+  const bnAfterRelu = loadModel(stBytes(), 'm.safetensors', { sidecar: s4 });
+  assert.equal(bnAfterRelu.layers[1].kind, 'affine', 'a BatchNorm after a ReLU is kept as an affine layer');
+  assert.ok(bnAfterRelu.notes.some((n) => n.startsWith("BatchNormalization '1' follows no convolution or dense layer it could fold into")), bnAfterRelu.notes.join('\n'));
   const s5 = sidecarOf();
   s5.inputShape = [1, 8];
   assert.throws(() => loadModel(stBytes(), 'm.safetensors', { sidecar: s5 }), (e: unknown) => isDtdError(e) && e.code === 'bad-model' && e.message.includes('"inputShape" must be [C, H, W]'));

@@ -4,7 +4,7 @@
 // and the "final Softmax is dropped" rule. The data is NCHW flattened C-major
 // (flat[c·H·W + h·W + w]); a C-major Flatten is therefore a no-op on it.
 
-import type { Conv2dLayer, DenseLayer, Layer, Network, OutputSelection, Pool2dLayer, Shape3 } from '../network';
+import type { Activation, ActivationParams, AddLayer, AffineLayer, ConcatLayer, Conv2dLayer, DenseLayer, Layer, Network, OutputSelection, Pool2dLayer, Shape3 } from '../network';
 import { badModel, unsupported } from './common';
 import { LIMITS, quoteName } from '../../protocol';
 import { count } from '../budget';
@@ -21,7 +21,12 @@ export interface ConvParams {
   /** [top, left, bottom, right]. */
   padding: Pad4;
   dilation: [number, number];
+  /** Grouped convolution: weight is [O][C/groups][kh][kw] (the file's layout); stored dense block-diagonal. Default 1. */
+  groups?: number;
 }
+
+/** A tensor of the graph being built: 0 = the network input, k = layer k's output. */
+export type TensorRef = number;
 
 /** Output length of a window op along one axis (floor mode). */
 export function windowOut(size: number, k: number, s: number, padBefore: number, padAfter: number, d = 1): number {
@@ -33,8 +38,10 @@ export class NetworkBuilder {
   readonly notes: string[] = [];
   private shape: Shape3 | null;
   private size: number;
-  /** The last layer is a conv/dense with nothing applied after it yet (BatchNorm may fold into it). */
-  private foldable = false;
+  /** The tensor the next layer reads (0 = the input). */
+  private cur: TensorRef = 0;
+  /** Per tensor: its shape ([C,H,W], or null when flat) and size, how many layers read it, and whether a BatchNorm may fold into the layer that made it. */
+  private readonly tensors: { shape: Shape3 | null; size: number; readers: number; foldable: boolean }[] = [];
   /** Set once a final Softmax/LogSoftmax was seen: nothing may follow it. */
   private endedBy: string | null = null;
   private readonly structural: string[] = [];
@@ -53,6 +60,129 @@ export class NetworkBuilder {
       this.size = input[0] * input[1] * input[2];
     }
     this.checkUnits('the input', this.size);
+    this.tensors.push({ shape: this.shape, size: this.size, readers: 0, foldable: false });
+  }
+
+  /** The tensor the next layer will read. */
+  get current(): TensorRef {
+    return this.cur;
+  }
+
+  /** Makes tensor t the one the next layer reads (a branch of a graph). */
+  use(t: TensorRef): void {
+    const info = this.tensors[t];
+    if (!info) throw badModel(this.fileName, `internal: tensor ${t} does not exist.`);
+    this.cur = t;
+    this.shape = info.shape ? ([...info.shape] as Shape3) : null;
+    this.size = info.size;
+  }
+
+  /** Shape of tensor t: [C, H, W], or null when flat. */
+  shapeOf(t: TensorRef): Shape3 | null {
+    const sh = this.tensors[t]?.shape;
+    return sh ? ([...sh] as Shape3) : null;
+  }
+
+  sizeOf(t: TensorRef): number {
+    return this.tensors[t]?.size ?? 0;
+  }
+
+  /** Whether the layer that made the current tensor may take a BatchNorm or an activation into itself (nothing else reads its output yet and it has no activation). */
+  private fusable(): Layer | null {
+    const t = this.cur;
+    if (t === 0 || this.tensors[t].readers > 0) return null;
+    const last = this.layers[t - 1];
+    return last.activation === 'linear' ? last : null;
+  }
+
+  /** Residual join: the elementwise sum of tensors of one shape. */
+  add(name: string, inputs: TensorRef[], exclusive = true): void {
+    if (!this.checkOpen(name)) return;
+    void exclusive;
+    if (inputs.length < 2) throw badModel(this.fileName, `add ${quoteName(name)} needs at least two inputs.`);
+    const first = this.view(inputs[0]);
+    for (const t of inputs) {
+      const info = this.view(t);
+      const same = info && info.size === first.size && (info.shape === null) === (first.shape === null) && (!info.shape || info.shape.every((d, i) => d === first.shape![i]));
+      if (!same) {
+        const show = (k: TensorRef) => (this.view(k)?.shape ? this.view(k).shape!.join('×') : String(this.view(k)?.size));
+        throw badModel(this.fileName, `add ${quoteName(name)} sums tensors of shapes ${inputs.map(show).join(' and ')}; DTD Lens supports sums of equal shapes (no broadcasting).`);
+      }
+    }
+    const shape = first.shape ? [...first.shape] : [first.size];
+    const layer: AddLayer = { kind: 'add', name, inputs: [...inputs], shape, inFeatures: first.size, outFeatures: first.size, activation: 'linear' };
+    this.pushGraph(layer, inputs, first.shape ? ([...first.shape] as Shape3) : null, first.size, false);
+  }
+
+  /** Channel concatenation (axis 1 of NCHW; for flat tensors, the features). */
+  concat(name: string, inputs: TensorRef[]): void {
+    if (!this.checkOpen(name)) return;
+    if (inputs.length < 1) throw badModel(this.fileName, `concat ${quoteName(name)} has no inputs.`);
+    const infos = inputs.map((t) => this.view(t));
+    const img = infos[0].shape;
+    if (img && !infos.every((i) => i.shape && i.shape[1] === img[1] && i.shape[2] === img[2])) {
+      throw badModel(this.fileName, `concat ${quoteName(name)} joins maps of sizes ${infos.map((i) => (i.shape ? `${i.shape[1]}×${i.shape[2]}` : `${i.size} (flat)`)).join(', ')}; channel concatenation needs one height and width.`);
+    }
+    if (!img && infos.some((i) => i.shape)) throw badModel(this.fileName, `concat ${quoteName(name)} mixes flat and image-shaped inputs.`);
+    const parts = infos.map((i) => i.size);
+    const total = parts.reduce((a, b) => a + b, 0);
+    this.checkUnits(`the output of concat ${quoteName(name)}`, total);
+    const shape: Shape3 | null = img ? [infos.reduce((a, i) => a + i.shape![0], 0), img[1], img[2]] : null;
+    if (inputs.length === 1) {
+      this.use(inputs[0]);
+      return;
+    }
+    const layer: ConcatLayer = {
+      kind: 'concat', name, inputs: [...inputs], parts, inShapes: infos.map((i) => (i.shape ? [...i.shape] : [i.size])), shape: shape ? [...shape] : [total],
+      inFeatures: total, outFeatures: total, activation: 'linear',
+    };
+    this.pushGraph(layer, inputs, shape, total, false);
+  }
+
+  /**
+   * An elementwise activation on the current tensor: folded into the layer
+   * that made it when nothing else reads that layer's output (`exclusive`:
+   * the loader knows no later layer reads the pre-activation either), else
+   * carried by an identity affine layer of its own.
+   */
+  activation(name: string, act: Activation, params?: ActivationParams, exclusive = true): void {
+    if (!this.checkOpen(name)) return;
+    if (act === 'linear') return;
+    const target = exclusive ? this.fusable() : null;
+    if (target) {
+      target.activation = act;
+      if (params) target.activationParams = params;
+      this.tensors[this.cur].foldable = false;
+      return;
+    }
+    const C = this.shape ? this.shape[0] : this.size;
+    this.affine(name, new Float64Array(C).fill(1), new Float64Array(C), act, params);
+  }
+
+  /** y = scale[c]·x + shift[c] per channel of the current tensor (per feature when flat). */
+  affine(name: string, scale: Float64Array, shift: Float64Array, act: Activation = 'linear', params?: ActivationParams): void {
+    if (!this.checkOpen(name)) return;
+    const C = this.shape ? this.shape[0] : this.size;
+    if (scale.length !== C || shift.length !== C) throw badModel(this.fileName, `layer ${quoteName(name)} has ${scale.length} scales for ${C} channels.`);
+    const shape = this.shape ? [...this.shape] : [this.size];
+    const layer: AffineLayer = { kind: 'affine', name, shape, scale, shift, inFeatures: this.size, outFeatures: this.size, activation: act, ...(params ? { activationParams: params } : {}) };
+    this.pushGraph(layer, [this.cur], this.shape ? ([...this.shape] as Shape3) : null, this.size, false);
+  }
+
+  /** A reshape that keeps the flat C-major data: only the recorded shape changes (sizes must agree). */
+  reshape(name: string, shape: Shape3 | number): void {
+    const size = typeof shape === 'number' ? shape : shape[0] * shape[1] * shape[2];
+    if (size !== this.size) throw badModel(this.fileName, `reshape ${quoteName(name)} to [${typeof shape === 'number' ? shape : shape.join(', ')}] does not keep the ${this.size} values of its input.`);
+    if (typeof shape === 'number') {
+      this.flatten();
+      return;
+    }
+    this.shape = [...shape] as Shape3;
+  }
+
+  /** A tensor's shape and size as the next layer sees it: the current tensor through any reshape/flatten applied to it since. */
+  private view(t: TensorRef): { shape: Shape3 | null; size: number } {
+    return t === this.cur ? { shape: this.shape, size: this.size } : this.tensors[t];
   }
 
   /** A layer's input or output may hold at most LIMITS.layerUnits values (checked before anything is allocated for it). */
@@ -104,9 +234,16 @@ export class NetworkBuilder {
     const [C, H, W] = this.needImage(name, 'convolution');
     const [kh, kw] = p.kernel;
     const O = p.outChannels;
-    if (p.weight.length !== O * C * kh * kw) {
-      throw badModel(this.fileName, `convolution ${quoteName(name)} has ${p.weight.length} weights, but ${O} output channels × ${C} input channels × ${kh}×${kw} kernel = ${O * C * kh * kw} are needed (does the input have ${C} channels?).`);
+    const G = p.groups ?? 1;
+    if (!Number.isSafeInteger(G) || G < 1 || C % G !== 0 || O % G !== 0) {
+      throw badModel(this.fileName, `convolution ${quoteName(name)} has ${G} groups, which do not divide its ${C} input and ${O} output channels.`);
     }
+    if (p.weight.length !== O * (C / G) * kh * kw) {
+      throw badModel(this.fileName, `convolution ${quoteName(name)} has ${p.weight.length} weights, but ${O} output channels × ${C / G} input channels${G > 1 ? ` per group (${G} groups)` : ''} × ${kh}×${kw} kernel = ${O * (C / G) * kh * kw} are needed (does the input have ${C} channels?).`);
+    }
+    // A grouped kernel becomes its dense block-diagonal equivalent (zeros outside each group; RESIDUAL.md §3–4).
+    this.checkUnits(`the dense kernel of convolution ${quoteName(name)}`, O * C * kh * kw);
+    const weight = G === 1 ? p.weight : expandGroups(p.weight, O, C, G, kh * kw);
     if (p.bias && p.bias.length !== O) throw badModel(this.fileName, `convolution ${quoteName(name)} has ${p.bias.length} biases for ${O} output channels.`);
     const ints = [kh, kw, ...p.stride, ...p.dilation];
     if (!ints.every((v) => Number.isSafeInteger(v) && v > 0) || !p.padding.every((v) => Number.isSafeInteger(v) && v >= 0)) {
@@ -119,11 +256,40 @@ export class NetworkBuilder {
     this.checkUnits(`the output of convolution ${quoteName(name)}`, O * OH * OW);
     const layer: Conv2dLayer = {
       kind: 'conv2d', name, inShape: [C, H, W], outShape: [O, OH, OW], inFeatures: C * H * W, outFeatures: O * OH * OW,
-      weight: p.weight, bias: p.bias ?? new Float64Array(O), kernel: [kh, kw], stride: [...p.stride], padding: [...p.padding],
-      dilation: [...p.dilation], activation: 'linear',
+      weight, bias: p.bias ?? new Float64Array(O), kernel: [kh, kw], stride: [...p.stride], padding: [...p.padding],
+      dilation: [...p.dilation], activation: 'linear', ...(G > 1 ? { groups: G } : {}),
     };
     this.push(layer, [O, OH, OW]);
-    this.foldable = true;
+  }
+
+  /**
+   * Transposed convolution (ONNX ConvTranspose, groups = 1): weight [C][O][kh][kw];
+   * output size (H − 1)·s − pads + d·(k − 1) + outputPadding + 1.
+   */
+  convTranspose2d(name: string, p: ConvParams & { outputPadding?: [number, number] }): void {
+    if (!this.checkOpen(name)) return;
+    const [C, H, W] = this.needImage(name, 'transposed convolution');
+    const [kh, kw] = p.kernel;
+    const O = p.outChannels;
+    if ((p.groups ?? 1) !== 1) throw badModel(this.fileName, `transposed convolution ${quoteName(name)} has ${p.groups} groups; DTD Lens supports ConvTranspose with one group.`);
+    if (p.weight.length !== C * O * kh * kw) throw badModel(this.fileName, `transposed convolution ${quoteName(name)} has ${p.weight.length} weights, but ${C}×${O}×${kh}×${kw} are needed.`);
+    if (p.bias && p.bias.length !== O) throw badModel(this.fileName, `transposed convolution ${quoteName(name)} has ${p.bias.length} biases for ${O} output channels.`);
+    const [oph, opw] = p.outputPadding ?? [0, 0];
+    const ints = [kh, kw, ...p.stride, ...p.dilation];
+    if (!ints.every((v) => Number.isSafeInteger(v) && v > 0) || !p.padding.every((v) => Number.isSafeInteger(v) && v >= 0) || !(oph >= 0 && oph < Math.max(p.stride[0], p.dilation[0]) && opw >= 0 && opw < Math.max(p.stride[1], p.dilation[1]))) {
+      throw badModel(this.fileName, `transposed convolution ${quoteName(name)} has invalid kernel/stride/padding/dilation/output padding.`);
+    }
+    this.checkPadding(name, 'transposed convolution', [H, W], [p.dilation[0] * (kh - 1) + 1, p.dilation[1] * (kw - 1) + 1], p.padding);
+    const OH = (H - 1) * p.stride[0] - p.padding[0] - p.padding[2] + p.dilation[0] * (kh - 1) + oph + 1;
+    const OW = (W - 1) * p.stride[1] - p.padding[1] - p.padding[3] + p.dilation[1] * (kw - 1) + opw + 1;
+    if (OH <= 0 || OW <= 0) throw badModel(this.fileName, `transposed convolution ${quoteName(name)} gives an empty output.`);
+    this.checkUnits(`the output of transposed convolution ${quoteName(name)}`, O * OH * OW);
+    const layer: Conv2dLayer = {
+      kind: 'convtranspose2d', name, inShape: [C, H, W], outShape: [O, OH, OW], inFeatures: C * H * W, outFeatures: O * OH * OW,
+      weight: p.weight, bias: p.bias ?? new Float64Array(O), kernel: [kh, kw], stride: [...p.stride], padding: [...p.padding],
+      dilation: [...p.dilation], activation: 'linear', ...(oph || opw ? { outputPadding: [oph, opw] as [number, number] } : {}),
+    };
+    this.push(layer, [O, OH, OW]);
   }
 
   /**
@@ -146,8 +312,7 @@ export class NetworkBuilder {
       kind, name, inShape: [C, H, W], outShape: [C, OH, OW], inFeatures: C * H * W, outFeatures: C * OH * OW,
       kernel: [...kernel], stride: [...stride], padding: [...padding], activation: 'linear',
     };
-    this.push(layer, [C, OH, OW]);
-    this.foldable = false;
+    this.push(layer, [C, OH, OW], undefined, false);
   }
 
   /** Global average pooling: one window over the whole map ([C,H,W] → [C,1,1]). */
@@ -169,19 +334,42 @@ export class NetworkBuilder {
     if (bias && bias.length !== outF) throw badModel(this.fileName, `layer ${quoteName(name)} has ${bias.length} biases for ${outF} outputs.`);
     const layer: DenseLayer = { kind: 'dense', name, inFeatures: inF, outFeatures: outF, weight, bias: bias ?? new Float64Array(outF), activation: 'linear' };
     this.push(layer, null, outF);
-    this.foldable = true;
   }
 
   /**
    * Eval-mode BatchNorm folded into the conv/dense right before it (CONV.md §3):
    * scale = γ/sqrt(var + eps), W'[o] = W[o]·scale[o], b' = (b − mean)·scale + β.
-   * A BatchNorm anywhere else is recorded as unsupported.
+   * A BatchNorm anywhere else becomes an affine layer y = scale·x + shift per
+   * channel (`exclusive`: the loader knows nothing else reads the conv's output).
    */
-  batchNorm(name: string, gamma: Float64Array, beta: Float64Array, mean: Float64Array, variance: Float64Array, eps: number): void {
+  batchNorm(name: string, gamma: Float64Array, beta: Float64Array, mean: Float64Array, variance: Float64Array, eps: number, exclusive = true): void {
     if (!this.checkOpen(name)) return;
-    const last = this.layers[this.layers.length - 1];
-    if (!this.foldable || !last || (last.kind !== 'conv2d' && last.kind !== 'dense')) {
-      this.structural.push(`BatchNormalization ${quoteName(name)} does not directly follow a convolution or dense layer, so it cannot be folded into one`);
+    const cand = exclusive && this.tensors[this.cur].foldable && this.shapeMatchesProducer() ? this.fusable() : null;
+    const last = cand && (cand.kind === 'conv2d' || cand.kind === 'convtranspose2d' || cand.kind === 'dense') ? cand : null;
+    if (!last) {
+      const C = this.shape ? this.shape[0] : this.size;
+      for (const [what, arr] of [['scale (gamma)', gamma], ['bias (beta)', beta], ['mean', mean], ['variance', variance]] as const) {
+        if (arr.length !== C) throw badModel(this.fileName, `BatchNormalization ${quoteName(name)} has ${arr.length} values of ${what} for ${C} channels.`);
+      }
+      const scale = Float64Array.from(gamma, (g, c) => g / Math.sqrt(variance[c] + eps));
+      const shift = Float64Array.from(beta, (b, c) => b - mean[c] * scale[c]);
+      this.affine(name, scale, shift);
+      this.notes.push(`BatchNormalization ${quoteName(name)} follows no convolution or dense layer it could fold into: kept as a per-channel affine layer (relevance passes as its gradient, scale × R).`);
+      return;
+    }
+    if (last.kind === 'convtranspose2d') {
+      // Per output channel o, the weight of a transposed convolution is W[c][o][·]: scale every o-slice.
+      const [C, O] = [last.inShape[0], last.outShape[0]];
+      const per = last.kernel[0] * last.kernel[1];
+      for (const [what, arr] of [['scale (gamma)', gamma], ['bias (beta)', beta], ['mean', mean], ['variance', variance]] as const) {
+        if (arr.length !== O) throw badModel(this.fileName, `BatchNormalization ${quoteName(name)} has ${arr.length} values of ${what} for ${O} channels of ${quoteName(last.name)}.`);
+      }
+      for (let o = 0; o < O; o++) {
+        const scale = gamma[o] / Math.sqrt(variance[o] + eps);
+        for (let c = 0; c < C; c++) for (let k = 0; k < per; k++) last.weight[(c * O + o) * per + k] *= scale;
+        last.bias[o] = (last.bias[o] - mean[o]) * scale + beta[o];
+      }
+      this.notes.push(`BatchNormalization ${quoteName(name)} folded into ${quoteName(last.name)}.`);
       return;
     }
     const channels = last.kind === 'conv2d' ? last.outShape[0] : last.outFeatures;
@@ -197,21 +385,19 @@ export class NetworkBuilder {
     this.notes.push(`BatchNormalization ${quoteName(name)} folded into ${quoteName(last.name)} (W' = W·γ/√(var+ε), b' = (b − mean)·γ/√(var+ε) + β).`);
   }
 
-  relu(name: string): void {
-    if (!this.checkOpen(name)) return;
-    const last = this.layers[this.layers.length - 1];
-    if (!last) {
-      this.structural.push(`ReLU ${quoteName(name)} acts on the raw input before any layer`);
-      return;
-    }
-    last.activation = 'relu';
-    this.foldable = false;
+  relu(name: string, exclusive = true): void {
+    this.activation(name, 'relu', undefined, exclusive);
   }
 
   /** C-major flatten: a no-op on the data, the shape becomes a flat vector. */
   flatten(): void {
-    if (this.shape) this.foldable = false;
     this.shape = null;
+  }
+
+  /** Whether the current view still has the shape its producer made (no flatten/reshape in between, so a BatchNorm's channels are the producer's). */
+  private shapeMatchesProducer(): boolean {
+    const rec = this.tensors[this.cur];
+    return (rec.shape === null) === (this.shape === null);
   }
 
   /** A final Softmax/LogSoftmax: not part of the explained function. */
@@ -226,10 +412,21 @@ export class NetworkBuilder {
     this.structural.push(text);
   }
 
-  private push(layer: Layer, shape: Shape3 | null, size?: number): void {
+  /** Appends a layer reading the current tensor; its output becomes the current tensor. */
+  private push(layer: Layer, shape: Shape3 | null, size?: number, foldable = true): void {
+    this.pushGraph(layer, [this.cur], shape, shape ? shape[0] * shape[1] * shape[2] : size!, foldable);
+  }
+
+  private pushGraph(layer: Layer, inputs: TensorRef[], shape: Shape3 | null, size: number, foldable: boolean): void {
+    const l = this.layers.length + 1;
+    // A chain (each layer reads the one before) carries no `inputs`; graphs name them.
+    if (inputs.length !== 1 || inputs[0] !== l - 1 || layer.kind === 'add' || layer.kind === 'concat') layer.inputs = [...inputs];
+    for (const t of inputs) this.tensors[t].readers++;
     this.layers.push(layer);
-    this.shape = shape;
-    this.size = shape ? shape[0] * shape[1] * shape[2] : size!;
+    this.tensors.push({ shape: shape ? ([...shape] as Shape3) : null, size, readers: 0, foldable });
+    this.cur = l;
+    this.shape = shape ? ([...shape] as Shape3) : null;
+    this.size = size;
   }
 
   build(format: string, outputSelection: OutputSelection | null = null, supportedText = ''): Network {
@@ -248,6 +445,17 @@ export class NetworkBuilder {
     if (typeof this.input !== 'number') net.inputShape = [...this.input] as Shape3;
     return net;
   }
+}
+
+/** [O][C/G][k] grouped weights → [O][C][k] block-diagonal (output channel o sees only its group's input channels). */
+export function expandGroups(w: Float64Array, O: number, C: number, G: number, k: number): Float64Array {
+  const Cg = C / G, Og = O / G;
+  const out = new Float64Array(O * C * k);
+  for (let o = 0; o < O; o++) {
+    const g = Math.floor(o / Og);
+    for (let c = 0; c < Cg; c++) out.set(w.subarray((o * Cg + c) * k, (o * Cg + c + 1) * k), (o * C + g * Cg + c) * k);
+  }
+  return out;
 }
 
 /** An unsupported-operator message naming each offender and what is supported. */

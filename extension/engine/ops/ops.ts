@@ -10,6 +10,8 @@ import type { ConvGeom, PoolGeom } from './kernels';
 
 export type { ConvGeom, PoolGeom } from './kernels';
 
+export type SmoothKind = 'sigmoid' | 'tanh' | 'elu';
+
 export interface Mat {
   readonly rows: number;
   readonly cols: number;
@@ -40,6 +42,12 @@ export interface Ops<M extends Mat = Mat> {
   divOrZero(num: M, den: M, eps: number): M;
   /** num / (den + eps·sign(den)), sign(0) = +1: zennit's stabiliser. */
   divStabilized(num: M, den: M, eps: number): M;
+  /** Smooth activations elementwise: sigmoid, tanh, ELU (α). */
+  smooth(a: M, kind: SmoothKind, alpha: number): M;
+  /** Their derivative at the pre-activation z. */
+  smoothSlope(z: M, kind: SmoothKind, alpha: number): M;
+  /** The columns of several matrices with the same rows, side by side. */
+  concatCols(ms: M[]): M;
   /** [rows, cols] → [1, cols] column sums. */
   sumRows(a: M): M;
   /** Columns [start, stop) of a. */

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import type { BackendName, Precision } from '../../protocol';
-import type { Mat, Ops } from './ops';
+import type { Mat, Ops, SmoothKind } from './ops';
 import { avgPool, maxPoolBackward, maxPoolForward, type ConvGeom, type PoolGeom } from './kernels';
 
 type TF = typeof tfCore;
@@ -63,6 +63,28 @@ export class TfjsOps implements Ops<TfMat> {
   stepPositive(a: TfMat) { return this.wrap(this.tf.cast(this.tf.greater(a.t, 0), 'float32')); }
   positivePart(a: TfMat) { return this.wrap(this.tf.relu(a.t)); }
   negativePart(a: TfMat) { return this.wrap(this.tf.minimum(a.t, 0)); }
+  smooth(a: TfMat, kind: SmoothKind, alpha: number): TfMat {
+    const tf = this.tf;
+    if (kind === 'sigmoid') return this.wrap(tf.sigmoid(a.t));
+    if (kind === 'tanh') return this.wrap(tf.tanh(a.t));
+    return this.wrap(tf.tidy(() => tf.where(tf.greater(a.t, 0), a.t, tf.mul(tf.expm1(a.t), alpha))));
+  }
+  smoothSlope(z: TfMat, kind: SmoothKind, alpha: number): TfMat {
+    const tf = this.tf;
+    return this.wrap(
+      tf.tidy(() => {
+        if (kind === 'sigmoid') {
+          const s = tf.sigmoid(z.t);
+          return tf.mul(s, tf.sub(1, s));
+        }
+        if (kind === 'tanh') return tf.sub(1, tf.square(tf.tanh(z.t)));
+        return tf.where(tf.greater(z.t, 0), tf.onesLike(z.t), tf.mul(tf.exp(z.t), alpha));
+      }),
+    );
+  }
+  concatCols(ms: TfMat[]): TfMat {
+    return this.wrap(this.tf.concat(ms.map((m) => m.t), 1));
+  }
   nonNegativeMask(a: TfMat) { return this.wrap(this.tf.cast(this.tf.greaterEqual(a.t, 0), 'float32')); }
   divOrZero(num: TfMat, den: TfMat, eps: number): TfMat {
     const tf = this.tf;

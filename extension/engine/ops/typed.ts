@@ -3,7 +3,7 @@
 // i-k-j loop order so the inner loop streams both operands.
 
 import type { Precision } from '../../protocol';
-import type { Mat, Ops } from './ops';
+import type { Mat, Ops, SmoothKind } from './ops';
 import { avgPool, conv2dForward, conv2dTranspose, maxPoolBackward, maxPoolForward, type ConvGeom, type PoolGeom } from './kernels';
 
 type Arr = Float64Array | Float32Array;
@@ -99,6 +99,29 @@ export class TypedOps implements Ops<TypedMat> {
   positivePart(a: TypedMat) { return this.map(a, (x) => (x > 0 ? x : 0)); }
   negativePart(a: TypedMat) { return this.map(a, (x) => (x < 0 ? x : 0)); }
   nonNegativeMask(a: TypedMat) { return this.map(a, (x) => (x >= 0 ? 1 : 0)); }
+  smooth(a: TypedMat, kind: SmoothKind, alpha: number) {
+    if (kind === 'sigmoid') return this.map(a, (x) => 1 / (1 + Math.exp(-x)));
+    if (kind === 'tanh') return this.map(a, Math.tanh);
+    return this.map(a, (x) => (x > 0 ? x : alpha * Math.expm1(x)));
+  }
+  smoothSlope(z: TypedMat, kind: SmoothKind, alpha: number) {
+    if (kind === 'sigmoid') return this.map(z, (x) => { const s = 1 / (1 + Math.exp(-x)); return s * (1 - s); });
+    if (kind === 'tanh') return this.map(z, (x) => 1 - Math.tanh(x) ** 2);
+    return this.map(z, (x) => (x > 0 ? 1 : alpha * Math.exp(x)));
+  }
+  concatCols(ms: TypedMat[]) {
+    const rows = ms[0].rows;
+    const cols = ms.reduce((a, m) => a + m.cols, 0);
+    const out = this.alloc(rows, cols);
+    for (let r = 0; r < rows; r++) {
+      let off = r * cols;
+      for (const m of ms) {
+        out.data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), off);
+        off += m.cols;
+      }
+    }
+    return out;
+  }
   divOrZero(num: TypedMat, den: TypedMat, eps: number) {
     return this.zip(num, den, (x, y) => {
       if (!(Math.abs(y) > eps)) return 0;
