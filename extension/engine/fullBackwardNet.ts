@@ -37,7 +37,7 @@ export function fullBackwardNetwork(net: Network, maxCost: number, x: ArrayLike<
     );
   }
   const act = forward64(net, x).act;
-  return { ...net, layers: net.layers.map((l, i) => (l.kind === 'maxpool2d' ? maxPoolAsSelection(l, act[i]) : materializeDense(l as Exclude<typeof l, { kind: 'add' | 'concat' }>))) };
+  return { ...net, layers: net.layers.map((l, i) => (l.kind === 'maxpool2d' ? maxPoolAsSelection(l, act[i]) : materializeDense(l))) };
 }
 
 /** Full-backward on a network with max pools: roots whose real max-pool winners differ from their call input's are outside the region. */

@@ -400,8 +400,9 @@ export function denseRow(layer: Layer, j: number, out = new Float64Array(layer.i
 }
 
 /** A conv or average-pool layer as an equivalent dense layer (for the exact per-point algorithms on small networks). */
-export function materializeDense(layer: DenseLayer | Conv2dLayer | Pool2dLayer | AffineLayer): DenseLayer {
+export function materializeDense(layer: Layer): DenseLayer {
   if (layer.kind === 'dense') return layer;
+  if (layer.kind === 'add' || layer.kind === 'concat') throw new DtdError('internal', `materializeDense: ${layer.kind} ${quoteName(layer.name)} reads several tensors.`);
   const n = layer.inFeatures, m = layer.outFeatures;
   if (n * m > LIMITS.tensorElements) {
     throw new DtdError('too-costly', `layer ${quoteName(layer.name)} (${layer.kind}, ${n} inputs × ${m} outputs) would need a dense matrix of ${n * m} values, more than the ${LIMITS.tensorElements} allowed; use the train-free method or a smaller model.`);
