@@ -19,6 +19,7 @@ export function referenceLayer(layer: Layer, a: Float64Array): Float64Array {
     }
     return applyActivation(layer, out);
   }
+  if (layer.kind !== 'conv2d' && layer.kind !== 'maxpool2d' && layer.kind !== 'avgpool2d') throw new Error(`referenceLayer covers chains of dense, conv and pooling layers, not ${layer.kind}`);
   const [C, H, W] = layer.inShape;
   const [O, OH, OW] = layer.outShape;
   const at = (c: number, h: number, w: number) => a[c * H * W + h * W + w];
