@@ -18,7 +18,7 @@ import { assertClose, flat, referenceForward, referenceOutput } from './formats-
 const CASES = fs.readdirSync(CONV_FIXTURES_DIR).filter((f) => f.endsWith('.onnx')).map((f) => f.slice(0, -5)).sort();
 
 function shapesOf(net: Network): string[] {
-  return net.layers.map((l) => (l.kind === 'dense' ? `dense ${l.inFeatures}→${l.outFeatures} ${l.activation}` : `${l.kind} [${l.inShape}]→[${l.outShape}] k${l.kernel} s${l.stride} p${l.padding} ${l.activation}`));
+  return net.layers.map((l) => (l.kind === 'dense' ? `dense ${l.inFeatures}→${l.outFeatures} ${l.activation}` : !('kernel' in l) ? `${l.kind} ${l.activation}` : `${l.kind} [${l.inShape}]→[${l.outShape}] k${l.kernel} s${l.stride} p${l.padding} ${l.activation}`));
 }
 
 for (const name of CASES) {

@@ -412,6 +412,7 @@ function plainConv(net: Network): Dense[] {
       };
     }
     // Pooling: the window of each output unit, clipped to the map (padded taps are never the max; they count for the average only with countIncludePad).
+    if (l.kind !== 'maxpool2d' && l.kind !== 'avgpool2d') throw new Error(`the test's own loops cover dense, conv and pooling layers, not ${l.kind}`);
     const [C, H, Wd] = l.inShape;
     const [, OH, OW] = l.outShape;
     const windows: number[][] = [];
