@@ -3,10 +3,11 @@
 // the rule text of pooling layers.
 
 import { fixedRuleText } from './backward';
-import { isConserved, type Baselines, type LayerDiagnostics, type ModelSummary, quoteName, type RootInfo } from '../protocol';
+import { isConserved, type Baselines, type LayerDiagnostics, type LayerSummary, type ModelSummary, quoteName, type RootInfo } from '../protocol';
 import { firstLayerRules, gradientBatch, LRP_BASELINES, LRP_FIRST_LAYER_BASELINES, lrpBatch, lrpRulesFor } from './baselines';
 import { sum, type NetMats } from './forward';
-import { hasSpatialLayers, outputSize, type Network } from './network';
+import { hasSpatialLayers, outShapeOf, outputSize, type Network } from './network';
+import { activationText } from './activations';
 import type { Mat } from './ops/ops';
 
 export function summarizeModel(net: Network): ModelSummary {
@@ -15,15 +16,22 @@ export function summarizeModel(net: Network): ModelSummary {
     format: net.source.format,
     inputSize: net.inputSize,
     outputSize: outputSize(net),
-    layers: net.layers.map((l) => ({
+    layers: net.layers.map((l, i): LayerSummary => ({
       name: l.name,
       kind: l.kind,
       inFeatures: l.inFeatures,
       outFeatures: l.outFeatures,
       activation: l.activation,
-      parameters: 'weight' in l ? l.weight.length + l.bias.length : 0,
+      activationText: activationText(l.activation, l.activationParams),
+      parameters: 'weight' in l ? l.weight.length / (l.kind === 'conv2d' ? (l.groups ?? 1) : 1) + l.bias.length : l.kind === 'affine' ? l.scale.length * 2 : 0,
+      ...(l.inputs && !(l.inputs.length === 1 && l.inputs[0] === i) ? { inputs: [...l.inputs] } : {}),
+      outShape: outShapeOf(l),
+      ...('kernel' in l ? { kernel: [...l.kernel], stride: [...l.stride], padding: [...l.padding] } : {}),
+      ...('dilation' in l ? { dilation: [...l.dilation] } : {}),
+      ...('groups' in l && l.groups ? { groups: l.groups } : {}),
     })),
     notes: net.notes,
+    ...(net.inputShape ? { inputShape: [...net.inputShape] } : {}),
   };
 }
 

@@ -221,8 +221,34 @@ export interface ModelSummary {
   format: string;
   inputSize: number;
   outputSize: number;
-  layers: { name: string; kind: string; inFeatures: number; outFeatures: number; activation: string; parameters: number }[];
+  layers: LayerSummary[];
+  /** What the loader assumed or changed (activation not stored in the file, softmax removed, BatchNorm folded, constants folded, channels-last converted…). */
   notes: string[];
+  /** The input's [C, H, W] when image-shaped. */
+  inputShape?: number[];
+}
+
+/** One layer as the inspector and the CLI show it. Tensor 0 is the network input, tensor k the output of layer k. */
+export interface LayerSummary {
+  name: string;
+  kind: string;
+  inFeatures: number;
+  outFeatures: number;
+  /** 'relu' | 'linear' | 'leakyrelu' | 'clip' | 'sigmoid' | 'tanh' | 'elu'. */
+  activation: string;
+  /** The activation in words ("ReLU", "LeakyReLU(0.1)", "Clip[0, 6]", "none"). */
+  activationText?: string;
+  parameters: number;
+  /** The tensors it reads (absent: the previous layer's output). Joins (add, concat) read several. */
+  inputs?: number[];
+  /** Output shape: [C, H, W] or [n]. */
+  outShape?: number[];
+  kernel?: number[];
+  stride?: number[];
+  /** [top, left, bottom, right]. */
+  padding?: number[];
+  dilation?: number[];
+  groups?: number;
 }
 
 /** The result's schema: bumped when a field is renamed or changes meaning (stored runs of older schemas are upgraded by protocol/migrate.ts). */
