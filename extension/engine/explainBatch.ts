@@ -9,7 +9,7 @@ import { denseRow, isChain, isWeighted, layerInputs, layerShapes, type DenseNetw
 import type { Mat } from './ops/ops';
 import { TypedOps } from './ops/typed';
 import { crossingIn, localLinearRegion, type Polytope } from './region';
-import { singleNeuronRoot } from './rules';
+import { dtdRuleAt, nonNegativeInputOf, singleNeuronRoot } from './rules';
 import { explainedRowStart, trainFreeBatch } from './trainFree';
 import { LIMITS, quoteName, type RootInfo, type RuleSpec } from '../protocol';
 
@@ -149,7 +149,7 @@ export function trainFreeRoots<M extends Mat>(
   }
   for (let l = 1; l <= L; l++) {
     const layer = net.layers[l - 1];
-    const rule = rules[l - 1];
+    const rule = dtdRuleAt(net, rules, l);
     const n = layer.inFeatures;
     const tIn = layerInputs(net, l)[0];
     const units = l === L ? [row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
@@ -252,7 +252,7 @@ export function trainFreeRoots<M extends Mat>(
           }
           crossing = crossingIn(region, net as DenseNetwork, a, pts[b]);
         }
-        info.checks = rootChecks(atRoot[b], Rj, inRegion, inDomain(rule, pts[b], l > 1 || opts.inputNonNegative[s]), crossing);
+        info.checks = rootChecks(atRoot[b], Rj, inRegion, inDomain(rule, pts[b], nonNegativeInputOf(net, l, opts.inputNonNegative[s])), crossing);
         if (!keep) info.root = null;
       }
     }

@@ -5,8 +5,8 @@
 // layer stays small. Conv units use their kernel placed on the receptive
 // field (denseRow); pooling layers have no roots and so no flows.
 
-import { denseRow, type Network } from './network';
-import { ruleRecord, singleNeuronRoot } from './rules';
+import { denseRow, isWeighted, layerInputs, type Network } from './network';
+import { dtdRuleAt, ruleRecord, singleNeuronRoot } from './rules';
 import type { LayerFlows, RootInfo, RuleSpec } from '../protocol';
 
 export const DEFAULT_TOP_K = 8;
@@ -28,11 +28,14 @@ export function computeFlows(
   for (let l = 1; l <= net.layers.length; l++) {
     const layer = net.layers[l - 1];
     const n = layer.inFeatures;
-    if (layer.kind === 'maxpool2d' || layer.kind === 'avgpool2d') {
-      out.push({ layer: l, k, top: [], rest: new Array(layer.outFeatures).fill(0) });
+    const t = layerInputs(net, l)[0];
+    const from = t !== l - 1 ? { from: t } : {};
+    // Pooling, joins and affine layers have no roots and so no flows.
+    if (!isWeighted(layer)) {
+      out.push({ layer: l, ...from, k, top: [], rest: new Array(layer.outFeatures).fill(0) });
       continue;
     }
-    const a = act[l - 1];
+    const a = act[t];
     const rest = new Array(layer.outFeatures).fill(0);
     const top: LayerFlows['top'] = [];
     const given = contributions?.[l - 1] ?? null;
@@ -42,7 +45,7 @@ export function computeFlows(
       let rel: Float64Array | null = given ? (given.get(j) ?? null) : null;
       if (!rel && !given && info.hasRoot && R) {
         const w = denseRow(layer, j);
-        const r = info.root ? info.root : ruleRecord(rules[l - 1].name).dtd?.root.kind === 'layer' ? null : singleNeuronRoot(rules[l - 1], w, a, R[j] ?? 0).root;
+        const r = info.root ? info.root : ruleRecord(rules[l - 1].name).dtd?.root.kind === 'layer' ? null : singleNeuronRoot(dtdRuleAt(net, rules, l), w, a, R[j] ?? 0).root;
         if (!r) continue;
         rel = new Float64Array(n);
         for (let i = 0; i < n; i++) rel[i] = w[i] * (a[i] - r[i]);
@@ -56,7 +59,7 @@ export function computeFlows(
       for (const i of order.slice(k)) s += rel[i];
       rest[j] = s;
     }
-    out.push({ layer: l, k, top, rest });
+    out.push({ layer: l, ...from, k, top, rest });
   }
   return out;
 }

@@ -148,6 +148,25 @@ export function tensorConsumers(net: Network): number[][] {
   return out;
 }
 
+/**
+ * Per tensor: whether its values are ≥ 0 for every input (ReLU or a clip at ≥ 0
+ * or a sigmoid after the layer, pooling/joins of such tensors). Tensor 0, the
+ * network input, is reported false: only the input itself can tell.
+ */
+export function nonNegativeTensors(net: Network): boolean[] {
+  const out: boolean[] = [false];
+  net.layers.forEach((layer, i) => {
+    const ins = layerInputs(net, i + 1).map((t) => out[t]);
+    const act = layer.activation;
+    if (act === 'relu' || act === 'sigmoid' || (act === 'clip' && (layer.activationParams?.min ?? 0) >= 0)) out.push(true);
+    else if (act !== 'linear') out.push(false);
+    else if (layer.kind === 'maxpool2d' || layer.kind === 'avgpool2d' || layer.kind === 'add' || layer.kind === 'concat') out.push(ins.every(Boolean));
+    else if (layer.kind === 'affine') out.push(ins[0] && layer.scale.every((v) => v >= 0) && layer.shift.every((v) => v >= 0));
+    else out.push(false);
+  });
+  return out;
+}
+
 /** The shape of tensor t: [C, H, W] or [n]. */
 export function tensorShape(net: Network, t: number): number[] {
   return layerShapes(net)[t];

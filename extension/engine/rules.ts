@@ -8,6 +8,7 @@ import { DtdError } from './errors';
 import { dtdKernels, NO_ROOT_EPS } from './rules/registry';
 import { parseRule as parseRuleText, parseRuleMap } from './rules/parse';
 import { RULE_NAMES, type RuleSpec } from '../protocol';
+import { layerInputs, nonNegativeTensors, type Network } from './network';
 
 export { boundAt, DEFAULT_GAMMA, NO_ROOT_EPS, ruleRecord, RULE_REGISTRY } from './rules/registry';
 export { checkRuleSpec, lookupRule, parseRuleMap, ruleToText, rulesHelp, type RuleLayer } from './rules/parse';
@@ -67,4 +68,31 @@ export function singleNeuronRoot(rule: RuleSpec, w: ArrayLike<number>, a: ArrayL
   const r = new Float64Array(n);
   for (let i = 0; i < n; i++) r[i] = a[i] - t * v[i];
   return { root: r, t, d, v };
+}
+
+const signedCache = new WeakMap<Network, boolean[]>();
+
+/**
+ * Layer l's DTD rule as the decomposition applies it: a layer that reads a
+ * hidden tensor which may be negative gets `splitSigns` (z+ then follows
+ * zennit's ZPlus there; RuleSpec.splitSigns). The one place this is decided.
+ */
+export function dtdRuleAt(net: Network, rules: readonly RuleSpec[], l: number): RuleSpec {
+  let signed = signedCache.get(net);
+  if (!signed) {
+    const nonNeg = nonNegativeTensors(net);
+    signed = net.layers.map((_, i) => {
+      const t = layerInputs(net, i + 1)[0];
+      return t > 0 && !nonNeg[t];
+    });
+    signedCache.set(net, signed);
+  }
+  const r = rules[l - 1];
+  return signed[l - 1] && r.name === 'z+' ? { ...r, splitSigns: true } : r;
+}
+
+/** Whether layer l's input domain is ≥ 0: a hidden tensor that is ≥ 0 by construction, or the network input when it is. */
+export function nonNegativeInputOf(net: Network, l: number, inputNonNegative: boolean): boolean {
+  const t = layerInputs(net, l)[0];
+  return t === 0 ? inputNonNegative : nonNegativeTensors(net)[t];
 }

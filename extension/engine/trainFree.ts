@@ -21,7 +21,7 @@ import { backwardGraph, joinRelevance } from './backward';
 import { poolGeom } from './layers';
 import { isJoin } from './network';
 import type { Mat, Ops } from './ops/ops';
-import { NO_ROOT_EPS } from './rules';
+import { dtdRuleAt, NO_ROOT_EPS } from './rules';
 import { dtdKernels } from './rules/registry';
 import type { BatchForward, NetMats } from './forward';
 import type { RuleSpec } from '../protocol';
@@ -69,7 +69,7 @@ export function trainFreeBatch<M extends Mat>(
   const relevance = backwardGraph(mats, fwd.from === from ? fwd : { ...fwd, from }, top, (st) => {
     const { l, R } = st;
     const A = st.inputs[0];
-    const rule = rules[l - 1];
+    const rule = dtdRuleAt(net, rules, l);
     const layer = net.layers[l - 1];
     const unitMask = l === L ? participating : null;
     let D: M | null = null;

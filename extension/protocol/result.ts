@@ -177,8 +177,10 @@ export interface Flow {
 }
 
 export interface LayerFlows {
-  /** 1-based layer: flows go from activations[layer-1]'s units to layer `layer`'s units. */
+  /** 1-based layer: flows go from activations[from ?? layer-1]'s units to layer `layer`'s units. */
   layer: number;
+  /** The tensor the layer reads when it is not the previous layer's output (graph networks). */
+  from?: number;
   /** How many flows per upper unit are listed (the largest by |value|). */
   k: number;
   top: Flow[];

@@ -63,6 +63,12 @@ export interface RuleSpec {
   /** Box bounds for zB: a scalar, one value per input unit, or one per channel. */
   low?: number | number[];
   high?: number | number[];
+  /**
+   * Set by the engine, never parsed: the layer reads a hidden tensor that may be
+   * negative (an add without a ReLU after it). z+ then searches along a⁺ where
+   * w ≥ 0 and a⁻ where w < 0 (zennit's ZPlus), which is a ⊙ 1[w ≥ 0] whenever a ≥ 0.
+   */
+  splitSigns?: boolean;
 }
 
 /** How names compare: without case, '-', '_' and spaces ("Alpha2_Beta1" = "alpha2beta1", "LRP-0" = "lrp0"). */
@@ -88,3 +94,18 @@ export function ruleUsage(r: RuleInfo): string {
   const d = r.param.default;
   return `${r.name}[=${d !== 0 && Math.abs(d) < 1e-3 ? d.toExponential() : d}]`;
 }
+
+/**
+ * zennit's named composites for LRP, by zennit's registered names: a rule per
+ * layer type ("conv" covers convolutions and transposed convolutions, "dense"
+ * fully connected layers), `first` for the first dense/conv layer. Layers
+ * without a rule (pooling, joins, affine) pass relevance as they always do.
+ * They use the bias (zennit's composites do not zero it).
+ */
+export const RULE_PRESETS: Readonly<Record<string, { conv: string; dense: string; first?: string; description: string }>> = {
+  epsilon_plus: { conv: 'z+', dense: 'epsilon=1e-6', description: 'zennit EpsilonPlus: z+ on convolutions, ε = 1e-6 on dense layers' },
+  epsilon_gamma_box: { conv: 'gamma=0.25', dense: 'epsilon=1e-6', first: 'zB', description: 'zennit EpsilonGammaBox: zB on the first layer, γ = 0.25 on convolutions, ε = 1e-6 on dense layers' },
+  epsilon_alpha2_beta1: { conv: 'alpha2beta1', dense: 'epsilon=1e-6', description: 'zennit EpsilonAlpha2Beta1: α2β1 on convolutions, ε = 1e-6 on dense layers' },
+};
+
+export const RULE_PRESET_NAMES = Object.keys(RULE_PRESETS);

@@ -4,6 +4,8 @@
 // map from fixture modules to IR relevance/activation indices, and a slow,
 // obviously-correct dense reference for conv and pooling layers.
 
+import assert from 'node:assert/strict';
+import { firstLayerRules, LRP_BASELINES, lrpRulesFor, type LrpRule } from '../../extension/engine/baselines';
 import type { Conv2dLayer, DenseLayer, Layer, Network, Pool2dLayer, Shape3 } from '../../extension/engine/network';
 import { CONV_FIXTURES_DIR, fixtureFile, fixtureNames, loadFixture, type Fixture } from './fixtures';
 
@@ -160,3 +162,16 @@ export function slowConvDense(layer: Conv2dLayer): Float64Array {
             }
   return M;
 }
+
+/** The rule list of a fixture key (CONV.md §5). */
+export function rulesForKey(net: Network, fx: Fixture, key: string): LrpRule[] {
+  if (key === 'zbox_zplus_zero_bias') {
+    const { low, high } = fx.input.zbox_bounds;
+    return firstLayerRules(net, { name: 'zB', zeroBias: true, low, high });
+  }
+  if (key === 'wsquare_zplus_zero_bias') return firstLayerRules(net, { name: 'w2', zeroBias: true });
+  const r = LRP_BASELINES[key];
+  assert.ok(r, `no rule for key ${key}`);
+  return lrpRulesFor(net, r);
+}
+

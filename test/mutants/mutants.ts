@@ -26,6 +26,7 @@ export interface Mutant {
 
 const ROOT_CHECKS = ['test/unit/root-checks.test.ts'];
 const TREE_WEBVIEW = ['test/webview/tree-checks.test.ts'];
+const RESIDUAL = ['test/unit/residual-fixtures.test.ts'];
 
 /** A function forced to return `value` whatever its arguments: the original is renamed away (kept, unused). */
 function forced(file: string, name: string, value: boolean, description: string, tests: string[]): Mutant {
@@ -170,7 +171,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'explainBatch.trainFree.inDomain.true',
     file: 'extension/engine/explainBatch.ts',
-    find: 'inDomain(rule, pts[b], l > 1 || opts.inputNonNegative[s])',
+    find: 'inDomain(rule, pts[b], nonNegativeInputOf(net, l, opts.inputNonNegative[s]))',
     replace: 'true',
     description: 'train-free roots always in the domain',
     tests: ROOT_CHECKS,
@@ -240,5 +241,30 @@ export const MUTANTS: Mutant[] = [
     replace: 'return false;',
     description: 'the ledger never highlights a layer that does not conserve f(x)',
     tests: TREE_WEBVIEW,
+  },
+  // ── graph networks: the join rules and the graph walk (backward.ts) ────────
+  {
+    id: 'backward.add.gradient',
+    file: 'extension/engine/backward.ts',
+    find: 'return s.inputs.map((a) => ops.mul(a, c));',
+    replace: 'return s.inputs.map(() => s.R);',
+    description: 'a residual add copies its relevance to both inputs (the gradient) instead of zennit’s Norm rule',
+    tests: RESIDUAL,
+  },
+  {
+    id: 'backward.consumers.last',
+    file: 'extension/engine/backward.ts',
+    find: 'rel[j] = prev ? ops.add(prev, outs[i]) : outs[i];',
+    replace: 'rel[j] = outs[i];',
+    description: 'a tensor read by several layers keeps only one reader’s relevance instead of their sum',
+    tests: RESIDUAL,
+  },
+  {
+    id: 'rules.zplus.splitSigns.ignored',
+    file: 'extension/engine/rules.ts',
+    find: "return signed[l - 1] && r.name === 'z+' ? { ...r, splitSigns: true } : r;",
+    replace: 'return r;',
+    description: 'z+ on a signed hidden input (an add without a ReLU) searches along a ⊙ 1[w ≥ 0]',
+    tests: RESIDUAL,
   },
 ];

@@ -8,27 +8,15 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { firstLayerRules, gradientBatch, LRP_BASELINES, lrpBatch, lrpRulesFor, type LrpRule } from '../../extension/engine/baselines';
+import { gradientBatch, lrpBatch } from '../../extension/engine/baselines';
 import { forward } from '../../extension/engine/forward';
 import type { Network } from '../../extension/engine/network';
 import { TypedOps } from '../../extension/engine/ops/typed';
 import { forwardBatch, NetMats } from '../../extension/engine/forward';
-import { convFixtureNames, convNetFromFixture, flat, loadConvFixture } from '../helpers/conv';
+import { convFixtureNames, convNetFromFixture, flat, loadConvFixture, rulesForKey } from '../helpers/conv';
 import { maxAbs, type Fixture } from '../helpers/fixtures';
 
 const ops = new TypedOps('float64');
-
-/** The rule list of a fixture key (CONV.md §5). */
-export function rulesForKey(net: Network, fx: Fixture, key: string): LrpRule[] {
-  if (key === 'zbox_zplus_zero_bias') {
-    const { low, high } = fx.input.zbox_bounds;
-    return firstLayerRules(net, { name: 'zB', zeroBias: true, low, high });
-  }
-  if (key === 'wsquare_zplus_zero_bias') return firstLayerRules(net, { name: 'w2', zeroBias: true });
-  const r = LRP_BASELINES[key];
-  assert.ok(r, `no rule for key ${key}`);
-  return lrpRulesFor(net, r);
-}
 
 /** max|got − want| ≤ tol·max|want| over the array (CONV.md §9: per-array tolerance); returns the measured ratio. */
 function assertArray(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): number {

@@ -6,7 +6,7 @@
 // methods a rule applies to all come from the vocabulary (protocol/rules.ts).
 
 import { DtdError } from '../errors';
-import { findRule, rulesFor, ruleUsage, type KnownRule, type Method, type RuleSpec } from '../../protocol';
+import { findRule, RULE_PRESET_NAMES, RULE_PRESETS, rulesFor, ruleUsage, type KnownRule, type Method, type RuleSpec } from '../../protocol';
 import { quoteName } from '../../protocol';
 
 /** What the parser needs of a layer: its name and, when known, its type (pooling layers take no rule). */
@@ -15,9 +15,18 @@ export interface RuleLayer {
   kind?: string;
 }
 
-const POOLS = new Set(['maxpool2d', 'avgpool2d']);
+/** Layer kinds that take no rule: pooling (winner takes all / proportional), joins (Norm / slices) and affine layers (gradient). */
+const NO_RULE = new Set(['maxpool2d', 'avgpool2d', 'add', 'concat', 'affine']);
 /** Layer types a per-layer key may name, and the layer kinds each covers. */
-const TYPE_KEYS: Record<string, string> = { dense: 'dense', conv: 'conv2d', conv2d: 'conv2d' };
+const TYPE_KEYS: Record<string, readonly string[]> = { dense: ['dense'], conv: ['conv2d', 'convtranspose2d'], conv2d: ['conv2d'], convtranspose: ['convtranspose2d'] };
+
+/** A named composite (protocol RULE_PRESETS) as per-layer rule text for these layers. */
+function presetText(name: string, layers: readonly RuleLayer[]): string | null {
+  const p = RULE_PRESETS[name.trim().toLowerCase()];
+  if (!p) return null;
+  const first = layers.findIndex((l) => l.kind === 'dense' || l.kind === 'conv2d' || l.kind === 'convtranspose2d');
+  return `${p.first && first >= 0 ? `${first + 1}=${p.first};` : ''}conv=${p.conv};dense=${p.dense};*=z+`;
+}
 
 function ruleWord(method: Method): string {
   return method === 'lrp' ? 'LRP rule' : 'rule';
@@ -32,7 +41,7 @@ export function rulesHelp(method: Method): string {
 
 function unknownRule(token: string, method: Method): DtdError {
   const head = `Unknown ${ruleWord(method)} '${token}'.`;
-  return new DtdError('bad-usage', `${head} Rules for method ${method}: ${rulesHelp(method)}. Per layer: "layer1=zB=0,1;*=z+".`);
+  return new DtdError('bad-usage', `${head} Rules for method ${method}: ${rulesHelp(method)}. Per layer: "layer1=zB=0,1;*=z+".${method === 'lrp' ? ` Named composites: ${RULE_PRESET_NAMES.join(', ')}.` : ''}`);
 }
 
 function notForMethod(r: KnownRule, method: Method): DtdError {
@@ -136,7 +145,7 @@ export function parseRuleMap(rule: string | RuleSpec | readonly RuleSpec[] | und
     const spec = checkRuleSpec(rule as RuleSpec, method);
     return layers.map(() => spec);
   }
-  const text = rule.trim();
+  const text = presetText(rule, layers) ?? rule.trim();
   if (!isLayerMap(text, layers)) {
     const spec = parseRule(text, method);
     return layers.map(() => spec);
@@ -158,7 +167,7 @@ export function parseRuleMap(rule: string | RuleSpec | readonly RuleSpec[] | und
     const m = /^layer(\d+)$/i.exec(key) ?? /^(\d+)$/.exec(key);
     if (idx < 0 && m) idx = Number(m[1]) - 1;
     if (idx < 0 && key.toLowerCase() in TYPE_KEYS) {
-      byType.set(TYPE_KEYS[key.toLowerCase()], spec);
+      for (const kind of TYPE_KEYS[key.toLowerCase()]) byType.set(kind, spec);
       continue;
     }
     if (idx < 0 || idx >= n) {
@@ -170,7 +179,7 @@ export function parseRuleMap(rule: string | RuleSpec | readonly RuleSpec[] | und
     const kind = layers[i].kind;
     const r = s ?? (kind !== undefined ? byType.get(kind) : undefined) ?? fallback;
     if (r) return r;
-    if (kind !== undefined && POOLS.has(kind)) return { name: 'z+' }; // pooling layers take no rule
+    if (kind !== undefined && NO_RULE.has(kind)) return { name: 'z+' }; // pooling, join and affine layers take no rule
     throw new DtdError('bad-usage', `No ${word} for ${quoteName(layers[i].name)}: add '*=z+' (or another rule) for the remaining layers.`);
   });
 }

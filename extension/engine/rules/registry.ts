@@ -128,12 +128,23 @@ const KERNELS = {
     dtd: {
       root: {
         kind: 'line',
-        direction: (_r, w, a, out) => {
-          for (let i = 0; i < a.length; i++) out[i] = w[i] >= 0 ? a[i] : 0;
+        direction: (r, w, a, out) => {
+          if (r.splitSigns) for (let i = 0; i < a.length; i++) out[i] = (w[i] >= 0) === (a[i] >= 0) ? a[i] : 0;
+          else for (let i = 0; i < a.length; i++) out[i] = w[i] >= 0 ? a[i] : 0;
         },
         derivative: (_r, wi) => (wi >= 0 ? 1 : 0),
       },
-      trainFree: (s) => trainFreeAlongA(s, s.mats.Wpos(s.l)),
+      trainFree: (s) => {
+        if (!s.rule.splitSigns) return trainFreeAlongA(s, s.mats.Wpos(s.l));
+        // A signed hidden input: v = a⁺ where w ≥ 0, a⁻ where w < 0 (zennit's ZPlus without bias).
+        const { mats, l, A, R } = s;
+        const { ops } = mats;
+        const Wp = mats.Wpos(l), Wn = mats.Wneg(l);
+        const Ap = ops.positivePart(A), An = ops.negativePart(A);
+        const D = ops.add(mats.fwd(l, Ap, Wp), mats.fwd(l, An, Wn));
+        const C = ops.divOrZero(R, D, NO_ROOT_EPS);
+        return { relevance: ops.add(ops.mul(Ap, mats.bwd(l, C, Wp)), ops.mul(An, mats.bwd(l, C, Wn))), denominator: D };
+      },
     },
     lrp: {
       propagate: (s) => {
