@@ -19,6 +19,8 @@ export interface FlowRest {
 /** The normalised form the webview draws from. */
 export interface NormalFlows {
   layer: number;
+  /** The tensor (column) the flows come from when it is not layer − 1 (graph networks). */
+  from?: number;
   k: number;
   top: Flow[];
   rest: FlowRest[];
@@ -77,7 +79,8 @@ export function flowsOf(result: ExplainResult): NormalFlows[] {
           }
         });
       }
-      out.push({ layer: f.layer, k: typeof f.k === 'number' ? f.k : top.length, top, rest });
+      const from = Number.isInteger(f.from) && (f.from as number) >= 0 && (f.from as number) < f.layer ? { from: f.from as number } : {};
+      out.push({ layer: f.layer, ...from, k: typeof f.k === 'number' ? f.k : top.length, top, rest });
     }
     return out;
   }

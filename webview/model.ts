@@ -183,7 +183,8 @@ function nodeOf(layer: ViewLayer | undefined, unit: number): ViewNode | undefine
 }
 
 function aggregateLayerFlows(f: NormalFlows, layers: ViewLayer[], topK: number, edges: ViewEdge[], rests: ViewRest[], maxFlow: Map<number, number>): void {
-  const lower = layers[f.layer - 1];
+  // Graph networks: a layer may read a tensor other than the previous layer's output (a skip or downsample branch).
+  const lower = layers[f.from ?? f.layer - 1];
   const upper = layers[f.layer];
   if (!lower || !upper) return;
   // per upper node: Map<lower node, summed value>

@@ -444,8 +444,8 @@ export async function audit(model: Network, opts: AuditOptions): Promise<AuditRe
       try {
         rows.push(method === 'train-free' ? auditTrainFree(net, X, row, rules, label, warnings) : auditFullBackward(net, X, row, rules, label, finder, seed, opts));
       } catch (e) {
-        // A method too costly for this network does not stop the others: its row says why it was skipped.
-        if (!(e instanceof DtdError) || e.code !== 'too-costly') throw e;
+        // A method too costly for this network (or one that needs a chain, on a graph) does not stop the others: its row says why it was skipped.
+        if (!(e instanceof DtdError) || (e.code !== 'too-costly' && e.code !== 'unsupported')) throw e;
         rows.push({ ...auditRow(label, method, method === 'train-free' ? 'linear' : finder, X.length, 0, 0, { withOutside: 0, outside: 0, unmoved: 0, negative: 0, consErr: 0 }, []), failedInputs: 0, skipped: e.message });
       }
       timings[`${method}:${label}`] = performance.now() - t;
