@@ -16,7 +16,7 @@ import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing }
 import { AUDIT_USAGE, runAudit } from './cliAudit';
 import { readConfined, readRegularFile } from './files';
 import { parseSidecar } from './sidecar';
-import { BACKENDS, DEFAULT_BACKEND, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULES, rulesFor, ruleUsage } from '../protocol';
+import { BACKENDS, DEFAULT_BACKEND, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULE_PRESET_NAMES, RULES, rulesFor, ruleUsage } from '../protocol';
 
 const VERSION = PACKAGE_VERSION;
 
@@ -33,6 +33,7 @@ const RULE_HELP = (() => {
     ...METHODS.map((m) => `${m}: ${rulesFor(m).map(ruleUsage).join(' | ')}`),
     'zB per channel: "zB=[l1 l2 l3],[h1 h2 h3]"; per layer: "layer1=zB=0,1;*=z+"',
     '(a layer by name or 1-based index, a type dense/conv, or * for the rest)',
+    `lrp, zennit's named composites: ${RULE_PRESET_NAMES.join(' | ')}`,
     `other spellings: ${aliases.join(', ')}`,
   ]
     .map((line, i) => (i === 0 ? `  --rule R                ${line}` : pad + line))
