@@ -19,7 +19,8 @@ import { type Baselines, checkDefinitions, DEFAULT_INTERPOLATION, DEFAULT_MAX_CO
 import { computeFlows } from './flows';
 import { ENGINE_VERSION } from './version';
 import { aboutCount, computeBaselines, describeNonFinite, fullBackwardLog10Cost, dropNonFiniteBaselines, firstNonFinite, firstNonFiniteForward, FLOAT64_HINT, lastLayerRelevance, layerDiagnostics, layerLabel, poolRuleText, summarizeModel, topDown } from './assemble';
-import { checkMaxPoolWinners, fullBackwardNetwork } from './fullBackwardNet';
+import { checkMaxPoolWinners, fullBackwardNetwork, graphChainBlocks } from './fullBackwardNet';
+import { graphResults } from './graphChain';
 
 function checkInput(net: Network, input: ArrayLike<number>): Float64Array {
   const file = net.source.file;
@@ -181,6 +182,15 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       warnings.push(...out.warnings);
       diagExtra.cacheHits = out.cacheHits;
       diagExtra.cacheMisses = out.cacheMisses;
+    }
+    const blocks = fbNet ? graphChainBlocks(fbNet) : undefined;
+    if (blocks) {
+      // A graph network decomposed as a chain that carries the live tensors (graphChain.ts): results in the graph's terms.
+      const g = graphResults(net, blocks, relevance, roots, contributions);
+      relevance = g.relevance;
+      roots = g.roots;
+      contributions = g.contributions;
+      warnings.push('This network is a graph: full-backward decomposes it as a chain whose layers also carry the tensors that later layers read (skip connections), so each layer input is the whole cut of the graph there. Relevance and roots are shown on the graph; the root tree lists carried units too, past each layer\'s own units.');
     }
     if (method === 'full-backward' && net.layers.some((l) => l.kind === 'maxpool2d')) {
       const flagged = checkMaxPoolWinners(net, x, roots, tree);

@@ -5,8 +5,9 @@
 
 import { DtdError } from './errors';
 import { forward as forward64 } from './forward';
-import { chainOnlyProblems, hasSpatialLayers, materializeDense, requireDense, type DenseNetwork, type Network } from './network';
+import { chainOnlyProblems, hasSpatialLayers, isChain, layerInputs, materializeDense, requireDense, type DenseNetwork, type Network } from './network';
 import { maxPoolAsSelection, maxPoolWinnerChange } from './pooling';
+import { graphAsChain, joinAsDense, type ChainBlock } from './graphChain';
 import { escapeName, type RootInfo, type TreeEntry } from '../protocol';
 
 /** Largest dense-equivalent weight count full-backward materializes for conv/avg-pool layers. */
@@ -23,11 +24,12 @@ export function fullBackwardNetwork(net: Network, maxCost: number, x: ArrayLike<
   if (problems.length) {
     throw new DtdError(
       'unsupported',
-      `${escapeName(net.source.file.split(/[\\/]/).pop() ?? net.source.file)}: full-backward and its root finders follow a chain of ReLU layers, and ${problems.join('; ')}. Use --method train-free or --method lrp, which work on graphs.`,
+      `${escapeName(net.source.file.split(/[\\/]/).pop() ?? net.source.file)}: full-backward and its root finders follow ReLU units, and ${problems.join('; ')}. Use --method train-free or --method lrp.`,
       net.source.file,
     );
   }
-  if (!hasSpatialLayers(net)) return requireDense(net);
+  const graph = !isChain(net);
+  if (!graph && !hasSpatialLayers(net) && net.layers.every((l) => l.kind === 'dense')) return requireDense(net);
   const weights = net.layers.reduce((acc, l) => acc + l.inFeatures * l.outFeatures, 0);
   if (weights > Math.max(MAX_FULL_BACKWARD_WEIGHTS, maxCost)) {
     throw new DtdError(
@@ -37,7 +39,21 @@ export function fullBackwardNetwork(net: Network, maxCost: number, x: ArrayLike<
     );
   }
   const act = forward64(net, x).act;
-  return { ...net, layers: net.layers.map((l, i) => (l.kind === 'maxpool2d' ? maxPoolAsSelection(l, act[i]) : materializeDense(l))) };
+  const dense = (l: number) => {
+    const layer = net.layers[l - 1];
+    return layer.kind === 'maxpool2d' ? maxPoolAsSelection(layer, act[layerInputs(net, l)[0]]) : materializeDense(layer);
+  };
+  if (!graph) return { ...net, layers: net.layers.map((_, i) => dense(i + 1)) };
+  const { chain, blocks } = graphAsChain(net, (l) => joinAsDense(net, l, dense), Array.prototype.every.call(x, (v: number) => v >= 0));
+  chainBlocks.set(chain, blocks);
+  return chain;
+}
+
+const chainBlocks = new WeakMap<DenseNetwork, ChainBlock[][]>();
+
+/** For a graph network's full-backward chain (graphChain.ts): the blocks of every chain tensor; undefined for a chain network. */
+export function graphChainBlocks(fbNet: DenseNetwork): ChainBlock[][] | undefined {
+  return chainBlocks.get(fbNet);
 }
 
 /** Full-backward on a network with max pools: roots whose real max-pool winners differ from their call input's are outside the region. */

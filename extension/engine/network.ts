@@ -196,14 +196,12 @@ export interface DenseNetwork extends Network {
   layers: DenseLayer[];
 }
 
-/** Joins and activations the recursive full-backward and the sampled root finders cannot follow (they work on ReLU chains); empty when they can. */
+/** What the recursive full-backward and the sampled root finders cannot follow (they work on ReLU units; graphs become chains, graphChain.ts); empty when they can. */
 export function chainOnlyProblems(net: Network): string[] {
   const out: string[] = [];
-  const joins = net.layers.filter((l) => l.kind === 'add' || l.kind === 'concat').length;
-  if (joins || !isChain(net)) out.push(`it is a graph, not a chain (${joins} join${joins === 1 ? '' : 's'}: residual adds or concatenations)`);
   const acts = [...new Set(net.layers.filter((l) => l.activation !== 'relu' && l.activation !== 'linear').map((l) => l.activation))];
   if (acts.length) out.push(`it uses ${acts.join(', ')} activations`);
-  if (net.layers.some((l) => l.kind === 'affine')) out.push('it has a BatchNormalization that folds into no layer');
+  if (!isChain(net) && net.layers.some((l) => l.kind === 'maxpool2d')) out.push('it is a graph with max pooling (its winners are re-checked on chains only)');
   return out;
 }
 
