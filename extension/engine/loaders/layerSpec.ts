@@ -10,7 +10,7 @@
 //        "stride": 1 | [sh, sw], "padding": 0 | [ph, pw] | [top, left, bottom, right] | "valid" | "same",
 //        "dilation": 1 | [dh, dw]},
 //       {"type": "batchnorm", "module": "1", "eps": 1e-5},  // "<module>.weight/.bias/.running_mean/.running_var"; folded into the conv/linear before it
-//       {"type": "relu"},                 // or another activation (one home of the names: SPEC_ACTIVATIONS below):
+//       {"type": "relu"},                 // or another activation:
 //       {"type": "leakyrelu", "negative_slope": 0.01}, {"type": "prelu", "module": "2"} ("<module>.weight": [C] or [1]),
 //       {"type": "relu6"}, {"type": "hardtanh", "min_val": -1, "max_val": 1}, {"type": "sigmoid"}, {"type": "tanh"},
 //       {"type": "elu", "alpha": 1},
@@ -56,9 +56,6 @@ export const SUPPORTED_SPEC_LAYERS = [
   'conv2d', 'batchnorm', 'relu', 'leakyrelu', 'prelu', 'relu6', 'hardtanh', 'sigmoid', 'tanh', 'elu',
   'maxpool2d', 'avgpool2d', 'globalavgpool2d', 'flatten', 'linear', 'dropout', 'identity', 'softmax (last)', 'logsoftmax (last)',
 ] as const;
-
-/** The activation layer types of a layer list (and of the sidecar's "activation" shorthand). */
-export const SPEC_ACTIVATIONS = ['relu', 'leakyrelu', 'prelu', 'relu6', 'hardtanh', 'sigmoid', 'tanh', 'elu'] as const;
 
 /** Graph joins: a layer list is a chain, so these are refused with a reason. */
 const GRAPH_TYPES = new Set(['add', 'concat', 'cat']);
