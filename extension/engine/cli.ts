@@ -179,6 +179,11 @@ function progressBar(enabled: boolean): { onProgress: (p: Progress) => void; don
 
 const fmt = (v: number | null | undefined, d = 6) => (v === null || v === undefined || Number.isNaN(v) ? '—' : Math.abs(v) !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(3) : v.toFixed(d));
 
+/** What the loader assumed or changed (network notes: activations assumed, softmax removed, BatchNorm folded, ...), one line each. */
+export function noteLines(notes: readonly string[]): string[] {
+  return notes.map((n) => `Note: ${plainText(n)}`);
+}
+
 export function summary(r: ExplainResult): string {
   const lines: string[] = [];
   lines.push(`${escapeName(r.model.name)} (${r.model.format}): ${[r.model.inputSize, ...r.model.layers.map((l) => l.outFeatures)].join('-')}`);
@@ -188,6 +193,7 @@ export function summary(r: ExplainResult): string {
   lines.push(`Compute: ${r.backend}, ${r.precision}${r.seed ? `, seed ${r.seed}` : ''}; ${fmt(r.timings.total ?? 0, 1)} ms`);
   lines.push(`Status: ${r.status}${r.status === 'failed' ? ` (${r.statusCode}) — ${plainText(r.message)}` : r.message ? ` — ${plainText(r.message)}` : ''}`);
   for (const w of r.warnings) lines.push(`Warning: ${plainText(w)}`);
+  lines.push(...noteLines(r.model.notes));
   lines.push('');
   lines.push(`  ${'relevance at'.padEnd(14)} ${'sum'.padStart(12)} ${'sum − f(x)'.padStart(12)} ${'negative'.padStart(12)}   roots in region / total`);
   for (const d of r.diagnostics.layers) {
@@ -362,7 +368,14 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(AUDIT_USAGE + '\n');
         return 0;
       }
-      return await runAudit(rest, (f) => loadWithSidecar(f).net, progressBar(!rest.includes('--quiet')));
+      const quiet = rest.includes('--quiet');
+      const load = (f: string) => {
+        const { net } = loadWithSidecar(f);
+        // The audit's table has no place for them: the loader's notes go to stderr before it.
+        if (!quiet && net.notes.length) process.stderr.write(noteLines(net.notes).join('\n') + '\n');
+        return net;
+      };
+      return await runAudit(rest, load, progressBar(!quiet));
     }
     if (cmd === 'explain') {
       if (rest.includes('-h') || rest.includes('--help')) {

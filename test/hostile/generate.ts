@@ -19,7 +19,7 @@ import { onnx } from 'onnx-proto';
 import { unzipSync } from 'fflate';
 import jpeg from 'jpeg-js';
 import { FIXTURES_DIR, CONV_FIXTURES_DIR, REPO } from '../helpers/fixtures';
-import { PickleWriter, hostilePickle, stateDictPickle, writePt, type PtTensor } from '../models/make-pytorch';
+import { PickleWriter, hostilePickle, stateDictPickle, writeLegacyPt, writePt, type PtTensor } from '../models/make-pytorch';
 import {
   Pb, Rng, concat, crc32, f32, f64, ihdr, nested, nestedPb, npy, png, pngChunk, PNG_MAGIC, safetensors, utf8, zerosEntry, zerosZlib, zip, type ZipEntry,
 } from './bytes';
@@ -39,6 +39,7 @@ export const FAMILIES = {
   messages: '10: messages (jsfive (undefined), [object Object], jpeg-js internals, Infinity evaluations, 10 000-key headers, random-input naming the file)',
   ipc: '11: engine IPC (BigInt and cyclic payloads, malformed requests, hostile names through the engine child)',
   code: 'nothing in a file is executed (pickle GLOBALs, INST/OBJ/NEWOBJ/PERSID, TorchScript, Lambda layers, .npy object arrays)',
+  'legacy-pickle': 'legacy (pre-1.6) torch.save pickle streams: truncated, huge and lying storage counts, unknown keys, hostile object pickles, byte mutations of real torch files',
   control: 'valid files: must explain (exit 0) — the harness itself works',
   mutation: 'random byte mutations of valid fixture files',
 } as const;
@@ -997,6 +998,43 @@ export async function generateCorpus(root: string, opts: GenerateOptions = {}): 
   });
   await add('code', 'keras', 'custom-module', '.keras layer from a custom module', async () => ({ 'm.keras': kerasArchive(keras3Config(SMALL.layers, [null, 4], [{ module: 'os', class_name: 'system', config: { name: 'x' }, registered_name: 'os>system' }]), await kerasWeightsH5(SMALL, rng)) }));
   await add('code', 'json', 'json-proto-pollution', 'JSON model with __proto__ and constructor keys', () => ({ 'm.json': utf8('{"__proto__":{"polluted":1,"layers":[]},"constructor":{"prototype":{"x":1}},"input_size":3,"layers":[{"__proto__":{"activation":"relu"},"in_features":3,"out_features":1,"weight":[[1,1,1]]}]}') }));
+
+  // ===== legacy-pickle: pre-1.6 torch.save streams =====
+  {
+    const REAL = path.join(REPO, 'test', 'fixtures', 'real', 'torch');
+    const legacyMlp = read(path.join(REAL, 'mlp_legacy.pt'));
+    const legacyCnn = read(path.join(REAL, 'cnn_legacy.pt'));
+    const cnnSidecar = read(path.join(REAL, 'cnn_legacy.dtd.json'));
+    const tags = { tags: ['pickle'] };
+    const dict: Record<string, PtTensor> = { '0.weight': { shape: [2, 3], values: [1, 2, 3, 4, 5, 6] }, '0.bias': { shape: [2], values: [0.5, -0.5] } };
+    await add('control', 'pytorch', 'legacy-mlp', 'valid legacy torch.save file (torch 1.13)', () => ({ 'm.pt': legacyMlp }), tags);
+    await add('control', 'pytorch', 'legacy-cnn-sidecar', 'valid legacy conv torch.save file + sidecar (torch 1.13)', () => ({ 'm.pt': legacyCnn, 'm.dtd.json': cnnSidecar }), tags);
+    for (const cut of [1, 3, 12, 40, 200, 700, legacyMlp.length - 200, legacyMlp.length - 9, legacyMlp.length - 1]) {
+      await add('legacy-pickle', 'pytorch', `truncated-${cut}`, `legacy .pt cut at byte ${cut}`, () => ({ 'm.pt': legacyMlp.slice(0, cut) }), tags);
+    }
+    const counts: [string, (i: number, n: number) => bigint][] = [
+      ['count-2e62', () => 2n ** 62n], ['count-u64-max', () => 2n ** 64n - 1n], ['count-2e31', () => 2n ** 31n], ['count-short', (i, n) => BigInt(n - 1)], ['count-long', (i, n) => BigInt(n + 1)],
+    ];
+    for (const [id, count] of counts) await add('legacy-pickle', 'pytorch', id, `legacy .pt with storage counts ${id}`, () => ({ 'm.pt': writeLegacyPt(dict, { count }) }), tags);
+    // A tensor declaring a 2^31 − 1 value storage, with a count to match, in a 300-byte file.
+    const huge = new PickleWriter().proto().global('collections', 'OrderedDict').emptyTuple().reduce().mark();
+    huge.str('0.weight').global('torch._utils', '_rebuild_tensor_v2').mark();
+    huge.mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').int(2 ** 31 - 1).op(0x4e).tuple().binpersid();
+    huge.int(0).intTuple([46340, 46340]).intTuple([46340, 1]).falsy().global('collections', 'OrderedDict').emptyTuple().reduce().tuple().reduce().setitems().stop();
+    await add('legacy-pickle', 'pytorch', 'numel-2e31', 'legacy .pt declaring a 2^31 − 1 value storage', () => ({ 'm.pt': writeLegacyPt(dict, { object: huge.bytes(), keys: ['0'], count: () => BigInt(2 ** 31 - 1) }) }), tags);
+    await add('legacy-pickle', 'pytorch', 'keys-unknown', 'legacy .pt listing a storage no tensor uses', () => ({ 'm.pt': writeLegacyPt(dict, { keys: ['0', '1', 'x'] }) }), tags);
+    await add('legacy-pickle', 'pytorch', 'keys-missing', 'legacy .pt listing too few storages', () => ({ 'm.pt': writeLegacyPt(dict, { keys: ['0'] }) }), tags);
+    await add('legacy-pickle', 'pytorch', 'keys-100k', 'legacy .pt listing 100 000 keys', () => ({ 'm.pt': writeLegacyPt(dict, { keys: Array.from({ length: 100_000 }, (_, i) => String(i)) }) }), tags);
+    await add('legacy-pickle', 'pytorch', 'magic-wrong', 'a pickle stream with another magic number', () => ({ 'm.pt': writeLegacyPt(dict, { magic: [1, 2, 3] }) }), tags);
+    await add('legacy-pickle', 'pytorch', 'protocol-1000', 'legacy .pt of protocol version 1000', () => ({ 'm.pt': writeLegacyPt(dict, { protocol: 1000 }) }), tags);
+    await add('legacy-pickle', 'pytorch', 'object-os-system', 'legacy .pt whose object pickle calls os.system', () => ({ 'm.pt': writeLegacyPt(dict, { object: hostilePickle() }) }), tags);
+    await add('legacy-pickle', 'pytorch', 'plain-pickle', 'a plain pickle of a state dict (no torch.save header)', () => ({ 'm.pt': stateDictPickle(dict) }), tags);
+    await add('legacy-pickle', 'pytorch', 'none-bomb', 'legacy magic then 2×10⁷ NONE opcodes', () => ({ 'm.pt': concat(legacyMlp.slice(0, 15), new Uint8Array(20_000_000).fill(0x4e), Uint8Array.from([0x2e])) }), tags);
+    for (let k = 0; k < 16; k++) {
+      const base = k % 2 ? legacyCnn : legacyMlp;
+      await add('legacy-pickle', 'pytorch', `mutated-${k}`, `legacy .pt bytes mutated (seed ${seed}, #${k})`, () => ({ 'm.pt': mutate(base, rng, false), ...(k % 2 ? { 'm.dtd.json': cnnSidecar } : {}) }), tags);
+    }
+  }
 
   // ===== mutation: the bulk =====
   interface Base { format: Format; name: string; files: Record<string, Uint8Array>; model: string; text: boolean; input?: string; count: number }

@@ -68,7 +68,7 @@ export interface PtTensor {
 }
 
 /** The pickle torch.save writes for an OrderedDict state dict. */
-export function stateDictPickle(dict: Record<string, PtTensor>, opts: { wrapKey?: string } = {}): Uint8Array {
+export function stateDictPickle(dict: Record<string, PtTensor>, opts: { wrapKey?: string; legacy?: boolean } = {}): Uint8Array {
   const w = new PickleWriter().proto();
   if (opts.wrapKey) w.emptyDict().put().str(opts.wrapKey);
   w.global('collections', 'OrderedDict').put().emptyTuple().reduce().put().mark();
@@ -76,7 +76,9 @@ export function stateDictPickle(dict: Record<string, PtTensor>, opts: { wrapKey?
     const numel = t.shape.reduce((a, b) => a * b, 1);
     const stride = t.shape.map((_, d) => t.shape.slice(d + 1).reduce((a, b) => a * b, 1));
     w.str(key).global('torch._utils', '_rebuild_tensor_v2').put().mark();
-    w.mark().str('storage').global('torch', t.storage ?? 'FloatStorage').put().str(String(i)).str('cpu').int(numel).tuple().binpersid();
+    w.mark().str('storage').global('torch', t.storage ?? 'FloatStorage').put().str(String(i)).str('cpu').int(numel);
+    if (opts.legacy) w.op(0x4e); // the legacy format's view_metadata: None
+    w.tuple().binpersid();
     w.int(0).intTuple(t.shape).intTuple(stride).falsy();
     w.global('collections', 'OrderedDict').emptyTuple().reduce();
     w.tuple().reduce().put();
@@ -106,6 +108,47 @@ export function writePt(dict: Record<string, PtTensor>, opts: { pickle?: Uint8Ar
   });
   files[`${a}/version`] = new TextEncoder().encode('3\n');
   return zipSync(files, { level: 0, mtime: new Date(1980, 0, 1) }); // fixed time: reproducible bytes
+}
+
+/** torch.save's legacy magic number 0x1950a86a20f9469cfc6c, little-endian (LONG1's payload). */
+const LEGACY_MAGIC = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+/**
+ * A legacy (pre-1.6 format) torch.save file as torch 1.13 writes it with
+ * `_use_new_zipfile_serialization=False`: pickles of the magic number, the protocol version
+ * 1001, sys_info, the state dict (persistent ids with a 6th item, view_metadata None) and the
+ * storage keys; then each storage as an 8-byte little-endian element count and its values.
+ * The options write what a hostile file would: another object pickle, key list or counts.
+ */
+export function writeLegacyPt(
+  dict: Record<string, PtTensor>,
+  opts: { object?: Uint8Array; keys?: string[]; count?: (i: number, numel: number) => bigint; magic?: number[]; protocol?: number } = {},
+): Uint8Array {
+  const parts: Uint8Array[] = [];
+  parts.push(new PickleWriter().proto().op(0x8a, (opts.magic ?? LEGACY_MAGIC).length, ...(opts.magic ?? LEGACY_MAGIC)).stop().bytes());
+  parts.push(new PickleWriter().proto().int(opts.protocol ?? 1001).stop().bytes());
+  const sys = new PickleWriter().proto().emptyDict().mark().str('protocol_version').int(1001).str('little_endian').op(0x88);
+  sys.str('type_sizes').emptyDict().mark().str('short').int(2).str('int').int(4).str('long').int(4).setitems().setitems();
+  parts.push(sys.stop().bytes());
+  parts.push(opts.object ?? stateDictPickle(dict, { legacy: true }));
+  const keys = opts.keys ?? Object.keys(dict).map((_, i) => String(i));
+  const list = new PickleWriter().proto().op(0x5d).mark();
+  for (const k of keys) list.str(k);
+  parts.push(list.op(0x65).stop().bytes());
+  Object.values(dict).forEach((t, i) => {
+    const data = storageBytes(t);
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    const count = new Uint8Array(8);
+    new DataView(count.buffer).setBigUint64(0, opts.count ? opts.count(i, numel) : BigInt(numel), true);
+    parts.push(count, data);
+  });
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 /** A pickle that calls os.system('echo pwned') when a real unpickler loads it. */

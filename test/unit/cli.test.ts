@@ -150,6 +150,22 @@ describe('dtd-lens explain', () => {
     assert.match(r.out, /f\(x\) = 0\.040998/);
   });
 
+  test('the summary shows every loader note: a committed safetensors MLP says ReLU was assumed (stdout, or stderr with --json -)', () => {
+    const st = path.join(REPO, 'test', 'fixtures', 'dtd', 'mlp3_seed1_notebook.safetensors');
+    assert.ok(!existsSync(st.replace(/\.safetensors$/, '.dtd.json')), 'no sidecar next to it');
+    const relu = 'Note: activations are not stored in a state dict: ReLU assumed after every hidden layer; give a sidecar with "layers" to say otherwise';
+    const r = run(['explain', st, '--input', input]);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.includes(relu), r.out);
+    assert.ok(r.out.includes('Note: the last layer is read without an activation (safetensors stores none;'), r.out);
+    const j = run(['explain', st, '--input', input, '--json', '-']);
+    assert.equal(j.code, 0, j.err);
+    assert.ok(j.err.includes(relu), j.err);
+    assert.deepEqual(JSON.parse(j.out).model.notes.length, 2);
+    // An ONNX file stores its activations: no such note.
+    assert.ok(!run(['explain', onnx, '--input', input]).out.includes('ReLU assumed'));
+  });
+
   test('--help lists the commands and exits 0', () => {
     const r = run(['--help']);
     assert.equal(r.code, 0);

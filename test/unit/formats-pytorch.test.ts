@@ -18,6 +18,7 @@ import { isDtdError } from '../../extension/engine/errors';
 import { PickleWriter, fixtureStateDict, hostilePickle, writePt } from '../models/make-pytorch';
 import { assertClose, flat, referenceOutput } from './formats-helpers';
 import { expectDtdError } from '../helpers/errors';
+import { RELU_ASSUMED_NOTE } from '../../extension/engine/loaders/safetensors';
 
 const MODELS = path.resolve(__dirname, '..', 'models', 'pytorch');
 const read = (f: string) => new Uint8Array(fs.readFileSync(f));
@@ -52,7 +53,8 @@ test('PyTorch Linear stack from key names (no sidecar), .pth too, and a checkpoi
   assert.deepEqual(Array.from(l1.bias), [0.1, -0.2, 0.3, 0].map(Math.fround));
   assert.equal(l1.activation, 'relu');
   assert.equal(l2.activation, 'linear');
-  assert.ok(net.notes.some((n) => n.startsWith('a PyTorch state dict stores no activations')));
+  assert.ok(net.notes.includes(RELU_ASSUMED_NOTE), net.notes.join('\n'));
+  assert.ok(net.notes.some((n) => n.startsWith('the last layer is read without an activation (a PyTorch state dict stores none')));
   const pth = loadModel(read(path.join(MODELS, 'mlp_3_4_2.pt')), 'model.pth');
   assert.deepEqual(pth.layers, net.layers);
   const ckpt = writePt({ 'fc1.weight': { shape: [1, 2], values: [2, 3], storage: 'DoubleStorage' }, 'fc1.bias': { shape: [1], values: [0.5], storage: 'DoubleStorage' } }, { wrapKey: 'state_dict' });
@@ -111,7 +113,7 @@ test('PyTorch: corrupt, truncated, random, legacy and TorchScript files', () => 
     }
     assert.ok(isDtdError(caught) && caught.message.startsWith('fuzz.pt: '), `trial ${trial}: ${String(caught)}`);
   }
-  expectError(() => loadModel(new Uint8Array([0x80, 0x02, 0x8a, 0x0a]), 'old.pt'), 'unsupported', 'legacy (pre-1.6, non-zip) torch.save file');
+  expectError(() => loadModel(new Uint8Array([0x80, 0x02, 0x8a, 0x0a]), 'old.pt'), 'bad-model', 'old.pt: the magic number (the pickle at byte 0): a string claims 10 bytes but only 0 remain (truncated or corrupt).');
   expectError(() => loadModel(new TextEncoder().encode('hello'), 'text.pt'), 'bad-model', 'is not a PyTorch file');
   const ts = zipSync({ 'm/data.pkl': hostilePickle(), 'm/code/__torch__/m.py': new TextEncoder().encode('def forward(self, x): ...'), 'm/constants.pkl': new Uint8Array(2) }, { level: 0 });
   expectError(() => loadModel(ts, 'scripted.pt'), 'unsupported', 'is a TorchScript archive (it contains code)');

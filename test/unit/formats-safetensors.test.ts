@@ -65,7 +65,7 @@ test('sidecar mistakes: unknown layer types all listed; missing tensor; conv wit
   s1.layers[2].type = 'gelu';
   s1.layers[8].type = 'lstm';
   assert.throws(() => loadModel(stBytes(), 'm.safetensors', { sidecar: s1 }), (e: unknown) => isDtdError(e) && e.code === 'unsupported' &&
-    e.message.startsWith('m.safetensors: sidecar layer 2 has type "gelu" and sidecar layer 8 has type "lstm", which DTD Lens does not support yet (supported: conv2d, batchnorm, relu, maxpool2d, avgpool2d, globalavgpool2d, flatten, linear'));
+    e.message.startsWith('m.safetensors: sidecar layer 2 has type "gelu" and sidecar layer 8 has type "lstm", which DTD Lens does not support yet (supported: conv2d, batchnorm, relu, leakyrelu, prelu, relu6, hardtanh, sigmoid, tanh, elu, maxpool2d, avgpool2d, globalavgpool2d, flatten, linear'));
   const s2 = sidecarOf();
   s2.layers[0].module = 'features.0';
   assert.throws(() => loadModel(stBytes(), 'm.safetensors', { sidecar: s2 }), (e: unknown) => isDtdError(e) && e.code === 'bad-model' &&

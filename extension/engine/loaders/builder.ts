@@ -430,10 +430,7 @@ export class NetworkBuilder {
   }
 
   build(format: string, outputSelection: OutputSelection | null = null, supportedText = ''): Network {
-    if (this.structural.length > 0) {
-      const list = this.structural.length === 1 ? this.structural[0] : this.structural.length > 10 ? `${this.structural.slice(0, 10).join('; ')}; and ${this.structural.length - 10} more` : `${this.structural.slice(0, -1).join('; ')}; and ${this.structural[this.structural.length - 1]}`;
-      throw unsupported(this.fileName, `${list}.${supportedText ? ` ${supportedText}` : ''}`);
-    }
+    if (this.structural.length > 0) throw refusal(this.fileName, (list) => `${list}.${supportedText ? ` ${supportedText}` : ''}`, this.structural, '; ');
     if (this.layers.length === 0) throw unsupported(this.fileName, 'the model has no convolution or dense layer, so there is nothing for DTD to explain.');
     const net: Network = {
       inputSize: typeof this.input === 'number' ? this.input : this.input[0] * this.input[1] * this.input[2],
@@ -458,8 +455,65 @@ export function expandGroups(w: Float64Array, O: number, C: number, G: number, k
   return out;
 }
 
-/** An unsupported-operator message naming each offender and what is supported. */
+/** The longest a refusal (unsupportedList, build()'s structural problems) should be, in characters. */
+export const REFUSAL_CHARS = 400;
+
+/** The name in a problem's text: its first quoted name ('conv1'), an unnamed node (#3 (unnamed)) or a list index (layer 3). */
+const NAME_IN_TEXT = /'(?:[^'\\]|\\.)*'|#\d+ \(unnamed\)|\blayer \d+\b/;
+
+/** The operator/layer kind a problem's text names ("Tanh", "Dense with activation 'tanh'", "\"gelu\""), or null. */
+function kindOf(template: string): string | null {
+  const op = /uses operator (\S+)/.exec(template) ?? /has type ("[^"]*"|\S+)/.exec(template);
+  if (op) return op[1];
+  const paren = /\(([^()]+)\)(.*)$/.exec(template);
+  return paren ? `${paren[1]}${paren[2]}` : null;
+}
+
+function joinList(parts: string[], sep: string): string {
+  if (parts.length <= 1) return parts.join('');
+  return `${parts.slice(0, -1).join(sep)}${sep === ', ' ? ' and ' : `${sep}and `}${parts[parts.length - 1]}`;
+}
+
+/**
+ * The one home of how a list of problems is shown: problems that differ only in the name
+ * they quote are one group, shown as its first problem and a count ("node 'a' uses operator
+ * Tanh and 11 more Tanh"); when that is longer than `budget` characters, the later groups
+ * shrink to their kind and count ("Tanh ×12"), and groups that still do not fit are counted.
+ * Every distinct kind that fits is named; the first group keeps its name.
+ */
+export function groupProblems(items: readonly string[], budget: number, sep = ', '): string {
+  const groups = new Map<string, { first: string; count: number; kind: string | null }>();
+  for (const it of items) {
+    const key = it.replace(NAME_IN_TEXT, '*');
+    const g = groups.get(key);
+    if (g) g.count++;
+    else groups.set(key, { first: it, count: 1, kind: kindOf(key) });
+  }
+  const gs = [...groups.values()];
+  const clip = (t: string, n: number) => (t.length > n ? `${t.slice(0, n - 1)}…` : t);
+  const full = (g: (typeof gs)[number]) => (g.count === 1 ? g.first : `${g.first} and ${g.count - 1} more ${g.kind ?? 'like it'}`);
+  const short = (g: (typeof gs)[number]) => `${g.kind ? clip(g.kind, 60) : clip(g.first, 60)}${g.count > 1 ? ` ×${g.count}` : ''}`;
+  const parts = gs.map(full);
+  // Shrink from the last group back to the second, then the first.
+  for (let i = parts.length - 1; i >= 0 && joinList(parts, sep).length > budget; i--) parts[i] = i === 0 ? clip(full(gs[0]), Math.max(60, Math.floor(budget / 2))) : short(gs[i]);
+  if (joinList(parts, sep).length <= budget) return joinList(parts, sep);
+  // Still too long (many kinds): as many as fit, then how many more.
+  let shown = parts.length;
+  const counted = () => {
+    const total = gs.slice(shown).reduce((a, g) => a + g.count, 0);
+    return total === gs.length - shown ? `${total} more` : `${total} more of ${gs.length - shown} other kinds`;
+  };
+  while (shown > 1 && joinList([...parts.slice(0, shown), counted()], sep).length > budget) shown--;
+  return joinList([...parts.slice(0, shown), counted()], sep);
+}
+
+/** An 'unsupported' error whose grouped problem list (groupProblems) makes the whole message at most REFUSAL_CHARS long when it can. */
+function refusal(fileName: string, message: (list: string) => string, items: readonly string[], sep: string): Error {
+  const fixed = unsupported(fileName, message('')).message.length;
+  return unsupported(fileName, message(groupProblems(items, Math.max(120, REFUSAL_CHARS - fixed), sep)));
+}
+
+/** An unsupported-operator message naming each offender (grouped, groupProblems) and what is supported. */
 export function unsupportedList(fileName: string, offenders: string[], supported: readonly string[]): Error {
-  const list = offenders.length === 1 ? offenders[0] : offenders.length > 10 ? `${offenders.slice(0, 10).join(', ')} and ${offenders.length - 10} more` : `${offenders.slice(0, -1).join(', ')} and ${offenders[offenders.length - 1]}`;
-  return unsupported(fileName, `${list}, which DTD Lens does not support yet (supported: ${supported.join(', ')}).`);
+  return refusal(fileName, (list) => `${list}, which DTD Lens does not support yet (supported: ${supported.join(', ')}).`, offenders, ', ');
 }

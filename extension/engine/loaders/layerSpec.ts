@@ -10,7 +10,10 @@
 //        "stride": 1 | [sh, sw], "padding": 0 | [ph, pw] | [top, left, bottom, right] | "valid" | "same",
 //        "dilation": 1 | [dh, dw]},
 //       {"type": "batchnorm", "module": "1", "eps": 1e-5},  // "<module>.weight/.bias/.running_mean/.running_var"; folded into the conv/linear before it
-//       {"type": "relu"},
+//       {"type": "relu"},                 // or another activation:
+//       {"type": "leakyrelu", "negative_slope": 0.01}, {"type": "prelu", "module": "2"} ("<module>.weight": [C] or [1]),
+//       {"type": "relu6"}, {"type": "hardtanh", "min_val": -1, "max_val": 1}, {"type": "sigmoid"}, {"type": "tanh"},
+//       {"type": "elu", "alpha": 1},
 //       {"type": "maxpool2d", "kernel": 2 | [kh, kw], "stride": (default = kernel), "padding": 0},
 //       {"type": "avgpool2d", "kernel": 2, "stride": (default = kernel)},   // no padding
 //       {"type": "globalavgpool2d"},      // = AdaptiveAvgPool2d(1)
@@ -22,6 +25,8 @@
 //     "finalActivation": "relu" | "linear", "outputSelection": {"start": i, "stop": j},
 //     "preprocessing": { ...ImagePreprocessing, see image.ts }
 //   }
+// "add" and "concat" (residual and branching graphs) cannot be described here: the list is a chain;
+// they are refused with a message saying so (ONNX, Keras and TF.js files carry graphs).
 // Instead of "module", a layer may name its tensors: "params": {"weight": "features.0.weight", ...}.
 // Type names are case-insensitive and PyTorch class names are accepted too (Conv2d, BatchNorm2d,
 // ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d with output_size 1, Flatten, Linear, Softmax), as
@@ -48,13 +53,18 @@ export interface TensorLookup {
 }
 
 export const SUPPORTED_SPEC_LAYERS = [
-  'conv2d', 'batchnorm', 'relu', 'maxpool2d', 'avgpool2d', 'globalavgpool2d', 'flatten', 'linear', 'dropout', 'identity', 'softmax (last)', 'logsoftmax (last)',
+  'conv2d', 'batchnorm', 'relu', 'leakyrelu', 'prelu', 'relu6', 'hardtanh', 'sigmoid', 'tanh', 'elu',
+  'maxpool2d', 'avgpool2d', 'globalavgpool2d', 'flatten', 'linear', 'dropout', 'identity', 'softmax (last)', 'logsoftmax (last)',
 ] as const;
+
+/** Graph joins: a layer list is a chain, so these are refused with a reason. */
+const GRAPH_TYPES = new Set(['add', 'concat', 'cat']);
 
 const TYPE_ALIASES: Record<string, string> = {
   conv2d: 'conv2d', conv: 'conv2d',
   batchnorm: 'batchnorm', batchnorm2d: 'batchnorm', batchnorm1d: 'batchnorm', batchnormalization: 'batchnorm',
-  relu: 'relu',
+  relu: 'relu', leakyrelu: 'leakyrelu', prelu: 'prelu', relu6: 'relu6', hardtanh: 'hardtanh', clip: 'hardtanh',
+  sigmoid: 'sigmoid', tanh: 'tanh', elu: 'elu',
   maxpool2d: 'maxpool2d', maxpool: 'maxpool2d',
   avgpool2d: 'avgpool2d', avgpool: 'avgpool2d', averagepool: 'avgpool2d',
   globalavgpool2d: 'globalavgpool2d', globalaveragepool: 'globalavgpool2d', adaptiveavgpool2d: 'globalavgpool2d',
@@ -141,7 +151,9 @@ export function buildFromLayerSpecs(
   const offenders: string[] = [];
   specs.forEach((s, i) => {
     const t = typeof s.type === 'string' ? TYPE_ALIASES[s.type.toLowerCase()] : undefined;
-    if (!t) offenders.push(`layer ${i} has type ${preview(s.type ?? null)}`);
+    if (!t && typeof s.type === 'string' && GRAPH_TYPES.has(s.type.toLowerCase())) {
+      offenders.push(`layer ${i} has type ${preview(s.type)} (a layer list is a chain: residual adds and concatenations need an ONNX, Keras or TF.js file)`);
+    } else if (!t) offenders.push(`layer ${i} has type ${preview(s.type ?? null)}`);
     else if (t === 'conv2d' && s.groups !== undefined && s.groups !== 1) offenders.push(`layer ${i} is a grouped convolution (groups ${preview(s.groups)})`);
     else if (t === 'globalavgpool2d' && s.output_size !== undefined && !(preview(s.output_size) === '[1,1]' || s.output_size === 1)) {
       offenders.push(`layer ${i} is an adaptive average pooling to ${preview(s.output_size)} (only output size 1)`);
@@ -204,6 +216,39 @@ export function buildFromLayerSpecs(
       case 'relu':
         b.relu(name);
         break;
+      case 'leakyrelu': {
+        const slope = pick(s, 'negative_slope', 'negativeSlope', 'alpha') ?? 0.01;
+        if (typeof slope !== 'number' || !Number.isFinite(slope)) throw fail(`negative_slope must be a number (got ${preview(slope)}).`);
+        b.activation(name, 'leakyrelu', { alpha: slope });
+        break;
+      }
+      case 'prelu': {
+        const w = tensor('weight', true)!;
+        const channels = b.currentShape ? b.currentShape[0] : b.currentSize;
+        if (w.values.length !== 1 && w.values.length !== channels) throw fail(`weight has ${w.values.length} slopes; nn.PReLU needs 1 or one per channel (${channels}).`);
+        b.activation(name, 'leakyrelu', { slopes: Float64Array.from(w.values) });
+        break;
+      }
+      case 'relu6':
+        b.activation(name, 'clip', { min: 0, max: 6 });
+        break;
+      case 'hardtanh': {
+        const min = pick(s, 'min_val', 'minVal', 'min') ?? -1;
+        const max = pick(s, 'max_val', 'maxVal', 'max') ?? 1;
+        if (typeof min !== 'number' || typeof max !== 'number' || !Number.isFinite(min) || !Number.isFinite(max) || !(min < max)) throw fail(`min_val and max_val must be numbers with min_val < max_val (got ${preview(min)}, ${preview(max)}).`);
+        b.activation(name, 'clip', { min, max });
+        break;
+      }
+      case 'sigmoid':
+      case 'tanh':
+        b.activation(name, t);
+        break;
+      case 'elu': {
+        const alpha = pick(s, 'alpha') ?? 1;
+        if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw fail(`alpha must be a number (got ${preview(alpha)}).`);
+        b.activation(name, 'elu', { alpha });
+        break;
+      }
       case 'maxpool2d':
       case 'avgpool2d': {
         const kernel = pair(pick(s, 'kernel', 'kernel_size'), [Number.NaN, Number.NaN], 'kernel', fail);

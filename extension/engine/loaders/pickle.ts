@@ -3,7 +3,8 @@
 // resolves to an inert marker, and only these callables are "called", by code
 // written here: collections.OrderedDict, torch._utils._rebuild_tensor(_v2),
 // torch._utils._rebuild_parameter(_with_state), the torch.*Storage classes
-// (named by persistent ids that point at archive/data/N). Every other GLOBAL
+// (named by persistent ids that point at archive/data/N, or in a legacy pre-1.6
+// file at the raw storages after the pickles). Every other GLOBAL
 // (os.system, builtins.eval, a user's nn.Module class, ...) is collected and
 // the whole pickle is refused with one message naming them; nothing from the
 // file is ever executed. Other opcodes (INST, OBJ, EXT*, PERSID text, ...) are
@@ -71,6 +72,23 @@ const OPCODE_NAMES: Record<number, string> = {
  * `where` the pickle inside it (e.g. archive/data.pkl).
  */
 export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: string): unknown {
+  return unpickleAt(bytes, fileName, where).value;
+}
+
+export interface Unpickled {
+  /** The pickle's top-level value. */
+  value: unknown;
+  /** The byte after its STOP opcode (where the next pickle of a stream starts). */
+  end: number;
+  /** Every tensor storage its persistent ids named, in order. */
+  storages: PStorage[];
+}
+
+/**
+ * Runs the one pickle that starts at byte `start` of `bytes` (a legacy torch.save file is a
+ * stream of pickles) and says where it ended.
+ */
+export function unpickleAt(bytes: Uint8Array, fileName: string, where: string, start = 0): Unpickled {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = (problem: string) => badModel(fileName, `${where}: ${problem}`);
   const stack: unknown[] = [];
@@ -79,7 +97,8 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
   const memo: unknown[] = [];
   let memoized = 0;
   const refused = new Map<string, PGlobal>();
-  let pos = 0;
+  const storages: PStorage[] = [];
+  let pos = start;
   const need = (n: number) => {
     if (pos + n > bytes.length) throw fail('the pickle ends early (truncated file).');
   };
@@ -191,7 +210,7 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
       case 0x2e: { // STOP
         if (refused.size > 0) throw refusal([...refused.values()], fileName);
         if (stack.length !== 1) throw fail(`the pickle stops with ${stack.length} values on its stack (corrupt).`);
-        return stack[0];
+        return { value: stack[0], end: pos, storages };
       }
       case 0x28: // MARK
         if (marks.length >= LIMITS.pickleMarks) throw fail(`the pickle nests more than ${count(LIMITS.pickleMarks)} MARKs; refused (hostile or corrupt).`);
@@ -272,17 +291,21 @@ export function unpickleStateDict(bytes: Uint8Array, fileName: string, where: st
         else if (!(l instanceof PRefused)) throw fail(`APPENDS on ${describe(l)} (corrupt).`);
         break;
       }
-      case 0x51: { // BINPERSID: ('storage', torch.XStorage, key, location, numel)
+      case 0x51: { // BINPERSID: ('storage', torch.XStorage, key, location, numel), legacy files add view_metadata
         const pid = pop();
         const t = pid instanceof PTuple ? pid.items : [];
-        const [kind, type, key, location, numel] = t;
+        const [kind, type, key, location, numel, viewMetadata] = t;
         if (kind !== 'storage' || !(type instanceof PGlobal) || typeof key !== 'string') throw fail(`a persistent id is ${describe(pid)}, not a tensor storage.`);
+        // (root key, offset, bytes): a storage view, written by PyTorch < 1.0 only when two storages overlapped.
+        if (viewMetadata !== undefined && viewMetadata !== null) throw unsupported(fileName, `${where}: storage ${quoteName(key)} is a view into another storage (${describe(viewMetadata)}); DTD Lens reads storages saved whole: load and re-save the state dict with a recent PyTorch.`);
         if (!(type.module === 'torch' && type.name in STORAGE_DTYPES)) {
           refused.set(type.qualified, type);
           push(new PRefused(type.qualified));
           break;
         }
-        push(new PStorage(STORAGE_DTYPES[type.name], key, typeof location === 'string' ? location : 'cpu', toInt(numel, 'a storage size')));
+        const storage = new PStorage(STORAGE_DTYPES[type.name], key, typeof location === 'string' ? location : 'cpu', toInt(numel, 'a storage size'));
+        storages.push(storage);
+        push(storage);
         break;
       }
       case 0x30: pop(); break; // POP

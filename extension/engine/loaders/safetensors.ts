@@ -8,10 +8,11 @@
 // Any other architecture (convolutions, BatchNorm, pooling) comes from the
 // sidecar's "layers" list (schema in layerSpec.ts, docs/formats.md).
 
-import type { Activation, DenseLayer, Network, Shape3 } from '../network';
+import type { Activation, ActivationParams, DenseLayer, Network, Shape3 } from '../network';
 import { LIMITS, quoteName, quoteNames, sidecarNameFor } from '../../protocol';
 import { allocFloat64, checkDims, checkJsonShape, errorText, preview } from '../budget';
 import { type TensorLookup, buildFromLayerSpecs, readArchitecture } from './layerSpec';
+import { activationText } from '../activations';
 import {
   LoaderOptions,
   badModel,
@@ -164,6 +165,8 @@ export function networkFromSidecarLayers(
 ): Network | undefined {
   const arch = readArchitecture(sidecar, fileName);
   if (!arch) return undefined;
+  readHiddenActivation(sidecar, fileName); // refuses an "activation" next to "layers"
+
   let input: Shape3 | number | undefined = arch.inputShape ?? arch.inputSize;
   if (input === undefined) {
     const first = arch.layers[0];
@@ -184,15 +187,57 @@ export function loadSafetensors(bytes: Uint8Array, fileName: string, opts: Loade
   return linearStackNetwork([...file.tensors.values()], (t) => readFloats(file, t, fileName), fileName, opts, 'safetensors', 'safetensors');
 }
 
+/** The note every Linear stack read from key names carries unless the sidecar names the activation. */
+export const RELU_ASSUMED_NOTE =
+  'activations are not stored in a state dict: ReLU assumed after every hidden layer; give a sidecar with "layers" to say otherwise (or "activation": "leakyrelu" with "negativeSlope" for a stack of Linear layers).';
+
+/** Activations the sidecar's "activation" shorthand accepts (those without tensors; PReLU needs "layers"). */
+const SHORTHAND_ACTIVATIONS = ['relu', 'leakyrelu', 'relu6', 'sigmoid', 'tanh', 'elu'] as const;
+
+/**
+ * The sidecar's `"activation"` (+ `"negativeSlope"` for leakyrelu, `"alpha"` for elu): the
+ * activation after every hidden Linear layer of a key-named stack. undefined when not given.
+ */
+export function readHiddenActivation(sidecar: unknown, modelFile: string): { act: Activation; params?: ActivationParams } | undefined {
+  if (typeof sidecar !== 'object' || sidecar === null || Array.isArray(sidecar)) return undefined;
+  const obj = sidecar as Record<string, unknown>;
+  const a = obj.activation;
+  if (a === undefined || a === null) return undefined;
+  const name = sidecarNameFor(modelFile);
+  const fail = (problem: string) => badModel(name, problem);
+  if (obj.layers !== undefined) throw fail('give either "layers" (every layer, activations included) or "activation" (for a stack of Linear layers), not both.');
+  const kind = typeof a === 'string' ? a.toLowerCase() : '';
+  if (!(SHORTHAND_ACTIVATIONS as readonly string[]).includes(kind)) {
+    throw fail(`"activation" must be one of ${SHORTHAND_ACTIVATIONS.join(', ')} (got ${preview(a)}); for PReLU, hardtanh or different activations per layer give "layers".`);
+  }
+  const num = (keys: string[], dflt: number, what: string): number => {
+    const v = keys.map((k) => obj[k]).find((x) => x !== undefined) ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${what} must be a number (got ${preview(v)}).`);
+    return v;
+  };
+  switch (kind) {
+    case 'leakyrelu':
+      return { act: 'leakyrelu', params: { alpha: num(['negativeSlope', 'negative_slope'], 0.01, '"negativeSlope"') } };
+    case 'relu6':
+      return { act: 'clip', params: { min: 0, max: 6 } };
+    case 'elu':
+      return { act: 'elu', params: { alpha: num(['alpha'], 1, '"alpha"') } };
+    default:
+      return { act: kind as Activation };
+  }
+}
+
 /**
  * A stack of nn.Linear layers recognised from state-dict key names (see LINEAR_KEY); ReLU
- * between layers, the last one's activation from opts/sidecar (default linear). Every other
- * key is listed in one 'unsupported' message that points to the sidecar.
+ * between layers (or the sidecar's "activation"), the last one's activation from opts/sidecar
+ * (default linear); the notes say what was assumed. Every other key is listed in one
+ * 'unsupported' message that points to the sidecar.
  */
 export function linearStackNetwork<T extends KeyedTensor>(
   tensors: T[], read: (t: T) => Float64Array, fileName: string, opts: LoaderOptions, format: string, formatLabel: string,
 ): Network {
   const sidecar = readSidecar(opts.sidecar, fileName);
+  const hidden = readHiddenActivation(opts.sidecar, fileName);
   const slots = new Map<string, LinearSlot<T>>();
   const offending: T[] = [];
   const prefixes = new Set<string>();
@@ -240,14 +285,20 @@ export function linearStackNetwork<T extends KeyedTensor>(
     } else {
       bias = new Float64Array(outFeatures); // nn.Linear(bias=False)
     }
-    layers.push({ kind: 'dense', name, inFeatures, outFeatures, weight, bias, activation: 'relu' });
+    const act = hidden ?? { act: 'relu' as Activation };
+    layers.push({ kind: 'dense', name, inFeatures, outFeatures, weight, bias, activation: act.act, ...(act.params ? { activationParams: { ...act.params } } : {}) });
   }
-  const finalActivation: Activation = opts.finalActivation ?? sidecar.finalActivation ?? 'linear';
-  layers[layers.length - 1].activation = finalActivation;
+  const last = layers[layers.length - 1];
+  last.activation = opts.finalActivation ?? sidecar.finalActivation ?? 'linear';
+  delete last.activationParams;
 
   const notes: string[] = [];
+  if (layers.length > 1) {
+    if (!hidden) notes.push(RELU_ASSUMED_NOTE);
+    else notes.push(`activation after every hidden layer from the sidecar's "activation": ${activationText(hidden.act, hidden.params)}.`);
+  }
   if (opts.finalActivation === undefined && sidecar.finalActivation === undefined) {
-    notes.push(`${formatLabel} stores no activations: ReLU assumed between layers and none after the last layer (set "finalActivation" in the sidecar to change this).`);
+    notes.push(`the last layer is read without an activation (${formatLabel} stores none; set "finalActivation" in the sidecar to change this).`);
   }
   return {
     inputSize: layers[0].inFeatures,
