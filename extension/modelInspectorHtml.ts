@@ -91,7 +91,7 @@ function readsCell(s: ModelSummary, l: LayerSummary, i: number): string {
 function kindCell(l: LayerSummary, ins: number[]): string {
   if (isJoin(l.kind) || ins.length > 1) {
     const what = l.kind === 'add' ? 'sums' : l.kind === 'concat' ? 'concatenates the channels of' : 'reads';
-    const mark = l.kind === 'concat' ? '⧺' : '⊕';
+    const mark = l.kind === 'concat' ? '‖' : '⊕';
     return `<td class="kind"><span class="join-mark" title="join: ${what} ${ins.length} tensors">${mark} ${esc(l.kind)} · join of ${ins.length}</span></td>`;
   }
   return `<td class="kind">${esc(l.kind)}</td>`;
@@ -103,7 +103,7 @@ function layerRow(s: ModelSummary, l: LayerSummary, i: number, nReaders: number[
   const join = isJoin(l.kind) || ins.length > 1;
   const branch = !join && !!l.inputs && !(ins.length === 1 && ins[0] === i);
   const cls = ['layer', join ? 'join' : '', branch ? 'branch' : ''].filter(Boolean).join(' ');
-  const readBy = nReaders[k] > 1 ? ` <span class="fork" title="read by ${nReaders[k]} layers">⑂ ${nReaders[k]}</span>` : '';
+  const readBy = nReaders[k] > 1 ? ` <span class="fork" title="${nReaders[k]} layers read this output">(read by ${nReaders[k]})</span>` : '';
   const hyper = hyperText(l);
   const act = l.activationText ?? l.activation;
   const label = `layer ${k}, ${escapeName(l.name)}, ${l.kind}${join ? ', join' : ''}`;
@@ -123,7 +123,7 @@ export function inspectorBodyHtml(s: ModelSummary): string {
   const nReaders = readers(s);
   const joins = s.layers.filter((l, i) => isJoin(l.kind) || inputsOf(l, i).length > 1).length;
   const inputShape = s.inputShape && s.inputShape.length ? s.inputShape : [s.inputSize];
-  const inputFork = nReaders[0] > 1 ? ` <span class="fork" title="read by ${nReaders[0]} layers">⑂ ${nReaders[0]}</span>` : '';
+  const inputFork = nReaders[0] > 1 ? ` <span class="fork" title="${nReaders[0]} layers read the input">(read by ${nReaders[0]})</span>` : '';
   const rows = s.layers.map((l, i) => layerRow(s, l, i, nReaders)).join('\n');
   const notes = s.notes ?? [];
   const assumed = notes.length
@@ -178,7 +178,7 @@ export function inspectorPageHtml(cspSource: string, nonce: string, title: strin
   .table-wrap:focus-visible, tr:focus-visible, button:focus-visible { outline: 1px solid var(--vscode-focusBorder, #0078d4); outline-offset: -1px; }
   table { border-collapse: collapse; margin-top: 8px; }
   caption { text-align: left; caption-side: top; color: var(--vscode-descriptionForeground, inherit); padding-bottom: 4px; }
-  th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid var(--vscode-panel-border, #8884); vertical-align: top; }
+  th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid var(--vscode-panel-border, #8884); vertical-align: top; }
   thead th { font-weight: 600; position: sticky; top: 0; background: var(--vscode-editor-background); }
   tbody th { font-weight: normal; font-family: var(--vscode-editor-font-family, monospace); }
   tr:focus { background: var(--vscode-list-focusBackground, #8882); }
@@ -186,12 +186,11 @@ export function inspectorPageHtml(cspSource: string, nonce: string, title: strin
   tr.join td.kind, tr.join th.name { font-weight: 600; }
   .join-mark { color: var(--vscode-textLink-foreground, #3794ff); white-space: nowrap; }
   .fork { color: var(--vscode-descriptionForeground, inherit); font-size: .9em; margin-left: 4px; white-space: nowrap; }
-  td.reads { white-space: nowrap; }
-  td.reads button.src { display: block; background: none; border: none; padding: 0 2px; margin: 0; color: var(--vscode-textLink-foreground, #3794ff); cursor: pointer; font: inherit; text-align: left; }
+  td.reads button.src { display: block; white-space: nowrap; background: none; border: none; padding: 0 2px; margin: 0; color: var(--vscode-textLink-foreground, #3794ff); cursor: pointer; font: inherit; text-align: left; }
   td.reads button.src:hover { text-decoration: underline; background: none; }
   .src-name { font-family: var(--vscode-editor-font-family, monospace); }
   .num { text-align: right; font-variant-numeric: tabular-nums; }
-  td.shape { white-space: nowrap; }
+  td.shape, td.hyper { white-space: nowrap; }
   .ok { color: var(--vscode-testing-iconPassed, #3a3); }
   .muted { color: var(--vscode-descriptionForeground, inherit); opacity: .85; }
   .assumed { border-left: 3px solid var(--vscode-editorInfo-foreground, #3794ff); padding: 4px 12px; margin: 12px 0; background: var(--vscode-textBlockQuote-background, transparent); }

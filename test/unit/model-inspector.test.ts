@@ -90,14 +90,14 @@ describe('model inspector page', () => {
     const r = rows(html);
     assert.deepEqual(
       r.map((x) => [x.layer, x.name, x.shape]),
-      [[0, 'input', '1×12×12'], [1, 'stem', '4×12×12 ⑂ 3'], [2, 'b1', '4×12×12 ⑂ 2'], [3, 'cat', '8×12×12'], [4, 'b2', '4×12×12 ⑂ 2'], [5, 'cat2', '12×12×12'], [6, 'pool', '12×6×6'], [7, 'fc', '10'], [8, 'side', '10']],
+      [[0, 'input', '1×12×12'], [1, 'stem', '4×12×12 (read by 3)'], [2, 'b1', '4×12×12 (read by 2)'], [3, 'cat', '8×12×12'], [4, 'b2', '4×12×12 (read by 2)'], [5, 'cat2', '12×12×12'], [6, 'pool', '12×6×6'], [7, 'fc', '10'], [8, 'side', '10']],
     );
     // Joins: marked on the row and in the kind cell, reading several named layers.
     const joins = r.filter((x) => /\bjoin\b/.test(x.cls));
     assert.deepEqual(joins.map((x) => x.layer), [3, 5]);
     assert.equal(joins[0].reads, '1,2');
     assert.equal(joins[0].readsText, '← 1 stem← 2 b1');
-    assert.match(joins[0].kind, /⧺ concat · join of 2/);
+    assert.match(joins[0].kind, /‖ concat · join of 2/);
     assert.equal(joins[1].reads, '1,2,4');
     assert.match(joins[1].kind, /join of 3/);
     // A layer that reads anything but the layer above is a branch and names its source; a chain layer does not.
@@ -133,7 +133,7 @@ describe('model inspector page', () => {
     assert.match(add1.cls, /\bjoin\b/);
     assert.equal(add1.readsText, '← 3 /block1/conv2/Conv← 1 /conv1/Conv');
     assert.match(add1.kind, /⊕ add · join of 2/);
-    assert.equal(add1.shape, '8×16×16 ⑂ 2');
+    assert.equal(add1.shape, '8×16×16 (read by 2)');
     assert.equal(add1.act, 'ReLU');
     const add2 = byName('/block2/Add');
     assert.equal(add2.readsText, '← 6 /block2/conv2/Conv← 7 /block2/downsample/0/Conv');
