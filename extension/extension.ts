@@ -10,9 +10,8 @@ import { EngineClient } from './engineClient';
 import { RunStore, type RunRecord } from './runStore';
 import { RunsTreeProvider } from './runsTree';
 import { Visualizers, type RenderedEvent, type VisualizerTarget } from './visualizer';
-import { ModelEditorProvider } from './modelEditor';
+import { ModelEditorProvider, type InspectorOutcome } from './modelEditor';
 import { readSettings } from './config';
-import type { ModelSummary } from './protocol';
 import type { HostContext } from './host/context';
 import { InputSource } from './host/inputSource';
 import { readModel } from './host/modelSource';
@@ -68,7 +67,7 @@ export interface DtdLensApi {
   /** Every notification the extension showed, oldest first. */
   readonly notices: readonly Notice[];
   /** What the model inspector editor showed, by URI string. */
-  readonly inspected: ReadonlyMap<string, { summary?: ModelSummary; error?: string }>;
+  readonly inspected: ReadonlyMap<string, InspectorOutcome>;
   readonly visualizers: { readonly panelOpen: boolean; readonly viewResolved: boolean };
 }
 
@@ -133,7 +132,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
   const tree = new RunsTreeProvider(store);
   context.subscriptions.push(tree, vscode.window.createTreeView('dtdLens.runs', { treeDataProvider: tree, showCollapseAll: false }));
 
-  const inspected = new Map<string, { summary?: ModelSummary; error?: string }>();
+  const inspected = new Map<string, InspectorOutcome>();
   context.subscriptions.push(
     ModelEditorProvider.register({
       inspect: async (uri) => (await engine.inspect(await readModel(uri))).model,

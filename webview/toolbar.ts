@@ -1,9 +1,10 @@
 // The toolbar: the title and the one-line description of what is drawn, the
-// unit search, top-k, the baseline and comparison choices, fit, export and
+// "Assumptions" disclosure (what the model loader assumed or changed: the
+// result's model.notes, drawn as text), the unit search, top-k, the baseline and comparison choices, fit, export and
 // re-run. It owns its controls and reports what the user did through actions;
 // it changes no state itself.
 
-import type { AuditResult } from '../extension/protocol';
+import type { AuditResult, ExplainResult } from '../extension/protocol';
 import { describe } from './compare';
 import { h, num } from './dom';
 import type { Current, Format, UiState } from './state';
@@ -24,6 +25,9 @@ export class Toolbar {
   readonly search: HTMLInputElement;
   private readonly title: HTMLElement;
   private readonly meta: HTMLElement;
+  private readonly assumptions: HTMLDetailsElement;
+  private readonly assumptionsCount: HTMLElement;
+  private readonly assumptionsList: HTMLElement;
   private readonly topK: HTMLInputElement;
   private readonly baseline: HTMLSelectElement;
   private readonly compareMode: HTMLSelectElement;
@@ -36,6 +40,14 @@ export class Toolbar {
     };
     this.title = h('h1', { class: 'title' }, 'DTD Lens');
     this.meta = h('div', { class: 'meta' });
+    this.assumptionsCount = h('span', { class: 'count' });
+    this.assumptionsList = h('ul', {});
+    this.assumptions = h(
+      'details',
+      { class: 'assumptions', hidden: true },
+      h('summary', { title: 'what the model loader assumed or changed when it read the file' }, 'Assumptions ', this.assumptionsCount),
+      this.assumptionsList,
+    );
     const search = (this.search = h('input', { class: 'search', type: 'search', placeholder: 'find unit, e.g. 2:15', 'aria-label': 'find a unit by layer and index', spellcheck: 'false' }));
     const topK = (this.topK = h('input', { class: 'topk', type: 'number', min: 1, max: 100, value: ui.topK, 'aria-label': 'flows per unit', title: 'flows drawn per unit (top-k by |flow|); the rest is aggregated' }));
     const baseline = (this.baseline = h('select', { class: 'baseline', 'aria-label': 'compare with a baseline', title: 'compare with a baseline carried in the result' }));
@@ -44,7 +56,7 @@ export class Toolbar {
     this.element = h(
       'header',
       { class: 'toolbar' },
-      h('div', { class: 'heading' }, this.title, this.meta),
+      h('div', { class: 'heading' }, this.title, this.meta, this.assumptions),
       h(
         'div',
         { class: 'controls' },
@@ -88,6 +100,7 @@ export class Toolbar {
       num(main.explainedValue),
       main.status === 'failed' ? h('span', { class: 'fail-text' }, ' · failed') : '',
     );
+    this.showAssumptions(c.kind === 'single' ? [c.result] : [c.left, c.right]);
     // Baseline choices (single result only).
     const b = this.baseline;
     b.replaceChildren(h('option', { value: '' }, 'none'));
@@ -105,14 +118,32 @@ export class Toolbar {
     return baseline;
   }
 
+  /** The loaders' notes of the shown results (each once; in a comparison, prefixed by the model when the two differ). */
+  private showAssumptions(results: ExplainResult[]): void {
+    const notesOf = (r: ExplainResult) => (Array.isArray(r.model?.notes) ? r.model.notes.filter((n): n is string => typeof n === 'string') : []);
+    const names = new Set(results.map((r) => r.model?.name));
+    const items: string[] = [];
+    for (const r of results) {
+      for (const n of notesOf(r)) {
+        const text = names.size > 1 ? `${String(r.model?.name)}: ${n}` : n;
+        if (!items.includes(text)) items.push(text);
+      }
+    }
+    this.assumptionsList.replaceChildren(...items.map((t) => h('li', {}, t)));
+    this.assumptionsCount.textContent = `(${items.length})`;
+    this.assumptions.hidden = items.length === 0;
+  }
+
   showAudit(audit: AuditResult): void {
     this.title.textContent = `Root audit · ${audit.model.name}`;
     this.meta.textContent = `${audit.inputs} inputs · seed ${audit.seed}`;
+    this.showAssumptions([]);
   }
 
   showEmpty(): void {
     this.title.textContent = 'DTD Lens';
     this.meta.textContent = '';
+    this.showAssumptions([]);
   }
 
   /** Marks the search box as holding a query that found nothing. */

@@ -7,10 +7,11 @@
 //   the visualizer panel draws the network (DOM inside the webview iframes);
 //   screenshots go to test-output/screenshots/.
 
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Frame, Locator, Page } from 'playwright-core';
 import { openWorkbench, type Server } from './codeServer';
+import { RESIDUAL_MODEL } from './workspace';
 
 interface UiOptions {
   browser: Browser;
@@ -206,7 +207,8 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       // hostile/ (workspace.ts prepareHostileFiles, POSIX): leaky.safetensors and escape-tfjs/model.json; zero.onnx is a
       // symlink, which the workspace search does not follow.
       const hostile = process.platform === 'win32' ? [] : ['leaky.safetensors', 'model.json'];
-      const expected = ['cnn.keras', 'corrupt.onnx', 'mlp3_seed1_notebook.onnx', 'mlp3_seed1_notebook.safetensors', 'model.json', 'nested.onnx', 'truncated.safetensors', ...hostile].sort();
+      const graph = existsSync(join(o.folder, RESIDUAL_MODEL)) ? [RESIDUAL_MODEL] : [];
+      const expected = ['cnn.keras', 'corrupt.onnx', 'mlp3_seed1_notebook.onnx', 'mlp3_seed1_notebook.safetensors', 'model.json', 'nested.onnx', 'truncated.safetensors', ...hostile, ...graph].sort();
       if (JSON.stringify(names) !== JSON.stringify(expected)) throw new Error(`model picker lists ${names.join(', ')}`);
     });
 

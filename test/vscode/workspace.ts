@@ -1,5 +1,6 @@
 // The workspace the VS Code tests open: fixture models (from DTD_FIXTURES_DIR,
-// ../shared/fixtures/dtd beside the clone, or /work/shared/fixtures/dtd), an
+// ../shared/fixtures/dtd beside the clone, or /work/shared/fixtures/dtd), a
+// residual network (../residual/res_basic_seed20.onnx beside them, when there), an
 // input file, a .txt file, folders, and models that must fail cleanly.
 
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,9 @@ function fixturesDir(): string {
   return hit;
 }
 
+/** The residual network copied into the workspace root (RESIDUAL.md), when the fixtures have it. */
+export const RESIDUAL_MODEL = 'res_basic_seed20.onnx';
+
 /** Creates the workspace afresh in `dir`. */
 export function prepareWorkspace(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
@@ -25,6 +29,9 @@ export function prepareWorkspace(dir: string): void {
   const fx = fixturesDir();
   for (const f of ['mlp3_seed1_notebook.onnx', 'mlp3_seed1_notebook.safetensors']) copyFileSync(join(fx, f), join(dir, f));
   copyFileSync(join(fx, 'mlp3_seed1_notebook.onnx'), join(dir, 'models', 'nested.onnx'));
+  // A graph (ResNet BasicBlocks: identity and projection skips) for the model inspector's join rows.
+  const residual = join(fx, '..', 'residual', RESIDUAL_MODEL);
+  if (existsSync(residual)) copyFileSync(residual, join(dir, RESIDUAL_MODEL));
   // The fixture file doubles as an input file: the input reader takes its input.x.
   copyFileSync(join(fx, 'mlp3_seed1_notebook.json'), join(dir, 'inputs', 'mlp3_seed1_notebook.json'));
   writeFileSync(join(dir, 'notes.txt'), 'not a model\n');
