@@ -113,7 +113,11 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       statusCode = tf.statusCode;
       message = tf.message;
       progress({ stage: 'Checking roots', fraction: 0.5 });
-      if (statusCode !== 'non-finite' && !firstNonFinite(relevance)) roots = trainFreeRoots(mats, [x], [relevance], row, rules, { inputNonNegative: [inputNonNegative], warnings })[0];
+      if (statusCode !== 'non-finite' && !firstNonFinite(relevance)) {
+        const sampled: { layer: number; checked: number; units: number }[] = [];
+        roots = trainFreeRoots(mats, [x], [relevance], row, rules, { inputNonNegative: [inputNonNegative], warnings, seed, onSampled: (layer, checked, units) => sampled.push({ layer, checked, units }) })[0];
+        if (sampled.length) diagExtra.rootSampling = sampled;
+      }
     } else if (lrpRules) {
       progress({ stage: 'LRP', fraction: 0.1 });
       const X = ops.matrix(1, x.length, x);

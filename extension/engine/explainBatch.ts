@@ -8,6 +8,7 @@ import { forwardBatch, type BatchForward, type NetMats } from './forward';
 import { denseRow, isChain, isWeighted, layerInputs, layerShapes, type DenseNetwork, type Layer, type Network } from './network';
 import type { Mat } from './ops/ops';
 import { TypedOps } from './ops/typed';
+import { Rng } from './rng';
 import { crossingIn, localLinearRegion, type Polytope } from './region';
 import { dtdRuleAt, nonNegativeInputOf, singleNeuronRoot } from './rules';
 import { explainedRowStart, trainFreeBatch } from './trainFree';
@@ -15,6 +16,8 @@ import { LIMITS, quoteName, type RootInfo, type RuleSpec } from '../protocol';
 
 /** Train-free root checks are skipped (with a warning) for a layer whose roots would hold more numbers than this, per input. */
 export const MAX_ROOT_CHECK_COST = 1e7;
+/** A sampled layer checks at least this many roots per input (or all, when it has fewer). */
+export const MIN_SAMPLED_ROOTS = 64;
 /** Root vectors beyond this many numbers per layer and input are left out of the result (hasRoot stays true). */
 export const MAX_ROOT_VALUES_PER_LAYER = 200_000;
 
@@ -58,8 +61,12 @@ export interface TrainFreeRootsOptions {
   /** Keep the root vectors in the result (default true, up to MAX_ROOT_VALUES_PER_LAYER per layer). */
   keepRoots?: boolean;
   warnings?: string[];
-  /** The most multiply-adds per input spent on the checks (default LIMITS.rootCheckWork); the lowest layers' checks are skipped past it. */
+  /** The most multiply-adds per input spent on the checks (default LIMITS.rootCheckWork); past it big layers are sampled, and the lowest layers skipped when even a sample does not fit. */
   maxWorkPerInput?: number;
+  /** Seed of the unit sample (default 0). */
+  seed?: number;
+  /** Told for every layer whose roots were sampled: how many were checked of how many. */
+  onSampled?: (layer: number, checked: number, of: number) => void;
 }
 
 /** Multiply-adds of one layer's forward map for one point. */
@@ -120,7 +127,9 @@ export function trainFreeRoots<M extends Mat>(
   const out: CheckedRoot[][][] = Array.from({ length: N }, () => []);
   // The crossed constraint is named from the exact region (dense networks; one region per layer input).
   const allDense = net.layers.every((q) => q.kind === 'dense') && isChain(net);
-  // A budget on the whole check: from the top down, layers are checked while the estimate stays within it; the lower ones are skipped.
+  // A budget on the whole check, from the top down: a layer whose checks fit its share of what is left is checked in
+  // full, a bigger one on a uniform sample of its units (at least MIN_SAMPLED_ROOTS per input), and only when not even
+  // that fits are it and the layers below skipped.
   const rootsPerLayer = net.layers.map((layer, i) => {
     if (i === L - 1) return N;
     if (!opts.relevantOnly) return N * layer.outFeatures;
@@ -130,17 +139,33 @@ export function trainFreeRoots<M extends Mat>(
   });
   const costs = rootCheckCosts(net, rootsPerLayer);
   const budget = (opts.maxWorkPerInput ?? LIMITS.rootCheckWork) * N;
+  const plan = new Float64Array(L); // fraction of each layer's roots checked (0: skipped)
   let skipBelow = 0; // layers 1..skipBelow are not checked
-  let total = 0;
+  let used = 0;
   for (let l = L; l >= 1; l--) {
-    total += costs[l - 1];
-    if (total > budget) {
+    if (!isWeighted(net.layers[l - 1])) continue;
+    const left = net.layers.slice(0, l).filter(isWeighted).length;
+    const share = (budget - used) / left;
+    const c = costs[l - 1];
+    if (c <= share || rootsPerLayer[l - 1] === 0) {
+      plan[l - 1] = 1;
+      used += c;
+      continue;
+    }
+    // A meaningful sample (MIN_SAMPLED_ROOTS per input) when it fits, else down to one root per input, else skip.
+    let f = Math.max(share / c, Math.min(1, (MIN_SAMPLED_ROOTS * N) / rootsPerLayer[l - 1]));
+    if (f * c > budget - used) f = Math.max(share / c, Math.min(1, N / rootsPerLayer[l - 1]));
+    if (f * c > budget - used) {
       skipBelow = l;
       break;
     }
+    plan[l - 1] = f;
+    used += f * c;
   }
+  const sampledText: string[] = [];
+  const rng = new Rng(opts.seed ?? 0);
   if (skipBelow > 0) {
-    const all = costs.reduce((a, b) => a + b, 0);
+    const all = costs.reduce((x, y) => x + y, 0);
     const names = net.layers.slice(0, skipBelow).filter(isWeighted).map((q) => q.name);
     const shown = names.length > 4 ? `${names.slice(0, 2).join(', ')}, …, ${names[names.length - 1]}` : names.join(', ');
     opts.warnings?.push(
@@ -154,62 +179,49 @@ export function trainFreeRoots<M extends Mat>(
     const tIn = layerInputs(net, l)[0];
     const units = l === L ? [row] : Array.from({ length: layer.outFeatures }, (_, j) => j);
     // Pooling, join and affine layers have no rule roots (max: winner takes all; average, add: proportional).
-    if (!isWeighted(layer) || l <= skipBelow) {
+    if (!isWeighted(layer) || l <= skipBelow || plan[l - 1] === 0) {
       for (const o of out) o.push([]);
       continue;
     }
-    // Each root is a point in the layer's input space: units·n numbers per input, re-run above the layer.
-    const rootCost = units.length * n;
-    if (rootCost > MAX_ROOT_CHECK_COST) {
-      opts.warnings?.push(`Root diagnostics skipped for ${quoteName(layer.name)}: its ${units.length} units each have a root of ${n} values (${rootCost.toExponential(2)} numbers; limit ${MAX_ROOT_CHECK_COST.toExponential(0)}).`);
-      for (const o of out) o.push([]);
-      continue;
-    }
-    const W = units.map((j) => denseRow(layer, j));
-    const pinvP = rule.name === 'pinv' ? ops.read(mats.pinvT(l)) : null; // [in, out]
-    // Inputs in chunks so that one batch of roots stays under the cost limit.
-    const perChunk = Math.max(1, Math.floor(MAX_ROOT_CHECK_COST / rootCost));
-    for (let c0 = 0; c0 < N; c0 += perChunk) {
-      const c1 = Math.min(N, c0 + perChunk);
-      const pts: Float64Array[] = [];
-      const who: { s: number; info: CheckedRoot }[] = [];
-      for (let s = c0; s < c1; s++) {
-        const a = act[tIn].subarray(s * n, (s + 1) * n);
-        const R = relevance[s][l] ?? [];
-        const infos: CheckedRoot[] = [];
-        let pinvRoot: Float64Array | null = null;
-        if (pinvP) {
-          pinvRoot = Float64Array.from(a);
-          for (let i = 0; i < n; i++) for (let j = 0; j < layer.outFeatures; j++) pinvRoot[i] -= pinvP[i * layer.outFeatures + j] * (R[j] ?? 0);
-        }
-        units.forEach((j, u) => {
-          const Rj = R[j] ?? 0;
-          if (opts.relevantOnly && !(Rj !== 0)) return;
-          const w = W[u];
-          const r = pinvRoot ? pinvRoot.slice() : singleNeuronRoot(rule, w, a, Rj).root;
-          if (!r) {
-            infos.push({ layer: l, unit: j, hasRoot: false, root: null, relevanceAtInput: Rj, relevanceAtRoot: null, passedOn: 0, taylorResidual: null, distance: null, checks: null });
-            return;
-          }
-          let d = 0;
-          for (let i = 0; i < n; i++) d += (a[i] - r[i]) ** 2;
-          let passed = 0;
-          if (rule.name === '0') for (let i = 0; i < n; i++) passed += w[i] * a[i];
-          else if (rule.name === 'pinv') for (let i = 0; i < n; i++) passed += w[i] * (a[i] - r[i]);
-          else passed = Rj;
-          const info: CheckedRoot = { layer: l, unit: j, hasRoot: true, root: Array.from(r), relevanceAtInput: Rj, relevanceAtRoot: null, passedOn: passed, taylorResidual: null, distance: Math.sqrt(d), checks: null };
-          infos.push(info);
-          pts.push(r);
-          who.push({ s, info });
-        });
-        out[s].push(infos);
+    // The units whose roots are checked, per input: all of them (that carry relevance, for the audit), or a uniform sample.
+    const chosen = Array.from({ length: N }, (_, s) => {
+      const R = relevance[s][l] ?? [];
+      const cand = opts.relevantOnly ? units.filter((j) => (R[j] ?? 0) !== 0) : units;
+      if (plan[l - 1] >= 1) return cand;
+      const k = Math.min(cand.length, Math.max(1, Math.round(plan[l - 1] * cand.length)));
+      const pick = cand.slice();
+      for (let i = 0; i < k; i++) {
+        const r = i + Math.floor(rng.uniform() * (pick.length - i));
+        [pick[i], pick[r]] = [pick[r], pick[i]];
       }
-      if (!pts.length) continue;
+      return pick.slice(0, k).sort((x, y) => x - y);
+    });
+    if (plan[l - 1] < 1) {
+      const checked = chosen.reduce((x, c) => x + c.length, 0);
+      const of = opts.relevantOnly ? rootsPerLayer[l - 1] : N * units.length;
+      opts.onSampled?.(l, checked, of);
+      sampledText.push(`${quoteName(layer.name)} ${checked} of ${of}`);
+    }
+    const pinvP = rule.name === 'pinv' ? ops.read(mats.pinvT(l)) : null; // [in, out]
+    const keep = (opts.keepRoots ?? true) && units.length * n <= MAX_ROOT_VALUES_PER_LAYER;
+    const regions = new Map<number, Polytope>();
+    const w = new Float64Array(n);
+    // Roots in batches of at most MAX_ROOT_CHECK_COST numbers, over inputs and units.
+    const perBatch = Math.max(1, Math.floor(MAX_ROOT_CHECK_COST / n));
+    let pts: Float64Array[] = [];
+    let who: { s: number; info: CheckedRoot }[] = [];
+    const flush = () => {
+      if (!pts.length) return;
+      checkBatch(pts, who);
+      pts = [];
+      who = [];
+    };
+    const checkBatch = (pts: Float64Array[], who: { s: number; info: CheckedRoot }[]) => {
       // Evaluate every root's unit relevance in one batch: the forward pass above layer l, then train-free back down to layer l.
       const B = pts.length;
       const P = ops.matrix(B, n, concat(pts, n));
       // Layers above that read tensors below layer l (skip connections) see each root's own input's values there.
-      const base = skipBase(net, l, act, who.map((w) => w.s), ops);
+      const base = skipBase(net, l, act, who.map((x) => x.s), ops);
       const bf = forwardBatch(mats, P, l, base);
       const rootPre = bf.pre.map((z) => ops.read(z));
       const nL = net.layers[L - 1].outFeatures;
@@ -232,8 +244,6 @@ export function trainFreeRoots<M extends Mat>(
         ops.dispose(...tf.relevance);
       }
       ops.dispose(P, ...bf.pre, ...bf.act.slice(1), ...(base ? base.filter((m): m is M => !!m) : []));
-      const keep = (opts.keepRoots ?? true) && units.length * n <= MAX_ROOT_VALUES_PER_LAYER;
-      const regions = new Map<number, Polytope>();
       for (let b = 0; b < B; b++) {
         const { s, info } = who[b];
         const a = act[tIn].subarray(s * n, (s + 1) * n);
@@ -255,7 +265,44 @@ export function trainFreeRoots<M extends Mat>(
         info.checks = rootChecks(atRoot[b], Rj, inRegion, inDomain(rule, pts[b], nonNegativeInputOf(net, l, opts.inputNonNegative[s])), crossing);
         if (!keep) info.root = null;
       }
+    };
+    for (let s = 0; s < N; s++) {
+      const a = act[tIn].subarray(s * n, (s + 1) * n);
+      const R = relevance[s][l] ?? [];
+      const infos: CheckedRoot[] = [];
+      let pinvRoot: Float64Array | null = null;
+      if (pinvP) {
+        pinvRoot = Float64Array.from(a);
+        for (let i = 0; i < n; i++) for (let j = 0; j < layer.outFeatures; j++) pinvRoot[i] -= pinvP[i * layer.outFeatures + j] * (R[j] ?? 0);
+      }
+      for (const j of chosen[s]) {
+        const Rj = R[j] ?? 0;
+        denseRow(layer, j, w);
+        const r = pinvRoot ? pinvRoot.slice() : singleNeuronRoot(rule, w, a, Rj).root;
+        if (!r) {
+          infos.push({ layer: l, unit: j, hasRoot: false, root: null, relevanceAtInput: Rj, relevanceAtRoot: null, passedOn: 0, taylorResidual: null, distance: null, checks: null });
+          continue;
+        }
+        let d = 0;
+        for (let i = 0; i < n; i++) d += (a[i] - r[i]) ** 2;
+        let passed = 0;
+        if (rule.name === '0') for (let i = 0; i < n; i++) passed += w[i] * a[i];
+        else if (rule.name === 'pinv') for (let i = 0; i < n; i++) passed += w[i] * (a[i] - r[i]);
+        else passed = Rj;
+        const info: CheckedRoot = { layer: l, unit: j, hasRoot: true, root: Array.from(r), relevanceAtInput: Rj, relevanceAtRoot: null, passedOn: passed, taylorResidual: null, distance: Math.sqrt(d), checks: null };
+        infos.push(info);
+        pts.push(r);
+        who.push({ s, info });
+        if (pts.length >= perBatch) flush();
+      }
+      out[s].push(infos);
     }
+    flush();
+  }
+  if (sampledText.length) {
+    opts.warnings?.push(
+      `Root checks sampled (uniformly, seed ${opts.seed ?? 0}) where checking every root would pass the limit of ${LIMITS.rootCheckWork.toExponential(0)} multiply-adds per input: ${sampledText.join('; ')} roots checked. The shares of roots outside their region are over the checked roots.`,
+    );
   }
   return out;
 }

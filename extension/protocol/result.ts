@@ -297,6 +297,8 @@ export interface ExplainResult {
     layers: LayerDiagnostics[];
     /** In words, what each root check tested (protocol/checks.ts). */
     checkDefinitions?: CheckDefinitions;
+    /** Train-free root checks of big layers run on a uniform sample of units: how many of how many (1-based layer). */
+    rootSampling?: { layer: number; checked: number; units: number }[];
     rootFinderStats?: Record<string, number>;
     cacheHits?: number;
     cacheMisses?: number;

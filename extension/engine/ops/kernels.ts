@@ -29,7 +29,18 @@ export interface PoolGeom {
   countIncludePad?: boolean;
 }
 
-/** Y[B, O·OH·OW] = conv(X[B, C·H·W], K[O, C·kh·kw]). */
+/** The output rows (or columns) i whose tap u lands inside the input: i·s − p + u·d ∈ [0, size), as [lo, hi). */
+function validRange(out: number, size: number, s: number, p: number, ud: number): [number, number] {
+  const lo = Math.max(0, Math.ceil((p - ud) / s));
+  const hi = Math.min(out, Math.floor((size - 1 + p - ud) / s) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+/**
+ * Y[B, O·OH·OW] = conv(X[B, C·H·W], K[O, C·kh·kw]). Each output element sums its
+ * taps in (c, u, v) order, as a straight loop would; the loops run over whole
+ * output rows per kernel tap so the innermost loop is contiguous.
+ */
 export function conv2dForward<T extends Arr>(X: ArrayLike<number>, K: ArrayLike<number>, B: number, g: ConvGeom, Y: T): T {
   const [C, H, W] = g.inShape;
   const [O, OH, OW] = g.outShape;
@@ -38,29 +49,29 @@ export function conv2dForward<T extends Arr>(X: ArrayLike<number>, K: ArrayLike<
   const [pt, pl] = g.padding;
   const [dh, dw] = g.dilation;
   const nIn = C * H * W, nOut = O * OH * OW, kk = C * kh * kw;
+  const rowsU = Array.from({ length: kh }, (_, u) => validRange(OH, H, sh, pt, u * dh));
+  const colsV = Array.from({ length: kw }, (_, v) => validRange(OW, W, sw, pl, v * dw));
   for (let s = 0; s < B; s++) {
     const xs = s * nIn, ys = s * nOut;
     for (let o = 0; o < O; o++) {
+      const yo = ys + o * OH * OW;
+      for (let q = 0; q < OH * OW; q++) Y[yo + q] = 0 as never;
       const ko = o * kk;
-      for (let i = 0; i < OH; i++) {
-        for (let j = 0; j < OW; j++) {
-          let acc = 0;
-          for (let c = 0; c < C; c++) {
-            const kc = ko + c * kh * kw;
-            const xc = xs + c * H * W;
-            for (let u = 0; u < kh; u++) {
-              const r = i * sh - pt + u * dh;
-              if (r < 0 || r >= H) continue;
-              const kr = kc + u * kw;
-              const xr = xc + r * W;
-              for (let v = 0; v < kw; v++) {
-                const q = j * sw - pl + v * dw;
-                if (q < 0 || q >= W) continue;
-                acc += K[kr + v] * X[xr + q];
-              }
+      for (let c = 0; c < C; c++) {
+        const xc = xs + c * H * W;
+        for (let u = 0; u < kh; u++) {
+          const [i0, i1] = rowsU[u];
+          for (let v = 0; v < kw; v++) {
+            const k = K[ko + (c * kh + u) * kw + v];
+            const [j0, j1] = colsV[v];
+            const cOff = v * dw - pl;
+            for (let i = i0; i < i1; i++) {
+              const xr = xc + (i * sh - pt + u * dh) * W + cOff;
+              const yr = yo + i * OW;
+              if (sw === 1) for (let j = j0; j < j1; j++) Y[yr + j] += k * X[xr + j];
+              else for (let j = j0; j < j1; j++) Y[yr + j] += k * X[xr + j * sw];
             }
           }
-          Y[ys + (o * OH + i) * OW + j] = acc;
         }
       }
     }
