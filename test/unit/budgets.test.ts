@@ -143,8 +143,11 @@ describe('deep narrow networks stay within a cost', () => {
     const rel = b.relevance.map((m) => ops.read(m));
     const warnings: string[] = [];
     const roots = trainFreeRoots(mats, [x], [rel], 0, net.layers.map(() => ({ name: 'z+' })), { inputNonNegative: [true], warnings, maxWorkPerInput: 1e6 });
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /Root diagnostics skipped for the 2\d\d lowest layers/);
+    // One warning names the skipped layers; a layer at the edge of the budget may be sampled (said in a second warning).
+    const skipped = warnings.filter((w) => w.startsWith('Root diagnostics skipped'));
+    assert.equal(skipped.length, 1, warnings.join('\n'));
+    assert.match(skipped[0], /Root diagnostics skipped for the 2\d\d lowest layers/);
+    assert.ok(warnings.every((w) => w.startsWith('Root diagnostics skipped') || w.startsWith('Root checks sampled')), warnings.join('\n'));
     const checked = roots[0].filter((layer) => layer.length > 0).length;
     assert.ok(checked > 0 && checked < 300, `${checked} layers checked`);
     // Without the small budget, 300 layers are all checked.
