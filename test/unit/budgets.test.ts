@@ -283,3 +283,35 @@ describe('the engine watchdog counts progress in work done', () => {
     assert.equal(expired, 1);
   });
 });
+
+describe('big conv layers: root checks on a stated sample, never silently gone', () => {
+  test('under a small work limit a conv layer is checked on a uniform sample; the sample is said and every sampled root is checked', async () => {
+    const net = loadModel(readFileSync(path.join(CONV_FIXTURES_DIR, 'cnn3x10_bn_gap_seed2.onnx')), 'cnn3x10_bn_gap_seed2.onnx');
+    const x = Array.from({ length: net.inputSize }, (_, i) => ((i * 37) % 101) / 101);
+    const ops = new TypedOps('float64');
+    const mats = new NetMats(ops, net);
+    const rules = net.layers.map(() => ({ name: 'z+' as const }));
+    const b = explainBatch(mats, ops.matrix(1, x.length, Float64Array.from(x)), 0, rules);
+    const rel = b.relevance.map((m) => ops.read(m));
+    const sampled: { layer: number; checked: number; of: number }[] = [];
+    const warnings: string[] = [];
+    const roots = trainFreeRoots(mats, [Float64Array.from(x)], [rel], 0, rules, { inputNonNegative: [true], warnings, maxWorkPerInput: 2e6, onSampled: (layer, checked, of) => sampled.push({ layer, checked, of }) });
+    assert.ok(sampled.length > 0, `some layer is sampled: ${warnings.join(' | ')}`);
+    for (const q of sampled) {
+      assert.ok(q.checked > 0 && q.checked < q.of, JSON.stringify(q));
+      assert.equal(roots[0][q.layer - 1].length, q.checked, 'one root per sampled unit');
+      assert.ok(roots[0][q.layer - 1].every((r) => !r.hasRoot || r.checks), 'every sampled root is checked');
+      const units = roots[0][q.layer - 1].map((r) => r.unit);
+      assert.deepEqual(units, [...units].sort((p, r) => p - r));
+      assert.equal(new Set(units).size, units.length, 'no unit twice');
+    }
+    assert.ok(warnings.some((w) => /^Root checks sampled \(uniformly, seed 0\).* \d+ of \d+ roots checked/.test(w)), warnings.join('\n'));
+    // Same seed, same sample.
+    const again = trainFreeRoots(mats, [Float64Array.from(x)], [rel], 0, rules, { inputNonNegative: [true], maxWorkPerInput: 2e6 });
+    assert.deepEqual(again[0].map((l) => l.map((r) => r.unit)), roots[0].map((l) => l.map((r) => r.unit)));
+    // explain() records the sample in the result.
+    const r = await explain(net, x, { baselines: false });
+    assert.equal(r.status, 'ok');
+    assert.ok(!r.diagnostics.rootSampling || r.diagnostics.rootSampling.every((q) => q.checked <= q.units));
+  });
+});
