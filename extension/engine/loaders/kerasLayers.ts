@@ -251,7 +251,7 @@ function buildOrder(model: KerasModel, fileName: string): KerasLayer[] {
     const n = stack.pop()!;
     if (needed.has(n)) continue;
     needed.add(n);
-    stack.push(...byName.get(n)!.inbound);
+    for (const s of byName.get(n)!.inbound) stack.push(s);
   }
   // Kahn's algorithm over the needed layers (file order among the ready ones).
   const waiting = new Map<string, number>();
