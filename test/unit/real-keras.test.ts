@@ -160,3 +160,30 @@ test('Keras list-form Sequential (Keras ≤ 2.1, early tfjs-layers) is read, not
   assert.ok(Array.isArray(doc.modelTopology.model_config.config), 'the config is the bare list of layers');
   assert.equal(loadTfjs('binary_mlp_list').layers.length, 3);
 });
+
+test('TF.js-built model: ZeroPadding2D before a MaxPooling2D of ReLU output, "same" average pooling, GlobalMaxPooling2D, Concatenate of flattened maps: DTD Lens matches TensorFlow.js predict()', async () => {
+  const seeded = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: tf.initializers.randomNormal({ seed: seed + 100, stddev: 0.3 }) });
+  const input = tf.input({ shape: [7, 7, 2] });
+  const a = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1', ...seeded(1) }).apply(input) as tf.SymbolicTensor;
+  const p = tf.layers.zeroPadding2d({ padding: 1, name: 'zp' }).apply(a) as tf.SymbolicTensor;
+  const m = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'mp' }).apply(p) as tf.SymbolicTensor;
+  const v = tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same', name: 'ap' }).apply(a) as tf.SymbolicTensor;
+  const g = tf.layers.globalMaxPooling2d({ name: 'gmp' }).apply(m) as tf.SymbolicTensor;
+  const cat = tf.layers.concatenate({ name: 'cat' }).apply([tf.layers.flatten({ name: 'f1' }).apply(m) as tf.SymbolicTensor, tf.layers.flatten({ name: 'f2' }).apply(v) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+  const d = tf.layers.dense({ units: 4, name: 'd', activation: 'elu', ...seeded(2) }).apply(cat) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 2, name: 'out', ...seeded(3) }).apply(tf.layers.concatenate({ name: 'cat2' }).apply([d, g]) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (art) => ((saved = art), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  const doc = { format: 'layers-model', modelTopology: saved!.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: saved!.weightSpecs }] };
+  const net = loadModel(new TextEncoder().encode(JSON.stringify(doc)), 'model.json', { files: { 'w.bin': new Uint8Array(saved!.weightData as ArrayBuffer) } });
+  assert.ok(net.notes.some((n) => n.startsWith("ZeroPadding2D before MaxPooling2D 'mp' merged into the pooling")), JSON.stringify(net.notes));
+  const x = tf.randomUniform([7, 7, 2], -1, 1, 'float32', 7);
+  const want = tf.tidy(() => (model.predict(x.expandDims(0)) as tf.Tensor).dataSync());
+  const chw = tf.tidy(() => x.transpose([2, 0, 1]).dataSync());
+  const got = outputs(net, chw);
+  const err = Math.max(...Array.from(want, (w, i) => Math.abs(w - got[i])));
+  assert.ok(err <= 1e-5, `max |DTD Lens − TF.js| = ${err}`);
+  x.dispose();
+  model.dispose();
+});

@@ -682,7 +682,7 @@ export function networkFromKerasModel(model: KerasModel, weights: KerasWeightLoo
           if (rank === 3 && (!rec || rec.some((d, i) => d !== v![i]))) throw unsupported(fileName, `Concatenate ${quoteName(l.name)} reads a reshaped tensor; DTD Lens concatenates the outputs of layers as they are.`);
         }
         b.use(x.ref);
-        b.concat(l.name, ins.map((t) => t.ref));
+        b.concat(l.name, ins.map((t) => t.ref), rank === 1);
         let perm: Int32Array | null = null;
         const kshape = rank === 3 ? [x.kshape[0], x.kshape[1], ins.reduce((s, t) => s + t.kshape[2], 0)] : [ins.reduce((s, t) => s + t.kshape[0], 0)];
         if (rank === 1 && ins.some((t) => t.perm)) {
