@@ -57,6 +57,8 @@ function datasetWeight(node: unknown, path: string, fileName: string): KerasWeig
     value = node.value;
   } catch (e) {
     if (e instanceof Hdf5Refusal) throw badModel(fileName, `dataset ${quoteName(path)} is refused: ${e.message} (hostile or corrupt HDF5).`);
+    // jsfive's own TypeErrors/RangeErrors on corrupt structures are internal text, not a reason a user can act on.
+    if (e instanceof TypeError || e instanceof RangeError) throw badModel(fileName, `dataset ${quoteName(path)} cannot be read: the file is truncated or corrupt.`);
     throw badModel(fileName, `dataset ${quoteName(path)} cannot be read (${errorText(e)}).`);
   }
   const arr = value as ArrayLike<unknown>;
