@@ -16,6 +16,7 @@ import type { Network } from '../../extension/engine/network';
 import { assertClose, flat, referenceOutput } from './formats-helpers';
 import { TFJS_FIXTURE_CASES } from '../models/make-tfjs';
 import { expectDtdError } from '../helpers/errors';
+import { SUPPORTED_KERAS_LAYERS } from '../../extension/engine/loaders/kerasLayers';
 
 const DIR = path.resolve(__dirname, '..', 'models', 'tfjs');
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -222,10 +223,10 @@ test('TF.js: shards from opts.files; a missing shard, a shard outside the folder
 test('TF.js: every unsupported layer and activation listed at once; graph models refused', () => {
   const doc = JSON.parse(fs.readFileSync(path.join(DIR, 'mixed', 'model.json'), 'utf8'));
   const layers = doc.modelTopology.config.layers;
-  layers[2].config.activation = 'tanh';
+  layers[2].config.activation = 'selu';
   layers.splice(8, 0, { class_name: 'LSTM', config: { name: 'rnn', units: 4 } });
   layers.find((l: Obj) => l.config.name === 'd1').config.activation = 'softmax';
   const message = expectError(() => loadModel(new TextEncoder().encode(JSON.stringify(doc)), 'model.json', { files: {} }), 'unsupported');
-  assert.equal(message, "model.json: layer 'a1' (Activation) with activation 'tanh', layer 'rnn' (LSTM) and layer 'd1' (Dense) with activation 'softmax' before the last layer, which DTD Lens does not support yet (supported: InputLayer, Dense, Conv2D, ZeroPadding2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Dropout, BatchNormalization, Activation (relu, linear, softmax last), ReLU).");
+  assert.equal(message, `model.json: layer 'a1' (Activation) with activation 'selu', layer 'rnn' (LSTM) and layer 'd1' (Dense) with activation 'softmax' before the last layer, which DTD Lens does not support yet (supported: ${SUPPORTED_KERAS_LAYERS.join(', ')}).`);
   expectError(() => loadModel(new TextEncoder().encode(JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] })), 'graph.json'), 'unsupported', 'is a TensorFlow.js graph model');
 });

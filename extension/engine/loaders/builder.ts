@@ -114,11 +114,11 @@ export class NetworkBuilder {
     this.pushGraph(layer, inputs, first.shape ? ([...first.shape] as Shape3) : null, first.size, false);
   }
 
-  /** Channel concatenation (axis 1 of NCHW; for flat tensors, the features). */
-  concat(name: string, inputs: TensorRef[]): void {
+  /** Channel concatenation (axis 1 of NCHW; for flat tensors, the features). `flat`: join every input as a flat vector (e.g. flattened maps of different sizes). */
+  concat(name: string, inputs: TensorRef[], flat = false): void {
     if (!this.checkOpen(name)) return;
     if (inputs.length < 1) throw badModel(this.fileName, `concat ${quoteName(name)} has no inputs.`);
-    const infos = inputs.map((t) => this.view(t));
+    const infos = inputs.map((t) => (flat ? { shape: null, size: this.view(t).size } : this.view(t)));
     const img = infos[0].shape;
     if (img && !infos.every((i) => i.shape && i.shape[1] === img[1] && i.shape[2] === img[2])) {
       throw badModel(this.fileName, `concat ${quoteName(name)} joins maps of sizes ${infos.map((i) => (i.shape ? `${i.shape[1]}×${i.shape[2]}` : `${i.size} (flat)`)).join(', ')}; channel concatenation needs one height and width.`);
@@ -130,6 +130,7 @@ export class NetworkBuilder {
     const shape: Shape3 | null = img ? [infos.reduce((a, i) => a + i.shape![0], 0), img[1], img[2]] : null;
     if (inputs.length === 1) {
       this.use(inputs[0]);
+      if (flat) this.flatten();
       return;
     }
     const layer: ConcatLayer = {

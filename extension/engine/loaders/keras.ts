@@ -9,7 +9,7 @@ import { File as H5File, type Dataset, type Group } from 'jsfive';
 import { isDtdError } from '../errors';
 import type { Network } from '../network';
 import { LoaderOptions, badModel, unsupported } from './common';
-import { type KerasWeight, checkKerasLayers, kerasLayerChain, networkFromKerasLayers } from './kerasLayers';
+import { type KerasWeight, checkKerasModel, kerasModelOf, networkFromKerasModel } from './kerasLayers';
 import { readZip } from './zip';
 import { Hdf5Refusal, installHdf5Guards } from './hdf5Guard';
 import { allocFloat64, checkDims, checkJsonShape, errorText, resourceError } from '../budget';
@@ -57,6 +57,8 @@ function datasetWeight(node: unknown, path: string, fileName: string): KerasWeig
     value = node.value;
   } catch (e) {
     if (e instanceof Hdf5Refusal) throw badModel(fileName, `dataset ${quoteName(path)} is refused: ${e.message} (hostile or corrupt HDF5).`);
+    // jsfive's own TypeErrors/RangeErrors on corrupt structures are internal text, not a reason a user can act on.
+    if (e instanceof TypeError || e instanceof RangeError) throw badModel(fileName, `dataset ${quoteName(path)} cannot be read: the file is truncated or corrupt.`);
     throw badModel(fileName, `dataset ${quoteName(path)} cannot be read (${errorText(e)}).`);
   }
   const arr = value as ArrayLike<unknown>;
@@ -68,11 +70,33 @@ function datasetWeight(node: unknown, path: string, fileName: string): KerasWeig
   return { shape, values };
 }
 
-function attrText(v: unknown): string | undefined {
-  if (typeof v === 'string') return v;
-  if (v instanceof Uint8Array) return new TextDecoder().decode(v);
+/**
+ * An HDF5 string attribute as text. Keras ≤ 2.4 (h5py 2) stores strings as fixed-length byte strings
+ * (numpy 'S..', HDF5 H5T_STRING of a fixed size) padded with NULs: they are stripped here, the one
+ * place attribute strings are read.
+ */
+export function attrText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v.replace(/\0+$/, '');
+  if (v instanceof Uint8Array) {
+    let end = v.length;
+    while (end > 0 && v[end - 1] === 0) end--;
+    return new TextDecoder().decode(v.subarray(0, end));
+  }
   if (Array.isArray(v) && v.length === 1) return attrText(v[0]);
   return undefined;
+}
+
+/**
+ * A list-of-strings attribute (layer_names, weight_names), NULs stripped. Keras splits one that would
+ * exceed the HDF5 object header limit into `name0`, `name1`, ... (save_attributes_to_hdf5_group).
+ */
+export function attrTextList(attrs: Record<string, unknown> | undefined, name: string): string[] {
+  const one = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).map((n) => attrText(n) ?? '');
+  if (!attrs) return [];
+  if (name in attrs) return one(attrs[name]);
+  const out: string[] = [];
+  for (let k = 0; `${name}${k}` in attrs; k++) out.push(...one(attrs[`${name}${k}`]));
+  return out;
 }
 
 function parseConfig(text: string | undefined, fileName: string, where: string): unknown {
@@ -117,11 +141,17 @@ export function loadKerasH5(bytes: Uint8Array, fileName: string, opts: LoaderOpt
 }
 
 function loadKerasArchiveUnguarded(bytes: Uint8Array, fileName: string, opts: LoaderOptions): Network {
+  if (HDF5_MAGIC.every((b, i) => bytes[i] === b)) {
+    // Keras 2 wrote HDF5 whatever the name (model.save("m.keras") before Keras 3): the .h5 layout.
+    const net = loadKerasH5Unguarded(bytes, fileName, opts);
+    net.notes.push('This .keras file is an HDF5 file, not a Keras 3 zip archive: read as a legacy Keras .h5 model (model_config + model_weights).');
+    return net;
+  }
   const { files, names } = readZip(bytes, fileName, (n) => n === 'config.json' || n === 'model.weights.h5', opts.maxUncompressedBytes);
   const configBytes = files.get('config.json');
   if (!configBytes) throw badModel(fileName, `is not a Keras v3 archive: it has no config.json (entries: ${quoteNames(names, 8) || 'none'}).`);
-  const { layers } = kerasLayerChain(parseConfig(new TextDecoder().decode(configBytes), fileName, 'config.json'), fileName);
-  checkKerasLayers(layers, fileName);
+  const model = kerasModelOf(parseConfig(new TextDecoder().decode(configBytes), fileName, 'config.json'), fileName);
+  checkKerasModel(model, fileName);
   const h5bytes = files.get('model.weights.h5');
   if (!h5bytes) throw badModel(fileName, 'has no model.weights.h5 inside the archive.');
   const h5 = openH5(h5bytes, fileName, 'model.weights.h5');
@@ -132,7 +162,7 @@ function loadKerasArchiveUnguarded(bytes: Uint8Array, fileName: string, opts: Lo
     }
     return undefined;
   };
-  return networkFromKerasLayers(layers, lookup, fileName, 'keras');
+  return networkFromKerasModel(model, lookup, fileName, 'keras');
 }
 
 function loadKerasH5Unguarded(bytes: Uint8Array, fileName: string, _opts: LoaderOptions): Network {
@@ -141,19 +171,18 @@ function loadKerasH5Unguarded(bytes: Uint8Array, fileName: string, _opts: Loader
   if (config === undefined) {
     throw unsupported(fileName, 'holds weights only (no model_config attribute, as written by model.save_weights()); DTD Lens needs the architecture too: save with model.save("model.h5") or as .keras.');
   }
-  const { layers } = kerasLayerChain(parseConfig(config, fileName, 'the model_config attribute'), fileName);
-  checkKerasLayers(layers, fileName);
+  const model = kerasModelOf(parseConfig(config, fileName, 'the model_config attribute'), fileName);
+  checkKerasModel(model, fileName);
   const root = (safeGet(h5, 'model_weights') as Group | null) ?? h5;
   const lookup = (layer: string, variable: string, index: number): KerasWeight | undefined => {
     const g = safeGet(root, layer) as Group | null;
     if (!g) return undefined;
-    const rawNames = g.attrs?.weight_names;
-    const names = (Array.isArray(rawNames) ? rawNames : []).map((n) => attrText(n) ?? '');
+    const names = attrTextList(g.attrs as Record<string, unknown> | undefined, 'weight_names');
     const base = (n: string) => n.replace(/:\d+$/, '').split('/').pop();
     const name = names.find((n) => base(n) === variable) ?? names[index];
     if (!name) return undefined;
     const node = safeGet(g, name);
     return node ? datasetWeight(node, `model_weights/${layer}/${name}`, fileName) : undefined;
   };
-  return networkFromKerasLayers(layers, lookup, fileName, 'keras');
+  return networkFromKerasModel(model, lookup, fileName, 'keras');
 }

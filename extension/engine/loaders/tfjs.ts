@@ -9,12 +9,24 @@
 import type { Network } from '../network';
 import { LoaderOptions, badModel, shapeSize, unsupported } from './common';
 import { LIMITS, quoteName } from '../../protocol';
-import { type KerasWeight, checkKerasLayers, kerasLayerChain, networkFromKerasLayers } from './kerasLayers';
+import { type KerasWeight, checkKerasModel, kerasModelOf, networkFromKerasModel } from './kerasLayers';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+/** Bytes per stored value of a quantized weight (tensorflowjs_converter --quantize_uint8 / _uint16 / _float16). */
+const QUANTIZED_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
+
+/** IEEE 754 half precision → number (exact). */
+export function float16ToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
 
 /** True for a TF.js model.json (Layers or graph model). */
 export function isTfjsModelJson(doc: unknown): boolean {
@@ -33,8 +45,8 @@ export function loadTfjsModel(doc: Obj, fileName: string, opts: LoaderOptions = 
   if (doc.format === 'graph-model' || (isObj(doc.modelTopology) && 'node' in doc.modelTopology)) {
     throw unsupported(fileName, 'is a TensorFlow.js graph model (a frozen TensorFlow graph); DTD Lens reads TensorFlow.js Layers models (format "layers-model", saved by model.save() or tensorflowjs_converter --output_format tfjs_layers_model).');
   }
-  const { layers } = kerasLayerChain(doc.modelTopology, fileName);
-  checkKerasLayers(layers, fileName);
+  const model = kerasModelOf(doc.modelTopology, fileName);
+  checkKerasModel(model, fileName);
   const manifest = doc.weightsManifest;
   if (!Array.isArray(manifest)) throw badModel(fileName, '"weightsManifest" is not a list of weight groups.');
 
@@ -42,6 +54,7 @@ export function loadTfjsModel(doc: Obj, fileName: string, opts: LoaderOptions = 
   const weights = new Map<string, KerasWeight>();
   const listed = new Map<string, number>(); // shard → times listed (LIMITS.shardRepetitions)
   let shardBytes = 0;
+  const quantized = new Map<string, number>(); // quantization dtype → weights
   for (const [g, group] of manifest.entries()) {
     if (!isObj(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) throw badModel(fileName, `weightsManifest[${g}] needs "paths" and "weights".`);
     const shards = group.paths.map((p) => {
@@ -69,16 +82,40 @@ export function loadTfjsModel(doc: Obj, fileName: string, opts: LoaderOptions = 
       if (!isObj(w) || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw badModel(fileName, `weightsManifest[${g}] has a malformed weight entry ${JSON.stringify(w).slice(0, 80)}.`);
       }
-      if (w.quantization !== undefined) throw unsupported(fileName, `weight ${quoteName(w.name)} is quantized; DTD Lens reads float32 TensorFlow.js weights (convert without --quantize_*).`);
       const dtype = typeof w.dtype === 'string' ? w.dtype : 'float32';
-      if (!(dtype in DTYPE_BYTES)) throw unsupported(fileName, `weight ${quoteName(w.name)} has dtype ${dtype}; DTD Lens reads float32.`);
       const n = shapeSize(w.shape as number[]);
-      const bytes = n * DTYPE_BYTES[dtype];
-      if (offset + bytes > data.length) {
-        throw badModel(fileName, `weight ${quoteName(w.name)} ([${(w.shape as number[]).join(', ')}] ${dtype}) ends at byte ${offset + bytes} but the weight files of group ${g} hold ${data.length} bytes (truncated shard?).`);
+      const q = w.quantization;
+      let values: Float64Array;
+      let bytes: number;
+      if (q !== undefined) {
+        // value = q·scale + min (uint8/uint16, TF.js keeps it in float32), or a float16 (tfjs-core io_utils decodeWeight).
+        const qd = isObj(q) && typeof q.dtype === 'string' ? q.dtype : '';
+        if (!(qd in QUANTIZED_BYTES)) throw unsupported(fileName, `weight ${quoteName(w.name)} is quantized as ${JSON.stringify(isObj(q) ? q.dtype : q)}; DTD Lens reads uint8, uint16 and float16 quantization.`);
+        if (dtype !== 'float32' && !(dtype === 'int32' && qd !== 'float16')) throw badModel(fileName, `weight ${quoteName(w.name)} of dtype ${dtype} cannot be quantized as ${qd}.`);
+        const scale = (q as Obj).scale, min = (q as Obj).min;
+        if (qd !== 'float16' && !(typeof scale === 'number' && Number.isFinite(scale) && typeof min === 'number' && Number.isFinite(min))) {
+          throw badModel(fileName, `weight ${quoteName(w.name)} is quantized as ${qd} without a finite "scale" and "min".`);
+        }
+        bytes = n * QUANTIZED_BYTES[qd];
+        if (offset + bytes > data.length) {
+          throw badModel(fileName, `weight ${quoteName(w.name)} ([${(w.shape as number[]).join(', ')}] quantized ${qd}) ends at byte ${offset + bytes} but the weight files of group ${g} hold ${data.length} bytes (truncated shard?).`);
+        }
+        values = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          const v = qd === 'uint8' ? data[offset + i] : view.getUint16(offset + 2 * i, true);
+          if (qd === 'float16') values[i] = float16ToNumber(v);
+          else values[i] = dtype === 'int32' ? Math.round(v * (scale as number) + (min as number)) : Math.fround(v * (scale as number) + (min as number));
+        }
+        quantized.set(qd, (quantized.get(qd) ?? 0) + 1);
+      } else {
+        if (!(dtype in DTYPE_BYTES)) throw unsupported(fileName, `weight ${quoteName(w.name)} has dtype ${dtype}; DTD Lens reads float32.`);
+        bytes = n * DTYPE_BYTES[dtype];
+        if (offset + bytes > data.length) {
+          throw badModel(fileName, `weight ${quoteName(w.name)} ([${(w.shape as number[]).join(', ')}] ${dtype}) ends at byte ${offset + bytes} but the weight files of group ${g} hold ${data.length} bytes (truncated shard?).`);
+        }
+        values = new Float64Array(n);
+        for (let i = 0; i < n; i++) values[i] = dtype === 'float32' ? view.getFloat32(offset + 4 * i, true) : dtype === 'int32' ? view.getInt32(offset + 4 * i, true) : data[offset + i];
       }
-      const values = new Float64Array(n);
-      for (let i = 0; i < n; i++) values[i] = dtype === 'float32' ? view.getFloat32(offset + 4 * i, true) : dtype === 'int32' ? view.getInt32(offset + 4 * i, true) : data[offset + i];
       weights.set(w.name, { shape: w.shape as number[], values });
       offset += bytes;
     }
@@ -94,5 +131,9 @@ export function loadTfjsModel(doc: Obj, fileName: string, opts: LoaderOptions = 
     }
     return undefined;
   };
-  return networkFromKerasLayers(layers, lookup, fileName, 'tfjs');
+  const net = networkFromKerasModel(model, lookup, fileName, 'tfjs');
+  for (const [qd, count] of quantized) {
+    net.notes.push(`${count} weight${count === 1 ? ' is' : 's are'} stored quantized as ${qd}${qd === 'float16' ? '' : ' (value = q·scale + min)'}; DTD Lens explains the dequantized weights, as TensorFlow.js computes with them.`);
+  }
+  return net;
 }
