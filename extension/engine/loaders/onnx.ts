@@ -427,12 +427,25 @@ function openLayer(g: OnnxGraph, v: DataValue) {
   if (layer.activation !== 'linear') return null;
   if (layer.kind === 'dense') return v.dims[1] === layer.outFeatures && v.dims.slice(2).every((d) => d === 1) ? layer : null;
   if (layer.kind === 'conv2d' || layer.kind === 'convtranspose2d') return v.dims.length === 4 && v.dims[1] === layer.outShape[0] ? layer : null;
+  if (layer.kind === 'affine') return layer.shape[0] === v.dims[1] && layer.shape.length === Math.min(v.dims.length - 1, 3) ? layer : null;
   return null;
 }
 
 /** y = scale[c]·x + shift[c] on data `v`: into the conv/dense before it when possible, else an affine layer. */
 function channelAffine(g: OnnxGraph, n: onnx.INodeProto, i: number, v: DataValue, scale: Float64Array | null, shift: Float64Array | null): void {
   const layer = openLayer(g, v);
+  if (layer?.kind === 'affine') {
+    // s·(a·x + b) + t = (s·a)·x + (s·b + t)
+    for (let c = 0; c < layer.scale.length; c++) {
+      if (scale) {
+        layer.scale[c] *= scale[c];
+        layer.shift[c] *= scale[c];
+      }
+      if (shift) layer.shift[c] += shift[c];
+    }
+    g.set(n, { ...v, root: n.output?.[0] ?? v.root });
+    return;
+  }
   if (layer) {
     const O = layer.kind === 'dense' ? layer.outFeatures : layer.outShape[0];
     if (scale) {
@@ -556,7 +569,16 @@ function clipOp(g: OnnxGraph, n: onnx.INodeProto, i: number): void {
   if (lo === -Infinity && hi === Infinity) return g.alias(n, g.data(n, i));
   if (lo === 0 && hi === Infinity) return g.activation(n, i, 'relu');
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw g.fail(n, i, `clips to [${lo}, ${hi}] (only two finite bounds, or [0, ∞) as ReLU, are supported)`);
-  g.activation(n, i, 'clip', { min: intendedFloat32(lo), max: intendedFloat32(hi) });
+  const params = { min: intendedFloat32(lo), max: intendedFloat32(hi) };
+  // torch writes F.relu6 as Relu then Clip(0, 6): clip(relu(z), lo, hi) = clip(z, lo, hi) for lo ≥ 0, one activation.
+  const v = g.data(n, i);
+  const layer = v.ref > 0 && g.exclusive(v) ? g.builder?.layers[v.ref - 1] : undefined;
+  if (layer && layer.activation === 'relu' && lo >= 0) {
+    layer.activation = 'clip';
+    layer.activationParams = params;
+    return g.set(n, { ...v, root: n.output?.[0] ?? v.root });
+  }
+  g.activation(n, i, 'clip', params);
 }
 
 function sigmoidOp(g: OnnxGraph, n: onnx.INodeProto, i: number): void {
@@ -1045,14 +1067,17 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, opts: LoaderOption
     }
     return data;
   };
-  const tensorsInFile = [...(graph.initializer ?? []), ...nodes.flatMap((n) => (n.opType === CONSTANT_OP ? (n.attribute ?? []).flatMap((a) => (a.t ? [a.t] : [])) : []))];
-  const locations = new Set<string>();
-  for (const t of tensorsInFile) {
+  const tensorsInFile: [onnx.ITensorProto, string][] = [
+    ...(graph.initializer ?? []).map((t): [onnx.ITensorProto, string] => [t, `initializer ${quoteName(t.name ?? '')}`]),
+    ...nodes.flatMap((n, i) => (n.opType === CONSTANT_OP ? (n.attribute ?? []).flatMap((a): [onnx.ITensorProto, string][] => (a.t ? [[a.t, `Constant node ${nodeLabel(n, i)}`]] : [])) : [])),
+  ];
+  const locations = new Map<string, string>();
+  for (const [t, what] of tensorsInFile) {
     const loc = externalLocation(t);
-    if (loc && isPlainRelativeName(loc)) locations.add(loc.replace(/^(\.\/)+/, ''));
+    if (loc && isPlainRelativeName(loc) && !locations.has(loc.replace(/^(\.\/)+/, ''))) locations.set(loc.replace(/^(\.\/)+/, ''), what);
   }
   if (locations.size > LIMITS.siblingFiles) throw badModel(fileName, `names more than ${LIMITS.siblingFiles} external data files.`);
-  for (const loc of locations) readExternal(loc, `external data file ${quoteName(loc)}`);
+  for (const [loc, what] of locations) readExternal(loc, what);
 
   // 3. Constants: initializers are decoded when a node first reads them.
   const initializers = new Map<string, onnx.ITensorProto>();
