@@ -89,12 +89,10 @@ function topologicalOrder(nodes: onnx.INodeProto[], available: Set<string>, file
       dependents[p].push(i);
     }
   });
-  const order: number[] = [];
-  const ready = indegree.flatMap((d, i) => (d === 0 ? [i] : []));
-  while (ready.length > 0) {
-    const i = ready.shift()!;
-    order.push(i);
-    for (const j of dependents[i]) if (--indegree[j] === 0) ready.push(j);
+  const order = indegree.flatMap((d, i) => (d === 0 ? [i] : []));
+  // `order` doubles as the queue: nodes are appended when ready and visited in turn.
+  for (let head = 0; head < order.length; head++) {
+    for (const j of dependents[order[head]]) if (--indegree[j] === 0) order.push(j);
   }
   if (order.length !== nodes.length) throw badModel(fileName, 'is not a valid ONNX model: its graph has a cycle.');
   return order;
@@ -217,33 +215,36 @@ export class OnnxGraph {
     readonly opset: number,
     readonly inputName: string,
     readonly outputName: string,
-    private readonly nodes: onnx.INodeProto[],
+    nodes: onnx.INodeProto[],
+    /** The nodes' topological order. */
+    order: number[],
     /** Describes the declared input shape, for messages. */
     readonly declaredInput: () => string,
   ) {
     const consumers = new Map<string, onnx.INodeProto[]>();
-    for (const n of nodes) for (const name of n.input ?? []) if (name) consumers.set(name, [...(consumers.get(name) ?? []), n]);
-    // Data readers of each tensor, seen through pass-through operators (which are not readers themselves).
+    for (const n of nodes) {
+      for (const name of n.input ?? []) {
+        if (!name) continue;
+        const list = consumers.get(name);
+        if (list) list.push(n);
+        else consumers.set(name, [n]);
+      }
+    }
     const producer = new Map<string, onnx.INodeProto>();
     for (const n of nodes) for (const o of n.output ?? []) if (o) producer.set(o, n);
-    const visiting = new Set<string>();
+    // Data readers of each tensor, seen through pass-through operators (which are not readers themselves),
+    // counted from the last node back so that a pass-through node's output is counted before its input.
     const count = (name: string): number => {
-      const known = this.readers.get(name);
-      if (known !== undefined) return known;
-      if (visiting.has(name)) return 2;
-      visiting.add(name);
       let c = name === outputName ? 1 : 0;
       for (const n of consumers.get(name) ?? []) {
         if (SHAPE_READERS.has(n.opType ?? '')) continue;
-        if (PASS_THROUGH.has(n.opType ?? '') && n.input?.[0] === name && n.output?.[0]) c += count(n.output[0]);
-        else c += 1;
+        const out = n.output?.[0];
+        c += PASS_THROUGH.has(n.opType ?? '') && n.input?.[0] === name && out ? (this.readers.get(out) ?? 1) : 1;
       }
-      visiting.delete(name);
-      this.readers.set(name, c);
       return c;
     };
-    for (const n of nodes) for (const o of n.output ?? []) if (o) count(o);
-    count(inputName);
+    for (let k = order.length - 1; k >= 0; k--) for (const o of nodes[order[k]].output ?? []) if (o) this.readers.set(o, count(o));
+    this.readers.set(inputName, count(inputName));
     // The graph output and what reaches it only through pass-through operators.
     let name: string | undefined = outputName;
     while (name && !this.finalNames.has(name)) {
@@ -251,7 +252,6 @@ export class OnnxGraph {
       const p = producer.get(name);
       name = p && PASS_THROUGH.has(p.opType ?? '') && p.opType !== 'Pad' ? p.input?.[0] : undefined;
     }
-    void this.nodes;
   }
 
   /** An unsupported-node error: "node 'n' (Op) <why>". */
@@ -1011,7 +1011,9 @@ function groupedOperators(nodes: onnx.INodeProto[]): string[] {
   nodes.forEach((n, i) => {
     if (isAcceptedOp(n)) return;
     const op = `${n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.` : ''}${n.opType || '(none)'}`;
-    byOp.set(op, [...(byOp.get(op) ?? []), i]);
+    const at = byOp.get(op);
+    if (at) at.push(i);
+    else byOp.set(op, [i]);
   });
   return [...byOp].map(([op, at]) => {
     if (at.length === 1) return `node ${nodeLabel(nodes[at[0]], at[0])} uses operator ${escapeName(op)}`;
@@ -1100,7 +1102,8 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, opts: LoaderOption
   const known = (d: onnx.TensorShapeProto.IDimension) => d.dimValue !== undefined && d.dimValue !== null && !d.dimParam && toInt(d.dimValue) > 0;
   const featureDims = dims.slice(1).map((d) => (known(d) ? toInt(d.dimValue) : null));
   const declaredInput = () => dims.map((d) => (known(d) ? toInt(d.dimValue) : d.dimParam || '?')).join(', ');
-  const g = new OnnxGraph(fileName, opset, inputName, outputName, nodes, declaredInput);
+  const order = topologicalOrder(nodes, new Set([inputName, ...initializers.keys()]), fileName);
+  const g = new OnnxGraph(fileName, opset, inputName, outputName, nodes, order, declaredInput);
   const loaderNotes: string[] = [];
   if (dims.length >= 2 && featureDims.every((d): d is number => d !== null)) {
     const readers = nodes.filter((n) => (n.input ?? []).includes(inputName));
@@ -1122,7 +1125,6 @@ export function loadOnnx(bytes: Uint8Array, fileName: string, opts: LoaderOption
   }
 
   // 5. Walk the graph in topological order: fold what depends on constants only, build layers from the rest.
-  const order = topologicalOrder(nodes, new Set([inputName, ...initializers.keys()]), fileName);
   const folded = new Map<string, number>();
   let shapeOfData = false;
   for (const i of order) {
