@@ -109,6 +109,9 @@ test('real ONNX: the graphs come out with the layers their modules make', () => 
   assert.deepEqual(kinds('bn1d_unsqueeze'), ['dense:relu', 'dense']);
   // (x − mean)/std: one affine layer; relu(y) + 0.5·y reads the conv output twice, so neither fuses into it.
   assert.deepEqual(kinds('input_normalize'), ['affine', 'conv2d', 'affine:relu', 'affine', 'add', 'dense']);
+  const resnetNames = loadLikeCli(path.join(DIR, 'resnet18_w16.onnx')).layers.map((l) => l.name);
+  assert.deepEqual(resnetNames.slice(0, 5), ['conv1', 'maxpool', 'layer1.0.conv1', 'layer1.0.conv2', 'layer1.0.Add'], 'module paths from torch.onnx node names');
+  assert.ok(resnetNames.includes('layer2.0.downsample.0'));
   const resnet = kinds('resnet18_w16');
   assert.equal(resnet.filter((k) => k.startsWith('add')).length, 8);
   assert.equal(resnet.filter((k) => k.startsWith('conv2d')).length, 20);

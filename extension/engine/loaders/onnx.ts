@@ -189,17 +189,28 @@ function layerName(node: onnx.INodeProto, index: number): string {
   return path || `layer${index}`;
 }
 
-/** "/layer1/layer1.0/conv1/Conv" → "layer1.0.conv1" (torch.onnx's node names); "" when there is none. */
+/**
+ * The module path in torch.onnx's node names: "/layer1/layer1.0/conv1/Conv" → "layer1.0.conv1",
+ * "/layer2/layer2.0/downsample/downsample.0/Conv" → "layer2.0.downsample.0" (a segment repeats
+ * the name of the module it is in); "" when there is none.
+ */
 function modulePath(name: string): string {
   const parts = name.split('/').filter(Boolean).slice(0, -1);
   let path = '';
-  for (const p of parts) path = path && p.startsWith(`${path}.`) ? p : path ? `${path}.${p}` : p;
+  for (const p of parts) {
+    const last = path.slice(path.lastIndexOf('.') + 1);
+    path = !path ? p : p.startsWith(`${last}.`) ? `${path}${p.slice(last.length)}` : `${path}.${p}`;
+  }
   return path;
 }
 
-/** Display name of a layer without weights: the node's name, else #index. */
+/** Display name of a layer without weights: the node's name ("/layer1/layer1.0/Add" → "layer1.0.Add"), else #index. */
 function opName(n: onnx.INodeProto, i: number): string {
-  return n.name || `#${i}`;
+  const name = n.name ?? '';
+  if (!name.includes('/')) return name || `#${i}`;
+  const op = name.split('/').filter(Boolean).pop() ?? '';
+  const path = modulePath(name);
+  return path ? `${path}.${op}` : op || `#${i}`;
 }
 
 /** The walk over the graph: its values, the builder, and the helpers the operator handlers share. */
