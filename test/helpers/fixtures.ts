@@ -16,6 +16,10 @@ export const FIXTURES_DIR =
   [path.resolve(REPO, '..', 'shared', 'fixtures', 'dtd'), path.resolve(REPO, 'test', 'fixtures', 'dtd')].find((d) => existsSync(d)) ??
   path.resolve(REPO, 'test', 'fixtures', 'dtd');
 export const CONV_FIXTURES_DIR = path.resolve(FIXTURES_DIR, '..', 'conv');
+/** Graph networks (residual adds, concatenation, grouped convs; RESIDUAL.md), beside the other fixture folders. */
+export const RESIDUAL_FIXTURES_DIR = path.resolve(FIXTURES_DIR, '..', 'residual');
+/** Models written by the real exporters (tools/real-models/), committed with the repository. */
+export const REAL_MODELS_DIR = path.resolve(REPO, 'test', 'fixtures', 'real');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Fixture = any;

@@ -126,20 +126,24 @@ test('ONNX: Conv with auto_pad SAME_UPPER, stride 2, dilation and a Pad merged i
   assert.ok(Math.abs(out[0] - v) < 1e-15, `${out[0]} vs ${v}`);
 });
 
-test('ONNX: padded AveragePool and Softmax not last are refused with one message each; a BatchNormalization after a ReLU is kept as an affine layer', () => {
-  const bytes = model(
+test('ONNX: AveragePool with ceil_mode that changes the output and Softmax not last are refused; a padded AveragePool keeps count_include_pad; a BatchNormalization after a ReLU is kept as an affine layer', () => {
+  const pooled = (attrs: onnx.IAttributeProto[]) => model(
     [
       node('c1', 'Conv', ['x', 'K1'], ['c1o']),
-      node('r1', 'Relu', ['c1o'], ['r1o']),
-      node('bn', 'BatchNormalization', ['r1o', 'g', 'b', 'm', 'v'], ['bno']),
-      node('ap', 'AveragePool', ['bno'], ['apo'], [ints('kernel_shape', [2, 2]), ints('pads', [1, 1, 1, 1])]),
+      node('ap', 'AveragePool', ['c1o'], ['apo'], [ints('kernel_shape', [2, 2]), ints('strides', [2, 2]), ...attrs]),
       node('fl', 'Flatten', ['apo'], ['y']),
     ],
-    [tensor('K1', [1, 1, 1, 1], [1]), tensor('g', [1], [1]), tensor('b', [1], [0]), tensor('m', [1], [0]), tensor('v', [1], [1])],
-    [1, 1, 4, 4],
+    [tensor('K1', [1, 1, 1, 1], [1])],
+    [1, 1, 5, 5],
   );
-  assert.throws(() => loadModel(bytes, 'bad.onnx'), (e: unknown) => isDtdError(e) && e.code === 'unsupported' &&
-    e.message === "bad.onnx: node 'ap' (AveragePool) is a padded average pooling, which DTD Lens does not support yet (supported: Gemm, MatMul, Add, Relu, Conv, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Flatten, Reshape, Identity, Dropout, Pad, Softmax, LogSoftmax, Slice).");
+  assert.throws(() => loadModel(pooled([int('ceil_mode', 1)]), 'bad.onnx'), (e: unknown) => isDtdError(e) && e.code === 'unsupported' &&
+    e.message === "bad.onnx: node 'ap' (AveragePool) uses ceil_mode where it changes the output size (frameworks disagree on the divisor of the partial windows; only floor mode is supported).");
+  for (const include of [0, 1]) {
+    const net = loadModel(pooled([ints('pads', [1, 1, 1, 1]), int('count_include_pad', include)]), 'pad.onnx');
+    const ap = net.layers[1];
+    assert.ok(ap.kind === 'avgpool2d');
+    assert.deepEqual([ap.outShape, ap.padding, ap.countIncludePad], [[1, 3, 3], [1, 1, 1, 1], include === 1]);
+  }
   const bnAfterRelu = model(
     [
       node('c1', 'Conv', ['x', 'K1'], ['c1o']),
@@ -163,7 +167,7 @@ test('ONNX: padded AveragePool and Softmax not last are refused with one message
 
 test('ONNX: a Conv on an input of unknown image size is refused with the declared shape', () => {
   const bytes = model([node('c1', 'Conv', ['x', 'K1'], ['y'])], [tensor('K1', [1, 1, 1, 1], [1])], ['N', 1, 'H', 'W']);
-  assert.throws(() => loadModel(bytes, 'dyn.onnx'), (e: unknown) => isDtdError(e) && e.code === 'unsupported' && e.message.includes("declares it as [N, 1, H, W]; DTD Lens needs a known [batch, C, H, W] input"));
+  assert.throws(() => loadModel(bytes, 'dyn.onnx'), (e: unknown) => isDtdError(e) && e.code === 'unsupported' && e.message.includes("declares it as [N, 1, H, W]; DTD Lens needs a known [batch, C, H, W] or [batch, features] input"));
 });
 
 test('ONNX: LogSoftmax at the end is dropped with a note; a dense net on a 4-D input gets an inputShape', () => {

@@ -472,14 +472,14 @@ test('ONNX: Slice with int64 initializers (typed and raw) and negative/huge boun
 
 test('ONNX: an unsupported operator → one unsupported error naming node, operator and the supported set', () => {
   const bytes = onnxModel(
-    [gemm('g', 'x', 'W', 'B', 'h'), node('Sigmoid_3', 'Sigmoid', ['h'], ['y'])],
+    [gemm('g', 'x', 'W', 'B', 'h'), node('HardSigmoid_3', 'HardSigmoid', ['h'], ['y'])],
     [floatTensor('W', [1, 4], [1, 1, 1, 1]), floatTensor('B', [1], [0])],
     4,
   );
   const message = expectDtdError(() => loadDense(bytes, 'model.onnx'), 'unsupported', 'model.onnx');
   assert.equal(
     message,
-    "model.onnx: node 'Sigmoid_3' uses operator Sigmoid, which DTD Lens does not support yet (supported: Gemm, MatMul, Add, Relu, Conv, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Flatten, Reshape, Identity, Dropout, Pad, Softmax, LogSoftmax, Slice).",
+    "model.onnx: node 'HardSigmoid_3' uses operator HardSigmoid, which DTD Lens does not support yet (supported: Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, PRelu, Clip, Sigmoid, Tanh, Elu, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Add, Sum, Sub, Mul, Div, Concat, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Identity, Dropout, Cast, Pad, Softmax, LogSoftmax, Slice, constant subgraphs (folded)).",
   );
 });
 
@@ -487,7 +487,7 @@ test('ONNX: the handler table is the one list of supported operators; prototype 
   assert.deepEqual(SUPPORTED_ONNX_OPS, Object.keys(ONNX_OP_HANDLERS));
   for (const op of SUPPORTED_ONNX_OPS) assert.equal(onnxOpHandler(op), ONNX_OP_HANDLERS[op], op);
   assert.ok(!SUPPORTED_ONNX_OPS.includes('Constant' as never), 'Constant is accepted but not listed');
-  for (const op of ['Sigmoid', 'Constant', 'toString', 'constructor', '__proto__', 'hasOwnProperty']) assert.equal(onnxOpHandler(op), undefined, op);
+  for (const op of ['HardSigmoid', 'Constant', 'toString', 'constructor', '__proto__', 'hasOwnProperty']) assert.equal(onnxOpHandler(op), undefined, op);
 
   for (const op of ['toString', 'constructor']) {
     const bytes = onnxModel(
@@ -496,18 +496,22 @@ test('ONNX: the handler table is the one list of supported operators; prototype 
       4,
     );
     const message = expectDtdError(() => loadDense(bytes, 'odd.onnx'), 'unsupported', 'odd.onnx');
-    assert.equal(message, `odd.onnx: node 'odd' uses operator ${op}, which DTD Lens does not support yet (supported: ${SUPPORTED_ONNX_OPS.join(', ')}).`);
+    assert.equal(message, `odd.onnx: node 'odd' uses operator ${op}, which DTD Lens does not support yet (supported: ${SUPPORTED_ONNX_OPS.join(', ')}, constant subgraphs (folded)).`);
   }
 });
 
-test('ONNX: several unsupported operators and attributes are all listed at once', () => {
+test('ONNX: several unsupported operators and attributes are all listed at once, repeated operators grouped', () => {
   const bytes = onnxModel(
     [
-      node('Conv_3', 'Conv', ['x', 'K'], ['c'], [{ name: 'group', type: onnx.AttributeProto.AttributeType.INT, i: 2 }]),
+      node('Conv_3', 'Conv', ['x', 'K'], ['c'], [{ name: 'group', type: onnx.AttributeProto.AttributeType.INT, i: 1 }]),
       node('Pool_4', 'LpPool', ['c'], ['p']),
-      node('flat', 'Flatten', ['p'], ['f']),
-      gemm('g', 'f', 'W', 'B', 'l'),
-      node('', 'Tanh', ['l'], ['y']),
+      node('e1', 'Erf', ['p'], ['p1']),
+      node('', 'Erf', ['p1'], ['p2']),
+      node('e3', 'Erf', ['p2'], ['p3']),
+      node('mp', 'MaxPool', ['p3'], ['m', 'idx'], [{ name: 'kernel_shape', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 1] }]),
+      node('flat', 'Flatten', ['m'], ['f']),
+      node('useidx', 'Flatten', ['idx'], ['f2']),
+      gemm('g', 'f', 'W', 'B', 'y'),
     ],
     [floatTensor('K', [1, 1, 1, 1], [1]), floatTensor('W', [1, 4], [1, 1, 1, 1]), floatTensor('B', [1], [0])],
     4,
@@ -515,27 +519,34 @@ test('ONNX: several unsupported operators and attributes are all listed at once'
   const message = expectDtdError(() => loadDense(bytes, 'cnn.onnx'), 'unsupported', 'cnn.onnx');
   assert.equal(
     message,
-    "cnn.onnx: node 'Conv_3' (Conv) is a grouped convolution (group 2; only group 1), node 'Pool_4' uses operator LpPool and node #4 (unnamed) uses operator Tanh, " +
-      'which DTD Lens does not support yet (supported: Gemm, MatMul, Add, Relu, Conv, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, Flatten, Reshape, Identity, Dropout, Pad, Softmax, LogSoftmax, Slice).',
+    "cnn.onnx: node 'Pool_4' uses operator LpPool, operator Erf ×3 (nodes 'e1', #3 (unnamed), …) and node 'mp' (MaxPool) has its Indices output used, " +
+      'which DTD Lens does not support yet (supported: Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, PRelu, Clip, Sigmoid, Tanh, Elu, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Add, Sum, Sub, Mul, Div, Concat, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Identity, Dropout, Cast, Pad, Softmax, LogSoftmax, Slice, constant subgraphs (folded)).',
   );
 });
 
-test('ONNX: branches and skip connections → unsupported', () => {
+test('ONNX: a skip connection from the input becomes an add layer; a product of two branches → unsupported', () => {
   const bytes = onnxModel(
     [gemm('g1', 'x', 'W', 'B', 'h'), node('r', 'Relu', ['h'], ['a']), node('skip', 'Add', ['a', 'x'], ['y'])],
     [floatTensor('W', [2, 2], [1, 0, 0, 1]), floatTensor('B', [2], [0, 0])],
     2,
   );
-  expectDtdError(() => loadDense(bytes, 'resnet.onnx'), 'unsupported', 'resnet.onnx', 'one chain');
+  const net = loadModel(bytes, 'resnet.onnx');
+  assert.deepEqual(net.layers.map((l) => [l.kind, l.activation, l.inputs ?? null]), [['dense', 'relu', null], ['add', 'linear', [1, 0]]]);
+  const product = onnxModel(
+    [gemm('g1', 'x', 'W', 'B', 'h'), node('r', 'Relu', ['h'], ['a']), node('gate', 'Mul', ['a', 'x'], ['y'])],
+    [floatTensor('W', [2, 2], [1, 0, 0, 1]), floatTensor('B', [2], [0, 0])],
+    2,
+  );
+  expectDtdError(() => loadModel(product, 'gate.onnx'), 'unsupported', 'gate.onnx', "node 'gate' (Mul) multiplies two tensors computed from the input");
 });
 
-test('ONNX: external-data initializer → clear refusal', () => {
+test('ONNX: external-data initializer without its file → bad-model naming the file', () => {
   const external: onnx.ITensorProto = {
     name: 'W', dims: [1, 2], dataType: DT.FLOAT, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
     externalData: [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: '0' }],
   };
   const bytes = onnxModel([gemm('g', 'x', 'W', 'B', 'y')], [external, floatTensor('B', [1], [0])], 2);
-  expectDtdError(() => loadDense(bytes, 'ext.onnx'), 'unsupported', 'ext.onnx', "initializer 'W'", 'external', 'weights.bin');
+  expectDtdError(() => loadDense(bytes, 'ext.onnx'), 'bad-model', 'ext.onnx', "'weights.bin'", 'next to the model');
 });
 
 test('ONNX: tensor data that does not match its shape, and missing tensors → bad-model', () => {

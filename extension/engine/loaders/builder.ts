@@ -295,10 +295,10 @@ export class NetworkBuilder {
 
   /**
    * Max or average pooling, floor mode. Padded max pooling ignores the padding (it never wins);
-   * padded average pooling is refused by the loaders, because frameworks disagree on whether
-   * the padding counts in the mean.
+   * for padded average pooling the loader says whether the padding counts in the mean
+   * (`countIncludePad`, as the file states it; frameworks differ; absent = it does not).
    */
-  pool2d(kind: 'maxpool2d' | 'avgpool2d', name: string, kernel: [number, number], stride: [number, number], padding: Pad4 = [0, 0, 0, 0]): void {
+  pool2d(kind: 'maxpool2d' | 'avgpool2d', name: string, kernel: [number, number], stride: [number, number], padding: Pad4 = [0, 0, 0, 0], countIncludePad?: boolean): void {
     if (!this.checkOpen(name)) return;
     const [C, H, W] = this.needImage(name, kind === 'maxpool2d' ? 'max pooling' : 'average pooling');
     if (![...kernel, ...stride].every((v) => Number.isSafeInteger(v) && v > 0) || !padding.every((v) => Number.isSafeInteger(v) && v >= 0)) {
@@ -312,6 +312,7 @@ export class NetworkBuilder {
     const layer: Pool2dLayer = {
       kind, name, inShape: [C, H, W], outShape: [C, OH, OW], inFeatures: C * H * W, outFeatures: C * OH * OW,
       kernel: [...kernel], stride: [...stride], padding: [...padding], activation: 'linear',
+      ...(kind === 'avgpool2d' && countIncludePad !== undefined ? { countIncludePad } : {}),
     };
     this.push(layer, [C, OH, OW], undefined, false);
   }
