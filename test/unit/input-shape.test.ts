@@ -2,7 +2,8 @@
 // "inputShape" on a stack of Linear layers (a real torch 1.13 state dict of an
 // MNIST-sized MLP, tools/real-models/make_torch.py mlp784) reaches the result as
 // shapes[0], so the visualizer draws the input as an image; the `dtdLens.inputShape`
-// setting is read with the same check (protocol asInputShape) and declared in package.json.
+// setting is read with the same check (protocol asInputShape) and declared in package.json
+// (the VS Code suite checks that the host reads it and passes it to the webview).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,7 +84,5 @@ test('package.json declares dtdLens.inputShape: an array of at most 3 positive i
   assert.equal(s.items.minimum, 1);
   assert.equal(s.maxItems, 3);
   assert.match(s.markdownDescription ?? s.description, /\[C, H, W\]/);
-  // config.ts reads it through asInputShape (the one check), and the host passes it to the webview.
-  const config = fs.readFileSync(path.join(REPO, 'extension', 'config.ts'), 'utf8');
-  assert.match(config, /inputShape: asInputShape\(c\.get\('inputShape'\)\)/);
+  // That the host reads it (config.ts, through asInputShape) and hands it to the webview: test/vscode/suite "dtdLens.inputShape: …".
 });
