@@ -20,6 +20,7 @@ import {
   DEFAULT_SAME_REGION,
   DEFAULT_SEED,
   DEFAULT_TOP_K,
+  asInputShape,
   INPUT_EXTENSIONS,
   isModelFileName,
   METHODS,
@@ -29,6 +30,7 @@ import {
   ROOT_FINDERS,
   type BackendName,
   type ImagePreprocessing,
+  type InputShape,
   type Method,
   type Precision,
   type RootFinderName,
@@ -52,6 +54,8 @@ export interface Settings {
   maxRecentRuns: number;
   /** How image inputs become the model input (the model's sidecar "preprocessing" takes precedence). */
   image: ImagePreprocessing;
+  /** dtdLens.inputShape: [C, H, W] the visualizer draws the input as when the model has no image shape (null: none given). */
+  inputShape: InputShape | null;
 }
 
 // The image settings' choices: the protocol types them (ImagePreprocessing) but has no
@@ -111,6 +115,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
       std: std?.every((v) => v !== 0) ? std : undefined,
       resize: oneOf(c.get('image.resize'), RESIZES),
     },
+    inputShape: asInputShape(c.get('inputShape')),
   };
 }
 

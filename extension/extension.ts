@@ -13,6 +13,7 @@ import { Visualizers, type RenderedEvent, type VisualizerTarget } from './visual
 import { ModelEditorProvider, type InspectorOutcome } from './modelEditor';
 import { readSettings } from './config';
 import type { HostContext } from './host/context';
+import type { WebviewSettings } from './protocol';
 import { InputSource } from './host/inputSource';
 import { readModel } from './host/modelSource';
 import { Notifier, type Notice } from './host/notifier';
@@ -68,7 +69,8 @@ export interface DtdLensApi {
   readonly notices: readonly Notice[];
   /** What the model inspector editor showed, by URI string. */
   readonly inspected: ReadonlyMap<string, InspectorOutcome>;
-  readonly visualizers: { readonly panelOpen: boolean; readonly viewResolved: boolean };
+  /** settings(): what the webviews get with a result (theme, topK, dtdLens.inputShape). */
+  readonly visualizers: { readonly panelOpen: boolean; readonly viewResolved: boolean; settings(): WebviewSettings };
 }
 
 export function activate(context: vscode.ExtensionContext): DtdLensApi {
@@ -211,6 +213,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
       get viewResolved() {
         return visualizers.viewResolved;
       },
+      settings: () => visualizers.settings(),
     },
   };
 }

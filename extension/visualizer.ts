@@ -182,7 +182,8 @@ export class Visualizers implements vscode.Disposable, vscode.WebviewViewProvide
         : kind === vscode.ColorThemeKind.HighContrast
           ? 'high-contrast'
           : 'dark';
-    return { topK: readSettings().topK, theme };
+    const s = readSettings();
+    return { topK: s.topK, theme, inputShape: s.inputShape };
   }
 
   /** Shows content in the panel (opening it beside the editor) and in the side view. */

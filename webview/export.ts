@@ -1,5 +1,6 @@
 // Export of what is on screen: the network SVG(s) as one standalone SVG, the
-// same rasterised to PNG through a canvas (a data URL), and the result JSON.
+// same rasterised to PNG through a canvas (a data URL), and the result JSON; and
+// the input heatmap section (heatmap.ts) as PNG.
 
 import { reproducibilityRecord, type ExplainResult } from '../extension/protocol';
 import type { Current, Format } from './state';
@@ -118,4 +119,73 @@ export async function exportView(format: Format, current: Current | null, svgs: 
   const W = svgs.reduce((a, s) => a + (Number(s.getAttribute('width')) || 0), 0);
   const H = Math.max(...svgs.map((s) => Number(s.getAttribute('height')) || 0));
   return withPngText(await svgToPng(svg, W, H), 'dtd-lens-provenance', JSON.stringify(results.map(reproducibilityRecord)));
+}
+
+/**
+ * The drawn heatmap section as one PNG data URL: each pane's input with the heatmap over it at
+ * the chosen opacity (each unit a zoom × zoom square), its caption, and the colour bar.
+ */
+function heatmapCanvasPng(section: HTMLElement, background: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const figures = [...section.querySelectorAll<HTMLElement>('.heat-view')];
+    const bar = section.querySelector<SVGSVGElement>('svg.colorbar');
+    if (!figures.length || !bar) return reject(new Error('no heatmap is drawn'));
+    const sizes = figures.map((f) => {
+      const c = f.querySelector<HTMLCanvasElement>('canvas.heat-relevance')!;
+      return { w: parseFloat(c.style.width) || c.width, h: parseFloat(c.style.height) || c.height };
+    });
+    const pad = 12;
+    const capH = 18;
+    const barW = Number(bar.getAttribute('width')) || 92;
+    const barH = Number(bar.getAttribute('height')) || 100;
+    const W = pad + sizes.reduce((a, s) => a + s.w + pad, 0) + barW + pad;
+    const H = pad + Math.max(barH, ...sizes.map((s) => s.h + capH)) + pad;
+    const canvas = document.createElement('canvas');
+    const ratio = 2;
+    canvas.width = W * ratio;
+    canvas.height = H * ratio;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return reject(new Error('no 2d canvas context'));
+    ctx.scale(ratio, ratio);
+    ctx.fillStyle = background;
+    ctx.fillRect(0, 0, W, H);
+    ctx.imageSmoothingEnabled = false;
+    const fg = getComputedStyle(section).color || '#333';
+    let x = pad;
+    figures.forEach((f, i) => {
+      const input = f.querySelector<HTMLCanvasElement>('canvas.heat-input')!;
+      const rel = f.querySelector<HTMLCanvasElement>('canvas.heat-relevance')!;
+      const { w, h: hh } = sizes[i];
+      ctx.globalAlpha = 1;
+      ctx.drawImage(input, x, pad, w, hh);
+      ctx.globalAlpha = Number(rel.style.opacity || '1');
+      ctx.drawImage(rel, x, pad, w, hh);
+      ctx.globalAlpha = 1;
+      ctx.fillStyle = fg;
+      ctx.font = '12px sans-serif';
+      ctx.textAlign = 'center';
+      ctx.fillText(f.querySelector('figcaption')?.textContent ?? '', x + w / 2, pad + hh + 14, w);
+      x += w + pad;
+    });
+    const img = new Image();
+    img.onload = () => {
+      ctx.drawImage(img, x, pad, barW, barH);
+      try {
+        resolve(canvas.toDataURL('image/png'));
+      } catch (e) {
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
+    img.onerror = () => reject(new Error('the colour bar could not be rasterised'));
+    const clone = bar.cloneNode(true) as SVGSVGElement;
+    clone.setAttribute('xmlns', SVGNS);
+    img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(new XMLSerializer().serializeToString(clone));
+  });
+}
+
+/** The input heatmap as drawn (input, heatmap at its opacity, captions, colour bar) as PNG, with the runs' provenance as the network PNG has. */
+export async function exportHeatmapPng(section: HTMLElement, current: Current | null, background: string): Promise<string> {
+  if (!current) throw new Error('there is nothing to export yet');
+  const results = current.kind === 'single' ? [current.result] : [current.left, current.right];
+  return withPngText(await heatmapCanvasPng(section, background), 'dtd-lens-provenance', JSON.stringify(results.map(reproducibilityRecord)));
 }

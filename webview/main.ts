@@ -13,7 +13,7 @@ import { auditPanel } from './audit';
 import { readPalette, type Palette } from './colors';
 import { ledgerResults, paneSpecs, resultsOf } from './compare';
 import { h } from './dom';
-import { exportView } from './export';
+import { exportHeatmapPng, exportView } from './export';
 import { renderHeatmaps } from './heatmap';
 import { renderInspector, type InspectorActions } from './inspector';
 import { onKey, searchUnit, type Navigator } from './keyboard';
@@ -214,7 +214,7 @@ class App {
     const opts = { ...defaultViewOptions, topK: ui.topK, maxUnits: ui.maxUnits, expanded: new Set(ui.expanded) };
     const views = this.network.draw(specs, opts, palette, this.paneCallbacks, ui.transform);
     renderLedgers(this.ledgers, ledgerResults(c, specs), palette);
-    renderHeatmaps(this.heatmaps, specs, c.kind === 'single' ? c.result : c.left, c.settings, palette);
+    renderHeatmaps(this.heatmaps, specs, c.kind === 'single' ? c.result : c.left, c.settings, palette, { exportPng: (section) => void this.exportHeatmap(section) });
     this.renderInspector();
 
     const renderMs = performance.now() - t0;
@@ -266,6 +266,16 @@ class App {
 
   exportData(format: Format): Promise<string> {
     return exportView(format, this.state.current, this.network.svgs, (this.palette ?? readPalette()).background);
+  }
+
+  /** The heatmap section's PNG button: saved through the same message as the toolbar's export. */
+  private async exportHeatmap(section: HTMLElement): Promise<void> {
+    try {
+      const data = await exportHeatmapPng(section, this.state.current, (this.palette ?? readPalette()).background);
+      this.state.post({ type: 'exported', requestId: 0, format: 'png', data });
+    } catch (err) {
+      this.showError(`Export of the heatmap as PNG failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private async userExport(format: Format): Promise<void> {

@@ -17,3 +17,15 @@ export interface ImagePreprocessing {
   resize?: 'bilinear' | 'none';
 }
 
+
+/** An input's shape [C, H, W] (channels first, the engine's NCHW order). */
+export type InputShape = [number, number, number];
+
+/**
+ * `value` as an input shape [C, H, W] of positive integers, or null when it is not one
+ * (an empty list too: "no shape given"). One check for the sidecar's `inputShape`, the
+ * `dtdLens.inputShape` setting and the webview.
+ */
+export function asInputShape(value: unknown): InputShape | null {
+  return Array.isArray(value) && value.length === 3 && value.every((d) => Number.isSafeInteger(d) && d > 0) ? (value.slice() as InputShape) : null;
+}

@@ -79,6 +79,8 @@ export interface WebviewSettings {
   topK: number;
   theme?: 'light' | 'dark' | 'high-contrast';
   imageShape?: number[] | null;
+  /** The dtdLens.inputShape setting, [C, H, W]: how to draw an input the model gives no image shape (the model's shapes[0] wins). */
+  inputShape?: number[] | null;
 }
 
 export type HostToWebview =

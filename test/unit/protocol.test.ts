@@ -154,7 +154,7 @@ describe('package.json settings agree with protocol/defaults.ts', () => {
       'sameRegion.rtol', 'sameRegion.atol', 'engineTimeoutSeconds', 'maxModelSizeMB', 'maxRecentRuns',
     ];
     // Image preprocessing: the protocol types it (ImagePreprocessing) without value lists; unset fields take the engine's defaults.
-    const hostOnly = ['image.channelOrder', 'image.grayscale', 'image.scale', 'image.mean', 'image.std', 'image.resize'];
+    const hostOnly = ['image.channelOrder', 'image.grayscale', 'image.scale', 'image.mean', 'image.std', 'image.resize', 'inputShape'];
     assert.deepEqual(Object.keys(settings).map((k) => k.replace(/^dtdLens\./, '')).sort(), [...checked, ...hostOnly].sort());
   });
 });

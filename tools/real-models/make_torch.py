@@ -14,6 +14,10 @@ Models:
   mlp_leaky  Linear(4,7) LeakyReLU(0.2) Linear(7,5) LeakyReLU(0.2) Linear(5,2)   sidecar {"activation": "leakyrelu", "negativeSlope": 0.2}
   cnn        Conv2d(1,4,3,p=1) BatchNorm2d(4) PReLU(4) MaxPool2d(2) Conv2d(4,6,3) ReLU6
              Flatten Linear(24,8) ELU(0.7) Linear(8,5) Tanh Linear(5,3)   sidecar "layers"
+  mlp784     Flatten Linear(784,6) ReLU Linear(6,3)                  sidecar {"inputShape": [1, 28, 28]}: an MNIST-sized
+             MLP whose input the visualizer draws as a 28×28 image
+
+  make_torch.py [NAME...]   writes only the named models (default: all)
 """
 import json
 import os
@@ -69,9 +73,19 @@ def cnn():
     return m, [1, 8, 8], sidecar
 
 
+def mlp784():
+    torch.manual_seed(14)
+    m = nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.ReLU(), nn.Linear(6, 3))
+    return m, [1, 28, 28], {'inputShape': [1, 28, 28]}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for name, make in [('mlp', mlp), ('mlp_leaky', mlp_leaky), ('cnn', cnn)]:
+    models = [('mlp', mlp), ('mlp_leaky', mlp_leaky), ('cnn', cnn), ('mlp784', mlp784)]
+    wanted = sys.argv[1:]
+    for name, make in models:
+        if wanted and name not in wanted:
+            continue
         model, shape, sidecar = make()
         model.eval()
         sd = model.state_dict()

@@ -2,8 +2,9 @@
 // the optional sidecar (`foo.dtd.json`) and safe number conversions.
 
 import { DtdError } from '../errors';
-import { escapeName, sidecarNameFor } from '../../protocol';
-import type { Activation, OutputSelection } from '../network';
+import { preview } from '../budget';
+import { asInputShape, escapeName, sidecarNameFor } from '../../protocol';
+import type { Activation, OutputSelection, Shape3 } from '../network';
 
 /** The file's base name, used in messages (the full path stays in DtdError.file). */
 export function displayName(fileName: string): string {
@@ -40,6 +41,8 @@ export interface LoaderOptions {
 export interface SidecarSettings {
   finalActivation?: Activation;
   outputSelection?: OutputSelection | null;
+  /** The input's [C, H, W]: a convolutional "layers" list starts from it; a stack of Linear layers reads it flattened (C-major). */
+  inputShape?: Shape3;
 }
 
 
@@ -59,6 +62,12 @@ export function readSidecar(sidecar: unknown, modelFile: string): SidecarSetting
   const sel = obj.outputSelection ?? obj.output_selection;
   if (sel === null) out.outputSelection = null;
   else if (sel !== undefined) out.outputSelection = parseOutputSelection(sel, (p) => fail(`outputSelection ${p}`));
+  const shape = obj.inputShape ?? obj.input_shape;
+  if (shape !== undefined && shape !== null) {
+    const parsed = asInputShape(shape);
+    if (!parsed) throw fail(`"inputShape" must be [C, H, W] of positive integers (got ${preview(shape)}).`);
+    out.inputShape = parsed;
+  }
   return out;
 }
 

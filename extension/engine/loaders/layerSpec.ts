@@ -36,7 +36,7 @@
 import { DtdError } from '../errors';
 import type { Network, OutputSelection, Shape3 } from '../network';
 import { NetworkBuilder, type Pad4, unsupportedList } from './builder';
-import { displayName } from './common';
+import { displayName, readSidecar } from './common';
 import { sidecarNameFor } from '../../protocol';
 import { preview } from '../budget';
 import { escapeName, quoteName, quoteNames } from '../../protocol';
@@ -90,13 +90,8 @@ export function readArchitecture(sidecar: unknown, modelFile: string): Architect
   const fail = (problem: string) => new DtdError('bad-model', `${displayName(name)}: ${problem}`, name);
   if (!Array.isArray(sidecar.layers) || !sidecar.layers.every(isObj)) throw fail('"layers" must be an array of objects like {"type": "conv2d", "module": "0"}.');
   const out: ArchitectureSpec = { layers: sidecar.layers as Obj[] };
-  const shape = sidecar.inputShape ?? sidecar.input_shape;
-  if (shape !== undefined) {
-    if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isSafeInteger(d) && d > 0)) {
-      throw fail(`"inputShape" must be [C, H, W] of positive integers (got ${preview(shape)}).`);
-    }
-    out.inputShape = shape as Shape3;
-  }
+  const shape = readSidecar(sidecar, modelFile).inputShape;
+  if (shape) out.inputShape = shape;
   const size = sidecar.inputSize ?? sidecar.input_size;
   if (size !== undefined) {
     if (!Number.isSafeInteger(size) || (size as number) <= 0) throw fail(`"inputSize" must be a positive integer (got ${preview(size)}).`);

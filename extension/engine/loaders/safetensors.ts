@@ -300,8 +300,14 @@ export function linearStackNetwork<T extends KeyedTensor>(
   if (opts.finalActivation === undefined && sidecar.finalActivation === undefined) {
     notes.push(`the last layer is read without an activation (${formatLabel} stores none; set "finalActivation" in the sidecar to change this).`);
   }
+  // The sidecar's inputShape: the input is an image read flattened (C-major), so images can be given and the input heatmap drawn.
+  const shape = sidecar.inputShape;
+  if (shape && shape[0] * shape[1] * shape[2] !== layers[0].inFeatures) {
+    throw badModel(sidecarNameFor(fileName), `"inputShape" [${shape.join(', ')}] has ${shape[0] * shape[1] * shape[2]} values but the first Linear layer reads ${layers[0].inFeatures}.`);
+  }
   return {
     inputSize: layers[0].inFeatures,
+    ...(shape ? { inputShape: shape } : {}),
     layers,
     outputSelection: sidecar.outputSelection ?? null,
     source: { format, file: fileName },

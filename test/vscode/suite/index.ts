@@ -402,6 +402,21 @@ test('a model over dtdLens.maxModelSizeMB is refused before it is read', async (
   assert.equal((await explainMlp3()).status, 'ok');
 });
 
+test('dtdLens.inputShape: [C, H, W] reaches the webview settings; an invalid value or the empty default gives none', async () => {
+  try {
+    assert.equal(api.visualizers.settings().inputShape, null, 'default [] = from the model');
+    await setSetting('inputShape', [1, 28, 28]);
+    assert.deepEqual(api.visualizers.settings().inputShape, [1, 28, 28]);
+    await setSetting('inputShape', [784]);
+    assert.equal(api.visualizers.settings().inputShape, null, 'not [C, H, W]');
+    await setSetting('inputShape', [1, 0, 28]);
+    assert.equal(api.visualizers.settings().inputShape, null, 'not positive');
+  } finally {
+    await setSetting('inputShape', undefined);
+  }
+  assert.equal(api.visualizers.settings().inputShape, null);
+});
+
 test('a killed engine is replaced on the next run; a crash mid-run is reported with "Show Log"', async () => {
   assert.equal((await explainMlp3()).status, 'ok');
   const pid = api.engine.pid!;
