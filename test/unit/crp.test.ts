@@ -14,7 +14,14 @@
 //     cannot condition.
 
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type * as vscode from 'vscode';
+import { EngineClient, EngineError } from '../../extension/engineClient';
+import { loadModel } from '../../extension/engine/loaders';
 import { resolveLrpRules } from '../../extension/engine/baselines';
 import { explainConcepts } from '../../extension/engine/concepts';
 import { channelsOf, computeChannelFlows, conditionalHeatmaps, fullWalk, type CrpRules } from '../../extension/engine/crp';
@@ -23,7 +30,8 @@ import { explain } from '../../extension/engine/explain';
 import { exactMats } from '../../extension/engine/forward';
 import { explainedRow, layerInputs, layerShapes, nonNegativeTensors, type Network } from '../../extension/engine/network';
 import { parseRuleMap } from '../../extension/engine/rules';
-import { convFixtureNames, convNetFromFixture, flat, loadConvFixture } from '../helpers/conv';
+import { convFixtureFile, convFixtureNames, convNetFromFixture, flat, loadConvFixture } from '../helpers/conv';
+import { REPO } from '../helpers/fixtures';
 import { loadResidualFixture, residualFixtureNames, residualNetFromFixture } from '../helpers/residual';
 
 function maxAbs(v: ArrayLike<number>): number {
@@ -193,5 +201,35 @@ describe('CRP in results and requests', () => {
     refused(() => explainConcepts(net, x, { method: 'train-free', rule: '0', explainedOutput: output }, t, [0]), 'unsupported');
     refused(() => explainConcepts(net, x, { method: 'train-free', explainedOutput: output }, t, [9999]), 'bad-usage');
     refused(() => explainConcepts(net, x, { method: 'train-free', explainedOutput: output }, 0, [0]), 'bad-usage');
+  });
+});
+
+describe('the concept request through the engine process (EngineClient → dist/engine.js)', () => {
+  const ENGINE = path.join(REPO, 'dist', 'engine.js');
+  const name = 'cnn3x10_bn_gap_seed2';
+  const fx = loadConvFixture(name);
+  const bytes = new Uint8Array(readFileSync(convFixtureFile(name, 'onnx')));
+  const net = loadModel(bytes, `${name}.onnx`);
+  const x = flat(fx.input.x);
+  const output = fx.explanations[0].explained_output;
+  const quiet = new Proxy({}, { get: () => () => undefined }) as vscode.LogOutputChannel;
+  let client: EngineClient;
+  before(() => {
+    // The engine bundle as the extension forks it, built from this tree.
+    const b = spawnSync(process.execPath, [path.join(REPO, 'esbuild.mjs')], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+    client = new EngineClient({ enginePath: ENGINE, log: quiet, timeoutSeconds: () => 60 });
+  });
+  after(() => client?.dispose());
+
+  test('answers with the conditional heatmaps the library computes; refuses a changed model file', async () => {
+    const t = layerShapes(net).findIndex((sh, i) => i > 0 && sh.length === 3);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const options = { method: 'lrp' as const, rule: 'epsilon', explainedOutput: output };
+    const got = await client.concepts({ fileName: `${name}.onnx`, modelBytes: bytes }, { kind: 'values', values: x }, options, t, [0, 3], sha);
+    const want = explainConcepts(net, x, options, t, [0, 3]);
+    assert.deepEqual(got, want);
+    await assert.rejects(client.concepts({ fileName: `${name}.onnx`, modelBytes: bytes }, { kind: 'values', values: x }, options, t, [0], 'f'.repeat(64)), (e: unknown) => e instanceof EngineError && /changed since this run/.test(e.message));
+    await assert.rejects(client.concepts({ fileName: `${name}.onnx`, modelBytes: bytes }, { kind: 'values', values: x }, { method: 'full-backward', explainedOutput: output }, t, [0], sha), (e: unknown) => e instanceof EngineError && e.code === 'unsupported');
   });
 });
