@@ -21,6 +21,7 @@ import { EngineRunner, type ProgressEvent } from './host/runner';
 import { ShownRun } from './host/shownRun';
 import { auditCommand, type AuditOutcome, type AuditRequest } from './commands/audit';
 import { compareRuns } from './commands/compare';
+import { conceptHeatmap } from './commands/concepts';
 import { explainAgain, explainCommand, type ExplainRequest, type RunOutcome } from './commands/explain';
 import { exportRun, saveViewExport } from './commands/export';
 import { openRun, openVisualizer } from './commands/openRun';
@@ -123,6 +124,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     restoreRun: () => host.shown.restoreContent(),
     onExplainRequest: (target) => void explainAgain(host, target),
     onUserExport: (_target, format, data) => void saveViewExport(host, format, data),
+    onConceptRequest: (target, layer, channel) => conceptHeatmap(host, target, layer, channel),
   });
   context.subscriptions.push(visualizers);
 

@@ -8,7 +8,7 @@
 
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
-import { isWebviewToHost, type HostToWebview, type WebviewSettings, type WebviewToHost } from './protocol';
+import { isWebviewToHost, type ConceptHeatmap, type HostToWebview, type WebviewSettings, type WebviewToHost } from './protocol';
 import { describeValue, logText, webviewHtml } from './protocol';
 import { readSettings } from './config';
 
@@ -124,6 +124,14 @@ class VisualizerWebview implements vscode.Disposable {
       case 'explain':
         this.hooks.onExplainRequest(this.target);
         return;
+      case 'concept': {
+        const { requestId, layer, channel } = m;
+        this.hooks.onConceptRequest(this.target, layer, channel).then(
+          (concept) => void this.webview.postMessage({ type: 'concept', requestId, concept } satisfies HostToWebview),
+          (e: unknown) => void this.webview.postMessage({ type: 'concept', requestId, error: e instanceof Error ? e.message : String(e) } satisfies HostToWebview),
+        );
+        return;
+      }
       case 'error':
         this.hooks.log.error(`visualizer (${this.target}): ${logText(m.message)}`);
         this.hooks.onError(m.message);
@@ -149,6 +157,8 @@ export interface VisualizerHooks {
   onExplainRequest(target: VisualizerTarget): void;
   /** The webview's own export buttons: what it drew, to be saved where the user says. */
   onUserExport(target: VisualizerTarget, format: 'svg' | 'png' | 'json', data: string): void;
+  /** Concepts (CRP): the conditional heatmap of a channel of the result the webview shows, computed by the engine. */
+  onConceptRequest(target: VisualizerTarget, layer: number, channel: number): Promise<ConceptHeatmap>;
   /** The run to show when a panel is restored after a reload. */
   restoreRun(): Promise<HostToWebview | undefined>;
 }

@@ -14,6 +14,7 @@ import { readPalette, type Palette } from './colors';
 import { ledgerResults, paneSpecs, resultsOf } from './compare';
 import { h } from './dom';
 import { exportHeatmapPng, exportView } from './export';
+import { FeatureMapView } from './featureMaps';
 import { renderHeatmaps } from './heatmap';
 import { renderInspector, type InspectorActions } from './inspector';
 import { onKey, searchUnit, type Navigator } from './keyboard';
@@ -43,6 +44,7 @@ class App {
   private readonly paneCallbacks: PaneCallbacks;
   private readonly inspectorActions: InspectorActions;
   private palette: Palette | null = null;
+  private readonly featureMaps: FeatureMapView;
 
   constructor(api: VsCodeApi) {
     const state = (this.state = new AppState(api));
@@ -109,6 +111,7 @@ class App {
       },
     };
 
+    this.featureMaps = new FeatureMapView({ post: (m) => state.post(m), showUnits: (show) => (this.network.element.hidden = !show) });
     const app = (this.app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' })));
     const n = this.notices;
     app.replaceChildren(
@@ -116,7 +119,7 @@ class App {
       n.progress,
       n.errors,
       n.warnings,
-      h('main', { class: 'layout' }, h('div', { class: 'left' }, this.network.element, n.status), this.inspector),
+      h('main', { class: 'layout' }, h('div', { class: 'left' }, this.featureMaps.element, this.network.element, n.status), this.inspector),
       h('div', { class: 'bottom' }, this.ledgers, this.heatmaps),
       this.tooltip.element,
     );
@@ -166,6 +169,7 @@ class App {
       case 'audit': {
         // The audit replaces the network view; the last explanation stays in the host's recent runs.
         this.state.setAudit(m);
+        this.featureMaps.clear();
         this.notices.setProgress(null);
         const { panel, bars } = auditPanel(m.audit, readPalette());
         for (const x of [this.inspector, this.ledgers, this.heatmaps, this.notices.warnings]) x.replaceChildren();
@@ -185,8 +189,12 @@ class App {
           (err: unknown) => this.showError(`Export as ${m.format.toUpperCase()} failed: ${err instanceof Error ? err.message : String(err)}`),
         );
         break;
+      case 'concept':
+        this.featureMaps.onConcept(m);
+        break;
       case 'clear':
         this.state.clear();
+        this.featureMaps.clear();
         this.network.showMessage('No result.');
         for (const x of [this.inspector, this.ledgers, this.heatmaps, this.notices.warnings, this.notices.errors]) x.replaceChildren();
         this.toolbar.showEmpty();
@@ -213,6 +221,8 @@ class App {
     if (note) notices.setStatus(note);
     const opts = { ...defaultViewOptions, topK: ui.topK, maxUnits: ui.maxUnits, expanded: new Set(ui.expanded) };
     const views = this.network.draw(specs, opts, palette, this.paneCallbacks, ui.transform);
+    // Networks with image-shaped layers: channels as feature maps, concepts on click (featureMaps.ts).
+    this.featureMaps.render(c.kind === 'single' ? c.result : null, palette);
     renderLedgers(this.ledgers, ledgerResults(c, specs), palette);
     renderHeatmaps(this.heatmaps, specs, c.kind === 'single' ? c.result : c.left, c.settings, palette, { exportPng: (section) => void this.exportHeatmap(section) });
     this.renderInspector();

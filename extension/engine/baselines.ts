@@ -11,7 +11,7 @@
 // R_in = a ⊙ Pᵀ(R / s(P a)) (fixtures CONV.md §4).
 
 import { activationSlopes } from './activations';
-import { backwardGraph, fixedRuleText, joinRelevance } from './backward';
+import { backwardGraph, fixedRuleText, joinRelevance, type BackwardStep } from './backward';
 import { poolGeom } from './layers';
 import { firstWeightedLayer, type Network } from './network';
 import type { Mat } from './ops/ops';
@@ -62,18 +62,22 @@ export function lrpBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number, rul
   const onehot = new Float64Array(B * nL);
   const top = ops.read(fwd.act[L]);
   for (let s = 0; s < B; s++) onehot[s * nL + row] = top[s * nL + row];
-  const relevance = backwardGraph(mats, fwd, ops.matrix(B, nL, onehot), (st) => {
-    const { l, inputs } = st;
-    const layer = net.layers[l - 1];
-    // The ReLU after layer l passes relevance where z > 0; other activations pass it unchanged (zennit's Pass rule).
-    const R = layer.activation === 'relu' ? ops.mul(st.R, ops.stepPositive(st.Z)) : st.R;
-    const join = joinRelevance(mats, { ...st, R });
-    if (join) return join;
-    if (layer.kind === 'maxpool2d') return [ops.maxPool2dBackward(R, inputs[0], poolGeom(layer))];
-    if (layer.kind === 'avgpool2d') return [ops.mul(inputs[0], mats.bwd(l, ops.divStabilized(R, st.Z, LRP_STABILIZER), null))];
-    return [lrpKernels(rules[l - 1].name).propagate({ mats, l, A: inputs[0], Z: st.Z, R, rule: rules[l - 1] })];
-  });
+  const relevance = backwardGraph(mats, fwd, ops.matrix(B, nL, onehot), (st) => lrpLayerStep(mats, rules, st));
   return { relevance };
+}
+
+/** One layer's LRP step: what layer st.l sends to each of its inputs for the relevance st.R at its output (linear in st.R). Shared by lrpBatch and the concept (CRP) walks of crp.ts. */
+export function lrpLayerStep<M extends Mat>(mats: NetMats<M>, rules: LrpRule[], st: BackwardStep<M>): M[] {
+  const { ops, net } = mats;
+  const { l, inputs } = st;
+  const layer = net.layers[l - 1];
+  // The ReLU after layer l passes relevance where z > 0; other activations pass it unchanged (zennit's Pass rule).
+  const R = layer.activation === 'relu' ? ops.mul(st.R, ops.stepPositive(st.Z)) : st.R;
+  const join = joinRelevance(mats, { ...st, R });
+  if (join) return join;
+  if (layer.kind === 'maxpool2d') return [ops.maxPool2dBackward(R, inputs[0], poolGeom(layer))];
+  if (layer.kind === 'avgpool2d') return [ops.mul(inputs[0], mats.bwd(l, ops.divStabilized(R, st.Z, LRP_STABILIZER), null))];
+  return [lrpKernels(rules[l - 1].name).propagate({ mats, l, A: inputs[0], Z: st.Z, R, rule: rules[l - 1] })];
 }
 
 /** Gradient of last-layer row `row` w.r.t. the input, batched. */

@@ -9,6 +9,7 @@
 import { approxBytes, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, type WireModel } from '../protocol';
 import { explain, outputs, randomInput, summarizeModel } from './index';
 import { audit, auditCsv } from './audit';
+import { explainConcepts } from './concepts';
 import { loadModel } from './loaders';
 import { parseInput } from './input';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
@@ -204,6 +205,25 @@ async function handle(msg: HostToEngine): Promise<void> {
         const csv = auditCsv(result);
         checkReplySize({ result, csv });
         send({ type: 'audited', id: msg.id, audit: result, csv });
+      } catch (e) {
+        replyError(msg.id, e);
+      } finally {
+        running.delete(msg.id);
+      }
+      return;
+    }
+    case 'concepts': {
+      const controller = new AbortController();
+      running.set(msg.id, controller);
+      try {
+        const { net, sidecar } = await loadRequested(msg, controller.signal);
+        if (msg.modelSha256 && net.source.sha256 && msg.modelSha256 !== net.source.sha256) {
+          throw new DtdError('bad-usage', `${msg.fileName.split(/[\\/]/).pop()} changed since this run: explain it again to see its concepts.`);
+        }
+        const x = buildInput(net, msg.input, msg.options.explainedOutput, sidecar);
+        const concepts = explainConcepts(net, x, msg.options, msg.layer, msg.channels);
+        checkReplySize(concepts);
+        send({ type: 'concepts', id: msg.id, concepts });
       } catch (e) {
         replyError(msg.id, e);
       } finally {

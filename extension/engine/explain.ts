@@ -17,6 +17,7 @@ import { runSampledFullBackward } from './sampled';
 import { explainBatch, trainFreeRoots } from './explainBatch';
 import { type Baselines, checkDefinitions, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, escapeName, type ExplainResult, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 import { computeFlows } from './flows';
+import { computeChannelFlows } from './crp';
 import { ENGINE_VERSION } from './version';
 import { aboutCount, computeBaselines, describeNonFinite, fullBackwardLog10Cost, dropNonFiniteBaselines, firstNonFinite, firstNonFiniteForward, FLOAT64_HINT, lastLayerRelevance, layerDiagnostics, layerLabel, poolRuleText, summarizeModel, topDown } from './assemble';
 import { checkMaxPoolWinners, fullBackwardNetwork, graphChainBlocks } from './fullBackwardNet';
@@ -221,6 +222,16 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       timings.baselines = performance.now() - tb;
     }
 
+    // Concepts (CRP): channel-to-channel flows of the layers with image-shaped tensors (crp.ts).
+    let channelFlows: ExplainResult['channelFlows'];
+    if (method !== 'full-backward' && hasSpatialLayers(net) && !fwdBad && !relBad && !rules.some((r) => r.name === '0')) {
+      const tc = performance.now();
+      const cf = computeChannelFlows(mats, x, row, lrpRules ? { method: 'lrp', rules: lrpRules } : { method: 'train-free', rules });
+      channelFlows = cf.flows;
+      if (cf.skipped.length) warnings.push(`Channel flows left out for ${cf.skipped.length} layer${cf.skipped.length === 1 ? '' : 's'} (too many channels or too much work): ${cf.skipped.slice(0, 4).join(', ')}${cf.skipped.length > 4 ? ', …' : ''}.`);
+      timings.channelFlows = performance.now() - tc;
+    }
+
     const layers = layerDiagnostics(net, relevance, roots, explainedValue);
     progress({ stage: 'Done', fraction: 1 });
     timings.total = performance.now() - t0;
@@ -244,6 +255,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       relevance,
       roots,
       flows: computeFlows(net, fwd.act, relevance, roots, rules, options.topK ?? DEFAULT_TOP_K, contributions),
+      ...(channelFlows ? { channelFlows } : {}),
       tree,
       treeTruncated,
       baselines,
@@ -272,7 +284,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
 }
 
 /** zB bounds given per channel (image inputs) become one value per input unit, so single-unit roots and domain checks index them directly. */
-function expandChannelBounds(net: Network, rules: RuleSpec[]): RuleSpec[] {
+export function expandChannelBounds(net: Network, rules: RuleSpec[]): RuleSpec[] {
   return rules.map((r, i) => {
     const layer = net.layers[i];
     if (r.name !== 'zB' || !('inShape' in layer)) return r;

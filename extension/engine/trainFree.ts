@@ -17,7 +17,7 @@
 // layers use the rules every method shares (backward.ts); a tensor read by
 // several layers gets the sum of what they send back.
 
-import { backwardGraph, joinRelevance } from './backward';
+import { backwardGraph, joinRelevance, type BackwardStep } from './backward';
 import { poolGeom } from './layers';
 import { isJoin } from './network';
 import type { Mat, Ops } from './ops/ops';
@@ -67,34 +67,41 @@ export function trainFreeBatch<M extends Mat>(
   const L = net.layers.length;
   const rootCounts: Int32Array[] = new Array(L - from + 1);
   const relevance = backwardGraph(mats, fwd.from === from ? fwd : { ...fwd, from }, top, (st) => {
-    const { l, R } = st;
-    const A = st.inputs[0];
-    const rule = dtdRuleAt(net, rules, l);
-    const layer = net.layers[l - 1];
-    const unitMask = l === L ? participating : null;
-    let D: M | null = null;
-    let out: M[];
-    const join = isJoin(layer) || layer.kind === 'affine' ? joinRelevance(mats, layer.activation === 'relu' ? { ...st, R: ops.mul(R, ops.stepPositive(st.Z)) } : st) : null;
-    if (join) {
-      out = join;
-    } else if (layer.kind === 'maxpool2d') {
-      // DTD's max pooling: the whole relevance of a window goes to its (first) maximal input.
-      out = [ops.maxPool2dBackward(R, A, poolGeom(layer))];
-    } else if (layer.kind === 'avgpool2d') {
-      // Average pooling is a linear layer with positive weights: z+ is the proportional split a_i·R_j/(n·mean_j).
-      D = st.Z;
-      const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-      out = [ops.mul(A, mats.bwd(l, C, null))];
-    } else {
-      // The rule's closed form, from its record in the rule registry.
-      const step = dtdKernels(rule.name).trainFree({ mats, l, A, R, rule, unitMask });
-      out = [step.relevance];
-      D = step.denominator;
-    }
-    rootCounts[l - from] = join ? new Int32Array(A.rows).fill(1) : countRoots(ops, D, unitMask, A.rows, layer.outFeatures);
-    return out;
+    const s = trainFreeLayerStep(mats, rules, participating, st);
+    rootCounts[st.l - from] = s.join ? new Int32Array(st.inputs[0].rows).fill(1) : countRoots(ops, s.denominator, st.l === L ? participating : null, st.inputs[0].rows, net.layers[st.l - 1].outFeatures);
+    return s.out;
   });
   return { relevance, rootCounts };
+}
+
+/**
+ * One layer's train-free step: what layer st.l sends to each of its inputs for
+ * the relevance st.R at its output (linear in st.R for every rule but "0").
+ * `participating` masks the last layer's units. Shared by trainFreeBatch and
+ * the concept (CRP) walks of crp.ts.
+ */
+export function trainFreeLayerStep<M extends Mat>(mats: NetMats<M>, rules: RuleSpec[], participating: M | null, st: BackwardStep<M>): { out: M[]; denominator: M | null; join: boolean } {
+  const { ops, net } = mats;
+  const { l, R } = st;
+  const A = st.inputs[0];
+  const rule = dtdRuleAt(net, rules, l);
+  const layer = net.layers[l - 1];
+  const unitMask = l === net.layers.length ? participating : null;
+  const join = isJoin(layer) || layer.kind === 'affine' ? joinRelevance(mats, layer.activation === 'relu' ? { ...st, R: ops.mul(R, ops.stepPositive(st.Z)) } : st) : null;
+  if (join) return { out: join, denominator: null, join: true };
+  if (layer.kind === 'maxpool2d') {
+    // DTD's max pooling: the whole relevance of a window goes to its (first) maximal input.
+    return { out: [ops.maxPool2dBackward(R, A, poolGeom(layer))], denominator: null, join: false };
+  }
+  if (layer.kind === 'avgpool2d') {
+    // Average pooling is a linear layer with positive weights: z+ is the proportional split a_i·R_j/(n·mean_j).
+    const D = st.Z;
+    const C = ops.divOrZero(R, D, NO_ROOT_EPS);
+    return { out: [ops.mul(A, mats.bwd(l, C, null))], denominator: D, join: false };
+  }
+  // The rule's closed form, from its record in the rule registry.
+  const step = dtdKernels(rule.name).trainFree({ mats, l, A, R, rule, unitMask });
+  return { out: [step.relevance], denominator: step.denominator, join: false };
 }
 
 /** Units (that take part) with |v·w| > eps, per sample. Rules 0 and pinv always have their root. */

@@ -19,6 +19,8 @@ export const LIMITS = {
   sidecarDepth: 64,
   /** Distinct files a model may name next to itself (TF.js weight shards); they count toward the model size limit. */
   siblingFiles: 1000,
+  /** Channels of one concept (CRP) request: conditional heatmaps computed in one batch. */
+  conceptChannels: 1024,
   /** Input files (JSON, CSV, .npy, images) read by the host or the command line (MB). */
   inputFileMB: 200,
   /** Random inputs (--random-input, the audit): the most draws of |N(0, I)| without one whose explained output is above the threshold. */

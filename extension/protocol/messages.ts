@@ -6,7 +6,7 @@
 import type { AuditOptions, AuditResult } from './audit';
 import type { ImagePreprocessing } from './image';
 import { LIMITS } from './limits';
-import { RESULT_SCHEMA, type ExplainOptions, type ExplainResult, type ModelSummary, type Progress } from './result';
+import { RESULT_SCHEMA, type ConceptHeatmap, type ExplainOptions, type ExplainResult, type ModelSummary, type Progress } from './result';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
 export type WireExplainOptions = Omit<ExplainOptions, 'onProgress' | 'signal'>;
@@ -44,7 +44,9 @@ export type HostToEngine =
   /** The answer to 'needFiles': the files the host could read (a missing one is left out), or why it refused. */
   | { type: 'files'; id: number; files: ModelFiles; error?: { code: string; message: string } }
   | { type: 'cancel'; id: number }
-  | { type: 'ping'; id: number };
+  | { type: 'ping'; id: number }
+  /** Concepts (CRP): the conditional heatmaps of `channels` of tensor `layer`, for the same model, input and options as a shown run. */
+  | ({ type: 'concepts'; id: number; input: InputSpec; options: WireExplainOptions; layer: number; channels: number[]; modelSha256?: string | null } & WireModel);
 
 // ── engine → host ──────────────────────────────────────────────────────────
 /** The levels of a log message: the names of the host's LogOutputChannel methods it may call. */
@@ -71,6 +73,7 @@ export type EngineToHost =
   | { type: 'error'; id: number; code: string; message: string }
   | { type: 'log'; level: LogLevel; message: string }
   | { type: 'pong'; id: number }
+  | { type: 'concepts'; id: number; concepts: ConceptHeatmap[] }
   /** The model names files next to itself (TF.js weight shards): the host reads them, confined to the model's folder, and answers 'files'. */
   | { type: 'needFiles'; id: number; names: string[] };
 
@@ -89,6 +92,8 @@ export type HostToWebview =
   | { type: 'audit'; audit: AuditResult }
   | { type: 'progress'; progress: Progress | null }
   | { type: 'export'; format: 'svg' | 'png' | 'json'; requestId: number }
+  /** The answer to the webview's 'concept' request: the heatmap, or why there is none. */
+  | { type: 'concept'; requestId: number; concept?: ConceptHeatmap; error?: string }
   | { type: 'clear' };
 
 /** The standalone HTML report's data block (its id, and what it holds): the host messages' content, for a file. */
@@ -103,6 +108,8 @@ export type WebviewToHost =
   | { type: 'select'; layer: number; unit: number }
   | { type: 'exported'; requestId: number; format: 'svg' | 'png' | 'json'; data: string }
   | { type: 'explain' }
+  /** Concepts (CRP): the conditional heatmap of channel `channel` of tensor `layer` of the shown result. */
+  | { type: 'concept'; requestId: number; layer: number; channel: number }
   | { type: 'error'; message: string };
 
 // ── validation ─────────────────────────────────────────────────────────────
@@ -129,6 +136,8 @@ export function isEngineToHost(v: unknown): v is EngineToHost {
       return typeof v.message === 'string';
     case 'pong':
       return typeof v.id === 'number';
+    case 'concepts':
+      return typeof v.id === 'number' && Array.isArray(v.concepts) && v.concepts.every(isConceptHeatmap);
     case 'needFiles':
       return typeof v.id === 'number' && Array.isArray(v.names) && v.names.length <= LIMITS.siblingFiles && v.names.every((n) => typeof n === 'string');
     default:
@@ -164,12 +173,19 @@ export function isHostToEngine(v: unknown): v is HostToEngine {
       return isWireModel(v) && isObj(v.options) && typeof v.options.inputs === 'number';
     case 'files':
       return isModelFiles(v.files) && (v.error === undefined || (isObj(v.error) && typeof v.error.code === 'string' && typeof v.error.message === 'string'));
+    case 'concepts':
+      return isWireModel(v) && isObj(v.input) && isObj(v.options) && Number.isSafeInteger(v.layer) && Array.isArray(v.channels) && v.channels.length <= LIMITS.conceptChannels && v.channels.every((c) => Number.isSafeInteger(c));
     case 'cancel':
     case 'ping':
       return true;
     default:
       return false;
   }
+}
+
+/** A conditional heatmap as it crosses a boundary. */
+export function isConceptHeatmap(v: unknown): v is ConceptHeatmap {
+  return isObj(v) && Number.isSafeInteger(v.layer) && Number.isSafeInteger(v.channel) && Array.isArray(v.relevance) && v.relevance.every((x) => typeof x === 'number') && typeof v.channelRelevance === 'number';
 }
 
 export function isWebviewToHost(v: unknown): v is WebviewToHost {
@@ -186,6 +202,8 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
       return typeof v.layer === 'number' && typeof v.unit === 'number';
     case 'exported':
       return typeof v.requestId === 'number' && typeof v.data === 'string';
+    case 'concept':
+      return Number.isSafeInteger(v.requestId) && Number.isSafeInteger(v.layer) && Number.isSafeInteger(v.channel);
     case 'error':
       return typeof v.message === 'string';
     default:
@@ -232,6 +250,8 @@ export function isHostToWebview(v: unknown): v is HostToWebview {
       return v.progress === null || isObj(v.progress);
     case 'export':
       return (v.format === 'svg' || v.format === 'png' || v.format === 'json') && typeof v.requestId === 'number';
+    case 'concept':
+      return Number.isSafeInteger(v.requestId) && (v.concept === undefined || isConceptHeatmap(v.concept)) && (v.error === undefined || typeof v.error === 'string');
     case 'clear':
       return true;
     default:

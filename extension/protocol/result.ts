@@ -188,6 +188,30 @@ export interface LayerFlows {
   rest: number[];
 }
 
+/**
+ * Channel-to-channel relevance flows of one layer (Concept Relevance Propagation's attribution graph):
+ * matrix[c][d] is what layer `layer` sends to channel c of tensor `from` when handed only the relevance of its
+ * output channel d, summed over positions. A vector tensor has one channel per unit.
+ */
+export interface ChannelFlows {
+  /** 1-based layer. */
+  layer: number;
+  /** The tensor it reads (0 = the input); a join has one entry per input. */
+  from: number;
+  matrix: number[][];
+}
+
+/** One channel's conditional heatmap (CRP): the input relevance that passes through that channel only. */
+export interface ConceptHeatmap {
+  /** The tensor (1..L, the output of layer `layer`) and its channel. */
+  layer: number;
+  channel: number;
+  /** At the network input, flattened as activations[0]. */
+  relevance: number[];
+  /** The channel's relevance (sum over its positions). */
+  channelRelevance: number;
+}
+
 export interface LayerDiagnostics {
   /** Index into relevance[] (0 = input). */
   index: number;
@@ -290,6 +314,8 @@ export interface ExplainResult {
   roots: RootInfo[][];
   /** Per layer (index l-1), the largest relevance flows per unit; rest aggregated. */
   flows: LayerFlows[];
+  /** Train-free and LRP results of networks with image-shaped tensors: channel-to-channel flows per layer (see ChannelFlows). */
+  channelFlows?: ChannelFlows[];
   tree: TreeEntry[] | null;
   treeTruncated: boolean;
   baselines: Baselines | null;
