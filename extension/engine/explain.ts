@@ -268,7 +268,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
 }
 
 /** zB bounds given per channel (image inputs) become one value per input unit, so single-unit roots and domain checks index them directly. */
-function expandChannelBounds(net: Network, rules: RuleSpec[]): RuleSpec[] {
+export function expandChannelBounds(net: Network, rules: RuleSpec[]): RuleSpec[] {
   return rules.map((r, i) => {
     const layer = net.layers[i];
     if (r.name !== 'zB' || !('inShape' in layer)) return r;
