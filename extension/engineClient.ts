@@ -11,7 +11,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import type * as vscode from 'vscode';
-import { approxBytes, type AuditResult, describeValue, type EngineToHost, type ExplainResult, type HostToEngine, type InputSpec, type InspectReply, isEngineToHost, isLogLevel, LIMITS, logText, type ModelFiles, plainText, type Progress, type WireAuditOptions, type WireExplainOptions } from './protocol';
+import { approxBytes, type AuditResult, type DatasetReply, type DatasetSpec, describeValue, type EngineToHost, type ExplainResult, type HostToEngine, type InputSpec, type InspectReply, isEngineToHost, isLogLevel, LIMITS, logText, type ModelFiles, plainText, type Progress, type WireAuditOptions, type WireExplainOptions } from './protocol';
 import { ProgressWatchdog } from './engineWatchdog';
 
 /** Why a request failed. `code` is the engine's DtdError code, or one of the host's own. */
@@ -59,7 +59,7 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: EngineError) => void;
   onProgress?: (p: Progress) => void;
-  expect: 'result' | 'inspected' | 'audited' | 'pong';
+  expect: 'result' | 'inspected' | 'audited' | 'datasetDone' | 'pong';
   watchdog?: ProgressWatchdog;
   cancelTimer?: NodeJS.Timeout;
   readSiblings?: ModelPayload['readSiblings'];
@@ -120,6 +120,12 @@ export class EngineClient {
   audit(model: ModelPayload, options: WireAuditOptions, req: RequestOptions = {}): Promise<{ audit: AuditResult; csv: string }> {
     const id = this.nextId++;
     return this.request<{ audit: AuditResult; csv: string }>({ type: 'audit', id, ...wireModel(model), options }, 'audited', req, model.readSiblings);
+  }
+
+  /** A dataset run: light records of every input in batches, answered with the gallery and the drawn inputs' values. */
+  dataset(model: ModelPayload, inputs: DatasetSpec, options: WireExplainOptions, argmax: boolean, req: RequestOptions = {}): Promise<DatasetReply> {
+    const id = this.nextId++;
+    return this.request<DatasetReply>({ type: 'dataset', id, ...wireModel(model), inputs, options, argmax }, 'datasetDone', req, model.readSiblings);
   }
 
   inspect(model: ModelPayload, input?: InputSpec, req: RequestOptions = {}): Promise<InspectReply> {
@@ -360,6 +366,7 @@ export class EngineClient {
       case 'result':
       case 'inspected':
       case 'audited':
+      case 'datasetDone':
       case 'pong': {
         const p = this.pending.get(m.id);
         if (!p) return;
@@ -367,7 +374,7 @@ export class EngineClient {
           this.opts.log.error(`request ${m.id}: expected '${p.expect}', got '${m.type}'`);
           return;
         }
-        const value = m.type === 'result' ? m.result : m.type === 'inspected' ? m.reply : m.type === 'audited' ? { audit: m.audit, csv: m.csv } : undefined;
+        const value = m.type === 'result' ? m.result : m.type === 'inspected' ? m.reply : m.type === 'audited' ? { audit: m.audit, csv: m.csv } : m.type === 'datasetDone' ? m.reply : undefined;
         const limit = this.opts.maxReplyBytes ?? LIMITS.resultBytes;
         if (value !== undefined && approxBytes(value, limit) > limit) {
           const mb = Math.round(limit / 1024 / 1024);

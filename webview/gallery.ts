@@ -8,7 +8,7 @@
 // canvas, never parsed as markup.
 
 import { h, fmt } from './dom';
-import { GALLERY_DATA_ID, type GalleryItem, type GalleryOpenMessage, type GalleryPayload } from '../extension/protocol';
+import { GALLERY_DATA_ID, type GalleryItem, type GalleryPayload, type GalleryToHost } from '../extension/protocol';
 
 interface VsCodeApi {
   postMessage(msg: unknown): void;
@@ -164,7 +164,7 @@ function detail(it: GalleryItem, data: GalleryPayload): HTMLElement {
   );
 }
 
-export function renderGallery(root: HTMLElement, data: GalleryPayload, post?: (m: GalleryOpenMessage) => void): void {
+export function renderGallery(root: HTMLElement, data: GalleryPayload, post?: (m: GalleryToHost) => void): void {
   root.replaceChildren();
   root.dataset.state = 'gallery';
   const grid = h('div', { class: 'gallery-grid', role: 'list' });
@@ -184,6 +184,7 @@ export function renderGallery(root: HTMLElement, data: GalleryPayload, post?: (m
     grid,
   );
   fill();
+  if (post && data.interactive) post({ type: 'galleryRendered', items: grid.childElementCount });
 }
 
 function boot(): void {

@@ -251,7 +251,8 @@ export async function explainDataset(net: Network, data: DatasetInputs, options:
   };
   const single = async (s: number, k?: number): Promise<ExplainResult> => {
     const out = k ?? fixedOutput ?? argmaxOf(outputs64(net, data.rows[s]));
-    const r = await explain(net, data.rows[s], { ...options, explainedOutput: out, onProgress: undefined });
+    // A light record has no baselines: they are not computed for it.
+    const r = await explain(net, data.rows[s], { ...options, explainedOutput: out, onProgress: undefined, ...(run.light ? { baselines: false } : {}) });
     emit(lightItem(r, s, data.names[s]), run.light ? null : r);
     return r;
   };
@@ -279,14 +280,23 @@ export async function explainDataset(net: Network, data: DatasetInputs, options:
     for (let c0 = 1; c0 < N; c0 += B) {
       throwIfCancelled(options.signal);
       const c1 = Math.min(N, c0 + B);
-      const outs = chunkOutputs(mats, data.rows, c0, c1, argmax, fixedOutput);
-      // One batch per explained output (argmax may pick different ones).
-      const groups = new Map<number, number[]>();
-      outs.forEach((k, i) => groups.set(k, [...(groups.get(k) ?? []), c0 + i]));
+      const idx = Array.from({ length: c1 - c0 }, (_, i) => c0 + i);
       const items = new Map<number, DatasetItem | 'redo'>();
-      for (const [k, idx] of groups) {
-        const got = rules ? trainFreeGroup(mats, data, idx, k, rules, first) : lrpGroup(mats, data, idx, k, lrpRules!);
-        idx.forEach((s, i) => items.set(s, got[i]));
+      let outs: number[];
+      if (rules) {
+        outs = chunkOutputs(mats, data.rows, c0, c1, argmax, fixedOutput);
+        // One batch per explained output (argmax may pick different ones).
+        const groups = new Map<number, number[]>();
+        outs.forEach((k, i) => groups.set(k, [...(groups.get(k) ?? []), c0 + i]));
+        for (const [k, group] of groups) {
+          const got = trainFreeGroup(mats, data, group, k, rules, first);
+          group.forEach((s, i) => items.set(s, got[i]));
+        }
+      } else {
+        // LRP takes a row per input: one forward pass picks the outputs (argmax) and feeds the backward pass.
+        const got = lrpChunk(mats, data, idx, argmax ? null : (fixedOutput ?? 0), lrpRules!);
+        outs = got.outputs;
+        idx.forEach((s, i) => items.set(s, got.items[i]));
       }
       for (let s = c0; s < c1; s++) {
         const item = items.get(s)!;
@@ -324,19 +334,19 @@ function chunkOutputs<M extends Mat>(mats: NetMats<M>, rows: Float64Array[], c0:
   return idx.map((_, i) => argmaxOf(Array.from({ length: nOut }, (_, k) => top[i * nL + explainedRow(net, k)])));
 }
 
-/** Per input: relevance[l] as its own slice of the batch's [B, n_l] matrices; null when any value is not finite. */
-function sliceRelevance(rel: Float64Array[], b: number, B: number): number[][] | null {
-  const out: number[][] = [];
+/** Per input: relevance[l] as a view of its rows of the batch's [B, n_l] matrices; null when any value is not finite. */
+function sliceRelevance(rel: Float64Array[], b: number, B: number): Float64Array[] | null {
+  const out: Float64Array[] = [];
   for (const m of rel) {
     const n = m.length / B;
-    const v = Array.from(m.subarray(b * n, (b + 1) * n));
-    if (!v.every(Number.isFinite)) return null;
+    const v = m.subarray(b * n, (b + 1) * n);
+    for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) return null;
     out.push(v);
   }
   return out;
 }
 
-function itemOf(data: DatasetInputs, s: number, k: number, fx: number, relevance: number[][], roots: RootInfo[][], net: Network, warnings: string[]): DatasetItem {
+function itemOf(data: DatasetInputs, s: number, k: number, fx: number, relevance: Float64Array[], roots: RootInfo[][], net: Network, warnings: string[]): DatasetItem {
   return {
     inputIndex: s,
     inputName: data.names[s],
@@ -346,8 +356,9 @@ function itemOf(data: DatasetInputs, s: number, k: number, fx: number, relevance
     statusCode: 'ok',
     message: null,
     warnings: [...warnings],
-    inputRelevance: relevance[0],
-    diagnostics: { layers: layerDiagnostics(net, relevance, roots, fx) },
+    inputRelevance: Array.from(relevance[0]),
+    // layerDiagnostics only reads the arrays (length, elements, reduce): the typed views serve without a copy.
+    diagnostics: { layers: layerDiagnostics(net, relevance as unknown as number[][], roots, fx) },
   };
 }
 
@@ -380,23 +391,28 @@ function trainFreeGroup<M extends Mat>(mats: NetMats<M>, data: DatasetInputs, id
   return out;
 }
 
-/** LRP of a group of inputs explaining output k (no roots). */
-function lrpGroup<M extends Mat>(mats: NetMats<M>, data: DatasetInputs, idx: number[], k: number, lrpRules: ReturnType<typeof resolveLrpRules>): (DatasetItem | 'redo')[] {
+/** LRP of a chunk of inputs, each explaining output `fixed` or its own largest (no roots). */
+function lrpChunk<M extends Mat>(mats: NetMats<M>, data: DatasetInputs, idx: number[], fixed: number | null, lrpRules: ReturnType<typeof resolveLrpRules>): { outputs: number[]; items: (DatasetItem | 'redo')[] } {
   const { ops, net } = mats;
   const L = net.layers.length;
-  const row = explainedRow(net, k);
   const X = matrixOf(ops, data.rows, idx);
-  const out = lrpBatch(mats, X, row, lrpRules);
-  const rel = out.relevance.map((m) => ops.read(m));
-  ops.dispose(X, ...out.relevance);
+  const fwd = forwardBatch(mats, X);
+  const top = ops.read(fwd.act[L]);
   const nL = net.layers[L - 1].outFeatures;
+  const nOut = outputSize(net);
+  const outputs = idx.map((_, i) => fixed ?? argmaxOf(Array.from({ length: nOut }, (_, k) => top[i * nL + explainedRow(net, k)])));
+  const out = lrpBatch(mats, X, outputs.map((k) => explainedRow(net, k)), lrpRules, fwd);
+  const rel = out.relevance.map((m) => ops.read(m));
+  ops.dispose(X, ...fwd.pre, ...fwd.act.slice(1), ...out.relevance);
   const noRoots: RootInfo[][] = Array.from({ length: L }, () => []);
-  return idx.map((s, i) => {
+  const items = idx.map((s, i): DatasetItem | 'redo' => {
+    const row = explainedRow(net, outputs[i]);
     // The start relevance on the last layer is one-hot(row)·f(x): f(x) is read from it.
     const fx = rel[L][i * nL + row];
     const per = fx > 0 ? sliceRelevance(rel, i, idx.length) : null;
-    return per ? itemOf(data, s, k, fx, per, noRoots, net, []) : 'redo';
+    return per ? itemOf(data, s, outputs[i], fx, per, noRoots, net, []) : 'redo';
   });
+  return { outputs, items };
 }
 
 /** The gallery's payload: the first LIMITS.galleryItems items (input and heatmap rounded for drawing) and the summary over all. */

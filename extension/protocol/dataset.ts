@@ -88,11 +88,8 @@ export interface GalleryPayload {
 /** The id of the gallery's JSON data block. */
 export const GALLERY_DATA_ID = 'dtd-gallery-data';
 
-/** Gallery → host (VS Code): open the full explanation of one item. */
-export interface GalleryOpenMessage {
-  type: 'openItem';
-  inputIndex: number;
-}
+/** Gallery → host (VS Code): open the full explanation of one item; the page drew its items. */
+export type GalleryToHost = { type: 'openItem'; inputIndex: number } | { type: 'galleryRendered'; items: number };
 
 /** What a dataset request reads in the engine: one file of several inputs, or the images of a folder (bytes read by the host). */
 export type DatasetSpec =
