@@ -326,7 +326,7 @@ async function runExplain(argv: string[]): Promise<number> {
     x = draw.x;
     explainedOutput = draw.explainedOutput;
     drawWarning = draw.warning;
-  } else fail('Say which input to explain: --input FILE, --inputs FILE|DIR or --random-input [--seed N].');
+  } else fail('Say which input to explain: --input FILE or --random-input [--seed N] (or a dataset: --inputs FILE|DIR).');
   // argmax: the input's own largest output.
   if (argmax) explainedOutput = argmaxOf(outputs(net, x));
   options.explainedOutput = explainedOutput;
