@@ -22,6 +22,9 @@ if (existsSync('extension/extension.ts')) {
 if (existsSync('webview/main.ts')) {
   builds.push({ entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'iife', target: 'es2022', outdir: 'dist' });
 }
+if (existsSync('webview/gallery.ts')) {
+  builds.push({ entryPoints: { gallery: 'webview/gallery.ts' }, platform: 'browser', format: 'iife', target: 'es2022', outdir: 'dist' });
+}
 
 mkdirSync('dist', { recursive: true });
 const wasmDir = 'node_modules/@tensorflow/tfjs-backend-wasm/dist';

@@ -26,6 +26,7 @@ import { explainAgain, explainCommand, type ExplainRequest, type RunOutcome } fr
 import { exportRun, saveViewExport } from './commands/export';
 import { openRun, openVisualizer } from './commands/openRun';
 import { rerunWithRule } from './commands/rerun';
+import { explainDatasetCommand, type DatasetOutcome, type DatasetRequest } from './commands/dataset';
 
 export const COMMANDS = [
   'dtdLens.explainOutput',
@@ -39,11 +40,14 @@ export const COMMANDS = [
   'dtdLens.openRun',
   'dtdLens.deleteRun',
   'dtdLens.clearRuns',
+  'dtdLens.explainDataset',
 ] as const;
 
 /** What activate() returns: used by the tests, stable enough for other extensions. */
 export interface DtdLensApi {
   explain(uri: vscode.Uri, request?: ExplainRequest): Promise<RunOutcome>;
+  /** A dataset run (a folder of images, a file of several inputs) shown as the gallery. */
+  explainDataset(uri: vscode.Uri, request?: DatasetRequest): Promise<DatasetOutcome>;
   cancelActiveRun(): boolean;
   rerunWithRule(runId: string, rule: string): Promise<RunOutcome>;
   compare(leftId: string, rightId: string): Promise<boolean>;
@@ -174,11 +178,13 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     if (id) await store.remove(id);
   });
   register('dtdLens.clearRuns', () => store.clear());
+  register('dtdLens.explainDataset', (a, b) => explainDatasetCommand(host, context.extensionUri, a instanceof vscode.Uri ? a : undefined, isRecord(b) ? (b as DatasetRequest) : {}));
 
   log.info(`DTD Lens activated; engine: ${vscode.Uri.joinPath(context.extensionUri, 'dist', 'engine.js').fsPath}`);
 
   return {
     explain: (uri, request) => explainCommand(host, uri, request ?? { useDefaults: true }),
+    explainDataset: (uri, request) => explainDatasetCommand(host, context.extensionUri, uri, request ?? { useDefaults: true }),
     cancelActiveRun: () => runner.cancelActive(),
     rerunWithRule: (runId, rule) => rerunWithRule(host, runId, rule),
     compare: (l, r) => compareRuns(host, l, r),

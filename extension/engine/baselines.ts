@@ -17,7 +17,7 @@ import { firstWeightedLayer, type Network } from './network';
 import type { Mat } from './ops/ops';
 import { parseRuleMap, ruleToText } from './rules/parse';
 import { lrpKernels, LRP_STABILIZER, ruleRecord, type LrpRule } from './rules/registry';
-import { forwardBatch, type NetMats } from './forward';
+import { forwardBatch, type BatchForward, type NetMats } from './forward';
 
 export { LRP_STABILIZER, type LrpRule } from './rules/registry';
 
@@ -50,18 +50,23 @@ export interface LrpOutput<M extends Mat> {
 }
 
 /**
- * LRP for a batch X [B, n0] explaining last-layer row `row`. `rules[l-1]`
- * is the rule of layer l (one rule for all layers is the common case).
+ * LRP for a batch X [B, n0] explaining last-layer row `row` (or rows[s] for
+ * input s). `rules[l-1]` is the rule of layer l (one rule for all layers is the
+ * common case). `given`: X's forward pass when the caller has it already
+ * (dataset runs pick each input's row from it); it is not disposed here.
  */
-export function lrpBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number, rules: LrpRule[]): LrpOutput<M> {
+export function lrpBatch<M extends Mat>(mats: NetMats<M>, X: M, row: number | readonly number[], rules: LrpRule[], given?: BatchForward<M>): LrpOutput<M> {
   const { ops, net } = mats;
   const L = net.layers.length;
-  const fwd = forwardBatch(mats, X);
+  const fwd = given ?? forwardBatch(mats, X);
   const B = X.rows;
   const nL = net.layers[L - 1].outFeatures;
   const onehot = new Float64Array(B * nL);
   const top = ops.read(fwd.act[L]);
-  for (let s = 0; s < B; s++) onehot[s * nL + row] = top[s * nL + row];
+  for (let s = 0; s < B; s++) {
+    const r = typeof row === 'number' ? row : row[s];
+    onehot[s * nL + r] = top[s * nL + r];
+  }
   const relevance = backwardGraph(mats, fwd, ops.matrix(B, nL, onehot), (st) => lrpLayerStep(mats, rules, st));
   return { relevance };
 }

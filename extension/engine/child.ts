@@ -6,10 +6,11 @@
 // the engine checks between steps (the host kills the process if that takes
 // more than a second). Nothing here imports vscode.
 
-import { approxBytes, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, type WireModel } from '../protocol';
+import { approxBytes, ARGMAX_OUTPUT, baseNameOf, type DatasetItem, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, type WireModel } from '../protocol';
 import { explain, outputs, randomInput, summarizeModel } from './index';
 import { audit, auditCsv } from './audit';
 import { explainConcepts } from './concepts';
+import { datasetFromSpec, explainDataset, galleryPayload } from './dataset';
 import { loadModel } from './loaders';
 import { parseInput } from './input';
 import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing } from './image';
@@ -224,6 +225,42 @@ async function handle(msg: HostToEngine): Promise<void> {
         const concepts = explainConcepts(net, x, msg.options, msg.layer, msg.channels);
         checkReplySize(concepts);
         send({ type: 'concepts', id: msg.id, concepts });
+      } catch (e) {
+        replyError(msg.id, e);
+      } finally {
+        running.delete(msg.id);
+      }
+      return;
+    }
+    case 'dataset': {
+      const controller = new AbortController();
+      running.set(msg.id, controller);
+      const started = Date.now();
+      try {
+        const onProgress = throttled(msg.id);
+        onProgress({ stage: 'Loading the model', fraction: 0 });
+        const { net, sidecar } = await loadRequested(msg, controller.signal);
+        // Images as a single image input is read: the sidecar's preprocessing, else the settings.
+        const preprocessing = preprocessingFromSidecar(sidecar) ?? checkedPreprocessing(msg.inputs.preprocessing);
+        if (msg.inputs.kind === 'images' && !(Array.isArray(msg.inputs.files) && msg.inputs.files.every((f) => f && typeof f.name === 'string' && f.bytes instanceof Uint8Array))) {
+          throw new DtdError('bad-input', 'The images of the folder did not arrive.');
+        }
+        if (msg.inputs.kind === 'file' && !(msg.inputs.bytes instanceof Uint8Array)) throw new DtdError('bad-input', "The dataset file's bytes did not arrive.");
+        const data = datasetFromSpec({ ...msg.inputs, preprocessing }, net);
+        const items: DatasetItem[] = [];
+        const { summary, first } = await explainDataset(net, data, { ...msg.options, explainedOutput: msg.argmax ? ARGMAX_OUTPUT : msg.options.explainedOutput, signal: controller.signal }, {
+          light: true,
+          onProgress,
+          onItem: (item) => {
+            if (items.length < LIMITS.galleryItems) items.push(item);
+          },
+        });
+        const source = msg.inputs.kind === 'file' ? msg.inputs.fileName : msg.inputs.folder;
+        const gallery = galleryPayload(first, items, data.rows, summary, `${first.model.name} on ${baseNameOf(source)}`, true, data.rows.length);
+        const reply = { gallery, inputs: items.map((it) => Array.from(data.rows[it.inputIndex])) };
+        log('info', `request ${msg.id}: dataset of ${data.rows.length} inputs in ${Date.now() - started} ms on ${first.backend}/${first.precision}`);
+        checkReplySize(reply);
+        send({ type: 'datasetDone', id: msg.id, reply });
       } catch (e) {
         replyError(msg.id, e);
       } finally {

@@ -3,12 +3,15 @@
 // parse flags, read files, print a summary, write JSON/HTML. Exit codes:
 // 0 success, 1 a result whose status is 'failed', 2 bad usage or bad input.
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { DtdError, isDtdError } from './errors';
-import { SUPPORTED_MODEL_EXTENSIONS, drawRandomInput, explain, loadModel, parseInput, sidecarNameFor } from './index';
+import { SUPPORTED_MODEL_EXTENSIONS, drawRandomInput, explain, loadModel, outputs, parseInput, sidecarNameFor } from './index';
+import { explainDataset, galleryPayload, readImageFolder, type DatasetInputs } from './dataset';
+import { parseInputRows } from './input';
+import { renderGalleryHtml } from './galleryReport';
 import type { Network } from './network';
 import { renderHtmlReport } from './report';
 import { PACKAGE_VERSION } from './version';
@@ -16,7 +19,7 @@ import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing }
 import { AUDIT_USAGE, runAudit } from './cliAudit';
 import { readConfined, readRegularFile } from './files';
 import { parseSidecar } from './sidecar';
-import { BACKENDS, DEFAULT_BACKEND, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULE_PRESET_NAMES, RULES, rulesFor, ruleUsage } from '../protocol';
+import { ARGMAX_OUTPUT, type DatasetItem, type DatasetOutput, type DatasetSummary, BACKENDS, DEFAULT_BACKEND, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULE_PRESET_NAMES, RULES, rulesFor, ruleUsage } from '../protocol';
 
 const VERSION = PACKAGE_VERSION;
 
@@ -54,12 +57,19 @@ Input:
                           --mean m1,m2,m3 --std s1,s2,s3 --resize bilinear|none say)
   --random-input          draw |N(0, I)| until the explained output exceeds --min-output (at most
                           ${LIMITS.randomInputDraws} draws and ${LIMITS.randomInputSeconds} s of draws that miss)
+  --inputs FILE|DIR       a dataset: every input of an N-row .npy (N×features or N×C×H×W), an N-row CSV,
+                          a JSON array of inputs, or a folder of PNG/JPEG images (sorted by name; only
+                          plain image files; preprocessed as one image is), explained in one run, in
+                          batches; --json writes JSON Lines (one result per input), --html a gallery
+  --light                 with --inputs: keep only each input's relevance and diagnostics (train-free and
+                          lrp then run batched; the fast way through a large set)
   --seed N                random seed (default 0; also seeds the root finders)
   --min-output T          threshold for --random-input (default 0)
 
 What to explain:
-  --output K              explained output index (default 0; with --random-input, when output 0 is never
-                          positive, the output most often largest, with a warning)
+  --output K|argmax       explained output index (default 0; with --random-input, when output 0 is never
+                          positive, the output most often largest, with a warning); argmax: each input's
+                          largest output
   --method M              ${choices(METHODS, DEFAULT_METHOD)}
 ${RULE_HELP}
   --zero-bias             lrp: leave the biases out of every rule
@@ -77,8 +87,9 @@ Model files:
   (a sidecar <model>.dtd.json next to the model is read when present)
 
 Output:
-  --json FILE|-           write the full result as JSON ('-' = stdout)
-  --html FILE             write a standalone HTML report (opens in any browser)
+  --json FILE|-           write the full result as JSON ('-' = stdout); with --inputs, JSON Lines
+  --html FILE             write a standalone HTML report (opens in any browser); with --inputs, a gallery
+                          (input and heatmap per item, sortable, with a summary over the set)
   --top-k N               flows kept per unit in the result and drawn in --html (default ${DEFAULT_TOP_K})
   --quiet                 no summary
   -h, --help              this help
@@ -238,6 +249,8 @@ async function runExplain(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       input: { type: 'string' },
+      inputs: { type: 'string' },
+      light: { type: 'boolean' },
       'random-input': { type: 'boolean' },
       seed: { type: 'string' },
       'min-output': { type: 'string' },
@@ -272,7 +285,10 @@ async function runExplain(argv: string[]): Promise<number> {
   if (fa !== undefined && fa !== 'relu' && fa !== 'linear') fail(`--final-activation must be relu or linear, got '${fa}'.`);
   const { net, preprocessing } = loadWithSidecar(modelFile, fa as 'relu' | 'linear' | undefined);
   const seed = int(values.seed, '--seed') ?? 0;
-  let explainedOutput = int(values.output, '--output');
+  const argmax = values.output === ARGMAX_OUTPUT;
+  let explainedOutput = argmax ? undefined : int(values.output, '--output');
+  if (values.inputs !== undefined && (values.input || values['random-input'])) fail('Give one of --input FILE, --inputs FILE|DIR or --random-input.');
+  if (values.light && values.inputs === undefined) fail('--light keeps the light part of each result of a dataset run: it needs --inputs FILE|DIR.');
   let x: Float64Array;
   // A random input for an output that is never positive falls back to the output most often largest (when --output was not given).
   let drawWarning: string | undefined;
@@ -285,15 +301,7 @@ async function runExplain(argv: string[]): Promise<number> {
   for (const key of ['mean', 'std'] as const) if (values[key] !== undefined) flags[key] = values[key]!.split(',').map((v) => Number(v.trim()));
   const fromFlags = parsePreprocessing(flags, (problem) => new DtdError('bad-usage', `Image preprocessing flags: ${problem.replace(/preprocessing\./g, '--').replace('channelOrder', 'channel-order')}`));
   const imagePre = Object.keys(fromFlags).length ? { ...preprocessing, ...fromFlags } : preprocessing;
-  if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize, { shape: net.inputShape, preprocessing: imagePre });
-  else if (values['random-input']) {
-    const draw = drawRandomInput(net, { seed, minOutput: num(values['min-output'], '--min-output') ?? 0, explainedOutput });
-    x = draw.x;
-    explainedOutput = draw.explainedOutput;
-    drawWarning = draw.warning;
-  } else fail('Say which input to explain: --input FILE or --random-input [--seed N].');
   const options: ExplainOptions = {
-    explainedOutput,
     method: values.method as ExplainOptions['method'],
     rule: values.rule,
     zeroBias: values['zero-bias'],
@@ -309,6 +317,19 @@ async function runExplain(argv: string[]): Promise<number> {
   for (const k of Object.keys(options.metropolisHastings!) as (keyof typeof options.metropolisHastings)[]) {
     if (options.metropolisHastings![k!] === undefined) delete options.metropolisHastings![k!];
   }
+  if (values.inputs !== undefined) {
+    return runDataset(net, values.inputs, imagePre, { ...options, explainedOutput: argmax ? ARGMAX_OUTPUT : explainedOutput }, { light: !!values.light, json: values.json, html: values.html, quiet: !!values.quiet });
+  }
+  if (values.input) x = parseInput(readFile(values.input, 'input'), values.input, net.inputSize, { shape: net.inputShape, preprocessing: imagePre });
+  else if (values['random-input']) {
+    const draw = drawRandomInput(net, { seed, minOutput: num(values['min-output'], '--min-output') ?? 0, explainedOutput });
+    x = draw.x;
+    explainedOutput = draw.explainedOutput;
+    drawWarning = draw.warning;
+  } else fail('Say which input to explain: --input FILE or --random-input [--seed N] (or a dataset: --inputs FILE|DIR).');
+  // argmax: the input's own largest output.
+  if (argmax) explainedOutput = argmaxOf(outputs(net, x));
+  options.explainedOutput = explainedOutput;
   const bar = progressBar(!values.quiet);
   // Ctrl-C keeps Node's default (the process ends at once): the engine's loops are synchronous, so a
   // SIGINT handler could only run after the work it was meant to stop.
@@ -323,6 +344,75 @@ async function runExplain(argv: string[]): Promise<number> {
   else if (!values.quiet) process.stderr.write(summary(result) + '\n');
   writeOutputs([result], values.json, values.html);
   return result.status === 'ok' ? 0 : 1;
+}
+
+function argmaxOf(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let j = 1; j < v.length; j++) if (v[j] > v[best]) best = j;
+  return best;
+}
+
+/** Reads a dataset: a folder of images, or one file of several inputs. */
+function readDataset(source: string, net: Network, preprocessing: ImagePreprocessing | undefined): DatasetInputs {
+  let folder = false;
+  try {
+    folder = statSync(source).isDirectory();
+  } catch {
+    // readFile says why it cannot be read.
+  }
+  if (folder) return readImageFolder(source, net, preprocessing);
+  const rows = parseInputRows(readFile(source, 'input'), source, net.inputSize, { shape: net.inputShape, preprocessing });
+  return { names: rows.map((_, i) => `row ${i + 1}`), rows, source };
+}
+
+/** The dataset's summary, for the terminal. */
+export function datasetSummaryText(s: DatasetSummary, head: ExplainResult, source: string, seconds: number): string {
+  const lines: string[] = [];
+  lines.push(`${escapeName(head.model.name)} (${head.model.format}): ${s.inputs} inputs from ${escapeName(path.basename(source))}`);
+  lines.push(`Method ${head.method}, rule ${[...new Set(head.rules)].join(' | ')}; ${head.backend}, ${head.precision}; ${seconds.toFixed(2)} s`);
+  const outs = Object.entries(s.outputCounts).sort((a, b) => b[1] - a[1]);
+  lines.push(`Explained output${outs.length === 1 ? ` ${outs[0][0]}` : `s ${outs.slice(0, 5).map(([k, n]) => `${k} (${n}×)`).join(', ')}${outs.length > 5 ? ', …' : ''}`}; mean f(x) = ${fmt(s.meanExplainedValue)}`);
+  lines.push(`Status: ${s.ok} ok, ${s.failed} failed`);
+  lines.push(`Largest |Σ R(input) − f(x)|: ${fmt(s.maxConservationError)}`);
+  lines.push(s.inputsWithRootChecks ? `Roots outside their region: in ${s.inputsWithRootsOutside} of ${s.inputsWithRootChecks} inputs (${fmt((100 * s.inputsWithRootsOutside) / s.inputsWithRootChecks, 1)} %)` : 'Roots: none checked (this method has no root points)');
+  return lines.join('\n');
+}
+
+/** `explain MODEL --inputs FILE|DIR`: every input in one run; JSON Lines, a gallery, a summary. */
+async function runDataset(net: Network, source: string, preprocessing: ImagePreprocessing | undefined, options: Omit<ExplainOptions, 'explainedOutput'> & { explainedOutput?: DatasetOutput }, out: { light: boolean; json?: string; html?: string; quiet: boolean }): Promise<number> {
+  const t0 = performance.now();
+  const data = readDataset(source, net, preprocessing);
+  const bar = progressBar(!out.quiet);
+  // JSON Lines as the items come (a file, or stdout with '-'): memory stays bounded by the batch.
+  const fd = out.json === '-' ? 1 : out.json ? openSync(out.json, 'w') : undefined;
+  const items: DatasetItem[] = [];
+  let failed = 0;
+  try {
+    const { summary: s, first } = await explainDataset(net, data, options, {
+      light: out.light,
+      onProgress: bar.onProgress,
+      onItem: (item, full) => {
+        if (item.status !== 'ok') failed++;
+        if (fd !== undefined) writeSync(fd, JSON.stringify(full ? { inputIndex: item.inputIndex, inputName: item.inputName, ...full } : item) + '\n');
+        if (out.html && items.length < LIMITS.galleryItems) items.push(item);
+      },
+    });
+    bar.done();
+    if (out.html) {
+      const dir = __dirname;
+      const js = [path.join(dir, 'gallery.js'), path.join(dir, '..', 'dist', 'gallery.js')].find((f) => existsSync(f));
+      const css = [path.join(dir, '..', 'media', 'gallery.css')].find((f) => existsSync(f));
+      if (!js) throw new DtdError('bad-usage', 'The HTML gallery needs the gallery bundle (dist/gallery.js): run `npm run build` first.');
+      const payload = galleryPayload(first, items, data.rows, s, `DTD Lens: ${plainText(first.model.name, 80)} on ${plainText(path.basename(source), 80)}`, false, data.rows.length);
+      writeFileSync(out.html, renderGalleryHtml(payload, readFileSync(js, 'utf8'), css ? readFileSync(css, 'utf8') : ''));
+    }
+    const text = datasetSummaryText(s, first, source, (performance.now() - t0) / 1000);
+    if (!out.quiet) (out.json === '-' ? process.stderr : process.stdout).write(text + '\n');
+  } finally {
+    bar.done();
+    if (fd !== undefined && fd !== 1) closeSync(fd);
+  }
+  return failed ? 1 : 0;
 }
 
 /** `npm start`: the seed notebook's configuration, both decompositions, Metropolis–Hastings for full-backward. */

@@ -18,3 +18,4 @@ export * from './provenance';
 export * from './limits';
 export * from './text';
 export * from './fileRules';
+export * from './dataset';

@@ -23,6 +23,16 @@ export const LIMITS = {
   conceptChannels: 1024,
   /** Input files (JSON, CSV, .npy, images) read by the host or the command line (MB). */
   inputFileMB: 200,
+  /** Dataset runs (--inputs, a folder of images): the most inputs in one run (rows of a .npy/CSV/JSON file, images in a folder). */
+  datasetInputs: 100_000,
+  /** Dataset runs: the most input values of all inputs together (400 MB as float64), checked from a file's header or the folder's count before decoding. */
+  datasetValues: 50_000_000,
+  /** Dataset runs: the most entries listed in an image folder (files of every kind, counted before any is read). */
+  datasetFolderEntries: 200_000,
+  /** Dataset runs: the most bytes read from an image folder, all files together (MB). */
+  datasetFolderMB: 2048,
+  /** The dataset gallery (--html, the VS Code panel): the most items drawn; the summary still covers every input. */
+  galleryItems: 5000,
   /** Random inputs (--random-input, the audit): the most draws of |N(0, I)| without one whose explained output is above the threshold. */
   randomInputDraws: 10_000,
   /** Random inputs: the most seconds spent drawing without one whose explained output is above the threshold. */

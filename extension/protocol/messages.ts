@@ -4,6 +4,7 @@
 // validate what they receive with the guards at the bottom.
 
 import type { AuditOptions, AuditResult } from './audit';
+import type { DatasetReply, DatasetSpec } from './dataset';
 import type { ImagePreprocessing } from './image';
 import { LIMITS } from './limits';
 import { RESULT_SCHEMA, type ConceptHeatmap, type ExplainOptions, type ExplainResult, type ModelSummary, type Progress } from './result';
@@ -41,6 +42,8 @@ export type HostToEngine =
   | ({ type: 'explain'; id: number; input: InputSpec; options: WireExplainOptions } & WireModel)
   | ({ type: 'inspect'; id: number; input?: InputSpec } & WireModel)
   | ({ type: 'audit'; id: number; options: WireAuditOptions } & WireModel)
+  /** A dataset run (a folder of images, a file of several inputs): light records in batches, answered with the gallery. `argmax`: each input explains its largest output (options.explainedOutput is then ignored). */
+  | ({ type: 'dataset'; id: number; inputs: DatasetSpec; options: WireExplainOptions; argmax?: boolean } & WireModel)
   /** The answer to 'needFiles': the files the host could read (a missing one is left out), or why it refused. */
   | { type: 'files'; id: number; files: ModelFiles; error?: { code: string; message: string } }
   | { type: 'cancel'; id: number }
@@ -70,6 +73,7 @@ export type EngineToHost =
   | { type: 'result'; id: number; result: ExplainResult }
   | { type: 'inspected'; id: number; reply: InspectReply }
   | { type: 'audited'; id: number; audit: AuditResult; csv: string }
+  | { type: 'datasetDone'; id: number; reply: DatasetReply }
   | { type: 'error'; id: number; code: string; message: string }
   | { type: 'log'; level: LogLevel; message: string }
   | { type: 'pong'; id: number }
@@ -130,6 +134,8 @@ export function isEngineToHost(v: unknown): v is EngineToHost {
       return typeof v.id === 'number' && isObj(v.reply);
     case 'audited':
       return typeof v.id === 'number' && isAuditResult(v.audit) && typeof v.csv === 'string';
+    case 'datasetDone':
+      return typeof v.id === 'number' && isObj(v.reply) && isObj(v.reply.gallery) && Array.isArray(v.reply.gallery.items) && Array.isArray(v.reply.inputs);
     case 'error':
       return typeof v.id === 'number' && typeof v.message === 'string';
     case 'log':
@@ -171,6 +177,8 @@ export function isHostToEngine(v: unknown): v is HostToEngine {
       return isWireModel(v) && (v.input === undefined || isObj(v.input));
     case 'audit':
       return isWireModel(v) && isObj(v.options) && typeof v.options.inputs === 'number';
+    case 'dataset':
+      return isWireModel(v) && isObj(v.inputs) && isObj(v.options) && (v.argmax === undefined || typeof v.argmax === 'boolean');
     case 'files':
       return isModelFiles(v.files) && (v.error === undefined || (isObj(v.error) && typeof v.error.code === 'string' && typeof v.error.message === 'string'));
     case 'concepts':

@@ -63,6 +63,16 @@ function trainFreeFlops(net: DenseNetwork, B: number): number {
   return net.layers.reduce((acc, l) => acc + 2 * B * l.inFeatures * l.outFeatures * 3, 0);
 }
 
+/** A float32 C-order .npy of the given shape, uniform in [0, 1). */
+function npyFloat32(shape: number[], rng: Rng): Buffer {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header = header.padEnd(Math.ceil((header.length + 11) / 64) * 64 - 11, ' ') + '\n';
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = Buffer.alloc(4 * n);
+  for (let i = 0; i < n; i++) data.writeFloatLE(rng.uniform(), 4 * i);
+  return Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]), Buffer.from(header, 'latin1'), data]);
+}
+
 async function matmulPeak(ops: Ops): Promise<number> {
   const n = 512;
   const a = ops.matrix(n, n, Float32Array.from({ length: n * n }, (_, i) => ((i * 7) % 13) / 13));
@@ -134,6 +144,38 @@ async function main() {
     report('webview_render_784', 'webview draw of 784-256-128-10 (median, headless Chromium)', r.ms / 1000, undefined, `${r.nodes} nodes, ${r.flows} flows`);
   } else {
     console.log('webview draw: skipped (needs /usr/bin/chromium and dist/webview.js)');
+  }
+
+  // 6. A dataset run from the command line: 1000 MNIST-size inputs through LeNet with LRP ε in one command,
+  //    process start to results written (JSON Lines, --light), against a PyTorch script doing the same (≈ 0.8 s
+  //    on this machine kind, most of it `import torch`; issue 13).
+  {
+    const lenet = path.join(FIXTURES_DIR, '..', 'peer', 'lenet.onnx');
+    const cli = path.join(REPO, 'dist', 'cli.js');
+    if (existsSync(lenet) && existsSync(cli)) {
+      const { mkdtempSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { spawnSync } = await import('node:child_process');
+      const dir = mkdtempSync(path.join(tmpdir(), 'dtd-bench-'));
+      const npy = path.join(dir, 'mnist1000.npy');
+      writeFileSync(npy, npyFloat32([1000, 1, 28, 28], new Rng(0)));
+      const TORCH_SCRIPT_S = 0.8;
+      for (const precision of ['float32', 'float64']) {
+        const out = path.join(dir, `lenet-${precision}.jsonl`);
+        const args = [cli, 'explain', lenet, '--inputs', npy, '--method', 'lrp', '--rule', 'epsilon', '--output', 'argmax', '--light', '--json', out, '--quiet', '--precision', precision];
+        const t = performance.now();
+        const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+        const s = (performance.now() - t) / 1000;
+        if (r.status !== 0) {
+          console.log(`dataset run (${precision}): failed: ${r.stderr.trim()}`);
+          continue;
+        }
+        const lines = readFileSync(out, 'utf8').trim().split('\n').length;
+        report(`dataset_lenet_1000_lrp_eps_${precision}`, `dataset: LeNet, 1000 inputs, LRP ε, one command, ${precision}`, s, undefined, `${lines} results written; ours / PyTorch script (${TORCH_SCRIPT_S} s) = ${(s / TORCH_SCRIPT_S).toFixed(2)}`);
+      }
+    } else {
+      console.log('dataset run: skipped (needs ../shared/fixtures/peer/lenet.onnx and dist/cli.js)');
+    }
   }
 
   if (process.argv.includes('--record')) {

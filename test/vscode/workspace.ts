@@ -51,6 +51,18 @@ export function prepareWorkspace(dir: string): void {
     png.data[4 * i + 3] = 255;
   }
   writeFileSync(join(dir, 'inputs', 'image.png'), PNG.sync.write(png));
+  // A dataset: a folder of three images (one of them 20×20, resized to the model's 10×10).
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  for (const [name, size, k] of [['b.png', 10, 5], ['a.png', 10, 3], ['c.png', 20, 7]] as const) {
+    const img = new PNG({ width: size, height: size });
+    for (let i = 0; i < size * size; i++) {
+      img.data[4 * i] = (i * k * 13) % 256;
+      img.data[4 * i + 1] = (i * k) % 256;
+      img.data[4 * i + 2] = 255 - ((i * 29) % 256);
+      img.data[4 * i + 3] = 255;
+    }
+    writeFileSync(join(dir, 'images', name), PNG.sync.write(img));
+  }
   prepareHostileFiles(dir, fx, models);
 }
 

@@ -215,6 +215,33 @@ test('a convolutional classifier as TF.js model.json (+ shard) and as .keras exp
   }
 }, 60000);
 
+test('a folder of images opens the dataset gallery (the page draws every item); clicking an item opens its full explanation in the visualizer', async () => {
+  const out = await api.explainDataset(file('images'), { model: file('cnn.keras'), output: 'argmax', useDefaults: true });
+  assert.equal(out.status, 'ok', JSON.stringify(out.error));
+  const g = out.reply!.gallery;
+  assert.deepEqual(g.items.map((i) => i.inputName), ['a.png', 'b.png', 'c.png'], 'sorted names');
+  assert.deepEqual(g.shape, [3, 10, 10]);
+  assert.equal(g.summary.inputs, 3);
+  assert.ok(out.panel?.visible, 'the gallery panel is shown');
+  assert.equal(await waitFor('the gallery page to draw', () => Promise.race([out.rendered!, sleep(100).then(() => 0)]), 20000), 3, 'the gallery drew its three items');
+  // What a click on item 2 in the gallery does (the page posts {type: 'openItem', inputIndex}; test/webview/gallery.test.ts clicks it).
+  const since = Date.now();
+  const item = g.items[2];
+  const run = await out.openItem!(item.inputIndex);
+  assert.equal(run.status, 'ok', JSON.stringify(run.error));
+  const r = run.result!;
+  assert.equal(r.explainedOutput, item.explainedOutput);
+  assert.deepEqual(r.input, out.reply!.inputs[2], 'the full explanation is of that input');
+  assertClose(r.relevance[0]!, item.inputRelevance!, 1e-3, 1e-9, 'the full explanation has the heatmap the gallery drew');
+  assert.ok(Math.abs(r.explainedValue - item.explainedValue) < 1e-9 * Math.max(1, Math.abs(item.explainedValue)));
+  const ev = await api.waitForRendered('panel', since, 20000);
+  // The visualizer draws every layer (wide conv layers up to its cap of units).
+  assert.equal(ev.summary.nodesPerLayer.length, r.activations.length, 'the visualizer drew every layer of the full explanation');
+  ev.summary.nodesPerLayer.forEach((n, l) => assert.ok(n > 0 && n <= r.activations[l].length, `layer ${l}: ${n} units drawn of ${r.activations[l].length}`));
+  assert.equal(api.runs()[0].input.label, 'images: c.png');
+  out.panel!.dispose();
+}, 90000);
+
 test('the root audit: research numbers, a chart in the panel, and a CSV', async () => {
   const since = Date.now();
   const out = await api.audit(file('mlp3_seed1_notebook.onnx'), { inputs: 300, rules: ['z+'], rootFinder: 'polytope', seed: 0, sanity: [], saveTo: file('exports/audit.csv') });
