@@ -445,6 +445,25 @@ class ResNet(nn.Module):
         return x
 
 
+class ConstWeights(nn.Module):
+    """Weights made inside forward, as exporters of the ONNX backend-test "light" models and the
+    model zoo's MNIST leave them without constant folding: a Reshape of an initializer, a
+    ConstantOfShape sized from the input's shape (Shape/Gather/Unsqueeze/Concat), a Mul by it,
+    a Transpose of the weight, and two Casts of a data tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4 * 6))
+        self.b = nn.Parameter(torch.randn(4))
+        self.fc2 = nn.Linear(4, 3)
+
+    def forward(self, x):
+        w = self.w.view(4, 6)
+        ones = torch.ones(x.shape[0], 4)
+        h = torch.relu(x @ w.t() + self.b * ones)
+        return self.fc2(h.to(torch.float64).to(x.dtype))
+
+
 def seeded(cls, seed, *args, **kw):
     torch.manual_seed(seed)
     return cls(*args, **kw)
@@ -491,6 +510,8 @@ def main():
     export('concat_small', seeded(ConcatSmall, 18), torch.rand(1, 1, 8, 8, generator=g), 13, True, 'channel concatenation of three tensors')
     export('depthwise_small', randomize_bn(seeded(DepthwiseSmall, 19), 20), torch.rand(1, 3, 8, 8, generator=g), 13, False,
            'depthwise conv (groups=6) + BN + ReLU6, grouped 1x1 conv (groups=2), MaxPool(3, 2, padding 1, ceil_mode=True)')
+    export('const_weights', seeded(ConstWeights, 26), x6, 13, False,
+           'weights built in forward: Reshape of an initializer, ConstantOfShape from the input shape, Mul, Transpose, Cast of data')
     export('resnet18_w16', seeded(ResNet, 21, BasicBlock, [2, 2, 2, 2], num_classes=10, width=16),
            torch.rand(1, 3, 64, 64, generator=g), 13, True,
            "torchvision 0.14's ResNet(BasicBlock, [2, 2, 2, 2]) with base width 16, 3x64x64, 10 classes")
