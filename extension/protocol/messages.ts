@@ -6,6 +6,7 @@
 import type { AuditOptions, AuditResult } from './audit';
 import type { ImagePreprocessing } from './image';
 import { LIMITS } from './limits';
+import { isPageKey } from './pages';
 import { RESULT_SCHEMA, type ExplainOptions, type ExplainResult, type ModelSummary, type Progress } from './result';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
@@ -38,7 +39,8 @@ export type InputSpec =
 
 // ── host → engine ──────────────────────────────────────────────────────────
 export type HostToEngine =
-  | ({ type: 'explain'; id: number; input: InputSpec; options: WireExplainOptions } & WireModel)
+  /** `pagesFile`: where the engine writes the result's pages (protocol/pages.ts); the reply is then the small view. */
+  | ({ type: 'explain'; id: number; input: InputSpec; options: WireExplainOptions; pagesFile?: string } & WireModel)
   | ({ type: 'inspect'; id: number; input?: InputSpec } & WireModel)
   | ({ type: 'audit'; id: number; options: WireAuditOptions } & WireModel)
   /** The answer to 'needFiles': the files the host could read (a missing one is left out), or why it refused. */
@@ -87,6 +89,8 @@ export type HostToWebview =
   | { type: 'audit'; audit: AuditResult }
   | { type: 'progress'; progress: Progress | null }
   | { type: 'export'; format: 'svg' | 'png' | 'json'; requestId: number }
+  /** The answer to the webview's 'page': the page's value, or why there is none. */
+  | { type: 'page'; requestId: number; run: string; key: string; data?: unknown; error?: string }
   | { type: 'clear' };
 
 /** The standalone HTML report's data block (its id, and what it holds): the host messages' content, for a file. */
@@ -101,6 +105,10 @@ export type WebviewToHost =
   | { type: 'select'; layer: number; unit: number }
   | { type: 'exported'; requestId: number; format: 'svg' | 'png' | 'json'; data: string }
   | { type: 'explain' }
+  /** A page of a stored run (protocol/pages.ts): a root-tree node's children, a large layer's values. */
+  | { type: 'page'; requestId: number; run: string; key: string }
+  /** The result just posted is drawn (its frame painted). */
+  | { type: 'drawn' }
   | { type: 'error'; message: string };
 
 // ── validation ─────────────────────────────────────────────────────────────
@@ -155,7 +163,7 @@ export function isHostToEngine(v: unknown): v is HostToEngine {
   if (!isObj(v) || typeof v.type !== 'string' || !Number.isSafeInteger(v.id)) return false;
   switch (v.type) {
     case 'explain':
-      return isWireModel(v) && isObj(v.input) && isObj(v.options);
+      return isWireModel(v) && isObj(v.input) && isObj(v.options) && (v.pagesFile === undefined || typeof v.pagesFile === 'string');
     case 'inspect':
       return isWireModel(v) && (v.input === undefined || isObj(v.input));
     case 'audit':
@@ -175,7 +183,10 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
   switch (v.type) {
     case 'ready':
     case 'explain':
+    case 'drawn':
       return true;
+    case 'page':
+      return Number.isSafeInteger(v.requestId) && isRunId(v.run) && isPageKey(v.key);
     case 'rendered':
       return isObj(v.summary);
     case 'auditRendered':
@@ -230,9 +241,16 @@ export function isHostToWebview(v: unknown): v is HostToWebview {
       return v.progress === null || isObj(v.progress);
     case 'export':
       return (v.format === 'svg' || v.format === 'png' || v.format === 'json') && typeof v.requestId === 'number';
+    case 'page':
+      return typeof v.requestId === 'number' && typeof v.run === 'string' && typeof v.key === 'string' && (v.error === undefined || typeof v.error === 'string');
     case 'clear':
       return true;
     default:
       return false;
   }
+}
+
+/** A stored run's id as the host makes them (runStore.ts newRunId): it names files, so nothing else passes. */
+export function isRunId(v: unknown): v is string {
+  return typeof v === 'string' && /^[a-z0-9]{1,16}-[a-z0-9]{1,16}$/.test(v);
 }
