@@ -358,8 +358,10 @@ export function isPageValue(key: string, v: unknown): boolean {
   if (key.startsWith('tree:')) {
     if (!isObj(v) || !Array.isArray(v.children) || !v.children.every(isSummary)) return false;
     if (v.entry === null) return true;
-    const e = v.entry as Record<string, unknown>;
-    return isSummary(e) && isNumbers(e.root) && isNumbers(e.input) && isNumbers(e.relevance) && isNumbers(e.gradient) && isNumbers(e.upperRelevance);
+    const e: unknown = v.entry;
+    if (!isObj(e) || !isSummary(e)) return false;
+    const vectors = e as unknown as Record<string, unknown>;
+    return ['root', 'input', 'relevance', 'gradient', 'upperRelevance'].every((k) => isNumbers(vectors[k]));
   }
   if (key.startsWith('roots:')) return Array.isArray(v) && v.every((r) => r === null || isNumbers(r));
   if (key.startsWith('rootInfo:')) return Array.isArray(v) && v.every((r) => isObj(r) && typeof r.unit === 'number');
