@@ -76,7 +76,7 @@ function chw(size: number, shape: readonly number[] | undefined): [number, numbe
 }
 
 /** The downsampling factor that brings [C, H, W] to at most `maxValues` block values (C stays). */
-export function mapFactor(C: number, H: number, W: number, maxValues = LIMITS.summaryMapValues): number {
+export function mapFactor(C: number, H: number, W: number, maxValues: number = LIMITS.summaryMapValues): number {
   let f = 1;
   while (C * Math.ceil(H / f) * Math.ceil(W / f) > maxValues && (f < H || f < W)) f *= 2;
   return f;
@@ -95,7 +95,7 @@ export function blockOf(u: number, shape: readonly number[], factor: number): nu
   return c * h * w + Math.floor(y / factor) * w + Math.floor(x / factor);
 }
 
-export function summarizeTensor(values: ArrayLike<number>, shape?: readonly number[], maxMapValues = LIMITS.summaryMapValues): TensorSummary {
+export function summarizeTensor(values: ArrayLike<number>, shape?: readonly number[], maxMapValues: number = LIMITS.summaryMapValues): TensorSummary {
   const size = values.length;
   const [C, H, W] = chw(size, shape);
   const f = mapFactor(C, H, W, maxMapValues);
@@ -122,7 +122,7 @@ export function summarizeTensor(values: ArrayLike<number>, shape?: readonly numb
     channelSums[c] = cs;
     sum += cs;
   }
-  return { size, shape: shape && shape.length ? [...shape] : [size], sum, min: size ? min : 0, max: size ? max : 0, channelSums, map: { shape: [C, h, w], factor: f, values: map } };
+  return { size, shape: C === 1 && H === 1 ? [size] : [C, H, W], sum, min: size ? min : 0, max: size ? max : 0, channelSums, map: { shape: [C, h, w], factor: f, values: map } };
 }
 
 /**
@@ -163,7 +163,7 @@ export interface SplitResult {
  * Splits a result into the view (what the message carries) and its pages. `run` names the stored run
  * whose page file will hold the pages (null: the pages are not kept). A result already split is returned as is.
  */
-export function splitResult(result: ExplainResult, run: string | null, limit = LIMITS.inlineLayerValues, maxMapValues = LIMITS.summaryMapValues): SplitResult {
+export function splitResult(result: ExplainResult, run: string | null, limit: number = LIMITS.inlineLayerValues, maxMapValues: number = LIMITS.summaryMapValues): SplitResult {
   const pages = new Map<string, unknown>();
   if (result.paged) return { view: { ...result, paged: { ...result.paged, run } }, pages };
   const tensors: Record<string, TensorSummary> = {};
@@ -207,7 +207,7 @@ export function splitResult(result: ExplainResult, run: string | null, limit = L
   });
   const mapOf = (l: number) => {
     const s = tensors[`activations:${l}`];
-    return s ? { shape: s.map.shape, factor: s.map.factor } : null;
+    return s ? { shape: s.shape.length === 3 ? s.shape : [1, 1, s.size], factor: s.map.factor } : null;
   };
   const flows = result.flows.map((f) => {
     const lower = mapOf(f.from ?? f.layer - 1);
