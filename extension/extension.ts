@@ -50,6 +50,8 @@ export interface DtdLensApi {
   exportRun(runId: string, format: 'json' | 'svg' | 'png', target: vscode.Uri): Promise<vscode.Uri | undefined>;
   openRun(runId: string): Promise<boolean>;
   runs(): readonly RunRecord[];
+  /** A page of a stored run (its root tree's nodes, large layers), as the visualizer gets it. */
+  page(runId: string, key: string): Promise<unknown>;
   engine: {
     readonly pid: number | undefined;
     readonly spawnCount: number;
@@ -213,6 +215,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     exportRun: (id, format, target) => exportRun(host, id, format, target),
     openRun: (id) => openRun(host, id),
     runs: () => store.all(),
+    page: (id, key) => store.page(id, key),
     engine: {
       get pid() {
         return engine.pid;
