@@ -111,9 +111,10 @@ export class EngineClient {
     return { dispose: () => (this.listeners[event] = this.listeners[event].filter((c) => c !== cb) as never) };
   }
 
-  explain(model: ModelPayload, input: InputSpec, options: WireExplainOptions, req: RequestOptions = {}): Promise<ExplainResult> {
+  /** With `pagesFile`, the engine writes the result's pages there and replies with the view (protocol/pages.ts). */
+  explain(model: ModelPayload, input: InputSpec, options: WireExplainOptions, req: RequestOptions = {}, pagesFile?: string): Promise<ExplainResult> {
     const id = this.nextId++;
-    return this.request<ExplainResult>({ type: 'explain', id, ...wireModel(model), input, options }, 'result', req, model.readSiblings);
+    return this.request<ExplainResult>({ type: 'explain', id, ...wireModel(model), input, options, ...(pagesFile !== undefined ? { pagesFile } : {}) }, 'result', req, model.readSiblings);
   }
 
   /** The root audit over random inputs (the research experiment); the reply carries the CSV too. */

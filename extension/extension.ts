@@ -56,6 +56,8 @@ export interface DtdLensApi {
   exportRun(runId: string, format: 'json' | 'svg' | 'png', target: vscode.Uri): Promise<vscode.Uri | undefined>;
   openRun(runId: string): Promise<boolean>;
   runs(): readonly RunRecord[];
+  /** A page of a stored run (its root tree's nodes, large layers), as the visualizer gets it. */
+  page(runId: string, key: string): Promise<unknown>;
   engine: {
     readonly pid: number | undefined;
     readonly spawnCount: number;
@@ -68,6 +70,8 @@ export interface DtdLensApi {
   /** Every 'rendered' report of a visualizer, oldest first. */
   readonly rendered: readonly RenderedEvent[];
   waitForRendered(target: VisualizerTarget, since: number, timeoutMs?: number): Promise<RenderedEvent>;
+  /** Resolves when a visualizer reports 'drawn' (its result painted) after `since`. */
+  waitForDrawn(target: VisualizerTarget, since: number, timeoutMs?: number): Promise<void>;
   /** Progress events of recent runs, oldest first. */
   readonly progressEvents: readonly ProgressEvent[];
   /** Every notification the extension showed, oldest first. */
@@ -115,6 +119,27 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     });
   };
 
+  // 'drawn': the webview painted a result (the progress notification waits for the panel's).
+  const drawnEmitter = new vscode.EventEmitter<{ target: VisualizerTarget; at: number }>();
+  context.subscriptions.push(drawnEmitter);
+  const drawn: { target: VisualizerTarget; at: number }[] = [];
+  const waitForDrawn = (target: VisualizerTarget, since: number, timeoutMs = 30000): Promise<void> => {
+    if (drawn.some((e) => e.target === target && e.at >= since)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        sub.dispose();
+        reject(new Error(`The ${target} visualizer did not report 'drawn' within ${timeoutMs} ms.`));
+      }, timeoutMs);
+      const sub = drawnEmitter.event((e) => {
+        if (e.target === target && e.at >= since) {
+          clearTimeout(timer);
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+  };
+
   const notifier = new Notifier(log);
   // The visualizers call back into the host context (restore, Re-run), built just below.
   const visualizers = new Visualizers(context.extensionUri, {
@@ -129,11 +154,19 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     onExplainRequest: (target) => void explainAgain(host, target),
     onUserExport: (_target, format, data) => void saveViewExport(host, format, data),
     onConceptRequest: (target, layer, channel) => conceptHeatmap(host, target, layer, channel),
+    onDrawn: (target) => {
+      const e = { target, at: Date.now() };
+      drawn.push(e);
+      if (drawn.length > 200) drawn.shift();
+      drawnEmitter.fire(e);
+    },
+    onPage: (run, key) => store.page(run, key),
   });
   context.subscriptions.push(visualizers);
 
   const shown = new ShownRun(context.workspaceState, store, visualizers);
   shown.waitForPanelRender = (since, timeoutMs) => waitForRendered('panel', since, timeoutMs);
+  shown.waitForPanelDrawn = (since, timeoutMs) => waitForDrawn('panel', since, timeoutMs);
   const runner = new EngineRunner();
   const host: HostContext = { engine, store, visualizers, log, notifier, runner, inputs: new InputSource(context.workspaceState), shown };
 
@@ -192,6 +225,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     exportRun: (id, format, target) => exportRun(host, id, format, target),
     openRun: (id) => openRun(host, id),
     runs: () => store.all(),
+    page: (id, key) => store.page(id, key),
     engine: {
       get pid() {
         return engine.pid;
@@ -211,6 +245,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     },
     rendered,
     waitForRendered,
+    waitForDrawn,
     notices: notifier.notices,
     progressEvents: runner.progressEvents,
     inspected,

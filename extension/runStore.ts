@@ -1,10 +1,15 @@
-// Recent runs: their summaries in workspace state, their full results as JSON
-// files in the extension's storage folder (workspace.fs, so results survive a
-// reload and the tree can re-open any run without recomputing it).
+// Recent runs: their summaries in workspace state, their results as files in
+// the extension's storage folder (workspace.fs, so results survive a reload and
+// the tree can re-open any run without recomputing it): `<id>.json` holds what
+// the views need (the result's view, protocol/pages.ts) and `<id>.pages` the
+// rest (the root tree, large layers), read a page at a time (host/pageFile.ts).
+// A run stored whole by an older version is split the first time it is opened.
 
 import * as vscode from 'vscode';
+import * as path from 'node:path';
 import type { WireExplainOptions } from './protocol';
-import { upgradeResult } from './protocol';
+import { splitResult, upgradeResult } from './protocol';
+import { readPage, writePageFileAsync } from './host/pageFile';
 import type { ExplainResult, Method, RootFinderName } from './protocol';
 
 export type RunStatus = 'running' | 'ok' | 'failed' | 'cancelled' | 'error';
@@ -86,6 +91,23 @@ export class RunStore implements vscode.Disposable {
     await this.save();
   }
 
+  /** Where the engine writes a run's pages: a path in the storage folder, or undefined when it is not on the local disk. */
+  pagesFile(id: string): string | undefined {
+    return this.folder.scheme === 'file' ? path.join(this.folder.fsPath, `${id}.pages`) : undefined;
+  }
+
+  /** Makes sure the storage folder exists (before the engine writes a page file into it). */
+  async prepare(): Promise<void> {
+    await vscode.workspace.fs.createDirectory(this.folder);
+  }
+
+  /** One page of a stored run (host/pageFile.ts); throws a PageFileError with a message for the user. */
+  async page(id: string, key: string): Promise<unknown> {
+    const file = this.get(id) ? this.pagesFile(id) : undefined;
+    if (!file) throw new Error('This run is no longer stored, so its root tree and large layers cannot be read.');
+    return readPage(file, key);
+  }
+
   async remove(id: string): Promise<void> {
     this.runs = this.runs.filter((r) => r.id !== id);
     this.cache.delete(id);
@@ -107,8 +129,18 @@ export class RunStore implements vscode.Disposable {
     try {
       const bytes = await vscode.workspace.fs.readFile(this.resultUri(id));
       // Runs stored by an older version are upgraded to the current schema (protocol/migrate.ts).
-      const result = upgradeResult(JSON.parse(new TextDecoder().decode(bytes)));
+      let result = upgradeResult(JSON.parse(new TextDecoder().decode(bytes)));
       if (!result) return undefined;
+      // Stored whole (schema 2): split once into the view and a page file, so the next open reads the small part only.
+      const file = this.pagesFile(id);
+      if (!result.paged && file) {
+        const { view, pages } = splitResult(result, id);
+        if (pages.size > 0) {
+          await writePageFileAsync(file, pages);
+          await vscode.workspace.fs.writeFile(this.resultUri(id), new TextEncoder().encode(JSON.stringify(view)));
+          result = view;
+        }
+      }
       this.cache.set(id, result);
       this.trimCache();
       return result;
@@ -130,10 +162,12 @@ export class RunStore implements vscode.Disposable {
   }
 
   private async deleteResultFile(id: string): Promise<void> {
-    try {
-      await vscode.workspace.fs.delete(this.resultUri(id));
-    } catch {
-      /* never written */
+    for (const uri of [this.resultUri(id), vscode.Uri.joinPath(this.folder, `${id}.pages`)]) {
+      try {
+        await vscode.workspace.fs.delete(uri);
+      } catch {
+        /* never written */
+      }
     }
   }
 

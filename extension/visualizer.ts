@@ -118,6 +118,17 @@ class VisualizerWebview implements vscode.Disposable {
         pending.resolve(m.data);
         return;
       }
+      case 'drawn':
+        this.hooks.onDrawn(this.target);
+        return;
+      case 'page': {
+        const { requestId, run, key } = m;
+        this.hooks.onPage(run, key).then(
+          (data) => void this.webview.postMessage({ type: 'page', requestId, run, key, data } satisfies HostToWebview),
+          (e: unknown) => void this.webview.postMessage({ type: 'page', requestId, run, key, error: e instanceof Error ? e.message : String(e) } satisfies HostToWebview),
+        );
+        return;
+      }
       case 'select':
         this.hooks.log.debug(`visualizer (${this.target}) selected layer ${m.layer} unit ${m.unit}`);
         return;
@@ -159,6 +170,10 @@ export interface VisualizerHooks {
   onUserExport(target: VisualizerTarget, format: 'svg' | 'png' | 'json', data: string): void;
   /** Concepts (CRP): the conditional heatmap of a channel of the result the webview shows, computed by the engine. */
   onConceptRequest(target: VisualizerTarget, layer: number, channel: number): Promise<ConceptHeatmap>;
+  /** The webview drew (painted) the result it was sent. */
+  onDrawn(target: VisualizerTarget): void;
+  /** A page of a stored run (its root tree, a large layer), read from its page file. */
+  onPage(run: string, key: string): Promise<unknown>;
   /** The run to show when a panel is restored after a reload. */
   restoreRun(): Promise<HostToWebview | undefined>;
 }

@@ -12,10 +12,11 @@ import { h, num } from './dom';
 import { layerName, type NetworkView, type ViewEdge, type ViewNode } from './model';
 import { certificateLine, checkBadges, rootBars, row } from './roots';
 import type { Selection } from './state';
-import { RootTree, treePanel } from './tree';
+import type { PageClient } from './pages';
+import { hasTree, treePanel, treeSourceOf } from './tree';
 
 /** The panel for one unit of a layer ≥ 1 (RootInfo), or an input unit. */
-export function unitPanel(result: ExplainResult, layer: number, unit: number, palette: Palette): HTMLElement {
+export function unitPanel(result: ExplainResult, layer: number, unit: number, palette: Palette, pages?: PageClient): HTMLElement {
   const panel = h('section', { class: 'unit-panel', 'data-layer': layer, 'data-unit': unit });
   const act = result.activations[layer]?.[unit];
   const rel = result.relevance[layer]?.[unit] ?? null;
@@ -37,8 +38,14 @@ export function unitPanel(result: ExplainResult, layer: number, unit: number, pa
   panel.append(h('h4', {}, 'Root point'));
   const hasRoot = (info as RootInfo & { hasRoot?: boolean }).hasRoot ?? info.root !== null;
   if (!hasRoot) panel.append(h('p', { class: 'fail-text no-root' }, 'No root: the rule\'s search direction is orthogonal to the weights (v·w = 0), so this unit\'s relevance is lost.'));
-  else if (!info.root) panel.append(h('p', { class: 'muted' }, 'The root point itself was left out of the result to keep it small; its numbers follow.'));
-  else panel.append(rootBars(input, info.root, palette, `root of ${layerName(result, layer)} unit ${unit} in the space of ${layerName(result, layer - 1)}`, info.checks?.inDomain));
+  else if (!info.root) {
+    // A wide layer's root points are a page of the stored run: asked for when a unit is inspected.
+    const page = pages && result.paged?.roots.includes(layer) && input.length ? pages.get(result.paged.run, `roots:${layer}`) : null;
+    const point = page?.status === 'ok' ? ((page.value as (number[] | null)[])[result.roots[layer - 1].indexOf(info)] ?? null) : null;
+    if (point) panel.append(rootBars(input, point, palette, `root of ${layerName(result, layer)} unit ${unit} in the space of ${layerName(result, layer - 1)}`, info.checks?.inDomain));
+    else if (page?.status === 'loading') panel.append(h('p', { class: 'muted root-loading' }, 'Loading the root point…'));
+    else panel.append(h('p', { class: 'muted' }, `The root point itself was left out of the result to keep it small${page?.status === 'error' ? ` (${page.message})` : ''}; its numbers follow.`));
+  } else panel.append(rootBars(input, info.root, palette, `root of ${layerName(result, layer)} unit ${unit} in the space of ${layerName(result, layer - 1)}`, info.checks?.inDomain));
   panel.append(
     h(
       'div',
@@ -77,6 +84,8 @@ export interface InspectorInput {
   /** The root-tree entry shown (a path of layer/root keys; [] = the top). */
   treePath: string[];
   palette: Palette;
+  /** Pages of stored runs (root-tree nodes, root points of wide layers), asked from the host. */
+  pages: PageClient;
 }
 
 function binPanel(spec: PaneSpec, node: ViewNode, actions: InspectorActions): HTMLElement {
@@ -131,7 +140,7 @@ export function renderInspector(container: HTMLElement, input: InspectorInput, a
         for (const s of specs) {
           if (shown.has(s.result)) continue;
           shown.add(s.result);
-          const panel = unitPanel(s.result, node.layer, node.start, palette);
+          const panel = unitPanel(s.result, node.layer, node.start, palette, input.pages);
           if (specs.length > 1) panel.prepend(h('div', { class: 'pane-tag' }, s.label));
           container.append(panel);
         }
@@ -141,10 +150,10 @@ export function renderInspector(container: HTMLElement, input: InspectorInput, a
   } else {
     container.append(h('p', { class: 'muted hint' }, 'Click a unit (or use the arrow keys in the network) to inspect its root. Bins group the units of a wide layer: expand them from the column header.'));
   }
-  const withTree = (spec && spec.result.tree ? spec : specs.find((s) => s.result.tree))?.result;
-  if (withTree?.tree) {
-    const tree = new RootTree(withTree.tree);
-    const path = input.treePath.length && !tree.byKey.has(input.treePath.join('/')) ? [] : input.treePath;
+  const withTree = (spec && hasTree(spec.result) ? spec : specs.find((s) => hasTree(s.result)))?.result;
+  const tree = withTree ? treeSourceOf(withTree, input.pages) : null;
+  if (withTree && tree) {
+    const path = input.treePath.length && !tree.has(input.treePath) ? [] : input.treePath;
     container.append(treePanel(tree, path, withTree.treeTruncated, palette, (p) => actions.navigateTree(p)));
   }
 }

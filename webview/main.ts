@@ -22,10 +22,13 @@ import { renderLedgers } from './ledger';
 import { defaultViewOptions } from './model';
 import type { PaneCallbacks } from './network';
 import { Notices } from './notices';
+import { PageClient } from './pages';
+import { withStandIns } from './summaries';
 import { NetworkPanel } from './panes';
 import { AppState, type Format, type VsCodeApi } from './state';
 import { Toolbar } from './toolbar';
 import { Tooltip } from './tooltip';
+import { topEntries } from './tree';
 
 declare function acquireVsCodeApi(): VsCodeApi;
 import { reportHost } from './reportHost';
@@ -45,9 +48,14 @@ class App {
   private readonly inspectorActions: InspectorActions;
   private palette: Palette | null = null;
   private readonly featureMaps: FeatureMapView;
+  private readonly pages: PageClient;
+  /** A result message was drawn and 'drawn' is still to be posted once its frame is painted. */
+  private drawnPending = false;
 
   constructor(api: VsCodeApi) {
     const state = (this.state = new AppState(api));
+    this.pages = new PageClient((m) => state.post(m));
+    this.pages.onChange = () => this.renderInspector();
     const ui = state.ui;
     this.toolbar = new Toolbar(ui, {
       search: (text) => this.search(text),
@@ -159,7 +167,10 @@ class App {
     switch (m.type) {
       case 'result':
       case 'compare': {
-        this.state.setResult(m, restoring);
+        // Large layers arrive summarized: drawn from their maps (summaries.ts); pages of the previous result are forgotten.
+        this.pages.clear();
+        this.state.setResult(m.type === 'result' ? { ...m, result: withStandIns(m.result) } : { ...m, left: withStandIns(m.left), right: withStandIns(m.right) }, restoring);
+        this.drawnPending = true;
         const theme = m.settings?.theme;
         if (theme && !/\bvscode-/.test(document.body.className)) document.body.classList.add(theme === 'high-contrast' ? 'vscode-high-contrast' : `vscode-${theme}`);
         this.notices.setProgress(null);
@@ -182,6 +193,9 @@ class App {
       }
       case 'progress':
         this.notices.setProgress(m.progress);
+        break;
+      case 'page':
+        this.pages.receive(m);
         break;
       case 'export':
         this.exportData(m.format).then(
@@ -232,6 +246,11 @@ class App {
     state.post({ type: 'rendered', summary: { layers: first.layers.length, nodesPerLayer: first.layers.map((l) => l.nodes.length), flows: this.network.panes[0]?.flowCount ?? 0, renderMs } });
     this.app.setAttribute('data-render-ms', renderMs.toFixed(1));
     state.save();
+    if (this.drawnPending) {
+      this.drawnPending = false;
+      // Two frames: the one that lays out and paints the new DOM has been produced (the host's progress ends here).
+      requestAnimationFrame(() => requestAnimationFrame(() => state.post({ type: 'drawn' })));
+    }
   }
 
   private renderInspector(): void {
@@ -239,7 +258,7 @@ class App {
     const node = this.network.focus(ui.selection);
     renderInspector(
       this.inspector,
-      { specs: this.network.specs, views: this.network.views, selection: ui.selection, node, treePath: ui.treePath, palette: this.palette ?? readPalette() },
+      { specs: this.network.specs, views: this.network.views, selection: ui.selection, node, treePath: ui.treePath, palette: this.palette ?? readPalette(), pages: this.pages },
       this.inspectorActions,
     );
   }
@@ -253,9 +272,9 @@ class App {
     state.ui.selection = { pane, layer, unit: node.start };
     // Selecting a unit of layer 1 opens its entry of the root tree.
     const r = network.specs[pane]?.result;
-    if (r?.tree && layer === 1 && !node.isBin) {
+    if (r && layer === 1 && !node.isBin) {
       const key = ['layer1', `root_${node.start}`];
-      if (r.tree.some((t) => t.path.length === 2 && t.path[1] === key[1])) state.ui.treePath = key;
+      if (topEntries(r).some((t) => t.path[1] === key[1])) state.ui.treePath = key;
     }
     this.renderInspector();
     if (center) network.centerOn(pane, node);

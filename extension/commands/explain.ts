@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { EngineError, type ModelPayload } from '../engineClient';
 import { baseName, isModelFile, MODEL_FILES_TEXT, readSettings, toWireOptions } from '../config';
-import { DEFAULT_METHOD, DEFAULT_ROOT_FINDER, logText, type ExplainResult, type InputSpec, type Method, type RootFinderName, type WireExplainOptions } from '../protocol';
+import { DEFAULT_METHOD, DEFAULT_ROOT_FINDER, logText, type ExplainResult, type InputSpec, type Progress, type Method, type RootFinderName, type WireExplainOptions } from '../protocol';
 import { newRunId, type RunRecord } from '../runStore';
 import { formatMs } from '../runsTree';
 import type { HostContext } from '../host/context';
@@ -17,6 +17,9 @@ import { isCancellation, type ReportedError } from '../host/notifier';
 import { pickInput, pickMethodRuleFinder, pickModel, pickOutput } from '../host/pickers';
 
 export type { InputChoice } from '../host/inputSource';
+
+/** How long the progress notification waits for the panel to report it has drawn a result. */
+const DRAWN_TIMEOUT_MS = 60000;
 
 /** Everything a run can be told up front; what is missing is asked (or taken from the settings with `useDefaults`). */
 export interface ExplainRequest {
@@ -118,18 +121,34 @@ export async function executeRun(ctx: HostContext, uri: vscode.Uri, payload: Mod
   await ctx.store.add(record);
   ctx.log.info(logText(`run ${record.id}: ${record.modelName}, output ${record.explainedOutput}, ${record.method}, rule ${record.rule}, input ${inputLabel}`));
   try {
+    let durationMs = 0;
+    // The progress notification stays until the panel has drawn the result: the engine's work is the first 90 %.
     const result = await ctx.runner.run(
       `DTD Lens: ${record.modelName}, output ${record.explainedOutput}`,
-      ({ token, onProgress }) => ctx.engine.explain(payload, input, options, { token, onProgress }),
-      { exclusive: true, runId: record.id, onProgress: (p) => ctx.visualizers.progress(p) },
+      async ({ token, onProgress }) => {
+        await ctx.store.prepare();
+        // The engine writes the root tree and large layers to the run's page file and sends the view (protocol/pages.ts).
+        const engineProgress = (p: Progress) => {
+          if (p.stage !== 'Done') onProgress({ stage: p.stage, fraction: p.fraction !== undefined ? 0.9 * p.fraction : undefined });
+        };
+        const r = await ctx.engine.explain(payload, input, options, { token, onProgress: engineProgress }, ctx.store.pagesFile(record.id));
+        if (r.paged) r.paged = { ...r.paged, run: record.id };
+        durationMs = Date.now() - record.startedAt;
+        onProgress({ stage: 'Storing the result', fraction: 0.92 });
+        await ctx.store.update(record.id, { status: r.status === 'ok' ? 'ok' : 'failed', durationMs, explainedValue: r.explainedValue, message: r.message, input: { label: inputLabel, values: r.input } }, r);
+        onProgress({ stage: 'Drawing', fraction: 0.95 });
+        const since = Date.now();
+        ctx.shown.show(record.id, r);
+        await ctx.shown.waitForDrawn(since, DRAWN_TIMEOUT_MS, token);
+        onProgress({ stage: 'Done', fraction: 1 });
+        return r;
+      },
+      { exclusive: true, runId: record.id, onProgress: (p) => ctx.visualizers.progress(p.stage === 'Done' ? null : p) },
     );
-    const durationMs = Date.now() - record.startedAt;
     const status = result.status === 'ok' ? 'ok' : 'failed';
-    await ctx.store.update(record.id, { status, durationMs, explainedValue: result.explainedValue, message: result.message, input: { label: inputLabel, values: result.input } }, result);
     await ctx.inputs.remember({ label: inputLabel, values: result.input });
     for (const w of result.warnings) ctx.log.warn(`run ${record.id}: ${logText(w)}`);
     ctx.log.info(`run ${record.id}: ${result.status} (${result.statusCode}) in ${formatMs(durationMs)}, backend ${result.backend}, ${result.precision}`);
-    ctx.shown.show(record.id, result);
     if (result.status !== 'ok' && result.message) void ctx.notifier.notify('warning', `DTD Lens: ${result.message}`);
     return { status, runId: record.id, result, durationMs };
   } catch (e) {

@@ -6,7 +6,8 @@
 // the engine checks between steps (the host kills the process if that takes
 // more than a second). Nothing here imports vscode.
 
-import { approxBytes, ARGMAX_OUTPUT, baseNameOf, type DatasetItem, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, type WireModel } from '../protocol';
+import { approxBytes, ARGMAX_OUTPUT, baseNameOf, type DatasetItem, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, splitResult, type WireModel } from '../protocol';
+import { writePageFile } from './pageFile';
 import { explain, outputs, randomInput, summarizeModel } from './index';
 import { audit, auditCsv } from './audit';
 import { explainConcepts } from './concepts';
@@ -280,8 +281,15 @@ async function handle(msg: HostToEngine): Promise<void> {
         const result = await explain(net, x, { ...msg.options, onProgress, signal: controller.signal });
         if (controller.signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
         log('info', `request ${msg.id}: ${result.status} (${result.statusCode}) in ${Date.now() - started} ms on ${result.backend}/${result.precision}`);
-        checkReplySize(result);
-        send({ type: 'result', id: msg.id, result });
+        // With a page file named, the reply is the view: the root tree below its top level and large layers stay in the file (protocol/pages.ts).
+        let reply = result;
+        if (msg.pagesFile !== undefined) {
+          const { view, pages } = splitResult(result, null);
+          if (pages.size > 0) writePageFile(msg.pagesFile, pages);
+          reply = view;
+        }
+        checkReplySize(reply);
+        send({ type: 'result', id: msg.id, result: reply });
       } catch (e) {
         replyError(msg.id, e);
       } finally {

@@ -3,6 +3,7 @@
 // parse flags, read files, print a summary, write JSON/HTML. Exit codes:
 // 0 success, 1 a result whose status is 'failed', 2 bad usage or bad input.
 
+import { writeJsonFile } from './pageFile';
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -229,8 +230,8 @@ export function summary(r: ExplainResult): string {
 
 function writeOutputs(results: ExplainResult[], json: string | undefined, html: string | undefined): void {
   const payload = results.length === 1 ? results[0] : results;
-  if (json === '-') process.stdout.write(JSON.stringify(payload) + '\n');
-  else if (json) writeFileSync(json, JSON.stringify(payload));
+  // Streamed: a large result's JSON never becomes one string (engine/pageFile.ts).
+  if (json) writeJsonFile(json, payload);
   if (html) {
     const dir = __dirname;
     const js = [path.join(dir, 'webview.js'), path.join(dir, '..', 'dist', 'webview.js')].find((f) => existsSync(f));

@@ -14,6 +14,20 @@ export class ShownRun {
   panelRunId: string | undefined;
   /** Set by the extension: resolves when the panel reports it drew something after `since`. */
   waitForPanelRender: (since: number, timeoutMs: number) => Promise<unknown> = () => Promise.resolve();
+  /** Set by the extension: resolves when the panel reports it has drawn (painted) a result after `since`. */
+  waitForPanelDrawn: (since: number, timeoutMs: number) => Promise<unknown> = () => Promise.resolve();
+
+  /** Waits until the panel has drawn what was shown after `since`; gives up (quietly) after `timeoutMs` or on cancel. */
+  async waitForDrawn(since: number, timeoutMs: number, token?: vscode.CancellationToken): Promise<void> {
+    if (!this.visualizers.panelOpen) return;
+    let sub: vscode.Disposable | undefined;
+    const cancelled = new Promise<void>((resolve) => (sub = token?.onCancellationRequested(() => resolve())));
+    try {
+      await Promise.race([this.waitForPanelDrawn(since, timeoutMs).catch(() => undefined), cancelled]);
+    } finally {
+      sub?.dispose();
+    }
+  }
 
   constructor(
     private readonly state: vscode.Memento,

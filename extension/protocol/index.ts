@@ -14,6 +14,7 @@ export * from './formats';
 export * from './html';
 export * from './checks';
 export * from './migrate';
+export * from './pages';
 export * from './provenance';
 export * from './limits';
 export * from './text';

@@ -90,6 +90,18 @@ export const LIMITS = {
   resultBytes: 256 * 1024 * 1024,
   /** Numbers kept in a full-backward result's root tree (about 20 MB as JSON); a larger tree is truncated. */
   treeValues: 1_000_000,
+  /**
+   * Values of one layer kept inline in a result the host stores and the webview draws (activations, pre-activations,
+   * relevance, a baseline's per-layer relevance, the root points of a layer's units); a larger layer is summarized
+   * (per-channel sums and a downsampled map) and its full values are a page read on request (protocol/pages.ts).
+   */
+  inlineLayerValues: 200_000,
+  /** Values of one summarized layer's downsampled map (all channels together). */
+  summaryMapValues: 16_384,
+  /** One page of a stored run's page file (a root-tree node with its children, a layer's full values): the most bytes the host reads for it. */
+  pageBytes: 64 * 1024 * 1024,
+  /** The index of a stored run's page file (bytes). */
+  pageIndexBytes: 16 * 1024 * 1024,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;

@@ -7,6 +7,7 @@ import type { AuditOptions, AuditResult } from './audit';
 import type { DatasetReply, DatasetSpec } from './dataset';
 import type { ImagePreprocessing } from './image';
 import { LIMITS } from './limits';
+import { isPageKey } from './pages';
 import { RESULT_SCHEMA, type ConceptHeatmap, type ExplainOptions, type ExplainResult, type ModelSummary, type Progress } from './result';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
@@ -39,7 +40,8 @@ export type InputSpec =
 
 // ── host → engine ──────────────────────────────────────────────────────────
 export type HostToEngine =
-  | ({ type: 'explain'; id: number; input: InputSpec; options: WireExplainOptions } & WireModel)
+  /** `pagesFile`: where the engine writes the result's pages (protocol/pages.ts); the reply is then the small view. */
+  | ({ type: 'explain'; id: number; input: InputSpec; options: WireExplainOptions; pagesFile?: string } & WireModel)
   | ({ type: 'inspect'; id: number; input?: InputSpec } & WireModel)
   | ({ type: 'audit'; id: number; options: WireAuditOptions } & WireModel)
   /** A dataset run (a folder of images, a file of several inputs): light records in batches, answered with the gallery. `argmax`: each input explains its largest output (options.explainedOutput is then ignored). */
@@ -98,6 +100,8 @@ export type HostToWebview =
   | { type: 'export'; format: 'svg' | 'png' | 'json'; requestId: number }
   /** The answer to the webview's 'concept' request: the heatmap, or why there is none. */
   | { type: 'concept'; requestId: number; concept?: ConceptHeatmap; error?: string }
+  /** The answer to the webview's 'page': the page's value, or why there is none. */
+  | { type: 'page'; requestId: number; run: string; key: string; data?: unknown; error?: string }
   | { type: 'clear' };
 
 /** The standalone HTML report's data block (its id, and what it holds): the host messages' content, for a file. */
@@ -114,6 +118,10 @@ export type WebviewToHost =
   | { type: 'explain' }
   /** Concepts (CRP): the conditional heatmap of channel `channel` of tensor `layer` of the shown result. */
   | { type: 'concept'; requestId: number; layer: number; channel: number }
+  /** A page of a stored run (protocol/pages.ts): a root-tree node's children, a large layer's values. */
+  | { type: 'page'; requestId: number; run: string; key: string }
+  /** The result just posted is drawn (its frame painted). */
+  | { type: 'drawn' }
   | { type: 'error'; message: string };
 
 // ── validation ─────────────────────────────────────────────────────────────
@@ -172,7 +180,7 @@ export function isHostToEngine(v: unknown): v is HostToEngine {
   if (!isObj(v) || typeof v.type !== 'string' || !Number.isSafeInteger(v.id)) return false;
   switch (v.type) {
     case 'explain':
-      return isWireModel(v) && isObj(v.input) && isObj(v.options);
+      return isWireModel(v) && isObj(v.input) && isObj(v.options) && (v.pagesFile === undefined || typeof v.pagesFile === 'string');
     case 'inspect':
       return isWireModel(v) && (v.input === undefined || isObj(v.input));
     case 'audit':
@@ -201,7 +209,10 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
   switch (v.type) {
     case 'ready':
     case 'explain':
+    case 'drawn':
       return true;
+    case 'page':
+      return Number.isSafeInteger(v.requestId) && isRunId(v.run) && isPageKey(v.key);
     case 'rendered':
       return isObj(v.summary);
     case 'auditRendered':
@@ -260,9 +271,16 @@ export function isHostToWebview(v: unknown): v is HostToWebview {
       return (v.format === 'svg' || v.format === 'png' || v.format === 'json') && typeof v.requestId === 'number';
     case 'concept':
       return Number.isSafeInteger(v.requestId) && (v.concept === undefined || isConceptHeatmap(v.concept)) && (v.error === undefined || typeof v.error === 'string');
+    case 'page':
+      return typeof v.requestId === 'number' && typeof v.run === 'string' && typeof v.key === 'string' && (v.error === undefined || typeof v.error === 'string');
     case 'clear':
       return true;
     default:
       return false;
   }
+}
+
+/** A stored run's id as the host makes them (runStore.ts newRunId): it names files, so nothing else passes. */
+export function isRunId(v: unknown): v is string {
+  return typeof v === 'string' && /^[a-z0-9]{1,16}-[a-z0-9]{1,16}$/.test(v);
 }

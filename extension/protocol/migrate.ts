@@ -5,6 +5,10 @@
 //   upperRelevance, rootLogit/inputLogit → outputAtRoot/outputAtInput) and their
 //   checks gathered in `checks` as a root's; layer diagnostics gain `conserved`;
 //   `provenance` (engine version unknown, no model hash).
+//   @2 → @3: a result may leave parts out of its message (`paged`, protocol/pages.ts: the
+//   root tree below its top level, large layers); a @2 result has everything inline, which
+//   @3 still allows, so only the schema changes. The host splits an old stored run into
+//   its view and a page file the first time it opens it (runStore.ts).
 
 import { checkDefinitions, isConserved, relevanceVanishes } from './checks';
 import { RESULT_SCHEMA, type ExplainResult } from './result';
@@ -35,6 +39,7 @@ function upgradeTreeEntry(e: Obj): Obj {
 export function upgradeResult(v: unknown): ExplainResult | null {
   if (!isObj(v)) return null;
   if (v.schema === RESULT_SCHEMA) return v as unknown as ExplainResult;
+  if (v.schema === 'dtd-lens/result@2') return { ...v, schema: RESULT_SCHEMA } as unknown as ExplainResult;
   if (v.schema !== 'dtd-lens/result@1') return null;
   const diagnostics = isObj(v.diagnostics) ? v.diagnostics : { layers: [] };
   const layers = Array.isArray(diagnostics.layers) ? diagnostics.layers : [];

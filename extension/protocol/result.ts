@@ -169,6 +169,50 @@ export interface TreeEntry {
   certificate?: RootCertificateInfo;
 }
 
+/** A tree entry without its vectors: what a list of children shows (the vectors are in the entry's page). */
+export type TreeEntrySummary = Pick<TreeEntry, 'layer' | 'path' | 'unit' | 'relevanceAtInput' | 'passedOn' | 'relevanceAtRoot' | 'taylorResidual' | 'outputAtRoot' | 'outputAtInput' | 'preActivationAtRoot' | 'gradAtRootIsZero' | 'checks' | 'certificate'> & {
+  /** |input − root|. */
+  distance?: number;
+  /** Entries directly below this one in the tree. */
+  children?: number;
+};
+
+/** One page of the root tree: a node's full entry (null for the top) and its children without their vectors. */
+export interface TreePage {
+  entry: TreeEntry | null;
+  children: TreeEntrySummary[];
+}
+
+/** A layer too large to carry inline (LIMITS.inlineLayerValues): what the views draw of it; the full values are a page. */
+export interface TensorSummary {
+  /** Values of the full tensor. */
+  size: number;
+  /** [C, H, W] (or [n] for a vector). */
+  shape: number[];
+  sum: number;
+  min: number;
+  max: number;
+  /** Per channel, the sum of its values (C-major: channel c is values [c·H·W, (c+1)·H·W)). */
+  channelSums: number[];
+  /** The map downsampled by `factor` (block sums of factor×factor positions, the last blocks smaller), [C, h, w] C-major. */
+  map: { shape: number[]; factor: number; values: number[] };
+}
+
+/**
+ * What a result leaves out of its message and keeps in pages (protocol/pages.ts): the root tree below its top
+ * level and the values of large layers. The host reads a page from the run's page file when the webview asks.
+ */
+export interface PagedParts {
+  /** The stored run whose page file holds the pages (set by the host); null when the pages were not kept. */
+  run: string | null;
+  /** The root tree: its entry count, whether it was truncated, and the top level without vectors (page 'tree:' + path). */
+  tree: { entries: number; top: TreeEntrySummary[] } | null;
+  /** Summarized layers by page key ('activations:3', 'preActivations:2', 'relevance:3', 'baseline:zplus:3'); their arrays in the result are empty. */
+  tensors: Record<string, TensorSummary>;
+  /** Layers (1-based) whose roots' points are left out (RootInfo.root null with hasRoot true); page 'roots:<layer>'. */
+  roots: number[];
+}
+
 /** Relevance flowing from lower unit `from` (in activations[layer-1]) into upper unit `to` of layer `layer`. */
 export interface Flow {
   from: number;
@@ -278,7 +322,7 @@ export interface LayerSummary {
 }
 
 /** The result's schema: bumped when a field is renamed or changes meaning (stored runs of older schemas are upgraded by protocol/migrate.ts). */
-export const RESULT_SCHEMA = 'dtd-lens/result@2' as const;
+export const RESULT_SCHEMA = 'dtd-lens/result@3' as const;
 
 /** What makes a result reproducible besides its options: the engine and the exact model file. */
 export interface Provenance {
@@ -316,8 +360,11 @@ export interface ExplainResult {
   flows: LayerFlows[];
   /** Train-free and LRP results of networks with image-shaped tensors: channel-to-channel flows per layer (see ChannelFlows). */
   channelFlows?: ChannelFlows[];
+  /** The whole root tree (full-backward), or null; null in a paged result, whose tree is in `paged.tree` and its pages. */
   tree: TreeEntry[] | null;
   treeTruncated: boolean;
+  /** Set when parts of the result are kept in pages instead of inline (results the extension stores and draws). */
+  paged?: PagedParts;
   baselines: Baselines | null;
   diagnostics: {
     layers: LayerDiagnostics[];

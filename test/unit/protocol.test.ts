@@ -243,7 +243,7 @@ describe('upgradeResult: stored results of schema 1', () => {
     const r = upgradeResult(structuredClone(schema1));
     assert.ok(r);
     assert.equal(r.schema, RESULT_SCHEMA);
-    assert.equal(RESULT_SCHEMA, 'dtd-lens/result@2');
+    assert.equal(RESULT_SCHEMA, 'dtd-lens/result@3');
     assert.deepEqual(r.provenance, { engineVersion: 'unknown (schema 1)', modelSha256: null });
     assert.ok(r.tree);
     const [a, b] = r.tree;

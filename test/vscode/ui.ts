@@ -231,7 +231,7 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       }
       if (!saved) throw new Error(`no exported JSON appeared in the workspace (have: ${readdirSync(o.folder).join(', ')})`);
       const parsed = JSON.parse(readFileSync(join(o.folder, saved), 'utf8')) as { schema?: string; model?: { name?: string } };
-      if (parsed.schema !== 'dtd-lens/result@2' || parsed.model?.name !== 'mlp3_seed1_notebook.onnx') throw new Error(`the saved file is not the shown result: ${parsed.schema} ${parsed.model?.name}`);
+      if (parsed.schema !== 'dtd-lens/result@3' || parsed.model?.name !== 'mlp3_seed1_notebook.onnx') throw new Error(`the saved file is not the shown result: ${parsed.schema} ${parsed.model?.name}`);
       // The confirmation the user reads: a toast, or (when toasts are hidden) the Notifications center.
       const said = `saved to ${saved}`;
       const toast = page.locator('.notifications-toasts .notification-list-item-message', { hasText: said });
@@ -263,6 +263,62 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       }
       if (frames.length < 2 || frames.some((n) => n !== 32)) throw new Error(`after the reload, webviews drew ${JSON.stringify(frames)} nodes (want the panel and the side view, 32 each)`);
       await page.screenshot({ path: join(shots, 'after-reload.png') });
+    });
+    await step('full-backward through the pickers; reopened from Recent Runs, opening a root-tree entry shows its children (a page the host reads from disk)', async () => {
+      const end = Date.now() + 30000;
+      while ((await contextMenu(page, 'mlp3_seed1_notebook.onnx')).indexOf(MENU_ENTRY) < 0) {
+        if (Date.now() > end) throw new Error(`no "${MENU_ENTRY}" after 30 s`);
+        await page.waitForTimeout(500);
+      }
+      await rightClick(page, await explorerRow(page, 'mlp3_seed1_notebook.onnx'));
+      const item = page.locator('.context-view .monaco-menu .action-label', { hasText: MENU_ENTRY });
+      await item.waitFor({ state: 'visible', timeout: 5000 });
+      await page.waitForTimeout(400);
+      await item.click();
+      await waitForQuickInput(page, 'which input');
+      await page.keyboard.press('Enter');
+      await waitForQuickInput(page, 'which output');
+      await page.keyboard.press('Enter');
+      await waitForQuickInput(page, 'how to explain');
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('Enter');
+      await waitForQuickInput(page, 'method');
+      await page.keyboard.type('full-backward');
+      await page.keyboard.press('Enter');
+      await waitForQuickInput(page, 'rule');
+      await page.keyboard.press('Enter');
+      await waitForQuickInput(page, 'root finder');
+      await page.keyboard.type('linear');
+      await page.keyboard.press('Enter');
+      const treeFrame = async (timeoutMs: number): Promise<Frame> => {
+        const stop = Date.now() + timeoutMs;
+        while (Date.now() < stop) {
+          for (const frame of page.frames()) {
+            const n = await frame.evaluate(() => document.querySelectorAll('.tree-panel[data-path=""] tr.tree-child').length).catch(() => 0);
+            if (n > 0) return frame;
+          }
+          await page.waitForTimeout(250);
+        }
+        throw new Error('no webview shows the root tree');
+      };
+      await treeFrame(60000);
+      // Reopen from Recent Runs: the newest row is this run.
+      await page.locator('.activitybar .action-item a[aria-label^="DTD Lens"]').first().click();
+      const row = page.locator('.pane-header', { hasText: 'Recent Runs' }).locator('xpath=..').locator('.monaco-list-row').first();
+      await row.waitFor({ state: 'visible', timeout: 10000 });
+      const label = (await row.getAttribute('aria-label')) ?? '';
+      if (!/full-backward/.test(label)) throw new Error(`the newest Recent Runs row is not the full-backward run: ${label}`);
+      await row.click();
+      await page.waitForTimeout(1000);
+      const frame = await treeFrame(30000);
+      const first = frame.locator('.tree-panel[data-path=""] tr.tree-child').first();
+      const key = (await first.getAttribute('data-path')) ?? '';
+      await first.click();
+      const opened = frame.locator(`.tree-panel[data-path="${key}"]`);
+      await opened.locator('.root-bars').waitFor({ state: 'visible', timeout: 20000 });
+      const kids = await opened.locator('tr.tree-child').evaluateAll((els) => els.map((e) => e.getAttribute('data-path') ?? ''));
+      if (kids.length === 0 || !kids.every((k) => k.startsWith(`${key}/`))) throw new Error(`the children of ${key}: ${JSON.stringify(kids)}`);
+      await page.screenshot({ path: join(shots, 'paged-tree.png') });
     });
     await step('Open With… → DTD Lens Model Inspector: layers and parameters, and its Explain button starts the run flow', async () => {
       await rightClick(page, await explorerRow(page, 'mlp3_seed1_notebook.safetensors'));

@@ -259,12 +259,41 @@ test('the root audit: research numbers, a chart in the panel, and a CSV', async 
   assert.match(csv[1], /^z\+,train-free,linear,300,0,/);
 }, 60000);
 
+test('a full-backward run is stored as its view plus a page file; reopened from Recent Runs it draws, and a tree node\'s children are served from disk', async () => {
+  let since = Date.now();
+  const out = await explainMlp3({ method: 'full-backward', rootFinder: 'linear', rule: 'z+' });
+  assert.equal(out.status, 'ok', JSON.stringify(out.error));
+  const r = out.result!;
+  assert.equal(r.tree, null, 'the message carries no whole tree');
+  assert.equal(r.paged?.run, out.runId);
+  const top = r.paged!.tree!.top;
+  assert.ok(top.length > 0 && r.paged!.tree!.entries > top.length);
+  // The progress stayed until the panel drew: 'drawn' came before the run returned, and the last progress is Done.
+  await api.waitForDrawn('panel', since, 1);
+  const events = api.progressEvents.filter((e) => e.runId === out.runId);
+  assert.equal(events.at(-1)?.stage, 'Done');
+  assert.ok(events.some((e) => e.stage === 'Drawing'), JSON.stringify(events.map((e) => e.stage)));
+  // Reopen from Recent Runs: the small part is read and drawn; the tree's pages come from the page file.
+  since = Date.now();
+  assert.equal(await vscode.commands.executeCommand('dtdLens.openRun', out.runId), true);
+  await api.waitForDrawn('panel', since, 20000);
+  const topPage = (await api.page(out.runId!, 'tree:')) as { entry: null; children: { path: string[] }[] };
+  assert.deepEqual(topPage.children.map((c) => c.path), top.map((c) => c.path));
+  const parent = top.find((e) => (e.children ?? 0) > 0)!;
+  const node = (await api.page(out.runId!, `tree:${parent.path.join('/')}`)) as { entry: { path: string[]; root: number[] }; children: { path: string[] }[] };
+  assert.deepEqual(node.entry.path, parent.path);
+  assert.equal(node.entry.root.length, r.model.inputSize);
+  assert.equal(node.children.length, parent.children);
+  assert.ok(node.children.every((c) => c.path.slice(0, parent.path.length).join('/') === parent.path.join('/')));
+  await assert.rejects(api.page(out.runId!, 'tree:layer9/root_0'), /no page/);
+}, 60000);
+
 test('export as JSON, SVG and PNG', async () => {
   const out = await explainMlp3();
   const json = await api.exportRun(out.runId!, 'json', file('exports/run.json'));
   assert.ok(json);
   const parsed = JSON.parse(readFileSync(json.fsPath, 'utf8'));
-  assert.equal(parsed.schema, 'dtd-lens/result@2');
+  assert.equal(parsed.schema, 'dtd-lens/result@3');
   assert.deepEqual(parsed.relevance, out.result!.relevance);
   const svg = await api.exportRun(out.runId!, 'svg', file('exports/run.svg'));
   assert.ok(svg, `SVG export failed: ${JSON.stringify(api.notices.at(-1))}`);
