@@ -17,6 +17,7 @@ import { assertClose, flat, referenceOutput } from './formats-helpers';
 import { TFJS_FIXTURE_CASES } from '../models/make-tfjs';
 import { expectDtdError } from '../helpers/errors';
 import { SUPPORTED_KERAS_LAYERS } from '../../extension/engine/loaders/kerasLayers';
+import { supportedText } from '../../extension/engine/loaders/builder';
 
 const DIR = path.resolve(__dirname, '..', 'models', 'tfjs');
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -227,6 +228,6 @@ test('TF.js: every unsupported layer and activation listed at once; graph models
   layers.splice(8, 0, { class_name: 'LSTM', config: { name: 'rnn', units: 4 } });
   layers.find((l: Obj) => l.config.name === 'd1').config.activation = 'softmax';
   const message = expectError(() => loadModel(new TextEncoder().encode(JSON.stringify(doc)), 'model.json', { files: {} }), 'unsupported');
-  assert.equal(message, `model.json: layer 'a1' (Activation) with activation 'selu', layer 'rnn' (LSTM) and layer 'd1' (Dense) with activation 'softmax' before the last layer, which DTD Lens does not support yet (supported: ${SUPPORTED_KERAS_LAYERS.join(', ')}).`);
+  assert.equal(message, `model.json: layer 'a1' (Activation) with activation 'selu', layer 'rnn' (LSTM) and layer 'd1' (Dense) with activation 'softmax' before the last layer, which DTD Lens does not support yet (supported: ${supportedText(SUPPORTED_KERAS_LAYERS)}).`);
   expectError(() => loadModel(new TextEncoder().encode(JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] })), 'graph.json'), 'unsupported', 'is a TensorFlow.js graph model');
 });

@@ -2,6 +2,7 @@
 // .safetensors; hostile, truncated and unsupported files give DtdErrors with
 // the right code and the file name in the message.
 
+import { supportedText } from '../../extension/engine/loaders/builder';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -479,7 +480,7 @@ test('ONNX: an unsupported operator → one unsupported error naming node, opera
   const message = expectDtdError(() => loadDense(bytes, 'model.onnx'), 'unsupported', 'model.onnx');
   assert.equal(
     message,
-    "model.onnx: node 'HardSigmoid_3' uses operator HardSigmoid, which DTD Lens does not support yet (supported: Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, PRelu, Clip, Sigmoid, Tanh, Elu, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Add, Sum, Sub, Mul, Div, Concat, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Identity, Dropout, Cast, Pad, Softmax, LogSoftmax, Slice, constant subgraphs (folded)).",
+    "model.onnx: node 'HardSigmoid_3' uses operator HardSigmoid, which DTD Lens does not support yet (supported: Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, PRelu, Clip, Sigmoid, Tanh, Elu, MaxPool, AveragePool and 21 more, see docs/formats.md).",
   );
 });
 
@@ -496,7 +497,7 @@ test('ONNX: the handler table is the one list of supported operators; prototype 
       4,
     );
     const message = expectDtdError(() => loadDense(bytes, 'odd.onnx'), 'unsupported', 'odd.onnx');
-    assert.equal(message, `odd.onnx: node 'odd' uses operator ${op}, which DTD Lens does not support yet (supported: ${SUPPORTED_ONNX_OPS.join(', ')}, constant subgraphs (folded)).`);
+    assert.equal(message, `odd.onnx: node 'odd' uses operator ${op}, which DTD Lens does not support yet (supported: ${supportedText([...SUPPORTED_ONNX_OPS, 'constant subgraphs (folded)'])}).`);
   }
 });
 
@@ -520,7 +521,7 @@ test('ONNX: several unsupported operators and attributes are all listed at once,
   assert.equal(
     message,
     "cnn.onnx: node 'Pool_4' uses operator LpPool, operator Erf ×3 (nodes 'e1', #3 (unnamed), …) and node 'mp' (MaxPool) has its Indices output used, " +
-      'which DTD Lens does not support yet (supported: Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, PRelu, Clip, Sigmoid, Tanh, Elu, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Add, Sum, Sub, Mul, Div, Concat, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Identity, Dropout, Cast, Pad, Softmax, LogSoftmax, Slice, constant subgraphs (folded)).',
+      'which DTD Lens does not support yet (supported: Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, Relu, LeakyRelu, PRelu, Clip, Sigmoid, Tanh, Elu, MaxPool, AveragePool and 21 more, see docs/formats.md).',
   );
 });
 

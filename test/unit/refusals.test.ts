@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO } from '../helpers/fixtures';
-import { REFUSAL_CHARS, groupProblems, unsupportedList } from '../../extension/engine/loaders/builder';
+import { REFUSAL_CHARS, groupProblems, supportedText, unsupportedList } from '../../extension/engine/loaders/builder';
 import { SUPPORTED_ONNX_OPS } from '../../extension/engine/loaders/onnx';
 import { loadModel } from '../../extension/engine/loaders/index';
 import { expectDtdError } from '../helpers/errors';
@@ -23,7 +23,7 @@ test('unsupportedList: 30 repeated offenders and 4 different ones in at most 400
     assert.ok(m.length <= 400, `${m.length} characters: ${m}`);
     for (const kind of ['Tanh', 'LSTM', 'Erf', 'BatchNormalization', 'Resize']) assert.ok(m.includes(kind), `${kind} named: ${m}`);
     assert.match(m, /and 29 more Tanh|Tanh ×30/, m);
-    assert.ok(m.endsWith(`(supported: ${SUPPORTED_ONNX_OPS.join(', ')}).`), m);
+    assert.ok(m.endsWith(`(supported: ${supportedText(SUPPORTED_ONNX_OPS)}).`), m);
   }
   // Few offenders: nothing is grouped or shortened.
   assert.equal(unsupportedList('m.onnx', OTHERS.slice(0, 2), ['Relu']).message, "m.onnx: node 'lstm_1' uses operator LSTM and node #41 (unnamed) uses operator Erf, which DTD Lens does not support yet (supported: Relu).");

@@ -515,7 +515,20 @@ function refusal(fileName: string, message: (list: string) => string, items: rea
   return unsupported(fileName, message(groupProblems(items, Math.max(120, REFUSAL_CHARS - fixed), sep)));
 }
 
+/** How much of a refusal the list of what is supported may take: the offenders come first. */
+export const SUPPORTED_CHARS = 170;
+
+/** What is supported, in at most SUPPORTED_CHARS characters: the first items of the list (its order puts the main ones first), then how many more and where they are listed. */
+export function supportedText(supported: readonly string[]): string {
+  const all = supported.join(', ');
+  if (all.length <= SUPPORTED_CHARS) return all;
+  let n = supported.length;
+  const text = (k: number) => `${supported.slice(0, k).join(', ')} and ${supported.length - k} more, see docs/formats.md`;
+  while (n > 1 && text(n).length > SUPPORTED_CHARS) n--;
+  return text(n);
+}
+
 /** An unsupported-operator message naming each offender (grouped, groupProblems) and what is supported. */
 export function unsupportedList(fileName: string, offenders: string[], supported: readonly string[]): Error {
-  return refusal(fileName, (list) => `${list}, which DTD Lens does not support yet (supported: ${supported.join(', ')}).`, offenders, ', ');
+  return refusal(fileName, (list) => `${list}, which DTD Lens does not support yet (supported: ${supportedText(supported)}).`, offenders, ', ');
 }
