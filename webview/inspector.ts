@@ -7,7 +7,7 @@
 
 import type { ExplainResult, RootInfo } from '../extension/protocol';
 import type { Palette } from './colors';
-import type { PaneSpec } from './compare';
+import { describe, type PaneSpec } from './compare';
 import { h, num } from './dom';
 import { layerName, type NetworkView, type ViewEdge, type ViewNode } from './model';
 import { certificateLine, checkBadges, rootBars, row } from './roots';
@@ -141,10 +141,16 @@ export function renderInspector(container: HTMLElement, input: InspectorInput, a
   } else {
     container.append(h('p', { class: 'muted hint' }, 'Click a unit (or use the arrow keys in the network) to inspect its root. Bins group the units of a wide layer: expand them from the column header.'));
   }
-  const withTree = (spec && spec.result.tree ? spec : specs.find((s) => s.result.tree))?.result;
-  if (withTree?.tree) {
+  // Every result on screen with a root tree gets its walker (the selected pane's first), labelled by its run when there are two.
+  const withTrees = [...new Set([spec, ...specs].filter((s): s is PaneSpec => !!s?.result.tree).map((s) => s.result))];
+  for (const withTree of withTrees) {
+    if (!withTree.tree) continue;
     const tree = new RootTree(withTree.tree);
     const path = input.treePath.length && !tree.byKey.has(input.treePath.join('/')) ? [] : input.treePath;
-    container.append(treePanel(tree, path, withTree.treeTruncated, palette, (p) => actions.navigateTree(p)));
+    const L = withTree.activations.length - 1;
+    const explained = { layer: `layer${L}`, row: withTree.explainedRow };
+    const panel = treePanel(tree, path, withTree.treeTruncated, palette, (p) => actions.navigateTree(p), explained);
+    if (specs.length > 1) panel.prepend(h('div', { class: 'pane-tag tree-owner' }, `Root tree of ${specs.find((s) => s.result === withTree)?.label ?? describe(withTree)}`));
+    container.append(panel);
   }
 }
