@@ -75,3 +75,98 @@ describe('labels name what the network shows', () => {
     assert.notEqual(rows.find((r) => r.index === 1)?.region?.split(' / ')[0], '0');
   });
 });
+
+describe('legend, tooltips and unit labels say what the drawing means', () => {
+  let browser: Browser;
+  let tf: ExplainResult;
+  before(async () => {
+    browser = await launch();
+    tf = await engineResult('mlp3_seed0_testfull', { method: 'train-free' });
+  });
+  after(() => browser?.close());
+
+  it('the legend has a numeric scale, states the per-layer square-root normalisation and explains size, grey and dashed units', async () => {
+    const w = await openWebview(browser);
+    await w.send({ type: 'result', result: tf });
+    const legend = (await w.page.locator('svg.network .legend').evaluate((g) => Array.from(g.querySelectorAll('text')).map((t) => t.querySelector('title')?.textContent ?? t.textContent).join(' | '))) ?? '';
+    assert.deepEqual(await w.page.locator('svg.network .legend .legend-tick').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-fraction')))), [-1, -0.25, 0, 0.25, 1]);
+    assert.match(legend, /max \|R\|/);
+    assert.match(legend, /layer/);
+    assert.match(legend, /square-root/);
+    assert.match(legend, /size: activation/);
+    assert.match(legend, /grey, dashed outline: inactive/);
+    assert.match(legend, /dashed stub: flows not drawn/);
+    // The numbers the colours are relative to: each layer's max |R|, under its name.
+    const scales = await w.page.locator('svg.network .layer-scale').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-max'))));
+    const want = tf.relevance.map((r) => Math.max(...(r ?? [0]).map(Math.abs)));
+    assert.deepEqual(scales, want);
+    assert.match((await w.page.locator('svg.network .layer-scale').first().textContent()) ?? '', /max \|R\| \d/);
+    // Nothing of the legend is drawn over by the network: it is below the drawing.
+    const [svgBox, legendBox, nodesBox] = await Promise.all(['svg.network', 'svg.network .legend', 'svg.network g.nodes'].map((s) => w.page.locator(s).boundingBox()));
+    assert.ok(legendBox!.y >= nodesBox!.y + nodesBox!.height - 1 && legendBox!.y + legendBox!.height <= svgBox!.y + svgBox!.height + 1);
+    await w.screenshot('legend-light');
+  });
+
+  it('tooltips print 4–5 significant digits, and units carry their index where there is room', async () => {
+    const w = await openWebview(browser);
+    await w.send({ type: 'result', result: tf });
+    const node = w.page.locator('.node[data-layer="1"][data-unit="3"]');
+    await node.hover();
+    const tip = (await w.page.locator('.tooltip').textContent()) ?? '';
+    const numbers = tip.match(/-?\d[\d.]*(e[-+]?\d+)?/g) ?? [];
+    assert.ok(numbers.length >= 2, tip);
+    for (const n of numbers) assert.ok(n.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').length <= 5, `"${n}" in "${tip}"`);
+    // The relevance in the tooltip is the result's, rounded.
+    const r = tf.relevance[1]![3];
+    assert.ok(tip.includes(String(Number(r.toPrecision(5)))), tip);
+    // Every unit of the 10-unit layers is labelled with its index.
+    for (const l of [0, 1, 2]) {
+      const units = await w.page.locator(`svg.network .unit-label[data-layer="${l}"]`).allTextContents();
+      assert.deepEqual(units, Array.from({ length: 10 }, (_, i) => String(i)), `layer ${l}`);
+    }
+  });
+
+  it('a difference view has its own legend: which run is larger where, not "+ relevance"', async () => {
+    const w2 = await engineResult('mlp3_seed0_testfull', { method: 'train-free', rule: 'w2' });
+    const w = await openWebview(browser);
+    await w.send({ type: 'compare', left: w2, right: tf });
+    await w.page.selectOption('select.compare-mode', 'diff');
+    await w.waitFor('rendered', 2);
+    const ends = await w.page.locator('svg.network .legend .legend-end').allTextContents();
+    assert.deepEqual(ends, ['train-free · w2 larger', 'train-free · z+ larger']);
+    const caption = await w.page.locator('svg.network .legend').getAttribute('data-caption');
+    assert.equal(caption, 'difference train-free · z+ − train-free · w2');
+    assert.ok(!(await w.page.locator('svg.network .legend').textContent())?.includes('+ relevance'));
+  });
+
+  it('side by side: each network at full size (stacked when narrow) and each root tree labelled by its run', async () => {
+    const fb = await engineResult('mlp3_seed0_testfull', { method: 'full-backward' });
+    const fb2 = await engineResult('mlp3_seed0_testfull', { method: 'full-backward', rule: 'w2' });
+    const w = await openWebview(browser, { width: 1100 });
+    await w.send({ type: 'result', result: fb });
+    const single = await w.page.locator('svg.network g.viewport').getAttribute('transform');
+    await w.send({ type: 'compare', left: fb, right: fb2 });
+    const transforms = await w.page.locator('svg.network g.viewport').evaluateAll((els) => els.map((e) => e.getAttribute('transform')));
+    const scale = (t: string | null) => Number(/scale\(([\d.]+)/.exec(t ?? '')?.[1] ?? 1);
+    assert.equal(transforms.length, 2);
+    for (const t of transforms) assert.ok(scale(t) >= scale(single) * 0.99, `pane scale ${scale(t)} vs single ${scale(single)}`);
+    const owners = await w.page.locator('.tree-panel .tree-owner').allTextContents();
+    assert.deepEqual(owners, ['Root tree of full-backward · z+ · linear', 'Root tree of full-backward · w2 · linear']);
+    await w.screenshot('compare-side-by-side');
+  });
+
+  it('searching a unit keeps the column headers in view', async () => {
+    const w = await openWebview(browser);
+    await w.send({ type: 'result', result: tf });
+    await w.page.fill('input.search', '2:9');
+    await w.page.press('input.search', 'Enter');
+    await w.page.waitForTimeout(300);
+    const svgBox = (await w.page.locator('svg.network').boundingBox())!;
+    const names = await w.page.locator('svg.network .column-label .layer-name').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON() as DOMRect));
+    const visible = names.filter((b) => b.top >= svgBox.y - 1 && b.bottom <= svgBox.y + svgBox.height && b.right > svgBox.x && b.left < svgBox.x + svgBox.width);
+    // The searched layer's header is among the visible ones.
+    const layer2 = await w.page.locator('svg.network .column-label[data-layer="2"] .layer-name').evaluate((e) => e.getBoundingClientRect().toJSON() as DOMRect);
+    assert.ok(visible.length >= 1);
+    assert.ok(layer2.top >= svgBox.y - 1 && layer2.bottom <= svgBox.y + 60, `layer2 header at ${layer2.top}, svg top ${svgBox.y}`);
+  });
+});
