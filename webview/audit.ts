@@ -31,8 +31,12 @@ export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLE
     h('h2', { class: 'pane-title' }, `Root audit · ${audit.model.name} · ${audit.inputs} inputs |N(0, I)| with output ${audit.explainedOutput} > ${audit.minOutput} · seed ${audit.seed}`),
   );
   const rows = audit.rows;
-  const width = 760, rowH = 18, labelW = 220, right = 60;
+  const rowH = 18, right = 60;
   const groups = rows.map((r) => `${r.rule} · ${r.method}${r.method === 'full-backward' ? ` (${r.rootFinder})` : ''}`);
+  // Room for the longest row label (11 px type: ≈ 6.3 px a character), up to 320 px; a longer one ellipsizes with its full text in a title.
+  const maxChars = 50;
+  const labelW = Math.min(320, 16 + 6.3 * Math.max(10, ...groups.map((g) => Math.min(maxChars, g.length))));
+  const width = labelW + 540;
   const height = rows.length * (MEASURES.length * rowH + 14) + 40;
   const y = scaleBand<string>().domain(groups).range([10, height - 30]).paddingInner(0.15);
   const x = scaleLinear().domain([0, 1]).range([labelW, width - right]);
@@ -49,7 +53,10 @@ export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLE
     const g0 = y(groups[gi]) ?? 0;
     const band = y.bandwidth() / MEASURES.length;
     const name = svgEl('text', { x: labelW - 8, y: g0 + y.bandwidth() / 2, 'text-anchor': 'end', 'dominant-baseline': 'middle', class: 'group-label' });
-    name.textContent = groups[gi];
+    name.textContent = groups[gi].length > maxChars ? `${groups[gi].slice(0, maxChars - 1)}…` : groups[gi];
+    const full = svgEl('title', {});
+    full.textContent = groups[gi];
+    name.append(full);
     svg.append(name);
     MEASURES.forEach((m, mi) => {
       const v = r[m.key];

@@ -44,6 +44,8 @@ export function differenceLegend(left: string, right: string): LegendText {
 }
 
 const LEGEND_HEIGHT = 58;
+/** Horizontal room of a column header beyond the column itself (a little under the gap between columns). */
+const COLUMN_ROOM = 170;
 /** Ticks of the colour bar: the colour scale is sqrt(|R| / max |R| of the layer), so equal steps of colour are these fractions. */
 const LEGEND_TICKS = [-1, -0.25, 0, 0.25, 1];
 
@@ -200,7 +202,10 @@ export function renderPane(
     const cx = layer.x + layer.columnWidth / 2;
     const g = labels.append('g').attr('class', 'column-label').attr('data-layer', layer.index) as unknown as Selection<SVGGElement, unknown, null, undefined>;
     headerGroups.push({ g, cx });
-    g.append('text').attr('class', 'layer-name').attr('x', cx).attr('y', 18).attr('text-anchor', 'middle').attr('font-weight', 600).text(layer.name);
+    // A long name (ONNX node paths) ellipsizes to its column's room; the full name is in its title.
+    const room = Math.max(8, Math.floor((layer.columnWidth + COLUMN_ROOM) / 7.2));
+    const shown = layer.name.length > room ? `${layer.name.slice(0, room - 1)}…` : layer.name;
+    g.append('text').attr('class', 'layer-name').attr('x', cx).attr('y', 18).attr('text-anchor', 'middle').attr('font-weight', 600).attr('data-name', layer.name).text(shown).append('title').text(layer.name);
     const sub = layer.binSize > 1 ? `${layer.width} units in ${layer.nodes.length} bins` : `${layer.width} unit${layer.width === 1 ? '' : 's'}`;
     const m = maxAbs[layer.index] ?? layer.maxAbs;
     g.append('text')

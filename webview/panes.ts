@@ -38,7 +38,7 @@ export class NetworkPanel {
     // All pane containers first, so each measures its final width before drawing.
     const bodies = specs.map((s, i) => {
       const body = h('div', { class: 'pane-body' });
-      const wrap = h('section', { class: 'pane', 'data-pane': i }, h('h2', { class: 'pane-title' }, s.label), body);
+      const wrap = h('section', { class: 'pane', 'data-pane': i }, h('h2', { class: 'pane-title', title: s.label }, s.label), body);
       el.append(wrap);
       if (!views[i].flowsAvailable) wrap.append(h('p', { class: 'muted note' }, 'This result carries no relevance flows: only unit colours are drawn.'));
       return body;
