@@ -18,6 +18,32 @@ const MEASURES: { key: 'shareInputsWithRootOutside' | 'shareRootsOutside' | 'sha
   { key: 'shareInputsWithNegativeRelevance', label: 'inputs with negative relevance' },
 ];
 
+/** The table's columns: the audit row's key (whose definition the audit carries) and the header the user reads. */
+const COLUMNS: [string | null, string][] = [
+  [null, 'rule'],
+  [null, 'method'],
+  [null, 'root finder'],
+  [null, 'inputs ok'],
+  [null, 'roots'],
+  ['shareInputsWithRootOutside', 'inputs w/ root outside'],
+  ['shareRootsOutside', 'roots outside'],
+  ['shareRootsUnmoved', 'roots unmoved'],
+  ['medianRootDistance', 'median distance'],
+  ['shareInputsWithNegativeRelevance', 'inputs w/ neg. relevance'],
+  ['meanConservationError', 'conservation error'],
+];
+
+/** A definition's name as the user reads it: its column header, else its key in words. */
+function columnName(key: string): string {
+  return COLUMNS.find(([k]) => k === key)?.[1] ?? key.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/** A mean Spearman ρ over `pairs` inputs; with none there is nothing to average, and the line says so. */
+function spearman(meanSpearman: number, pairs: number): (Node | string)[] {
+  if (pairs === 0 || !Number.isFinite(meanSpearman)) return ['not measured: no input gave two non-constant explanations to rank (0 inputs)'];
+  return ['mean Spearman ρ ', num(meanSpearman), ` (${pairs} input${pairs === 1 ? '' : 's'})`];
+}
+
 function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
@@ -89,7 +115,7 @@ export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLE
     h(
       'thead',
       {},
-      h('tr', {}, ...['rule', 'method', 'root finder', 'inputs ok', 'roots', 'inputs w/ root outside', 'roots outside', 'roots unmoved', 'median distance', 'inputs w/ neg. relevance', 'conservation error'].map((c) => h('th', {}, c))),
+      h('tr', {}, ...COLUMNS.map(([key, c]) => h('th', { title: key ? audit.definitions[key] : undefined }, c))),
     ),
   );
   const body = h('tbody', {});
@@ -115,13 +141,13 @@ export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLE
   }
   table.append(body);
   panel.append(table);
-  const defs = h('details', { class: 'audit-definitions' }, h('summary', {}, 'What the columns mean'), h('dl', {}, ...Object.entries(audit.definitions).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+  const defs = h('details', { class: 'audit-definitions' }, h('summary', {}, 'What the columns mean'), h('dl', {}, ...Object.entries(audit.definitions).flatMap(([k, v]) => [h('dt', { 'data-key': k }, columnName(k)), h('dd', {}, v)])));
   panel.append(defs);
   if (audit.sanity) {
     const s = audit.sanity;
     const list = h('ul', { class: 'audit-sanity' });
-    for (const r of s.randomization ?? []) list.append(h('li', {}, `Parameters randomised from ${r.randomizedFrom} up: mean Spearman ρ `, num(r.meanSpearman), ` (${r.pairs} inputs)`));
-    if (s.randomLogit) list.append(h('li', {}, 'Random other output: mean Spearman ρ ', num(s.randomLogit.meanSpearman)));
+    for (const r of s.randomization ?? []) list.append(h('li', {}, `Parameters randomised from ${r.randomizedFrom} up: `, ...spearman(r.meanSpearman, r.pairs)));
+    if (s.randomLogit) list.append(h('li', {}, 'Random other output: ', ...spearman(s.randomLogit.meanSpearman, s.randomLogit.pairs)));
     if (s.pixelFlipping) list.append(h('li', {}, `Pixel flipping (${s.pixelFlipping.steps} steps): AOPC `, num(s.pixelFlipping.aopcRelevanceOrder), ' by relevance vs ', num(s.pixelFlipping.aopcRandomOrder), ' in random order'));
     panel.append(h('h3', {}, 'Sanity checks'), list);
   }
