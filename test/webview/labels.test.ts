@@ -170,3 +170,25 @@ describe('legend, tooltips and unit labels say what the drawing means', () => {
     assert.ok(layer2.top >= svgBox.y - 1 && layer2.bottom <= svgBox.y + 60, `layer2 header at ${layer2.top}, svg top ${svgBox.y}`);
   });
 });
+
+describe('search', () => {
+  it('the search text does not carry over to another model', async () => {
+    const browser = await launch();
+    try {
+      const a = await engineResult('mlp3_seed0_testfull', { method: 'train-free' });
+      const b = await engineResult('tiny_3_5_1_seed2_w5', { method: 'train-free' });
+      const w = await openWebview(browser);
+      await w.send({ type: 'result', result: a });
+      await w.page.fill('input.search', '2:9');
+      await w.page.press('input.search', 'Enter');
+      // Another run of the same model keeps it.
+      await w.send({ type: 'result', result: { ...a } });
+      assert.equal(await w.page.inputValue('input.search'), '2:9');
+      await w.send({ type: 'result', result: b });
+      assert.equal(await w.page.inputValue('input.search'), '');
+      assert.equal(await w.page.locator('input.search.invalid').count(), 0);
+    } finally {
+      await browser.close();
+    }
+  });
+});
