@@ -205,12 +205,12 @@ export function renderPane(
     // A long name (ONNX node paths) ellipsizes to its column's room; the full name is in its title.
     const room = Math.max(8, Math.floor((layer.columnWidth + COLUMN_ROOM) / 7.2));
     const shown = layer.name.length > room ? `${layer.name.slice(0, room - 1)}…` : layer.name;
-    g.append('text').attr('class', 'layer-name').attr('x', cx).attr('y', 18).attr('text-anchor', 'middle').attr('font-weight', 600).attr('data-name', layer.name).text(shown).append('title').text(layer.name);
+    g.append('text').attr('class', 'layer-name').attr('x', 0).attr('y', 18).attr('text-anchor', 'middle').attr('font-weight', 600).attr('data-name', layer.name).text(shown).append('title').text(layer.name);
     const sub = layer.binSize > 1 ? `${layer.width} units in ${layer.nodes.length} bins` : `${layer.width} unit${layer.width === 1 ? '' : 's'}`;
     const m = maxAbs[layer.index] ?? layer.maxAbs;
     g.append('text')
       .attr('class', 'layer-scale')
-      .attr('x', cx)
+      .attr('x', 0)
       .attr('y', 33)
       .attr('text-anchor', 'middle')
       .attr('font-size', 10)
@@ -222,7 +222,7 @@ export function renderPane(
     if (layer.binSize > 1 || layer.width > 64) {
       g.append('text')
         .attr('class', 'expand-toggle')
-        .attr('x', cx)
+        .attr('x', 0)
         .attr('y', 46)
         .attr('text-anchor', 'middle')
         .attr('font-size', 10)
@@ -237,8 +237,10 @@ export function renderPane(
         });
     }
   }
+  // Headers follow the columns horizontally and shrink with them when zoomed out (never grow beyond their size).
   const placeHeaders = (t: ZoomTransform) => {
-    for (const { g, cx } of headerGroups) g.attr('transform', `translate(${(t.applyX(cx) - cx).toFixed(1)},0)`);
+    const k = Math.min(1, t.k);
+    for (const { g, cx } of headerGroups) g.attr('transform', `translate(${t.applyX(cx).toFixed(1)},0) scale(${k.toFixed(3)})`);
   };
 
   // ── legend (fixed, below the drawing, outside the viewport) ──
