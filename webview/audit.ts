@@ -18,6 +18,32 @@ const MEASURES: { key: 'shareInputsWithRootOutside' | 'shareRootsOutside' | 'sha
   { key: 'shareInputsWithNegativeRelevance', label: 'inputs with negative relevance' },
 ];
 
+/** The table's columns: the audit row's key (whose definition the audit carries) and the header the user reads. */
+const COLUMNS: [string | null, string][] = [
+  [null, 'rule'],
+  [null, 'method'],
+  [null, 'root finder'],
+  [null, 'inputs ok'],
+  [null, 'roots'],
+  ['shareInputsWithRootOutside', 'inputs w/ root outside'],
+  ['shareRootsOutside', 'roots outside'],
+  ['shareRootsUnmoved', 'roots unmoved'],
+  ['medianRootDistance', 'median distance'],
+  ['shareInputsWithNegativeRelevance', 'inputs w/ neg. relevance'],
+  ['meanConservationError', 'conservation error'],
+];
+
+/** A definition's name as the user reads it: its column header, else its key in words. */
+function columnName(key: string): string {
+  return COLUMNS.find(([k]) => k === key)?.[1] ?? key.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/** A mean Spearman ρ over `pairs` inputs; with none there is nothing to average, and the line says so. */
+function spearman(meanSpearman: number, pairs: number): (Node | string)[] {
+  if (pairs === 0 || !Number.isFinite(meanSpearman)) return ['not measured: no input gave two non-constant explanations to rank (0 inputs)'];
+  return ['mean Spearman ρ ', num(meanSpearman), ` (${pairs} input${pairs === 1 ? '' : 's'})`];
+}
+
 function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
@@ -31,8 +57,12 @@ export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLE
     h('h2', { class: 'pane-title' }, `Root audit · ${audit.model.name} · ${audit.inputs} inputs |N(0, I)| with output ${audit.explainedOutput} > ${audit.minOutput} · seed ${audit.seed}`),
   );
   const rows = audit.rows;
-  const width = 760, rowH = 18, labelW = 220, right = 60;
+  const rowH = 18, right = 60;
   const groups = rows.map((r) => `${r.rule} · ${r.method}${r.method === 'full-backward' ? ` (${r.rootFinder})` : ''}`);
+  // Room for the longest row label (11 px type: ≈ 6.3 px a character), up to 320 px; a longer one ellipsizes with its full text in a title.
+  const maxChars = 50;
+  const labelW = Math.min(320, 16 + 6.3 * Math.max(10, ...groups.map((g) => Math.min(maxChars, g.length))));
+  const width = labelW + 540;
   const height = rows.length * (MEASURES.length * rowH + 14) + 40;
   const y = scaleBand<string>().domain(groups).range([10, height - 30]).paddingInner(0.15);
   const x = scaleLinear().domain([0, 1]).range([labelW, width - right]);
@@ -49,7 +79,10 @@ export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLE
     const g0 = y(groups[gi]) ?? 0;
     const band = y.bandwidth() / MEASURES.length;
     const name = svgEl('text', { x: labelW - 8, y: g0 + y.bandwidth() / 2, 'text-anchor': 'end', 'dominant-baseline': 'middle', class: 'group-label' });
-    name.textContent = groups[gi];
+    name.textContent = groups[gi].length > maxChars ? `${groups[gi].slice(0, maxChars - 1)}…` : groups[gi];
+    const full = svgEl('title', {});
+    full.textContent = groups[gi];
+    name.append(full);
     svg.append(name);
     MEASURES.forEach((m, mi) => {
       const v = r[m.key];
@@ -82,7 +115,7 @@ export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLE
     h(
       'thead',
       {},
-      h('tr', {}, ...['rule', 'method', 'root finder', 'inputs ok', 'roots', 'inputs w/ root outside', 'roots outside', 'roots unmoved', 'median distance', 'inputs w/ neg. relevance', 'conservation error'].map((c) => h('th', {}, c))),
+      h('tr', {}, ...COLUMNS.map(([key, c]) => h('th', { title: key ? audit.definitions[key] : undefined }, c))),
     ),
   );
   const body = h('tbody', {});
@@ -108,13 +141,13 @@ export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLE
   }
   table.append(body);
   panel.append(table);
-  const defs = h('details', { class: 'audit-definitions' }, h('summary', {}, 'What the columns mean'), h('dl', {}, ...Object.entries(audit.definitions).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+  const defs = h('details', { class: 'audit-definitions' }, h('summary', {}, 'What the columns mean'), h('dl', {}, ...Object.entries(audit.definitions).flatMap(([k, v]) => [h('dt', { 'data-key': k }, columnName(k)), h('dd', {}, v)])));
   panel.append(defs);
   if (audit.sanity) {
     const s = audit.sanity;
     const list = h('ul', { class: 'audit-sanity' });
-    for (const r of s.randomization ?? []) list.append(h('li', {}, `Parameters randomised from ${r.randomizedFrom} up: mean Spearman ρ `, num(r.meanSpearman), ` (${r.pairs} inputs)`));
-    if (s.randomLogit) list.append(h('li', {}, 'Random other output: mean Spearman ρ ', num(s.randomLogit.meanSpearman)));
+    for (const r of s.randomization ?? []) list.append(h('li', {}, `Parameters randomised from ${r.randomizedFrom} up: `, ...spearman(r.meanSpearman, r.pairs)));
+    if (s.randomLogit) list.append(h('li', {}, 'Random other output: ', ...spearman(s.randomLogit.meanSpearman, s.randomLogit.pairs)));
     if (s.pixelFlipping) list.append(h('li', {}, `Pixel flipping (${s.pixelFlipping.steps} steps): AOPC `, num(s.pixelFlipping.aopcRelevanceOrder), ' by relevance vs ', num(s.pixelFlipping.aopcRandomOrder), ' in random order'));
     panel.append(h('h3', {}, 'Sanity checks'), list);
   }

@@ -12,11 +12,14 @@ export interface PaneSpec {
   label: string;
   /** Drawn relevance when it is not result.relevance (difference view). */
   relevance?: (number[] | null)[];
+  /** What the colours mean when it is not plain relevance: the two runs of a difference view (left, right). */
+  difference?: { left: string; right: string };
 }
 
 /** A result's method, rules and root finder in one line. */
 export function describe(r: ExplainResult): string {
-  const rules = r.rules?.length ? r.rules.join(', ') : '';
+  // One rule for every layer is named once; per-layer rules are listed in layer order.
+  const rules = r.rules?.length ? (new Set(r.rules).size === 1 ? r.rules[0] : r.rules.join(', ')) : '';
   return `${r.method}${rules ? ' · ' + rules : ''}${r.method === 'full-backward' ? ' · ' + r.rootFinder : ''}`;
 }
 
@@ -59,7 +62,7 @@ function comparePanes(left: ExplainResult, right: ExplainResult, ll: string, rl:
         const b = right.relevance[l];
         return a && b ? a.map((v, i) => b[i] - v) : null;
       });
-      return { specs: [{ result: right, label: `difference: ${rl} − ${ll}`, relevance }] };
+      return { specs: [{ result: right, label: `difference: ${rl} − ${ll}`, relevance, difference: { left: ll, right: rl } }] };
     }
     return { specs: sideBySide(left, right, ll, rl), note: 'The two networks differ in shape: showing them side by side.' };
   }

@@ -7,7 +7,7 @@
 
 import type { ExplainResult, RootInfo } from '../extension/protocol';
 import type { Palette } from './colors';
-import type { PaneSpec } from './compare';
+import { describe, type PaneSpec } from './compare';
 import { h, num } from './dom';
 import { layerName, type NetworkView, type ViewEdge, type ViewNode } from './model';
 import { certificateLine, checkBadges, rootBars, row } from './roots';
@@ -150,10 +150,16 @@ export function renderInspector(container: HTMLElement, input: InspectorInput, a
   } else {
     container.append(h('p', { class: 'muted hint' }, 'Click a unit (or use the arrow keys in the network) to inspect its root. Bins group the units of a wide layer: expand them from the column header.'));
   }
-  const withTree = (spec && hasTree(spec.result) ? spec : specs.find((s) => hasTree(s.result)))?.result;
-  const tree = withTree ? treeSourceOf(withTree, input.pages) : null;
-  if (withTree && tree) {
+  // Every result on screen with a root tree gets its walker (the selected pane's first), labelled by its run when there are two.
+  const withTrees = [...new Set([spec, ...specs].filter((s): s is PaneSpec => !!s && hasTree(s.result)).map((s) => s.result))];
+  for (const withTree of withTrees) {
+    const tree = treeSourceOf(withTree, input.pages);
+    if (!tree) continue;
     const path = input.treePath.length && !tree.has(input.treePath) ? [] : input.treePath;
-    container.append(treePanel(tree, path, withTree.treeTruncated, palette, (p) => actions.navigateTree(p)));
+    const L = withTree.activations.length - 1;
+    const explained = { layer: `layer${L}`, row: withTree.explainedRow };
+    const panel = treePanel(tree, path, withTree.treeTruncated, palette, (p) => actions.navigateTree(p), explained);
+    if (specs.length > 1) panel.prepend(h('div', { class: 'pane-tag tree-owner' }, `Root tree of ${specs.find((s) => s.result === withTree)?.label ?? describe(withTree)}`));
+    container.append(panel);
   }
 }

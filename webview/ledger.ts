@@ -1,6 +1,10 @@
 // The conservation ledger: per layer the relevance sum against f(x), the
 // negative mass and the roots that fail their checks. Failures are highlighted:
 // this is the honest summary of how far an explanation can be trusted.
+// A row is the layer being decomposed: its root columns count the roots of
+// that layer's units (the engine's diagnostics keep them under the space the
+// roots live in, one index lower), so a unit marked "✗ same linear region" in
+// the inspector counts on its own layer's row.
 
 import type { ExplainResult, LayerDiagnostics } from '../extension/protocol';
 import type { Palette } from './colors';
@@ -10,6 +14,21 @@ import { h, num } from './dom';
 /** The engine decided conservation (protocol/checks.ts); the ledger only shows it. */
 export function conservationFails(d: LayerDiagnostics): boolean {
   return !d.conserved;
+}
+
+/** Root counts of the units of layer `index` (the engine keeps them under index − 1, the space they live in). */
+export interface RootCounts {
+  total: number;
+  outRegion: number;
+  outDomain: number;
+  notZero: number;
+}
+
+export function rootCountsOf(layers: LayerDiagnostics[], index: number): RootCounts | null {
+  if (index < 1) return null;
+  const d = layers.find((x) => x.index === index - 1);
+  if (!d) return null;
+  return { total: d.rootsTotal, outRegion: d.rootsTotal - d.rootsInRegion, outDomain: d.rootsTotal - d.rootsInDomain, notZero: d.rootsTotal - d.rootsWithZeroRelevance };
 }
 
 export function ledgerPanel(result: ExplainResult, palette: Palette, caption: string): HTMLElement {
@@ -33,9 +52,9 @@ export function ledgerPanel(result: ExplainResult, palette: Palette, caption: st
         h('th', { title: 'Σ R relative to f(x)' }, 'Σ R / f(x)'),
         h('th', { title: 'Σ R − f(x)' }, 'error'),
         h('th', { title: 'sum of the negative relevances' }, 'negative mass'),
-        h('th', { title: 'roots outside the input\'s local linear region / roots' }, 'outside region'),
-        h('th', { title: 'roots outside the input domain / roots' }, 'outside domain'),
-        h('th', { title: 'roots where the relevance does not vanish / roots' }, 'R ≠ 0 at root'),
+        h('th', { title: 'roots of this layer\'s units outside the input\'s local linear region / roots' }, 'outside region'),
+        h('th', { title: 'roots of this layer\'s units outside the input domain / roots' }, 'outside domain'),
+        h('th', { title: 'roots of this layer\'s units where the relevance does not vanish / roots' }, 'R ≠ 0 at root'),
       ),
     ),
   );
@@ -43,9 +62,10 @@ export function ledgerPanel(result: ExplainResult, palette: Palette, caption: st
   const maxRatio = Math.max(1, ...layers.map((d) => Math.abs(d.relevanceSum / (d.explainedValue || 1))));
   for (const d of layers) {
     const consFail = conservationFails(d);
-    const outRegion = d.rootsTotal - d.rootsInRegion;
-    const outDomain = d.rootsTotal - d.rootsInDomain;
-    const notZero = d.rootsTotal - d.rootsWithZeroRelevance;
+    const rc = rootCountsOf(layers, d.index);
+    const outRegion = rc?.outRegion ?? 0;
+    const outDomain = rc?.outDomain ?? 0;
+    const notZero = rc?.notZero ?? 0;
     const ratio = d.explainedValue !== 0 ? d.relevanceSum / d.explainedValue : NaN;
     const bar = h('span', { class: 'ratio-bar' });
     const fill = h('span', { class: `ratio-fill ${ratio < 0 ? 'neg' : 'pos'}` });
@@ -56,22 +76,27 @@ export function ledgerPanel(result: ExplainResult, palette: Palette, caption: st
     const fails = consFail || outRegion > 0 || outDomain > 0 || notZero > 0;
     const tr = h('tr', { class: `ledger-row${fails ? ' has-failure' : ''}`, 'data-index': d.index, 'data-name': d.name });
     const cell = (cls: string, fail: boolean, ...c: (Node | string)[]) => h('td', { class: `${cls}${fail ? ' fail' : ''}` }, ...c);
-    const count = (n: number, total: number) => h('span', { class: 'num', 'data-value': String(n), 'data-total': String(total) }, `${n} / ${total}`);
+    // The input has no roots of its own (it is never decomposed).
+    const count = (n: number) =>
+      rc ? h('span', { class: 'num', 'data-value': String(n), 'data-total': String(rc.total) }, `${n} / ${rc.total}`) : h('span', { class: 'num muted', 'data-value': 'null', title: 'the input is not decomposed: no roots' }, '—');
     tr.append(
-      h('td', { class: 'name' }, d.name),
+      h('td', { class: 'name', title: d.name }, d.name),
       cell('sum', consFail, num(d.relevanceSum)),
       cell('ratio', consFail, bar, h('span', { class: 'num', 'data-value': String(ratio) }, Number.isFinite(ratio) ? `${(ratio * 100).toFixed(1)} %` : '—')),
       cell('error', consFail, num(d.conservationError)),
       h('td', { class: `negative${d.negativeMass !== 0 ? ' warn' : ''}` }, num(d.negativeMass)),
-      cell('region', outRegion > 0, count(outRegion, d.rootsTotal)),
-      cell('domain', outDomain > 0, count(outDomain, d.rootsTotal)),
-      cell('zero', notZero > 0, count(notZero, d.rootsTotal)),
+      cell('region', outRegion > 0, count(outRegion)),
+      cell('domain', outDomain > 0, count(outDomain)),
+      cell('zero', notZero > 0, count(notZero)),
     );
     body.append(tr);
   }
   table.append(body);
   section.append(table);
-  const failing = layers.filter((d) => conservationFails(d) || d.rootsInRegion < d.rootsTotal || d.rootsInDomain < d.rootsTotal || d.rootsWithZeroRelevance < d.rootsTotal);
+  const failing = layers.filter((d) => {
+    const rc = rootCountsOf(layers, d.index);
+    return conservationFails(d) || (rc !== null && (rc.outRegion > 0 || rc.outDomain > 0 || rc.notZero > 0));
+  });
   section.append(
     h(
       'p',

@@ -29,10 +29,30 @@ export interface PaneRender {
 
 const SVGNS = 'http://www.w3.org/2000/svg';
 
+/** What the colour of a pane means: its caption and the words at the two ends of the colour bar. */
+export interface LegendText {
+  caption: string;
+  negative: string;
+  positive: string;
+}
+
+export const RELEVANCE_LEGEND: LegendText = { caption: 'relevance', negative: '− relevance', positive: '+ relevance' };
+
+/** The legend of a difference view "b − a": which run is larger where. */
+export function differenceLegend(left: string, right: string): LegendText {
+  return { caption: `difference ${right} − ${left}`, negative: `${left} larger`, positive: `${right} larger` };
+}
+
+const LEGEND_HEIGHT = 58;
+/** Horizontal room of a column header beyond the column itself (a little under the gap between columns). */
+const COLUMN_ROOM = 170;
+/** Ticks of the colour bar: the colour scale is sqrt(|R| / max |R| of the layer), so equal steps of colour are these fractions. */
+const LEGEND_TICKS = [-1, -0.25, 0, 0.25, 1];
+
 function fmt(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
-  return a >= 1e4 || a < 1e-3 ? v.toExponential(2) : v.toPrecision(3);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(2) : String(Number(v.toPrecision(3)));
 }
 
 export function renderPane(
@@ -43,10 +63,13 @@ export function renderPane(
   maxAbs: number[],
   title: string,
   cb: PaneCallbacks,
+  legendOf: LegendText = RELEVANCE_LEGEND,
 ): PaneRender {
   host.replaceChildren();
-  const hostWidth = Math.max(320, host.clientWidth || 800);
-  const height = Math.max(260, Math.min(view.height, 760));
+  const hostWidth = Math.max(240, host.clientWidth || 800);
+  // The drawing, then a band for the legend below it (outside the zoomable viewport).
+  const drawHeight = Math.max(host.classList.contains('mini') ? 160 : 260, Math.min(view.height, 760));
+  const height = drawHeight + LEGEND_HEIGHT;
   const svg = select(host)
     .append('svg')
     .attr('xmlns', SVGNS)
@@ -104,7 +127,7 @@ export function renderPane(
       .attr('data-count', r.count)
       .attr('data-value', r.value)
       .append('title')
-      .text(`${r.count} more flows into ${r.node.id}, sum ${r.value}`);
+      .text(`${r.count} more flows into ${r.node.id}, sum ${Number(r.value.toPrecision(5))}`);
   }
 
   // ── nodes ──
@@ -139,22 +162,72 @@ export function renderPane(
     }
   }
 
-  // ── column headers ──
-  const labels = vp.append('g').attr('class', 'labels').attr('font-size', 12).attr('fill', palette.foreground);
+  // ── unit index labels, where the rows leave room for them ──
+  const unitLabels = vp.append('g').attr('class', 'unit-labels').attr('font-size', 9).attr('fill', palette.muted).attr('text-anchor', 'end');
+  for (const layer of view.layers) {
+    const last = layer.index === view.layers.length - 1;
+    const dy = layer.nodes.length > 1 ? Math.abs(layer.nodes[1].y - layer.nodes[0].y) : Infinity;
+    if (last && layer.nodes.length <= 16) continue; // the output column has its own labels
+    if (dy < 11 || layer.columnWidth > 0) continue;
+    for (const n of layer.nodes)
+      unitLabels
+        .append('text')
+        .attr('class', 'unit-label')
+        .attr('x', n.x - Math.max(n.r, 4) - 3)
+        .attr('y', n.y + 3)
+        .attr('data-layer', n.layer)
+        .attr('data-unit', n.start)
+        .text(n.isBin ? `${n.start}–${n.end - 1}` : String(n.start));
+  }
+
+  // Value labels of the output column: small networks only, they are the answer.
+  const outLabels = vp.append('g').attr('class', 'output-labels').attr('font-size', 10);
+  const last = view.layers[view.layers.length - 1];
+  if (last && last.nodes.length <= 16) {
+    for (const n of last.nodes)
+      outLabels
+        .append('text')
+        .attr('x', n.x + n.r + 5)
+        .attr('y', n.y + 4)
+        .attr('fill', n.explained ? palette.foreground : palette.muted)
+        .text(`${n.start}${n.explained ? ' f(x)=' + fmt(n.activation) : ''}`);
+  }
+
+  // ── column headers: fixed at the top, following the zoom horizontally only, so they stay in view ──
+  const headers = svg.append('g').attr('class', 'headers');
+  headers.append('rect').attr('class', 'header-bg').attr('width', hostWidth).attr('height', 50).attr('fill', palette.background).attr('fill-opacity', 0.88);
+  const labels = headers.append('g').attr('class', 'labels').attr('font-size', 12).attr('fill', palette.foreground);
+  const headerGroups: { g: Selection<SVGGElement, unknown, null, undefined>; cx: number }[] = [];
   for (const layer of view.layers) {
     const cx = layer.x + layer.columnWidth / 2;
-    const g = labels.append('g').attr('class', 'column-label').attr('data-layer', layer.index);
-    g.append('text').attr('x', cx).attr('y', 18).attr('text-anchor', 'middle').attr('font-weight', 600).text(layer.name);
+    const g = labels.append('g').attr('class', 'column-label').attr('data-layer', layer.index) as unknown as Selection<SVGGElement, unknown, null, undefined>;
+    headerGroups.push({ g, cx });
+    // A long name (ONNX node paths) ellipsizes to its column's room; the full name is in its title.
+    const room = Math.max(8, Math.floor((layer.columnWidth + COLUMN_ROOM) / 7.2));
+    const shown = layer.name.length > room ? `${layer.name.slice(0, room - 1)}…` : layer.name;
+    g.append('text').attr('class', 'layer-name').attr('x', 0).attr('y', 18).attr('text-anchor', 'middle').attr('font-weight', 600).attr('data-name', layer.name).text(shown).append('title').text(layer.name);
     const sub = layer.binSize > 1 ? `${layer.width} units in ${layer.nodes.length} bins` : `${layer.width} unit${layer.width === 1 ? '' : 's'}`;
-    g.append('text').attr('x', cx).attr('y', 33).attr('text-anchor', 'middle').attr('font-size', 10).attr('fill', palette.muted).text(layer.hasRelevance ? sub : `${sub} · no relevance`);
+    const m = maxAbs[layer.index] ?? layer.maxAbs;
+    g.append('text')
+      .attr('class', 'layer-scale')
+      .attr('x', 0)
+      .attr('y', 33)
+      .attr('text-anchor', 'middle')
+      .attr('font-size', 10)
+      .attr('fill', palette.muted)
+      .attr('data-max', m)
+      .text(layer.hasRelevance ? `${sub} · max |R| ${fmt(m)}` : `${sub} · no relevance`)
+      .append('title')
+      .text(layer.hasRelevance ? `The colours of this layer are relative to its largest |relevance|, ${m}` : 'This layer has no relevance');
     if (layer.binSize > 1 || layer.width > 64) {
       g.append('text')
         .attr('class', 'expand-toggle')
-        .attr('x', cx)
+        .attr('x', 0)
         .attr('y', 46)
         .attr('text-anchor', 'middle')
         .attr('font-size', 10)
-        .attr('fill', palette.focus)
+        .attr('fill', palette.foreground)
+        .attr('text-decoration', 'underline')
         .attr('cursor', 'pointer')
         .attr('data-layer', layer.index)
         .text(layer.binSize > 1 ? '⊞ expand' : '⊟ collapse')
@@ -164,30 +237,51 @@ export function renderPane(
         });
     }
   }
-  // Value labels of the output column: small networks only, they are the answer.
-  const last = view.layers[view.layers.length - 1];
-  if (last && last.nodes.length <= 16) {
-    for (const n of last.nodes)
-      labels
-        .append('text')
-        .attr('x', n.x + n.r + 5)
-        .attr('y', n.y + 4)
-        .attr('font-size', 10)
-        .attr('fill', n.explained ? palette.foreground : palette.muted)
-        .text(`${n.start}${n.explained ? ' f(x)=' + fmt(n.activation) : ''}`);
-  }
+  // Headers follow the columns horizontally and shrink with them when zoomed out (never grow beyond their size).
+  const placeHeaders = (t: ZoomTransform) => {
+    const k = Math.min(1, t.k);
+    for (const { g, cx } of headerGroups) g.attr('transform', `translate(${t.applyX(cx).toFixed(1)},0) scale(${k.toFixed(3)})`);
+  };
 
-  // ── legend (fixed, outside the viewport) ──
-  const legend = svg.append('g').attr('class', 'legend').attr('transform', `translate(${hostWidth - 190},${height - 22})`);
+  // ── legend (fixed, below the drawing, outside the viewport) ──
+  const legend = svg.append('g').attr('class', 'legend').attr('data-caption', legendOf.caption).attr('transform', `translate(0,${drawHeight})`);
+  legend.append('rect').attr('class', 'legend-bg').attr('width', hostWidth).attr('height', LEGEND_HEIGHT).attr('fill', palette.background);
+  legend.append('line').attr('x1', 0).attr('x2', hostWidth).attr('y1', 0.5).attr('y2', 0.5).attr('stroke', palette.muted).attr('stroke-opacity', 0.4);
   const gid = `dtd-legend-${pane}`;
   const grad = svg.append('defs').append('linearGradient').attr('id', gid);
-  for (let i = 0; i <= 10; i++) {
-    const v = -1 + i / 5;
-    grad.append('stop').attr('offset', `${i * 10}%`).attr('stop-color', divergingColor(palette, v, 1));
+  for (let i = 0; i <= 20; i++) {
+    // Position along the bar is the colour scale's own coordinate: sqrt of the fraction of the layer's max.
+    const pos = -1 + i / 10;
+    grad.append('stop').attr('offset', `${i * 5}%`).attr('stop-color', divergingColor(palette, Math.sign(pos) * pos * pos, 1));
   }
-  legend.append('rect').attr('width', 120).attr('height', 8).attr('fill', `url(#${gid})`).attr('stroke', palette.muted).attr('stroke-width', 0.5);
-  legend.append('text').attr('x', -4).attr('y', 8).attr('text-anchor', 'end').attr('font-size', 10).attr('fill', palette.foreground).text('−');
-  legend.append('text').attr('x', 124).attr('y', 8).attr('font-size', 10).attr('fill', palette.foreground).text('+ relevance');
+  const barW = Math.max(80, Math.min(160, hostWidth - 200));
+  const bx = 24;
+  const text = (x: number, y: number, t: string, cls: string, anchor = 'start', fill = palette.foreground) =>
+    legend.append('text').attr('class', cls).attr('x', x).attr('y', y).attr('text-anchor', anchor).attr('font-size', 10).attr('fill', fill).text(t);
+  text(bx, 13, legendOf.negative, 'legend-end negative');
+  text(bx + barW, 13, legendOf.positive, 'legend-end positive', 'end');
+  legend.append('rect').attr('x', bx).attr('y', 17).attr('width', barW).attr('height', 8).attr('fill', `url(#${gid})`).attr('stroke', palette.muted).attr('stroke-width', 0.5);
+  for (const t of LEGEND_TICKS) {
+    const x = bx + ((Math.sign(t) * Math.sqrt(Math.abs(t)) + 1) / 2) * barW;
+    legend.append('line').attr('x1', x).attr('x2', x).attr('y1', 25).attr('y2', 28).attr('stroke', palette.muted);
+    text(x, 37, t === 0 ? '0' : `${t > 0 ? '+' : '−'}${Math.abs(t) === 1 ? 'max' : Math.abs(t)}`, 'legend-tick', 'middle', palette.muted).attr('data-fraction', t);
+  }
+  text(bx, 51, `colour: ${legendOf.caption} ÷ its layer's max |R| (shown under each layer name), square-root scale`, 'legend-norm', 'start', palette.muted);
+  const kx = bx + barW + 30;
+  text(kx, 13, 'size: activation (÷ layer max, square root)', 'legend-size', 'start', palette.muted);
+  text(kx, 26, 'grey, dashed outline: inactive unit (activation ≤ 0)', 'legend-off', 'start', palette.muted);
+  text(kx, 39, 'square: a bin of units · dashed stub: flows not drawn', 'legend-shapes', 'start', palette.muted);
+  // Narrow panes: the key lines ellipsize; their full text stays in a title.
+  for (const el of legend.selectAll<SVGTextElement, unknown>('text').nodes()) {
+    const t = el.textContent ?? '';
+    const x = Number(el.getAttribute('x'));
+    const room = hostWidth - x - 4;
+    if (el.getAttribute('text-anchor') === 'start' && t.length * 5.2 > room) {
+      const keep = Math.max(4, Math.floor(room / 5.2) - 1);
+      el.textContent = `${t.slice(0, keep)}…`;
+      select(el).append('title').text(t);
+    }
+  }
 
   // ── interaction ──
   const svgEl = svg.node() as SVGSVGElement;
@@ -210,13 +304,14 @@ export function renderPane(
     .scaleExtent([0.05, 40])
     .on('zoom', (ev: { transform: ZoomTransform }) => {
       vp.attr('transform', ev.transform.toString());
+      placeHeaders(ev.transform);
       cb.zoomed(pane, ev.transform);
     });
   const svgSel = svg as unknown as Selection<SVGSVGElement, unknown, null, undefined>;
   svgSel.call(zb).on('dblclick.zoom', null);
   const fit = (): ZoomTransform => {
-    const k = Math.min(1, hostWidth / view.width, height / view.height);
-    return zoomIdentity.translate((hostWidth - view.width * k) / 2, (height - view.height * k) / 2).scale(k);
+    const k = Math.min(1, hostWidth / view.width, drawHeight / view.height);
+    return zoomIdentity.translate((hostWidth - view.width * k) / 2, (drawHeight - view.height * k) / 2).scale(k);
   };
   svgSel.call(zb.transform, fit());
 
@@ -240,7 +335,7 @@ export function renderPane(
     },
     centerOn(node) {
       const k = Math.max(1.5, Math.min(4, 14 / Math.max(2, node.r)));
-      svgSel.call(zb.transform, zoomIdentity.translate(hostWidth / 2 - node.x * k, height / 2 - node.y * k).scale(k));
+      svgSel.call(zb.transform, zoomIdentity.translate(hostWidth / 2 - node.x * k, drawHeight / 2 - node.y * k).scale(k));
     },
     zoomBy(f) {
       svgSel.call(zb.scaleBy, f);

@@ -7,7 +7,7 @@ import type { Palette } from './colors';
 import type { PaneSpec } from './compare';
 import { h } from './dom';
 import { buildNetworkView, findNode, type NetworkView, type ViewNode, type ViewOptions } from './model';
-import { renderPane, type PaneCallbacks, type PaneRender } from './network';
+import { differenceLegend, renderPane, RELEVANCE_LEGEND, type PaneCallbacks, type PaneRender } from './network';
 import type { Selection } from './state';
 
 export class NetworkPanel {
@@ -32,15 +32,18 @@ export class NetworkPanel {
     const el = this.element;
     el.replaceChildren();
     el.classList.toggle('two', specs.length > 1);
+    // Two networks that would shrink below readable size side by side are drawn one above the other, each at full size.
+    const widest = Math.max(...views.map((v) => v.width));
+    el.classList.toggle('stacked', specs.length > 1 && (el.clientWidth || 800) / 2 < widest * 0.8);
     // All pane containers first, so each measures its final width before drawing.
     const bodies = specs.map((s, i) => {
       const body = h('div', { class: 'pane-body' });
-      const wrap = h('section', { class: 'pane', 'data-pane': i }, h('h2', { class: 'pane-title' }, s.label), body);
+      const wrap = h('section', { class: 'pane', 'data-pane': i }, h('h2', { class: 'pane-title', title: s.label }, s.label), body);
       el.append(wrap);
       if (!views[i].flowsAvailable) wrap.append(h('p', { class: 'muted note' }, 'This result carries no relevance flows: only unit colours are drawn.'));
       return body;
     });
-    this.panes = specs.map((s, i) => renderPane(bodies[i], i, views[i], palette, maxAbs, s.label, cb));
+    this.panes = specs.map((s, i) => renderPane(bodies[i], i, views[i], palette, maxAbs, s.label, cb, s.difference ? differenceLegend(s.difference.left, s.difference.right) : RELEVANCE_LEGEND));
     if (transform) for (const p of this.panes) p.setTransform(transform);
     return views;
   }
@@ -60,7 +63,7 @@ export class NetworkPanel {
   private clearPanes(): void {
     this.panes = [];
     this.specs = [];
-    this.element.classList.remove('two');
+    this.element.classList.remove('two', 'stacked');
   }
 
   /** The node drawn for a unit in a pane (the first pane when that one is not drawn). */

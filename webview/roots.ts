@@ -30,7 +30,9 @@ export function rootBars(input: number[], root: number[] | null, palette: Palett
   const values = dims.flatMap((i) => [input[i], root ? root[i] : 0]);
   const lo = Math.min(0, ...values);
   const hi = Math.max(0, ...values, 1e-12);
-  const x = scaleBand<number>().domain(dims).range([24, W - 4]).paddingInner(0.2);
+  // The axis labels get their own margin (9 px type: ≈ 5.5 px a character), so no bar draws over them.
+  const left = 6 + 5.5 * Math.max(fmt(hi).length, fmt(lo).length);
+  const x = scaleBand<number>().domain(dims).range([left, W - 4]).paddingInner(0.2);
   const y = scaleLinear().domain([lo, hi]).range([H - 14, 6]).nice();
   const svg = select(wrap).append('svg').attr('width', W).attr('height', H).attr('viewBox', `0 0 ${W} ${H}`).attr('class', 'bars');
   const bw = x.bandwidth() / 2;
@@ -53,9 +55,9 @@ export function rootBars(input: number[], root: number[] | null, palette: Palett
     bar(input[i], 0, palette.muted, 'bar-input');
     if (root) bar(root[i], bw, inDomain === false && root[i] < 0 ? palette.fail : palette.focus, 'bar-root');
   }
-  svg.append('line').attr('x1', 24).attr('x2', W - 4).attr('y1', y(0)).attr('y2', y(0)).attr('stroke', palette.foreground).attr('stroke-width', 0.5);
-  svg.append('text').attr('x', 2).attr('y', y(hi) + 8).attr('font-size', 9).attr('fill', palette.muted).text(fmt(hi));
-  svg.append('text').attr('x', 2).attr('y', y(lo)).attr('font-size', 9).attr('fill', palette.muted).text(fmt(lo));
+  svg.append('line').attr('x1', left).attr('x2', W - 4).attr('y1', y(0)).attr('y2', y(0)).attr('stroke', palette.foreground).attr('stroke-width', 0.5);
+  svg.append('text').attr('class', 'axis-label').attr('x', left - 3).attr('text-anchor', 'end').attr('y', y(hi) + 8).attr('font-size', 9).attr('fill', palette.muted).text(fmt(hi));
+  svg.append('text').attr('class', 'axis-label').attr('x', left - 3).attr('text-anchor', 'end').attr('y', y(lo)).attr('font-size', 9).attr('fill', palette.muted).text(fmt(lo));
   wrap.append(
     h(
       'figcaption',

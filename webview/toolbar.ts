@@ -31,6 +31,8 @@ export class Toolbar {
   private readonly topK: HTMLInputElement;
   private readonly baseline: HTMLSelectElement;
   private readonly compareMode: HTMLSelectElement;
+  /** The model shown last: a search typed for one model does not carry over to another. */
+  private shownModel: string | null = null;
 
   constructor(ui: UiState, actions: ToolbarActions) {
     const button = (label: string, title: string, fn: () => void, cls = '') => {
@@ -91,6 +93,12 @@ export class Toolbar {
    */
   showResult(c: Current, ui: UiState): string {
     const main = c.kind === 'single' ? c.result : c.left;
+    const model = `${main.model?.name ?? ''}\u0000${main.activations.map((a) => a.length).join('x')}`;
+    if (this.shownModel !== null && this.shownModel !== model) {
+      this.search.value = '';
+      this.markSearch(true);
+    }
+    this.shownModel = model;
     this.title.textContent = main.model?.name ? `${main.model.name}` : 'DTD Lens';
     this.meta.replaceChildren(
       c.kind === 'single' ? describe(c.result) : `${describe(c.left)}  vs  ${describe(c.right)}`,

@@ -3,7 +3,7 @@
 // flow's exact value.
 
 import type { ExplainResult } from '../extension/protocol';
-import { h } from './dom';
+import { fmt, h } from './dom';
 import { layerName, type ViewEdge, type ViewNode } from './model';
 
 function span(n: ViewNode): string {
@@ -29,17 +29,18 @@ export class Tooltip {
     if (node) {
       const name = layerName(result, node.layer);
       lines.push(h('b', {}, node.isBin ? `${name} · units ${node.start}–${node.end - 1}` : `${name} · unit ${node.start}`));
-      lines.push(h('div', {}, node.isBin ? 'Σ relevance ' : 'relevance ', node.relevance === null ? 'not computed' : String(node.relevance)));
-      lines.push(h('div', {}, node.isBin ? 'mean activation ' : 'activation ', String(node.activation), node.off ? ' (off)' : ''));
+      lines.push(h('div', {}, node.isBin ? 'Σ relevance ' : 'relevance ', node.relevance === null ? 'not computed' : fmt(node.relevance)));
+      lines.push(h('div', {}, node.isBin ? 'mean activation ' : 'activation ', fmt(node.activation), node.off ? ' (off)' : ''));
       const info = !node.isBin && node.layer >= 1 ? result.roots[node.layer - 1]?.[node.start] : undefined;
       if (info && info.unit === node.start && info.checks) {
         const c = info.checks;
         lines.push(h('div', {}, `root: ${c.relevanceZero ? '✓' : '✗'} R≈0  ${c.inRegion ? '✓' : '✗'} region  ${c.inDomain ? '✓' : '✗'} domain`));
       }
       if (node.explained) lines.push(h('div', {}, 'the explained output'));
+      lines.push(h('div', { class: 'muted' }, 'exact values: click the unit'));
     } else if (edge) {
       lines.push(h('b', {}, `${layerName(result, edge.source.layer)} ${span(edge.source)} → ${layerName(result, edge.target.layer)} ${span(edge.target)}`));
-      lines.push(h('div', {}, 'flow ', String(edge.value)));
+      lines.push(h('div', {}, 'flow ', fmt(edge.value)));
     }
     t.replaceChildren(...lines);
     t.hidden = false;

@@ -109,12 +109,30 @@ export function treeChecks(e: TreeEntrySummary): RootChecks {
   return e.checks;
 }
 
-function stepLabel(a: string, b: string): string {
-  return `${a} · ${b.replace('root_', 'root ')}`;
+/**
+ * The top layer's key and the explained output's real index: the engine keys
+ * the explained output's root `root_0` (as the research code does), while the
+ * network shows the output by its index.
+ */
+export interface ExplainedUnit {
+  layer: string;
+  row: number;
+}
+
+/** The real unit index of a path step (layer key, `root_<n>`). */
+export function stepUnit(layer: string, root: string, explained?: ExplainedUnit): number {
+  const n = Number(root.replace('root_', ''));
+  return explained && layer === explained.layer ? explained.row + n : n;
+}
+
+/** A step named by the layer being decomposed and its unit's real index. */
+function stepLabel(a: string, b: string, explained?: ExplainedUnit): string {
+  const top = explained && a === explained.layer;
+  return `${a} · unit ${stepUnit(a, b, explained)}${top ? ' (explained output)' : ''}`;
 }
 
 /** The root-tree walker: breadcrumb, the current entry (if any) and the roots one level up at this point. */
-export function treePanel(tree: TreeSource, path: string[], truncated: boolean, palette: Palette, navigate: (path: string[]) => void): HTMLElement {
+export function treePanel(tree: TreeSource, path: string[], truncated: boolean, palette: Palette, navigate: (path: string[]) => void, explained?: ExplainedUnit): HTMLElement {
   const panel = h('section', { class: 'tree-panel', 'data-path': treeKey(path) });
   panel.append(h('h3', {}, 'Root tree (full-backward)'));
   const crumbs = h('nav', { class: 'breadcrumb', 'aria-label': 'root tree path' });
@@ -124,7 +142,7 @@ export function treePanel(tree: TreeSource, path: string[], truncated: boolean, 
   for (let i = 0; i + 1 < path.length; i += 2) {
     const p = path.slice(0, i + 2);
     crumbs.append(h('span', { class: 'sep' }, '›'));
-    const b = h('button', { class: 'crumb', 'data-path': treeKey(p) }, stepLabel(path[i], path[i + 1]));
+    const b = h('button', { class: 'crumb', 'data-path': treeKey(p) }, stepLabel(path[i], path[i + 1], explained));
     if (i + 2 === path.length) b.setAttribute('aria-current', 'step');
     b.addEventListener('click', () => navigate(p));
     crumbs.append(b);
@@ -152,7 +170,7 @@ export function treePanel(tree: TreeSource, path: string[], truncated: boolean, 
     const cert = certificateLine(entry.certificate);
     if (cert) panel.append(cert);
     if (entry.gradAtRootIsZero) panel.append(h('p', { class: 'fail-text' }, 'The gradient at this root is zero: its relevance is lost.'));
-    panel.append(rootBars(entry.input, entry.root, palette, `${stepLabel(path[path.length - 2], path[path.length - 1])}`, entry.checks.inDomain));
+    panel.append(rootBars(entry.input, entry.root, palette, `root of ${stepLabel(path[path.length - 2], path[path.length - 1], explained)}`, entry.checks.inDomain));
   }
   const kidsPart = tree.children(path);
   const kids = kidsPart.status === 'ok' ? kidsPart.value : [];
@@ -172,7 +190,7 @@ export function treePanel(tree: TreeSource, path: string[], truncated: boolean, 
       const tr = h(
         'tr',
         { class: `tree-child ${ok ? 'ok' : 'bad'}`, 'data-path': treeKey(k.path), tabindex: 0 },
-        h('td', {}, h('button', { class: 'link' }, `unit ${k.unit}`)),
+        h('td', {}, h('button', { class: 'link' }, `unit ${stepUnit(k.path[k.path.length - 2], k.path[k.path.length - 1], explained)}`)),
         h('td', {}, num(k.relevanceAtInput)),
         h('td', {}, num(k.relevanceAtRoot)),
         h('td', {}, num(k.passedOn)),

@@ -62,7 +62,12 @@ export interface Server {
   stop(): void;
 }
 
-export async function startCodeServer(opts: { userDataDir: string; extensionsDir: string; folder: string; logFile: string }): Promise<Server> {
+/**
+ * Starts code-server. `smokeTestDriver` (default true) enables the automation
+ * hooks the in-host suite needs; VS Code then shows no notification toasts, so
+ * the UI suite runs on a server without it. `settings` are added to the user settings.
+ */
+export async function startCodeServer(opts: { userDataDir: string; extensionsDir: string; folder: string; logFile: string; smokeTestDriver?: boolean; settings?: Record<string, unknown> }): Promise<Server> {
   for (const [what, p] of [
     ['Node 24', NODE24],
     ['code-server', CODE_SERVER],
@@ -94,6 +99,7 @@ export async function startCodeServer(opts: { userDataDir: string; extensionsDir
         'workbench.secondarySideBar.defaultVisibility': 'hidden',
         // File-path hovers over Explorer rows would sit in the way of the UI tests' clicks.
         'workbench.hover.delay': 5000,
+        ...opts.settings,
       },
       null,
       2,
@@ -113,7 +119,7 @@ export async function startCodeServer(opts: { userDataDir: string; extensionsDir
       '--config', config,
       '--user-data-dir', opts.userDataDir,
       '--extensions-dir', opts.extensionsDir,
-      '--vscode-option', 'enable-smoke-test-driver',
+      ...(opts.smokeTestDriver === false ? [] : ['--vscode-option', 'enable-smoke-test-driver']),
       opts.folder,
     ],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(NODE24, '..')}:${process.env.PATH}` } },

@@ -42,6 +42,27 @@ describe('root audit chart', () => {
     await w.screenshot('audit-dark');
   });
 
+  it('column help names the columns as the table does (no internal keys), and a sanity check over 0 inputs reads sensibly', async () => {
+    const a: AuditResult = structuredClone(result);
+    a.sanity = { ...a.sanity, randomization: [{ randomizedFrom: 'layer2', meanSpearman: NaN, pairs: 0 }, { randomizedFrom: 'layer1', meanSpearman: 0.25, pairs: 7 }] };
+    const w = await openWebview(browser);
+    await w.send({ type: 'audit', audit: a }, false);
+    await w.waitFor('auditRendered', 1);
+    const terms = await w.page.locator('.audit-definitions dt').allTextContents();
+    const headers = await w.page.locator('.audit-table thead th').allTextContents();
+    assert.equal(terms.length, Object.keys(a.definitions).length);
+    for (const t of terms) {
+      assert.ok(!/[a-z][A-Z]/.test(t), `internal key "${t}"`);
+      assert.ok(headers.includes(t), `"${t}" is not a column of the table (${headers.join(', ')})`);
+    }
+    // Each header that has a definition explains itself on hover.
+    assert.equal(await w.page.locator('.audit-table thead th', { hasText: 'roots outside' }).last().getAttribute('title'), a.definitions.shareRootsOutside);
+    const sanity = await w.page.locator('.audit-sanity li').allTextContents();
+    assert.ok(!sanity.some((l) => /— \(0 inputs\)/.test(l)), sanity.join(' | '));
+    assert.match(sanity[0], /layer2 up: not measured: no input gave two non-constant explanations/);
+    assert.match(sanity[1], /layer1 up: mean Spearman ρ 0\.25 \(7 inputs\)/);
+  });
+
   it('refuses a malformed audit', async () => {
     const w = await openWebview(browser);
     await w.send({ type: 'audit', audit: { schema: 'dtd-lens/audit@1', rows: 'nope' } }, false);

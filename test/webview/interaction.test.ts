@@ -110,11 +110,11 @@ describe('messages and interaction', () => {
     await w.page.press('input.search', 'Enter');
     assert.match((await w.page.textContent('.status')) ?? '', /no layer 9/);
     assert.equal(await w.page.locator('input.search.invalid').count(), 1);
-    // Tooltip with the exact value (after fitting the view again: the search zoomed in on layer2).
+    // Tooltip with the value to 5 significant digits (after fitting the view again: the search zoomed in on layer2).
     await w.page.click('button.tool:text-is("Fit")');
     await w.page.hover('.node[data-layer="0"][data-unit="3"]');
     await w.page.locator('.tooltip:not([hidden])').waitFor();
-    assert.match((await w.page.textContent('.tooltip')) ?? '', new RegExp(`relevance ${String(r.relevance[0]![3]).replace(/[.+-]/g, '\\$&')}`));
+    assert.match((await w.page.textContent('.tooltip')) ?? '', new RegExp(`relevance ${String(Number(r.relevance[0]![3].toPrecision(5))).replace(/[.+-]/g, '\\$&')}`));
     await w.screenshot('tooltip-and-search');
   });
 
