@@ -20,7 +20,7 @@ import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing }
 import { AUDIT_USAGE, runAudit } from './cliAudit';
 import { readConfined, readRegularFile } from './files';
 import { parseSidecar } from './sidecar';
-import { ARGMAX_OUTPUT, type DatasetItem, type DatasetOutput, type DatasetSummary, BACKENDS, DEFAULT_BACKEND, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULE_PRESET_NAMES, RULES, rulesFor, ruleUsage } from '../protocol';
+import { ARGMAX_OUTPUT, type DatasetItem, type DatasetOutput, type DatasetSummary, BACKENDS, DEFAULT_BACKEND, DEFAULT_CLI_BASELINES, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULE_PRESET_NAMES, RULES, rulesFor, ruleUsage } from '../protocol';
 
 const VERSION = PACKAGE_VERSION;
 
@@ -92,6 +92,7 @@ Output:
   --html FILE             write a standalone HTML report (opens in any browser); with --inputs, a gallery
                           (input and heatmap per item, sortable, with a summary over the set)
   --top-k N               flows kept per unit in the result and drawn in --html (default ${DEFAULT_TOP_K})
+  --baselines             also compute the comparison baselines (gradient, gradient×input, 9 LRP variants)
   --quiet                 no summary
   -h, --help              this help
   --version               print the version
@@ -278,6 +279,7 @@ async function runExplain(argv: string[]): Promise<number> {
       html: { type: 'string' },
       'top-k': { type: 'string' },
       quiet: { type: 'boolean' },
+      baselines: { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) fail(`explain needs exactly one model file (got ${positionals.length}). Try: dtd-lens explain model.onnx --random-input`);
@@ -314,6 +316,7 @@ async function runExplain(argv: string[]): Promise<number> {
     backend: values.backend as ExplainOptions['backend'],
     topK: int(values['top-k'], '--top-k', 1),
     seed,
+    baselines: values.baselines ?? DEFAULT_CLI_BASELINES,
   };
   for (const k of Object.keys(options.metropolisHastings!) as (keyof typeof options.metropolisHastings)[]) {
     if (options.metropolisHastings![k!] === undefined) delete options.metropolisHastings![k!];

@@ -57,3 +57,10 @@ export const DEFAULT_MAX_RECENT_RUNS = 20;
 
 /** Random inputs: |N(0, I)| redrawn until the explained output exceeds this. */
 export const DEFAULT_MIN_OUTPUT = 0;
+
+/**
+ * The command line computes the comparison baselines (gradient, gradient×input and
+ * nine LRP variants) only when asked (--baselines): on a VGG-style CNN they cost most
+ * of an LRP run. VS Code asks for them: its compare menu offers them.
+ */
+export const DEFAULT_CLI_BASELINES = false;

@@ -35,7 +35,7 @@ describe('dtd-lens explain', () => {
   const input = path.join(tmp, 'x.json');
   writeFileSync(input, JSON.stringify(JSON.parse(readFileSync(fixtureFile('mlp3_seed1_notebook', 'json'), 'utf8')).input));
 
-  test('explains an ONNX model and writes the JSON contract', () => {
+  test('explains an ONNX model and writes the JSON contract (baselines with --baselines only)', () => {
     const out = path.join(tmp, 'r.json');
     const r = run(['explain', onnx, '--input', input, '--rule', 'z+', '--json', out]);
     assert.equal(r.code, 0, r.err);
@@ -47,6 +47,13 @@ describe('dtd-lens explain', () => {
     }
     assert.equal(j.activations.length, 4);
     assert.equal(j.relevance[0].length, 10);
+    // Baselines only when asked: they cost most of an LRP run on a CNN.
+    assert.equal(j.baselines, null);
+    const asked = path.join(tmp, 'rb.json');
+    assert.equal(run(['explain', onnx, '--input', input, '--rule', 'z+', '--baselines', '--json', asked, '--quiet']).code, 0);
+    const b = JSON.parse(readFileSync(asked, 'utf8')).baselines;
+    assert.equal(b.gradient.length, 10);
+    assert.ok('zplus_zero_bias' in b.lrp);
     assert.ok(Math.abs(j.relevance[0].reduce((a: number, b: number) => a + b, 0) - j.explainedValue) < 1e-12);
   });
 
