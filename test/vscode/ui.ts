@@ -362,7 +362,13 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       await page.locator('.activitybar .action-item a[aria-label^="DTD Lens"]').first().click();
       const row = page.locator('.pane-header', { hasText: 'Recent Runs' }).locator('xpath=..').locator('.monaco-list-row').first();
       await row.waitFor({ state: 'visible', timeout: 10000 });
-      const label = (await row.getAttribute('aria-label')) ?? '';
+      // The tree refreshes when the store changes: give the new row a moment to come first.
+      let label = '';
+      const rowEnd = Date.now() + 5000;
+      while (!/full-backward/.test(label) && Date.now() < rowEnd) {
+        label = (await row.getAttribute('aria-label')) ?? '';
+        if (!/full-backward/.test(label)) await page.waitForTimeout(200);
+      }
       if (!/full-backward/.test(label)) throw new Error(`the newest Recent Runs row is not the full-backward run: ${label}`);
       await row.click();
       await page.waitForTimeout(1000);
@@ -478,8 +484,10 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       await page.screenshot({ path: join(shots, 'notifications-center.png') });
       console.log(`    notifications seen: ${JSON.stringify((await toasts()).filter((t) => t.progress || t.error).slice(0, 6))}`);
       await runCommand(page, 'Notifications: Clear All Notifications', 'Clear All Notifications');
-      await runCommand(page, 'Notifications: Hide Notifications', 'Hide Notifications');
-      await page.locator('.notifications-center').waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
+      // Clearing them all closes the centre; if it stays open, the bell closes it.
+      await page.waitForTimeout(300);
+      if (await page.locator('.notifications-center').isVisible()) await page.locator('[id="status.notifications"]').first().click();
+      await page.locator('.notifications-center').waitFor({ state: 'hidden', timeout: 5000 });
     });
 
     await step('Recent Runs rows show the output, method and root finder without cutting the label', async () => {
