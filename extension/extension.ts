@@ -19,7 +19,7 @@ import { readModel } from './host/modelSource';
 import { Notifier, type Notice } from './host/notifier';
 import { EngineRunner, type ProgressEvent } from './host/runner';
 import { ShownRun } from './host/shownRun';
-import { auditCommand, type AuditOutcome, type AuditRequest } from './commands/audit';
+import { auditCommand, saveShownAudit, type AuditOutcome, type AuditRequest } from './commands/audit';
 import { compareRuns } from './commands/compare';
 import { conceptHeatmap } from './commands/concepts';
 import { explainAgain, explainCommand, type ExplainRequest, type RunOutcome } from './commands/explain';
@@ -153,6 +153,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     restoreRun: () => host.shown.restoreContent(),
     onExplainRequest: (target) => void explainAgain(host, target),
     onUserExport: (_target, format, data) => void saveViewExport(host, format, data),
+    onSaveAudit: (format) => void saveShownAudit(host, format),
     onConceptRequest: (target, layer, channel) => conceptHeatmap(host, target, layer, channel),
     onDrawn: (target) => {
       const e = { target, at: Date.now() };
@@ -210,7 +211,18 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     const id = runIdOf(a);
     if (id) await store.remove(id);
   });
-  register('dtdLens.clearRuns', () => store.clear());
+  // Removing every stored run cannot be undone: ask first (a caller passing `true` has asked already).
+  register('dtdLens.clearRuns', async (confirmed) => {
+    const n = store.all().length;
+    if (n === 0) return false;
+    if (confirmed !== true) {
+      const yes = 'Clear All Runs';
+      const choice = await vscode.window.showWarningMessage(`Remove all ${n} recent run${n === 1 ? '' : 's'} and their stored results?`, { modal: true, detail: 'This cannot be undone.' }, yes);
+      if (choice !== yes) return false;
+    }
+    await store.clear();
+    return true;
+  });
   register('dtdLens.explainDataset', (a, b) => explainDatasetCommand(host, context.extensionUri, a instanceof vscode.Uri ? a : undefined, isRecord(b) ? (b as DatasetRequest) : {}));
 
   log.info(`DTD Lens activated; engine: ${vscode.Uri.joinPath(context.extensionUri, 'dist', 'engine.js').fsPath}`);

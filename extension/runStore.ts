@@ -186,3 +186,8 @@ export function newRunId(): string {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
+
+/** A run's method as rows and pickers show it: full-backward with its root finder. */
+export function runMethodText(r: Pick<RunRecord, 'method' | 'rootFinder'>): string {
+  return r.method === 'full-backward' ? `full-backward/${r.rootFinder}` : r.method;
+}

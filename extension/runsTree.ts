@@ -1,8 +1,8 @@
-// The "Recent Runs" tree: one item per run (model, output, rule, method,
-// status); clicking an item re-opens the run's result in the visualizer.
+// The "Recent Runs" tree: one item per run (output and method in the label;
+// model, rule, status in the description); clicking an item re-opens the run's result in the visualizer.
 
 import * as vscode from 'vscode';
-import type { RunRecord, RunStore } from './runStore';
+import { runMethodText, type RunRecord, type RunStore } from './runStore';
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<RunRecord | undefined>();
@@ -18,10 +18,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vsc
   }
 
   getTreeItem(run: RunRecord): vscode.TreeItem {
-    const item = new vscode.TreeItem(`${run.modelName} · output ${run.explainedOutput}`, vscode.TreeItemCollapsibleState.None);
+    // The label is what a narrow side bar always shows: the output and how it was explained (method, root finder);
+    // the model, rule and status follow in the description, everything in the tooltip.
+    const item = new vscode.TreeItem(`output ${run.explainedOutput} · ${runMethodText(run)}`, vscode.TreeItemCollapsibleState.None);
     item.id = run.id;
-    const method = run.method === 'full-backward' ? `full-backward/${run.rootFinder}` : run.method;
-    item.description = `${run.rule} · ${method} · ${statusText(run)}`;
+    item.description = `${run.modelName} · ${run.rule} · ${statusText(run)}`;
     item.iconPath = statusIcon(run);
     item.contextValue = `dtdLens.run.${run.status}`;
     const md = new vscode.MarkdownString(undefined, true);

@@ -105,6 +105,9 @@ class VisualizerWebview implements vscode.Disposable {
         this.hooks.log.debug(`visualizer (${this.target}) drew an audit: ${m.rows} rows, ${m.bars} bars`);
         this.hooks.onRendered({ target: this.target, summary: { layers: 0, nodesPerLayer: [], flows: 0, renderMs: 0 }, audit: { rows: m.rows, bars: m.bars }, at: Date.now() });
         return;
+      case 'saveAudit':
+        this.hooks.onSaveAudit(m.format);
+        return;
       case 'exported': {
         const pending = this.exports.get(m.requestId);
         if (!pending) {
@@ -168,6 +171,8 @@ export interface VisualizerHooks {
   onExplainRequest(target: VisualizerTarget): void;
   /** The webview's own export buttons: what it drew, to be saved where the user says. */
   onUserExport(target: VisualizerTarget, format: 'svg' | 'png' | 'json', data: string): void;
+  /** The audit view's own Save CSV / Save JSON buttons. */
+  onSaveAudit(format: 'csv' | 'json'): void;
   /** Concepts (CRP): the conditional heatmap of a channel of the result the webview shows, computed by the engine. */
   onConceptRequest(target: VisualizerTarget, layer: number, channel: number): Promise<ConceptHeatmap>;
   /** The webview drew (painted) the result it was sent. */

@@ -51,11 +51,20 @@ function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<strin
 }
 
 /** Draws the audit; returns the panel and how many bars it drew. */
-export function auditPanel(audit: AuditResult, palette: Palette): { panel: HTMLElement; bars: number } {
+export function auditPanel(audit: AuditResult, palette: Palette, onSave?: (format: 'csv' | 'json') => void): { panel: HTMLElement; bars: number } {
   const panel = h('section', { class: 'audit', 'data-inputs': audit.inputs });
   panel.append(
     h('h2', { class: 'pane-title' }, `Root audit · ${audit.model.name} · ${audit.inputs} inputs |N(0, I)| with output ${audit.explainedOutput} > ${audit.minOutput} · seed ${audit.seed}`),
   );
+  if (onSave) {
+    // Saving is the view's own: the host writes the audit it showed (the CSV the engine made, or the JSON) where the user says.
+    const save = (format: 'csv' | 'json', text: string, title: string) => {
+      const b = h('button', { class: `audit-save-${format}`, title, type: 'button' }, text);
+      b.addEventListener('click', () => onSave(format));
+      return b;
+    };
+    panel.append(h('div', { class: 'audit-actions' }, save('csv', 'Save CSV', 'save the audit table as CSV'), save('json', 'Save JSON', 'save the whole audit as JSON')));
+  }
   const rows = audit.rows;
   const rowH = 18, right = 60;
   const groups = rows.map((r) => `${r.rule} · ${r.method}${r.method === 'full-backward' ? ` (${r.rootFinder})` : ''}`);

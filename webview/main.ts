@@ -182,7 +182,7 @@ class App {
         this.state.setAudit(m);
         this.featureMaps.clear();
         this.notices.setProgress(null);
-        const { panel, bars } = auditPanel(m.audit, readPalette());
+        const { panel, bars } = auditPanel(m.audit, readPalette(), (format) => this.state.post({ type: 'saveAudit', format }));
         for (const x of [this.inspector, this.ledgers, this.heatmaps, this.notices.warnings]) x.replaceChildren();
         this.network.showPanel(panel);
         this.toolbar.showAudit(m.audit);

@@ -31,6 +31,8 @@ export interface ExplainRequest {
   options?: Partial<WireExplainOptions>;
   /** Take method, rule and root finder from the settings without asking. */
   useDefaults?: boolean;
+  /** Re-run: the input picker focuses the last-used input. */
+  focusLastInput?: boolean;
 }
 
 export type RunOutcomeStatus = 'ok' | 'failed' | 'cancelled' | 'error' | 'dismissed';
@@ -70,7 +72,7 @@ export async function explainCommand(ctx: HostContext, uriArg?: vscode.Uri, req:
     if (!choice) {
       // Ask the input first: the output picker shows the outputs for it.
       const summary = await inspect(`Loading ${baseName(uri)}…`);
-      choice = await pickInput(summary.model.inputSize, ctx.inputs);
+      choice = await pickInput(summary.model, ctx.inputs, req.focusLastInput === true);
       if (!choice) return { status: 'dismissed' };
     }
     ({ spec: inputSpec, label: inputLabel } = await ctx.inputs.specFor(choice));
@@ -92,12 +94,17 @@ export async function explainCommand(ctx: HostContext, uriArg?: vscode.Uri, req:
   return executeRun(ctx, uri, payload, inputSpec, inputLabel, options);
 }
 
-/** The visualizer's Re-run button: explain the shown run's model again, asking input, output and method. */
+/**
+ * The visualizer's Re-run button: explain the shown run's model again, asking input (the
+ * last-used one focused), output and method. The model on screen is known even when its run
+ * is no longer stored (Recent Runs cleared): only with nothing shown is a model asked for.
+ */
 export function explainAgain(ctx: HostContext, target: 'panel' | 'view'): Promise<RunOutcome> {
-  const latest = ctx.store.latest()?.id;
-  const id = target === 'panel' ? (ctx.shown.panelRunId ?? latest) : latest;
+  const latest = ctx.store.latest();
+  const id = target === 'panel' ? (ctx.shown.panelRunId ?? latest?.id) : latest?.id;
   const run = id ? ctx.store.get(id) : undefined;
-  return explainCommand(ctx, run ? vscode.Uri.parse(run.modelUri) : undefined);
+  const model = run?.modelUri ?? ctx.shown.panelModelUri;
+  return explainCommand(ctx, model ? vscode.Uri.parse(model) : undefined, { focusLastInput: true });
 }
 
 /** Runs the engine on a prepared request through the runner (progress, cancel), then stores and shows the result. */

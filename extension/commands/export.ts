@@ -59,9 +59,10 @@ export async function saveViewExport(ctx: HostContext, format: ExportFormat, dat
   }
 }
 
-/** A file name for a run's export: model, output, method and rule. */
+/** A file name for a run's export: model, output, method (full-backward with its root finder) and rule, so exports of different runs do not overwrite each other. */
 function exportStem(run: RunRecord): string {
-  return `${run.modelName.replace(/\.[^.]+$/, '')}-output${run.explainedOutput}-${run.method}-${run.rule.replace(/[^A-Za-z0-9+=.,-]/g, '_')}`;
+  const method = run.method === 'full-backward' ? `full-backward-${run.rootFinder}` : run.method;
+  return `${run.modelName.replace(/\.[^.]+$/, '')}-output${run.explainedOutput}-${method}-${run.rule.replace(/[^A-Za-z0-9+=.,-]/g, '_')}`;
 }
 
 /** The bytes of a data: URL the webview sent (base64 or percent-encoded), or the text itself. */

@@ -9,6 +9,7 @@ import { baseName, INPUT_FILES_TEXT, isModelFile, MODEL_FILES_TEXT, readSettings
 import {
   DEFAULT_RULE,
   INPUT_DIALOG_FILTERS,
+  IMAGE_EXTENSIONS,
   INPUT_GLOB,
   METHODS,
   MODEL_DIALOG_FILTERS,
@@ -22,8 +23,8 @@ import {
   type Method,
   type RootFinderName,
 } from '../protocol';
-import type { RunRecord, RunStore } from '../runStore';
-import type { InputChoice, InputSource } from './inputSource';
+import { runMethodText, type RunRecord, type RunStore } from '../runStore';
+import { inputValueCount, type InputChoice, type InputSource } from './inputSource';
 import type { Notifier } from './notifier';
 
 /** The rules a method takes, from the rule registry (protocol/rules.ts), plus a per-layer example. */
@@ -33,10 +34,20 @@ export function ruleItems(method: Method): { rule: string; detail: string }[] {
   return items;
 }
 
-const METHOD_DETAILS: Record<Method, string> = {
-  'train-free': 'Each layer with its rule’s analytic root; the upper relevance is held constant. Fast.',
-  'full-backward': 'The upper relevance is the real function of the layers above; roots are searched numerically; the result is a tree.',
-  lrp: 'Layer-wise relevance propagation with zennit’s rules (z+, epsilon, gamma, alpha2beta1, w2, zB), for comparison.',
+// Shown as a QuickPick `detail`, one line that ellipsizes: each fits the widget (≤ 70 characters) and says what the method does.
+const METHOD_DETAILS: Record<Method, { description: string; detail: string }> = {
+  'train-free': { description: 'fast', detail: 'Each layer’s analytic root; the relevance above is held constant.' },
+  'full-backward': { description: 'a root tree, slower', detail: 'The relevance above is the real function; roots searched per layer.' },
+  lrp: { description: 'for comparison', detail: 'Layer-wise relevance propagation with zennit’s rules.' },
+};
+
+/** What each full-backward root finder does (one line each; the root finder and audit pickers). */
+export const ROOT_FINDER_DETAILS: Record<RootFinderName, string> = {
+  linear: 'The rule’s analytic roots, differentiated through (as the research code).',
+  'metropolis-hastings': 'Random walk inside the local linear region (sampled).',
+  interpolation: 'Random directions bisected to the region’s edge (inputs ≥ 0).',
+  polytope: 'Exact roots on the rule’s line inside the region (fast).',
+  'hit-and-run': 'Samples the region’s polytope without rejections (exact).',
 };
 
 /** Rules the audit offers, all picked at first. */
@@ -72,8 +83,17 @@ export async function pickModel(): Promise<vscode.Uri | undefined> {
 
 // ── input ────────────────────────────────────────────────────────────────
 
-/** Random (the seed setting or another), the last-used input when it fits, or a file. */
-export async function pickInput(inputSize: number | undefined, inputs: InputSource): Promise<InputChoice | undefined> {
+/** What the input picker knows of the model: its input size and, for an image model, its [C, H, W]. */
+export interface InputFit {
+  inputSize?: number;
+  inputShape?: number[];
+}
+
+/**
+ * Random (the seed setting or another), the last-used input when it fits, or a file.
+ * `focusLast` (Re-run) puts the focus on the last-used input instead of the random one.
+ */
+export async function pickInput(fit: InputFit, inputs: InputSource, focusLast = false): Promise<InputChoice | undefined> {
   const settings = readSettings();
   type Item = vscode.QuickPickItem & { choice?: InputChoice; action?: 'seed' | 'file' };
   const items: Item[] = [
@@ -81,11 +101,26 @@ export async function pickInput(inputSize: number | undefined, inputs: InputSour
     { label: '$(symbol-number) Random input with another seed…', action: 'seed' },
   ];
   const last = inputs.last();
-  if (last && (inputSize === undefined || last.values.length === inputSize)) {
-    items.push({ label: `$(history) Last used: ${last.label}`, detail: preview(last.values), choice: { kind: 'last' } });
-  }
-  items.push({ label: '$(file) Input file from the workspace…', detail: `${INPUT_FILES_TEXT}: JSON (an array or {"x": …}), a one-row CSV, a float .npy, or an image`, action: 'file' });
-  const pick = await vscode.window.showQuickPick(items, { title: 'DTD Lens: which input?', placeHolder: 'The input x whose output is explained' });
+  const lastItem: Item | undefined =
+    last && (fit.inputSize === undefined || last.values.length === fit.inputSize) ? { label: `$(history) Last used: ${last.label}`, detail: preview(last.values), choice: { kind: 'last' } } : undefined;
+  if (lastItem) items.push(lastItem);
+  items.push({ label: '$(file) Input file from the workspace…', detail: inputFilesText(fit), action: 'file' });
+  const pick = await new Promise<Item | undefined>((resolve) => {
+    const qp = vscode.window.createQuickPick<Item>();
+    qp.title = 'DTD Lens: which input?';
+    qp.placeholder = 'The input x whose output is explained';
+    qp.items = items;
+    if (focusLast && lastItem) qp.activeItems = [lastItem];
+    qp.onDidAccept(() => {
+      resolve(qp.activeItems[0]);
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
   if (!pick) return undefined;
   if (pick.choice) return pick.choice;
   if (pick.action === 'seed') {
@@ -96,15 +131,38 @@ export async function pickInput(inputSize: number | undefined, inputs: InputSour
     });
     return text === undefined ? undefined : { kind: 'random', seed: Number(text.trim()) };
   }
-  return pickInputFile();
+  return pickInputFile(fit);
 }
 
-async function pickInputFile(): Promise<InputChoice | undefined> {
-  const files = (await vscode.workspace.findFiles(INPUT_GLOB, `{**/node_modules/**,**/*${SIDECAR_SUFFIX},**/.vscode/**}`, 1000)).sort((a, b) => a.path.localeCompare(b.path));
+/** What the input files can be, for this model: images only for an image model. */
+function inputFilesText(fit: InputFit): string {
+  const image = isImageModel(fit);
+  return `JSON (an array or {"x": …}), a one-row CSV, a float .npy${image ? ', or an image' : ''}${fit.inputSize !== undefined ? ` with ${fit.inputSize} values` : ''}${image ? '' : ' (images: image models only)'}`;
+}
+
+function isImageModel(fit: InputFit): boolean {
+  return (fit.inputShape?.length ?? 0) === 3;
+}
+
+/** The workspace's input files that can fit the model: images for image models only, value files whose size is known and right or unknown. */
+async function pickInputFile(fit: InputFit): Promise<InputChoice | undefined> {
+  const found = (await vscode.workspace.findFiles(INPUT_GLOB, `{**/node_modules/**,**/*${SIDECAR_SUFFIX},**/.vscode/**}`, 1000)).sort((a, b) => a.path.localeCompare(b.path));
+  const image = isImageModel(fit);
+  const isImage = (uri: vscode.Uri) => IMAGE_EXTENSIONS.some((e) => uri.path.toLowerCase().endsWith(e));
   type FileItem = vscode.QuickPickItem & { uri?: vscode.Uri };
-  const items: FileItem[] = files.map((uri) => ({ label: baseName(uri), description: vscode.workspace.asRelativePath(uri, true), uri }));
-  items.push({ label: '$(folder-opened) Browse…' });
-  const pick = await vscode.window.showQuickPick(items, { title: 'DTD Lens: input file', placeHolder: `An input file (${INPUT_FILES_TEXT})`, matchOnDescription: true });
+  const items: FileItem[] = [];
+  for (const uri of found) {
+    if (isImage(uri)) {
+      if (image) items.push({ label: baseName(uri), description: vscode.workspace.asRelativePath(uri, true), uri });
+      continue;
+    }
+    const n = fit.inputSize === undefined ? undefined : await inputValueCount(uri);
+    if (n !== undefined && n !== fit.inputSize) continue;
+    items.push({ label: baseName(uri), description: `${vscode.workspace.asRelativePath(uri, true)}${n === undefined && fit.inputSize !== undefined ? ' · size not known until read' : ''}`, uri });
+  }
+  items.push({ label: '$(folder-opened) Browse…', detail: INPUT_FILES_TEXT });
+  const wanted = `${fit.inputSize !== undefined ? `${fit.inputSize} values` : 'values'}: JSON, CSV, .npy${image ? ' or an image' : ''}`;
+  const pick = await vscode.window.showQuickPick(items, { title: 'DTD Lens: input file', placeHolder: `Input files that fit the model (${wanted})`, matchOnDescription: true });
   if (!pick) return undefined;
   if (pick.uri) return { kind: 'file', uri: pick.uri };
   const browsed = await vscode.window.showOpenDialog({ title: 'DTD Lens: choose an input file', canSelectMany: false, filters: INPUT_DIALOG_FILTERS });
@@ -170,7 +228,7 @@ export async function pickMethodRuleFinder(given: Partial<HowToExplain> & { useD
   if (!how) return undefined;
   if (!how.custom) return { method, rule, rootFinder };
   const m = await vscode.window.showQuickPick(
-    METHODS.map((x) => ({ label: x, description: x === method ? '(default)' : undefined, detail: METHOD_DETAILS[x] })),
+    METHODS.map((x) => ({ label: x, description: `${METHOD_DETAILS[x].description}${x === method ? ' (default)' : ''}`, detail: METHOD_DETAILS[x].detail })),
     { title: 'DTD Lens: method' },
   );
   if (!m) return undefined;
@@ -182,7 +240,7 @@ export async function pickMethodRuleFinder(given: Partial<HowToExplain> & { useD
   rule = picked;
   if (method === 'full-backward') {
     const f = await vscode.window.showQuickPick(
-      ROOT_FINDERS.map((x) => ({ label: x, description: x === rootFinder ? '(default)' : undefined })),
+      ROOT_FINDERS.map((x) => ({ label: x, description: x === rootFinder ? '(default)' : undefined, detail: ROOT_FINDER_DETAILS[x] })),
       { title: 'DTD Lens: root finder' },
     );
     if (!f) return undefined;
@@ -244,17 +302,17 @@ export async function pickTwoRuns(store: RunStore, notifier: Notifier): Promise<
     void notifier.notify('info', 'DTD Lens: comparing needs two finished explanations; run "Explain Output…" or "Re-run with Another Rule…" first.');
     return undefined;
   }
-  const picks = await vscode.window.showQuickPick(
-    done.map((r) => ({ label: `${r.modelName} · output ${r.explainedOutput}`, description: `${r.rule} · ${r.method}`, detail: r.input.label, id: r.id })),
-    { title: 'DTD Lens: compare which two explanations?', canPickMany: true, placeHolder: 'Pick exactly two' },
+  // Two single picks, so that Enter accepts each (a multi-select pick's Enter is easy to take for a tick).
+  const item = (r: RunRecord) => ({ label: `${r.modelName} · output ${r.explainedOutput}`, description: `${r.rule} · ${runMethodText(r)}`, detail: r.input.label, id: r.id });
+  const first = await vscode.window.showQuickPick(done.map(item), { title: 'DTD Lens: compare which explanation? (1 of 2)', placeHolder: 'The left one' });
+  if (!first) return undefined;
+  const second = await vscode.window.showQuickPick(
+    done.filter((r) => r.id !== first.id).map(item),
+    { title: `DTD Lens: compare with which explanation? (2 of 2)`, placeHolder: `The right one, beside ${first.label} (${first.description})` },
   );
-  if (!picks) return undefined;
-  if (picks.length !== 2) {
-    void notifier.notify('warning', `DTD Lens: pick exactly two explanations to compare (you picked ${picks.length}).`);
-    return undefined;
-  }
-  return [picks[0].id, picks[1].id];
+  return second ? [first.id, second.id] : undefined;
 }
+
 
 // ── audit ────────────────────────────────────────────────────────────────
 
@@ -277,11 +335,21 @@ export async function pickAuditRules(): Promise<string[] | undefined> {
   return picks && picks.length > 0 ? picks.map((p) => p.label) : undefined;
 }
 
+/** Which output the audit explains (over its random inputs); a single output is taken without asking. */
+export async function pickAuditOutput(modelName: string, outputSize: number): Promise<number | undefined> {
+  if (outputSize <= 1) return 0;
+  const pick = await vscode.window.showQuickPick(
+    Array.from({ length: outputSize }, (_, i) => ({ label: `Output ${i}`, detail: 'audited over random inputs where this output is positive', index: i })),
+    { title: `DTD Lens: audit which output of ${modelName}?`, placeHolder: 'The output neuron whose explanations are audited' },
+  );
+  return pick?.index;
+}
+
 export async function pickAuditRootFinder(): Promise<RootFinderName | undefined> {
   const pick = await vscode.window.showQuickPick(
     [
-      { label: 'polytope', description: 'exact roots inside the region (fast)', f: 'polytope' as const },
-      { label: 'linear', description: "the rule's analytic roots, as the research code (exponential in depth)", f: 'linear' as const },
+      { label: 'polytope', detail: ROOT_FINDER_DETAILS.polytope, f: 'polytope' as const },
+      { label: 'linear', detail: `${ROOT_FINDER_DETAILS.linear} Exponential in depth.`, f: 'linear' as const },
     ],
     { title: 'DTD Lens: root finder for the full-backward rows' },
   );

@@ -8,10 +8,13 @@ import type { RunStore } from '../runStore';
 import type { Visualizers } from '../visualizer';
 
 const PANEL_RUN_KEY = 'dtdLens.panelRun';
+const PANEL_MODEL_KEY = 'dtdLens.panelModel';
 
 export class ShownRun {
   /** The run the panel shows; undefined when it shows something else (a comparison, an audit). */
   panelRunId: string | undefined;
+  /** The model (URI string) of the last run shown, kept when the runs are cleared: Re-run explains it again. */
+  panelModelUri: string | undefined;
   /** Set by the extension: resolves when the panel reports it drew something after `since`. */
   waitForPanelRender: (since: number, timeoutMs: number) => Promise<unknown> = () => Promise.resolve();
   /** Set by the extension: resolves when the panel reports it has drawn (painted) a result after `since`. */
@@ -35,6 +38,7 @@ export class ShownRun {
     private readonly visualizers: Visualizers,
   ) {
     this.panelRunId = state.get<string>(PANEL_RUN_KEY);
+    this.panelModelUri = state.get<string>(PANEL_MODEL_KEY);
   }
 
   /** Shows a run's result in the panel and the side view. */
@@ -43,6 +47,10 @@ export class ShownRun {
     const title = run ? `DTD Lens: ${run.modelName} · ${run.explainedOutput}` : 'DTD Lens';
     this.panelRunId = runId;
     void this.state.update(PANEL_RUN_KEY, runId);
+    if (run) {
+      this.panelModelUri = run.modelUri;
+      void this.state.update(PANEL_MODEL_KEY, run.modelUri);
+    }
     this.visualizers.showEverywhere({ type: 'result', result, settings: this.visualizers.settings() }, { title });
   }
 

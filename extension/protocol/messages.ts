@@ -116,6 +116,8 @@ export type WebviewToHost =
   | { type: 'select'; layer: number; unit: number }
   | { type: 'exported'; requestId: number; format: 'svg' | 'png' | 'json'; data: string }
   | { type: 'explain' }
+  /** The audit view's own Save CSV / Save JSON buttons: the host saves the audit it showed. */
+  | { type: 'saveAudit'; format: 'csv' | 'json' }
   /** Concepts (CRP): the conditional heatmap of channel `channel` of tensor `layer` of the shown result. */
   | { type: 'concept'; requestId: number; layer: number; channel: number }
   /** A page of a stored run (protocol/pages.ts): a root-tree node's children, a large layer's values. */
@@ -221,6 +223,8 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
       return typeof v.layer === 'number' && typeof v.unit === 'number';
     case 'exported':
       return typeof v.requestId === 'number' && typeof v.data === 'string';
+    case 'saveAudit':
+      return v.format === 'csv' || v.format === 'json';
     case 'concept':
       return Number.isSafeInteger(v.requestId) && Number.isSafeInteger(v.layer) && Number.isSafeInteger(v.channel);
     case 'error':

@@ -34,6 +34,8 @@ export function prepareWorkspace(dir: string): void {
   if (existsSync(residual)) copyFileSync(residual, join(dir, RESIDUAL_MODEL));
   // The fixture file doubles as an input file: the input reader takes its input.x.
   copyFileSync(join(fx, 'mlp3_seed1_notebook.json'), join(dir, 'inputs', 'mlp3_seed1_notebook.json'));
+  // An input of another size (5 values): the input picker leaves it out for the 10-input MLP.
+  writeFileSync(join(dir, 'inputs', 'wrong-size.csv'), '0.1,0.2,0.3,0.4,0.5\n');
   writeFileSync(join(dir, 'notes.txt'), 'not a model\n');
   writeFileSync(join(dir, 'corrupt.onnx'), Buffer.from('this is not a protobuf \u0000\u00ff\u00fe garbage '.repeat(20), 'latin1'));
   const st = readFileSync(join(fx, 'mlp3_seed1_notebook.safetensors'));

@@ -69,4 +69,17 @@ describe('root audit chart', () => {
     const posted = await w.waitFor('error', 1);
     assert.match((posted[0] as { message: string }).message, /failed validation/);
   });
+
+  it('the view has its own Save CSV and Save JSON buttons, which ask the host to save the audit in that format', async () => {
+    const w = await openWebview(browser, { theme: 'vscode-dark' });
+    await w.send({ type: 'audit', audit: result }, false);
+    await w.waitFor('auditRendered', 1);
+    await w.page.click('.audit button.audit-save-csv');
+    await w.page.click('.audit button.audit-save-json');
+    const saves = await w.waitFor('saveAudit', 2);
+    assert.deepEqual(saves, [
+      { type: 'saveAudit', format: 'csv' },
+      { type: 'saveAudit', format: 'json' },
+    ]);
+  });
 });
