@@ -180,7 +180,7 @@ describe('the side-bar layout', () => {
   });
 
   it('screenshot of the side bar at 300 px (docs/images/side-bar.png)', async () => {
-    const w = await openWebview(browser, { width: 300, height: 760, theme: 'vscode-dark' });
+    const w = await openWebview(browser, { width: 300, height: 580, theme: 'vscode-dark' });
     await w.send({ type: 'hello', view: 'sidebar' }, false);
     await w.send({ type: 'result', result: mlp, settings: { topK: 8 } });
     await w.page.locator('.assumptions').evaluate((d) => ((d as HTMLDetailsElement).open = true));
