@@ -266,7 +266,10 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       await page.screenshot({ path: join(shots, 'after-reload.png') });
     });
     await step('the side bar draws its own layout (summary, ledger, mini network; no toolbar) and "Open in editor" opens the panel', async () => {
-      await page.locator('.activitybar .action-item a[aria-label^="DTD Lens"]').first().click();
+      // Clicking the container that is already shown would hide the side bar.
+      const item = page.locator('.activitybar .action-item a[aria-label^="DTD Lens"]').first();
+      const shown = await item.evaluate((a) => a.closest('.action-item')?.classList.contains('checked') ?? false);
+      if (!shown || !(await page.locator('.part.sidebar').first().isVisible())) await item.click();
       let side: Frame | undefined;
       const end = Date.now() + 20000;
       while (!side && Date.now() < end) {
@@ -285,7 +288,13 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       }));
       if (info.toolbar !== 0 || info.rows === 0 || info.overflow > 0) throw new Error(`side bar: ${JSON.stringify(info)}`);
       console.log(`    side bar: ${JSON.stringify(info)}`);
+      // The screenshot with Recent Runs collapsed, so the Explanation view has the side bar's height (then expanded again).
+      const runsHeader = page.locator('.pane-header', { hasText: 'Recent Runs' }).first();
+      const expanded = (await runsHeader.getAttribute('aria-expanded')) === 'true';
+      if (expanded) await runsHeader.click();
+      await page.waitForTimeout(800);
       await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'side-bar-vscode.png') });
+      if (expanded) await runsHeader.click();
       // Close the panel, then "Open in editor" brings it back with the run.
       await page.keyboard.press('F1');
       await page.locator('.quick-input-widget .quick-input-box input').waitFor({ state: 'visible', timeout: 10000 });
