@@ -152,6 +152,12 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     onError: (message) => void notifier.notify('error', `DTD Lens visualizer: ${message}`),
     restoreRun: () => host.shown.restoreContent(),
     onExplainRequest: (target) => void explainAgain(host, target),
+    // The side bar's "Open in editor": the open-visualizer command shows the panel's run (or restores it); a side bar
+    // showing another stored run opens that one instead, so the panel shows the same run as the side bar.
+    onOpenInEditor: (_target, run) => {
+      if (run && run !== host.shown.panelRunId && store.get(run)) void vscode.commands.executeCommand('dtdLens.openRun', run);
+      else void vscode.commands.executeCommand('dtdLens.openVisualizer');
+    },
     onUserExport: (_target, format, data) => void saveViewExport(host, format, data),
     onSaveAudit: (format) => void saveShownAudit(host, format),
     onConceptRequest: (target, layer, channel) => conceptHeatmap(host, target, layer, channel),

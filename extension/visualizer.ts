@@ -8,12 +8,23 @@
 
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
-import { isWebviewToHost, type ConceptHeatmap, type HostToWebview, type WebviewSettings, type WebviewToHost } from './protocol';
+import { isWebviewToHost, type ConceptHeatmap, type HostToWebview, type VisualizerView, type WebviewSettings, type WebviewToHost } from './protocol';
 import { describeValue, logText, webviewHtml } from './protocol';
 import { readSettings } from './config';
 
 export type RenderedSummary = Extract<WebviewToHost, { type: 'rendered' }>['summary'];
 export type VisualizerTarget = 'panel' | 'view';
+
+/** What a webview is told it is: the side-bar view draws its compact layout (webview/sidebar.ts). */
+export function visualizerViewOf(target: VisualizerTarget): VisualizerView {
+  return target === 'view' ? 'sidebar' : 'panel';
+}
+
+/** A content message as one webview gets it: its settings say which webview it is. */
+export function forTarget(message: HostToWebview, target: VisualizerTarget): HostToWebview {
+  if ((message.type === 'result' || message.type === 'compare') && message.settings) return { ...message, settings: { ...message.settings, view: visualizerViewOf(target) } };
+  return message;
+}
 
 export interface RenderedEvent {
   target: VisualizerTarget;
@@ -64,8 +75,8 @@ class VisualizerWebview implements vscode.Disposable {
   }
 
   show(message: HostToWebview): void {
-    this.content = message;
-    if (this.ready) void this.webview.postMessage(message);
+    this.content = forTarget(message, this.target);
+    if (this.ready) void this.webview.postMessage(this.content);
   }
 
   /** Transient messages (progress) are dropped while the webview is not ready. */
@@ -95,6 +106,8 @@ class VisualizerWebview implements vscode.Disposable {
     switch (m.type) {
       case 'ready':
         this.ready = true;
+        // First which webview this is (the side bar lays out for ~300 px), then what to draw.
+        void this.webview.postMessage({ type: 'hello', view: visualizerViewOf(this.target) } satisfies HostToWebview);
         if (this.content) void this.webview.postMessage(this.content);
         return;
       case 'rendered':
@@ -138,6 +151,9 @@ class VisualizerWebview implements vscode.Disposable {
       case 'explain':
         this.hooks.onExplainRequest(this.target);
         return;
+      case 'openInEditor':
+        this.hooks.onOpenInEditor(this.target, m.run);
+        return;
       case 'concept': {
         const { requestId, layer, channel } = m;
         this.hooks.onConceptRequest(this.target, layer, channel).then(
@@ -169,6 +185,8 @@ export interface VisualizerHooks {
   onError(message: string): void;
   /** The webview's Re-run / Explain button. */
   onExplainRequest(target: VisualizerTarget): void;
+  /** The side bar's "Open in editor": the panel with the run the webview shows (`run`, when it knows it). */
+  onOpenInEditor(target: VisualizerTarget, run: string | null): void;
   /** The webview's own export buttons: what it drew, to be saved where the user says. */
   onUserExport(target: VisualizerTarget, format: 'svg' | 'png' | 'json', data: string): void;
   /** The audit view's own Save CSV / Save JSON buttons. */

@@ -7,7 +7,7 @@
 // (notices.ts, tooltip.ts). The state and its persistence live in state.ts.
 // Imports d3 and the protocol package only.
 
-import type { HostToWebview } from '../extension/protocol';
+import type { HostToWebview, VisualizerView } from '../extension/protocol';
 import { isHostToWebview } from '../extension/protocol';
 import { auditPanel } from './audit';
 import { readPalette, type Palette } from './colors';
@@ -23,6 +23,7 @@ import { defaultViewOptions } from './model';
 import type { PaneCallbacks } from './network';
 import { Notices } from './notices';
 import { PageClient } from './pages';
+import { SideBar } from './sidebar';
 import { withStandIns } from './summaries';
 import { NetworkPanel } from './panes';
 import { AppState, type Format, type VsCodeApi } from './state';
@@ -51,6 +52,11 @@ class App {
   private readonly pages: PageClient;
   /** A result message was drawn and 'drawn' is still to be posted once its frame is painted. */
   private drawnPending = false;
+  /** Which webview this is (the host's hello, or the settings of what it sends): the side bar has its own layout. */
+  private view: VisualizerView = 'panel';
+  private readonly sideBar: SideBar;
+  /** The panel layout's children (the side bar swaps them for its own). */
+  private panelChildren: Node[] = [];
 
   constructor(api: VsCodeApi) {
     const state = (this.state = new AppState(api));
@@ -122,7 +128,7 @@ class App {
     this.featureMaps = new FeatureMapView({ post: (m) => state.post(m), showUnits: (show) => (this.network.element.hidden = !show) });
     const app = (this.app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' })));
     const n = this.notices;
-    app.replaceChildren(
+    this.panelChildren = [
       this.toolbar.element,
       n.progress,
       n.errors,
@@ -130,7 +136,10 @@ class App {
       h('main', { class: 'layout' }, h('div', { class: 'left' }, this.featureMaps.element, this.network.element, n.status), this.inspector),
       h('div', { class: 'bottom' }, this.ledgers, this.heatmaps),
       this.tooltip.element,
-    );
+    ];
+    // "Open in editor": the host opens the full panel for the run shown (its id, when the result carries it).
+    this.sideBar = new SideBar({ openInEditor: () => state.post({ type: 'openInEditor', run: this.shownRun() }) });
+    app.replaceChildren(...this.panelChildren);
     app.setAttribute('data-state', 'empty');
 
     document.addEventListener('keydown', (ev) => onKey(ev, this.nav));
@@ -165,8 +174,13 @@ class App {
     }
     const m: HostToWebview = data;
     switch (m.type) {
+      case 'hello':
+        this.setView(m.view);
+        if (this.state.current) this.render();
+        break;
       case 'result':
       case 'compare': {
+        if (m.settings?.view) this.setView(m.settings.view);
         // Large layers arrive summarized: drawn from their maps (summaries.ts); pages of the previous result are forgotten.
         this.pages.clear();
         this.state.setResult(m.type === 'result' ? { ...m, result: withStandIns(m.result) } : { ...m, left: withStandIns(m.left), right: withStandIns(m.right) }, restoring);
@@ -185,6 +199,7 @@ class App {
         const { panel, bars } = auditPanel(m.audit, readPalette(), (format) => this.state.post({ type: 'saveAudit', format }));
         for (const x of [this.inspector, this.ledgers, this.heatmaps, this.notices.warnings]) x.replaceChildren();
         this.network.showPanel(panel);
+        this.sideBar.showMessage('A root audit is shown in the editor.');
         this.toolbar.showAudit(m.audit);
         this.app.setAttribute('data-state', 'audit');
         this.state.saveNow();
@@ -210,6 +225,7 @@ class App {
         this.state.clear();
         this.featureMaps.clear();
         this.network.showMessage('No result.');
+        this.sideBar.showMessage('No result.');
         for (const x of [this.inspector, this.ledgers, this.heatmaps, this.notices.warnings, this.notices.errors]) x.replaceChildren();
         this.toolbar.showEmpty();
         this.app.setAttribute('data-state', 'empty');
@@ -228,6 +244,14 @@ class App {
     notices.setStatus('');
     const palette = (this.palette = readPalette());
     this.app.setAttribute('data-state', c.kind);
+    if (this.view === 'sidebar') {
+      notices.showWarnings(resultsOf(c));
+      const drawn = this.sideBar.render(c, palette);
+      const renderMs = performance.now() - t0;
+      state.post({ type: 'rendered', summary: { layers: c.kind === 'single' ? c.result.activations.length : 0, nodesPerLayer: drawn.nodesPerLayer, flows: drawn.flows, renderMs, view: 'sidebar' } });
+      this.finishRender(renderMs);
+      return;
+    }
     ui.baseline = this.toolbar.showResult(c, ui);
     notices.showWarnings(resultsOf(c));
 
@@ -243,7 +267,12 @@ class App {
 
     const renderMs = performance.now() - t0;
     const first = views[0];
-    state.post({ type: 'rendered', summary: { layers: first.layers.length, nodesPerLayer: first.layers.map((l) => l.nodes.length), flows: this.network.panes[0]?.flowCount ?? 0, renderMs } });
+    state.post({ type: 'rendered', summary: { layers: first.layers.length, nodesPerLayer: first.layers.map((l) => l.nodes.length), flows: this.network.panes[0]?.flowCount ?? 0, renderMs, view: 'panel' } });
+    this.finishRender(renderMs);
+  }
+
+  private finishRender(renderMs: number): void {
+    const { state } = this;
     this.app.setAttribute('data-render-ms', renderMs.toFixed(1));
     state.save();
     if (this.drawnPending) {
@@ -251,6 +280,23 @@ class App {
       // Two frames: the one that lays out and paints the new DOM has been produced (the host's progress ends here).
       requestAnimationFrame(() => requestAnimationFrame(() => state.post({ type: 'drawn' })));
     }
+  }
+
+  /** The side bar lays out for ~300 px: summary, compact ledger, mini network, assumptions, "Open in editor" (sidebar.ts). */
+  private setView(view: VisualizerView): void {
+    if (view === this.view) return;
+    this.view = view;
+    const n = this.notices;
+    document.body.classList.toggle('dtd-sidebar', view === 'sidebar');
+    this.app.setAttribute('data-view', view);
+    this.app.replaceChildren(...(view === 'sidebar' ? [n.progress, n.errors, n.warnings, this.sideBar.element] : this.panelChildren));
+  }
+
+  /** The stored run the shown result belongs to (the host sets it in the result's paged parts), when known. */
+  private shownRun(): string | null {
+    const c = this.state.current;
+    const run = c?.kind === 'single' ? c.result.paged?.run : null;
+    return typeof run === 'string' ? run : null;
   }
 
   private renderInspector(): void {

@@ -20,14 +20,44 @@ export interface ToolbarActions {
   rerun(): void;
 }
 
+/** The "Assumptions" disclosure: what the model loaders assumed or changed (the results' model.notes), as text. Panel toolbar and side bar. */
+export class Assumptions {
+  readonly element: HTMLDetailsElement;
+  private readonly count = h('span', { class: 'count' });
+  private readonly list = h('ul', {});
+
+  constructor() {
+    this.element = h(
+      'details',
+      { class: 'assumptions', hidden: true },
+      h('summary', { title: 'what the model loader assumed or changed when it read the file' }, 'Assumptions ', this.count),
+      this.list,
+    );
+  }
+
+  /** The loaders' notes of the shown results (each once; in a comparison, prefixed by the model when the two differ). */
+  show(results: ExplainResult[]): void {
+    const notesOf = (r: ExplainResult) => (Array.isArray(r.model?.notes) ? r.model.notes.filter((n): n is string => typeof n === 'string') : []);
+    const names = new Set(results.map((r) => r.model?.name));
+    const items: string[] = [];
+    for (const r of results) {
+      for (const n of notesOf(r)) {
+        const text = names.size > 1 ? `${String(r.model?.name)}: ${n}` : n;
+        if (!items.includes(text)) items.push(text);
+      }
+    }
+    this.list.replaceChildren(...items.map((t) => h('li', {}, t)));
+    this.count.textContent = `(${items.length})`;
+    this.element.hidden = items.length === 0;
+  }
+}
+
 export class Toolbar {
   readonly element: HTMLElement;
   readonly search: HTMLInputElement;
   private readonly title: HTMLElement;
   private readonly meta: HTMLElement;
-  private readonly assumptions: HTMLDetailsElement;
-  private readonly assumptionsCount: HTMLElement;
-  private readonly assumptionsList: HTMLElement;
+  private readonly assumptions: Assumptions;
   private readonly topK: HTMLInputElement;
   private readonly baseline: HTMLSelectElement;
   private readonly compareMode: HTMLSelectElement;
@@ -42,14 +72,7 @@ export class Toolbar {
     };
     this.title = h('h1', { class: 'title' }, 'DTD Lens');
     this.meta = h('div', { class: 'meta' });
-    this.assumptionsCount = h('span', { class: 'count' });
-    this.assumptionsList = h('ul', {});
-    this.assumptions = h(
-      'details',
-      { class: 'assumptions', hidden: true },
-      h('summary', { title: 'what the model loader assumed or changed when it read the file' }, 'Assumptions ', this.assumptionsCount),
-      this.assumptionsList,
-    );
+    this.assumptions = new Assumptions();
     const search = (this.search = h('input', { class: 'search', type: 'search', placeholder: 'find unit, e.g. 2:15', 'aria-label': 'find a unit by layer and index', spellcheck: 'false' }));
     const topK = (this.topK = h('input', { class: 'topk', type: 'number', min: 1, max: 100, value: ui.topK, 'aria-label': 'flows per unit', title: 'flows drawn per unit (top-k by |flow|); the rest is aggregated' }));
     const baseline = (this.baseline = h('select', { class: 'baseline', 'aria-label': 'compare with a baseline', title: 'compare with a baseline carried in the result' }));
@@ -58,7 +81,7 @@ export class Toolbar {
     this.element = h(
       'header',
       { class: 'toolbar' },
-      h('div', { class: 'heading' }, this.title, this.meta, this.assumptions),
+      h('div', { class: 'heading' }, this.title, this.meta, this.assumptions.element),
       h(
         'div',
         { class: 'controls' },
@@ -126,20 +149,8 @@ export class Toolbar {
     return baseline;
   }
 
-  /** The loaders' notes of the shown results (each once; in a comparison, prefixed by the model when the two differ). */
   private showAssumptions(results: ExplainResult[]): void {
-    const notesOf = (r: ExplainResult) => (Array.isArray(r.model?.notes) ? r.model.notes.filter((n): n is string => typeof n === 'string') : []);
-    const names = new Set(results.map((r) => r.model?.name));
-    const items: string[] = [];
-    for (const r of results) {
-      for (const n of notesOf(r)) {
-        const text = names.size > 1 ? `${String(r.model?.name)}: ${n}` : n;
-        if (!items.includes(text)) items.push(text);
-      }
-    }
-    this.assumptionsList.replaceChildren(...items.map((t) => h('li', {}, t)));
-    this.assumptionsCount.textContent = `(${items.length})`;
-    this.assumptions.hidden = items.length === 0;
+    this.assumptions.show(results);
   }
 
   showAudit(audit: AuditResult): void {

@@ -84,8 +84,17 @@ export type EngineToHost =
   | { type: 'needFiles'; id: number; names: string[] };
 
 // ── host → webview ─────────────────────────────────────────────────────────
+/** Where a webview shows the visualizer: the editor panel, or the ~300 px side-bar view (its own compact layout). */
+export type VisualizerView = 'sidebar' | 'panel';
+
+export function isVisualizerView(v: unknown): v is VisualizerView {
+  return v === 'sidebar' || v === 'panel';
+}
+
 export interface WebviewSettings {
   topK: number;
+  /** Which webview this is (the host sets it per webview): the side bar draws its compact layout. */
+  view?: VisualizerView;
   theme?: 'light' | 'dark' | 'high-contrast';
   imageShape?: number[] | null;
   /** The dtdLens.inputShape setting, [C, H, W]: how to draw an input the model gives no image shape (the model's shapes[0] wins). */
@@ -93,6 +102,8 @@ export interface WebviewSettings {
 }
 
 export type HostToWebview =
+  /** The host's answer to 'ready', before any content: which webview this is. */
+  | { type: 'hello'; view: VisualizerView }
   | { type: 'result'; result: ExplainResult; settings?: WebviewSettings }
   | { type: 'compare'; left: ExplainResult; right: ExplainResult; settings?: WebviewSettings }
   | { type: 'audit'; audit: AuditResult }
@@ -111,13 +122,16 @@ export type ReportPayload = { result: ExplainResult; settings: WebviewSettings }
 // ── webview → host ─────────────────────────────────────────────────────────
 export type WebviewToHost =
   | { type: 'ready' }
-  | { type: 'rendered'; summary: { layers: number; nodesPerLayer: number[]; flows: number; renderMs: number } }
+  /** `view`: the layout drawn (the side bar's compact one, or the panel's). */
+  | { type: 'rendered'; summary: { layers: number; nodesPerLayer: number[]; flows: number; renderMs: number; view?: VisualizerView } }
   | { type: 'auditRendered'; rows: number; bars: number }
   | { type: 'select'; layer: number; unit: number }
   | { type: 'exported'; requestId: number; format: 'svg' | 'png' | 'json'; data: string }
   | { type: 'explain' }
   /** The audit view's own Save CSV / Save JSON buttons: the host saves the audit it showed. */
   | { type: 'saveAudit'; format: 'csv' | 'json' }
+  /** The side bar's "Open in editor": the full visualizer panel for the run it shows (`run`: its stored run id, when known). */
+  | { type: 'openInEditor'; run: string | null }
   /** Concepts (CRP): the conditional heatmap of channel `channel` of tensor `layer` of the shown result. */
   | { type: 'concept'; requestId: number; layer: number; channel: number }
   /** A page of a stored run (protocol/pages.ts): a root-tree node's children, a large layer's values. */
@@ -215,6 +229,8 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
       return true;
     case 'page':
       return Number.isSafeInteger(v.requestId) && isRunId(v.run) && isPageKey(v.key);
+    case 'openInEditor':
+      return v.run === null || isRunId(v.run);
     case 'rendered':
       return isObj(v.summary);
     case 'auditRendered':
@@ -263,6 +279,8 @@ export function isAuditResult(v: unknown): v is AuditResult {
 export function isHostToWebview(v: unknown): v is HostToWebview {
   if (!isObj(v) || typeof v.type !== 'string') return false;
   switch (v.type) {
+    case 'hello':
+      return isVisualizerView(v.view);
     case 'result':
       return isExplainResult(v.result);
     case 'compare':

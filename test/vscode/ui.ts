@@ -80,7 +80,8 @@ async function networkFrames(page: Page): Promise<number[]> {
   const counts: number[] = [];
   for (const frame of page.frames()) {
     try {
-      const n = await frame.evaluate(() => document.querySelectorAll('svg.network g.nodes .node').length);
+      // The panel's network, or the side bar's mini network (webview/sidebar.ts).
+      const n = await frame.evaluate(() => document.querySelectorAll('svg.network g.nodes .node, svg.mini-network g.nodes .node').length);
       if (n > 0) counts.push(n);
     } catch {
       /* detached or cross-origin */
@@ -319,6 +320,54 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       }
       if (frames.length < 2 || frames.some((n) => n !== 32)) throw new Error(`after the reload, webviews drew ${JSON.stringify(frames)} nodes (want the panel and the side view, 32 each)`);
       await page.screenshot({ path: join(shots, 'after-reload.png') });
+    });
+    await step('the side bar draws its own layout (summary, ledger, mini network; no toolbar) and "Open in editor" opens the panel', async () => {
+      // Clicking the container that is already shown would hide the side bar.
+      const item = page.locator('.activitybar .action-item a[aria-label^="DTD Lens"]').first();
+      const shown = await item.evaluate((a) => a.closest('.action-item')?.classList.contains('checked') ?? false);
+      if (!shown || !(await page.locator('.part.sidebar').first().isVisible())) await item.click();
+      let side: Frame | undefined;
+      const end = Date.now() + 20000;
+      while (!side && Date.now() < end) {
+        for (const frame of page.frames()) {
+          const ok = await frame.evaluate(() => !!document.querySelector('.sidebar .sb-summary') && !!document.querySelector('svg.mini-network')).catch(() => false);
+          if (ok) side = frame;
+        }
+        if (!side) await page.waitForTimeout(250);
+      }
+      if (!side) throw new Error('no webview drew the side-bar layout');
+      const info = await side.evaluate(() => ({
+        toolbar: document.querySelectorAll('.toolbar').length,
+        rows: document.querySelectorAll('.ledger-compact > li').length,
+        width: document.documentElement.clientWidth,
+        overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      }));
+      if (info.toolbar !== 0 || info.rows === 0 || info.overflow > 0) throw new Error(`side bar: ${JSON.stringify(info)}`);
+      console.log(`    side bar: ${JSON.stringify(info)}`);
+      // The screenshot with Recent Runs collapsed, so the Explanation view has the side bar's height (then expanded again).
+      const runsHeader = page.locator('.pane-header', { hasText: 'Recent Runs' }).first();
+      const expanded = (await runsHeader.getAttribute('aria-expanded')) === 'true';
+      if (expanded) await runsHeader.click();
+      await page.waitForTimeout(800);
+      await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'side-bar-vscode.png') });
+      if (expanded) await runsHeader.click();
+      // Close the panel, then "Open in editor" brings it back with the run.
+      await page.keyboard.press('F1');
+      await page.locator('.quick-input-widget .quick-input-box input').waitFor({ state: 'visible', timeout: 10000 });
+      await page.keyboard.type('View: Close All Editors');
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Close All Editors' }).first().waitFor({ state: 'visible', timeout: 10000 });
+      await page.keyboard.press('Enter');
+      const gone = Date.now() + 10000;
+      while ((await networkFrames(page)).length > 1 && Date.now() < gone) await page.waitForTimeout(250);
+      if ((await networkFrames(page)).length > 1) throw new Error('the panel did not close');
+      await side.locator('button.open-in-editor').click();
+      const back = Date.now() + 20000;
+      let panel = false;
+      while (!panel && Date.now() < back) {
+        for (const frame of page.frames()) if ((await frame.evaluate(() => document.querySelectorAll('svg.network g.nodes .node').length).catch(() => 0)) === 32) panel = true;
+        if (!panel) await page.waitForTimeout(250);
+      }
+      if (!panel) throw new Error('"Open in editor" did not open the panel with the network');
     });
     await step('full-backward through the pickers; reopened from Recent Runs, opening a root-tree entry shows its children (a page the host reads from disk)', async () => {
       const end = Date.now() + 30000;

@@ -126,6 +126,9 @@ test('the side view shows the latest explanation', async () => {
   const ev = await api.waitForRendered('view', since - 60000, 20000);
   assert.ok(ev.summary.layers > 0);
   assert.ok(api.visualizers.viewResolved);
+  // The host told the side view it is the side bar: it drew its own ~300 px layout (webview/sidebar.ts), the panel its own.
+  assert.equal(ev.summary.view, 'sidebar', JSON.stringify(ev.summary));
+  assert.ok(api.rendered.filter((e) => e.target === 'panel').every((e) => e.audit || e.summary.view === 'panel'), 'the panel drew the panel layout');
 });
 
 test('dtdLens.topK reaches the engine: with 20 a unit lists all its flows (more than 8), with 3 at most 3 and the rest aggregated', async () => {
