@@ -100,6 +100,9 @@ describe('dtd-lens explain --inputs', () => {
     assert.match(a.out, /5 inputs from mlp10_rows\.npy/);
     const b = run(['explain', MLP, '--inputs', path.join(DATA, 'mlp10_rows.npy'), '--output', '1', '--json', full, '--quiet']);
     assert.equal(b.code, 0, b.err);
+    const withBaselines = path.join(tmp, 'full-baselines.jsonl');
+    assert.equal(run(['explain', MLP, '--inputs', path.join(DATA, 'mlp10_rows.npy'), '--output', '1', '--baselines', '--json', withBaselines, '--quiet']).code, 0);
+    assert.ok(jsonl<DatasetResult>(withBaselines).every((r) => r.baselines && r.baselines.gradient.length === 10), 'with --baselines every full line carries them');
     const items = jsonl<DatasetItem>(light);
     const results = jsonl<DatasetResult>(full);
     assert.equal(items.length, rows.length);
@@ -115,7 +118,9 @@ describe('dtd-lens explain --inputs', () => {
       assertClose(results[s].input, want.input, 0, 0, `full row ${s}: input`);
       want.relevance.forEach((r: number[] | null, l: number) => assertClose(results[s].relevance[l], r ?? [], 1e-12, 1e-15, `full row ${s}: relevance of layer ${l}`));
       assert.deepEqual(results[s].roots.map((q) => q.length), want.roots.map((q: unknown[]) => q.length));
-      assert.ok(results[s].baselines, 'a full line carries the baselines a single run has');
+      // Baselines only with --baselines, in a full line as in a single run.
+      assert.equal(results[s].baselines, null);
+      assert.equal(want.baselines, null);
     });
   });
 
