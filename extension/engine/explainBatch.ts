@@ -64,7 +64,7 @@ export interface TrainFreeRootsOptions {
   maxWorkPerInput?: number;
   /** Seed of the unit sample (default 0). */
   seed?: number;
-  /** Pass relevance down on each conv unit's upward cone where it applies (rootCone.ts; default true). False runs every layer whole: the reference the cone pass is tested against. */
+  /** Pass relevance down on each conv unit's upward cone where it applies (rootCone.ts; default true, on typed-array backends). False runs every layer whole: the reference the cone pass is tested against (the cost estimate and so the sample stay the same). */
   cone?: boolean;
   /** Told for every layer whose roots were sampled: how many were checked of how many. */
   onSampled?: (layer: number, checked: number, of: number) => void;
@@ -107,14 +107,14 @@ export const ROOT_CHECK_VALUE_COST = 16;
  * that is ∝ depth² for a deep narrow network (the per-pass overhead dominates
  * there). Returns cost[l-1].
  */
-export function rootCheckCosts(net: Network, roots: number[], rules: readonly RuleSpec[]): number[] {
+export function rootCheckCosts(net: Network, roots: number[], rules: readonly RuleSpec[], cone = true): number[] {
   const L = net.layers.length;
   const macs = net.layers.map(layerMacs);
   const pass = LIMITS.rootCheckLayerPass;
   return net.layers.map((layer, i) => {
     if (!isWeighted(layer)) return 0;
     const l = i + 1;
-    const K = coneTop(net, rules, l);
+    const K = cone ? coneTop(net, rules, l) : l;
     const shares = K > l ? coneShares(net, l, K) : [];
     let c = 0;
     const values = (k: number) => ROOT_CHECK_VALUE_COST * (net.layers[k - 1].inFeatures + net.layers[k - 1].outFeatures);
@@ -166,7 +166,10 @@ export function trainFreeRoots<M extends Mat>(
     for (let s = 0; s < N; s++) for (const v of Array.from(relevance[s][i + 1] ?? [])) if (v !== 0) c++;
     return c;
   });
-  const costs = rootCheckCosts(net, rootsPerLayer, rules);
+  // The cone's windows are many small passes: they pay on typed arrays, where a small op costs little; TensorFlow.js
+  // (and any backend with a fixed cost per op) runs every layer whole.
+  const coneBackend = ops instanceof TypedOps;
+  const costs = rootCheckCosts(net, rootsPerLayer, rules, coneBackend);
   const budget = (opts.maxWorkPerInput ?? LIMITS.rootCheckWork) * N;
   const plan = new Float64Array(L); // fraction of each layer's roots checked (0: skipped)
   let skipBelow = 0; // layers 1..skipBelow are not checked
@@ -230,7 +233,7 @@ export function trainFreeRoots<M extends Mat>(
       opts.onSampled?.(l, checked, of);
       sampledText.push(`${quoteName(layer.name)} ${checked} of ${of}`);
     }
-    const coneK = opts.cone === false ? l : coneTop(net, rules, l); // layers l+1..coneK pass relevance down on each unit's cone (rootCone.ts)
+    const coneK = opts.cone === false || !coneBackend ? l : coneTop(net, rules, l); // layers l+1..coneK pass relevance down on each unit's cone (rootCone.ts)
     const pinvP = rule.name === 'pinv' ? ops.read(mats.pinvT(l)) : null; // [in, out]
     const keep = (opts.keepRoots ?? true) && units.length * n <= MAX_ROOT_VALUES_PER_LAYER;
     const regions = new Map<number, Polytope>();
