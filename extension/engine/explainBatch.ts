@@ -172,12 +172,24 @@ export function trainFreeRoots<M extends Mat>(
   const costs = rootCheckCosts(net, rootsPerLayer, rules, coneBackend);
   const budget = (opts.maxWorkPerInput ?? LIMITS.rootCheckWork) * N;
   const plan = new Float64Array(L); // fraction of each layer's roots checked (0: skipped)
+  // One root per input of every layer first: the layers kept are those from the top whose single roots fit together,
+  // and what a layer takes beyond its own root leaves the single roots of the layers below it.
+  const oneRoot = costs.map((c, i) => (rootsPerLayer[i] > 0 ? c * Math.min(1, N / rootsPerLayer[i]) : 0));
   let skipBelow = 0; // layers 1..skipBelow are not checked
-  let used = 0;
+  let reserve = 0;
   for (let l = L; l >= 1; l--) {
+    if (reserve + oneRoot[l - 1] > budget) {
+      skipBelow = l;
+      break;
+    }
+    reserve += oneRoot[l - 1];
+  }
+  let used = 0;
+  for (let l = L; l > skipBelow; l--) {
     if (!isWeighted(net.layers[l - 1])) continue;
-    const left = net.layers.slice(0, l).filter(isWeighted).length;
-    const share = (budget - used) / left;
+    reserve -= oneRoot[l - 1];
+    const left = net.layers.slice(skipBelow, l).filter(isWeighted).length;
+    const share = (budget - used - reserve) / left;
     const c = costs[l - 1];
     if (c <= share || rootsPerLayer[l - 1] === 0) {
       plan[l - 1] = 1;

@@ -9,10 +9,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { explainBatch, trainFreeRoots, type CheckedRoot } from '../../extension/engine/explainBatch';
+import { explainBatch, rootCheckCosts, trainFreeRoots, type CheckedRoot } from '../../extension/engine/explainBatch';
 import { NetMats } from '../../extension/engine/forward';
 import { loadModel } from '../../extension/engine/loaders';
-import type { AddLayer, Conv2dLayer, Layer, Network, Pool2dLayer } from '../../extension/engine/network';
+import { isWeighted, type AddLayer, type Conv2dLayer, type Layer, type Network, type Pool2dLayer } from '../../extension/engine/network';
 import { TypedOps } from '../../extension/engine/ops/typed';
 import { Rng } from '../../extension/engine/rng';
 import { coneTop, coneWindows, cropRows } from '../../extension/engine/rootCone';
@@ -198,6 +198,37 @@ describe('root checks on the upward cone equal the whole pass', () => {
       onCone += compare(network, input(network.inputSize, 11), zplus(network), 3e7);
     }
     assert.ok(onCone > 0, 'some fixture layer uses the cone');
+  });
+});
+
+describe('the root-check budget over the layers', () => {
+  test('every layer whose single root fits gets at least one, the lowest included; below that sum the lowest layers are skipped and said', () => {
+    const network = vggLike(false);
+    const rules = zplus(network);
+    const ops = new TypedOps('float64');
+    const mats = new NetMats(ops, network);
+    const x = input(network.inputSize, 12);
+    const row = bestRow(network, x, rules);
+    const rel = explainBatch(mats, ops.matrix(1, x.length, x), row, rules).relevance.map((m) => ops.read(m));
+    const L = network.layers.length;
+    const units = network.layers.map((q, i) => (i === L - 1 ? 1 : q.outFeatures));
+    const costs = rootCheckCosts(network, units, rules);
+    const oneRoot = costs.map((c, i) => c / units[i]);
+    const singles = oneRoot.reduce((a, b) => a + b, 0);
+    const weighted = network.layers.map((q, i) => (isWeighted(q) ? i : -1)).filter((i) => i >= 0);
+    // Room for the single roots and a little more: every weighted layer is checked, the big ones on a sample.
+    const warnings: string[] = [];
+    const roots = trainFreeRoots(mats, [x], [rel], row, rules, { inputNonNegative: [true], maxWorkPerInput: 1.5 * singles, keepRoots: false, warnings })[0];
+    for (const i of weighted) assert.ok(roots[i].length >= 1, `layer ${i + 1} has ${roots[i].length} roots checked`);
+    assert.ok(weighted.some((i) => roots[i].length < units[i]), 'some layer is sampled');
+    assert.ok(warnings.some((w) => w.startsWith('Root checks sampled')), warnings.join('\n'));
+    assert.ok(!warnings.some((w) => w.startsWith('Root diagnostics skipped')), warnings.join('\n'));
+    // Less than the single roots of all layers: the lowest layer is skipped (with a warning), the top ones still checked.
+    const tight: string[] = [];
+    const fewer = trainFreeRoots(mats, [x], [rel], row, rules, { inputNonNegative: [true], maxWorkPerInput: singles - oneRoot[0] / 2, keepRoots: false, warnings: tight })[0];
+    assert.equal(fewer[0].length, 0, 'the lowest layer is skipped');
+    assert.ok(fewer[L - 1].length === 1 && fewer[L - 2].length >= 1, 'the top layers are checked');
+    assert.ok(tight.some((w) => w.startsWith('Root diagnostics skipped for the 1 lowest layer (c1)')), tight.join('\n'));
   });
 });
 
