@@ -46,8 +46,8 @@ export const LIMITS = {
    * LeNet-5 ≤ 1 s and the VGG-style 3×32×32 CNN ≤ 2 s from the command line (issue 13).
    */
   rootCheckWork: 4e8,
-  /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width: its fixed cost (a few µs, like 10 000 multiply-adds; a 3000-layer net of width 4 otherwise took 6 s). */
-  rootCheckLayerPass: 10_000,
+  /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width: its fixed cost (about 2 µs, like 3000 multiply-adds at the estimate's ~1e9 per second; a 3000-layer net of width 4 otherwise took 6 s). */
+  rootCheckLayerPass: 3000,
 
   /** Values in one tensor (weights, a layer's dense matrix): 800 MB as float64. */
   tensorElements: 100_000_000,
