@@ -280,7 +280,7 @@ class App {
 
     const renderMs = performance.now() - t0;
     const first = views[0];
-    state.post({ type: 'rendered', summary: { layers: first.layers.length, nodesPerLayer: first.layers.map((l) => l.nodes.length), flows: this.network.panes[0]?.flowCount ?? 0, renderMs, view: 'panel' } });
+    state.post({ type: 'rendered', summary: { layers: first.layers.length, nodesPerLayer: first.layers.map((l) => l.nodes.length), flows: this.network.panes[0]?.flowCount ?? 0, renderMs, view: 'panel', ...(ui.baseline ? { baseline: ui.baseline } : {}) } });
     this.finishRender(renderMs);
   }
 

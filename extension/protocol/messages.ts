@@ -151,8 +151,8 @@ export type ReportPayload = { result: ExplainResult; settings: WebviewSettings }
 // ── webview → host ─────────────────────────────────────────────────────────
 export type WebviewToHost =
   | { type: 'ready' }
-  /** `view`: the layout drawn (the side bar's compact one, or the panel's). */
-  | { type: 'rendered'; summary: { layers: number; nodesPerLayer: number[]; flows: number; renderMs: number; view?: VisualizerView } }
+  /** `view`: the layout drawn (the side bar's compact one, or the panel's); `baseline`: the baseline drawn next to the result ('gradientTimesInput', 'lrp:<key>'), when one is. */
+  | { type: 'rendered'; summary: { layers: number; nodesPerLayer: number[]; flows: number; renderMs: number; view?: VisualizerView; baseline?: string } }
   | { type: 'auditRendered'; rows: number; bars: number }
   | { type: 'select'; layer: number; unit: number }
   | { type: 'exported'; requestId: number; format: 'svg' | 'png' | 'json'; data: string }

@@ -78,6 +78,8 @@ describe('baselines on demand', () => {
     await w.send({ type: 'baselines', requestId: (req as { requestId: number }).requestId, run: RUN, show: true, reply } satisfies HostToWebview, false);
     await w.waitFor('rendered', m + 1);
     assert.equal(await page.locator('section.pane').count(), 2, 'the result and its baseline side by side');
+    const drawn = (await w.posted()).filter((x): x is Extract<WebviewToHost, { type: 'rendered' }> => x.type === 'rendered').at(-1)!;
+    assert.equal(drawn.summary.baseline, 'gradientTimesInput', "the host is told what is drawn next to the result");
     assert.equal(await page.inputValue('select.baseline'), 'gradientTimesInput');
     assert.deepEqual(await paneValues(w, 1), reply.baselines!.gradientTimesInput);
     assert.deepEqual(await options(w), ['', 'gradientTimesInput', ...Object.keys(reply.baselines!.lrp).map((k) => `lrp:${k}`)]);
