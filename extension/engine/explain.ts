@@ -15,7 +15,7 @@ import { getOps } from './ops/select';
 import { parseRuleMap, ruleToText } from './rules';
 import { runSampledFullBackward } from './sampled';
 import { explainBatch, trainFreeRoots } from './explainBatch';
-import { type Baselines, checkDefinitions, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, escapeName, type ExplainResult, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
+import { type Baselines, checkDefinitions, DEFAULT_BASELINES, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, escapeName, type ExplainResult, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 import { computeFlows } from './flows';
 import { computeChannelFlows } from './crp';
 import { ENGINE_VERSION } from './version';
@@ -215,10 +215,10 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
     }
 
     let baselines: Baselines | null = null;
-    if ((options.baselines ?? true) && !fwdBad) {
+    if ((options.baselines ?? DEFAULT_BASELINES) && !fwdBad) {
       progress({ stage: 'Baselines', fraction: 0.96 });
       const tb = performance.now();
-      baselines = dropNonFiniteBaselines(net, computeBaselines(mats, x, row), ops.precision === 'float32', warnings);
+      baselines = dropNonFiniteBaselines(net, computeBaselines(mats, x, row, { signal: options.signal }), ops.precision === 'float32', warnings);
       timings.baselines = performance.now() - tb;
     }
 
