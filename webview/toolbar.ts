@@ -141,6 +141,8 @@ export class Toolbar {
       String(main.explainedOutput),
       ' · f(x) = ',
       num(main.explainedValue),
+      // Where it was computed: the backend (and why auto fell back, when it did) and the precision.
+      main.backend ? h('span', { class: 'compute', title: 'compute backend and precision of this run' }, ` · ${main.backend}, ${main.precision}`) : '',
       main.status === 'failed' ? h('span', { class: 'fail-text' }, ' · failed') : '',
     );
     this.showAssumptions(c.kind === 'single' ? [c.result] : [c.left, c.right]);
