@@ -338,6 +338,58 @@ export function conv2dTranspose<T extends Arr>(Y: ArrayLike<number>, K: ArrayLik
   return X;
 }
 
+/**
+ * S[o·C + c] = Σ_{u,v} K[o,c,u,v] · Σ_{i,j} Y[o,i,j] · xpad[c, i·sh + u·dh, j·sw + v·dw]
+ * for one row Y [O·OH·OW] and one row X [C·H·W] (X null: 1 at every input
+ * position, 0 in the padding): what channel o's values Y, sent back through
+ * the convolution, put on input channel c weighted by X (Σ over c's positions
+ * of X ⊙ convᵀ(Y restricted to o)) — the weight gradient contracted with the
+ * kernels. Cost: one convolution.
+ */
+export function convChannelPairs(Y: ArrayLike<number>, X: ArrayLike<number> | null, K: ArrayLike<number>, g: ConvGeom): Float64Array {
+  const [C, H, W] = g.inShape;
+  const [O, OH, OW] = g.outShape;
+  const [kh, kw] = g.kernel;
+  const [sh, sw] = g.stride;
+  const [pt, pl] = g.padding;
+  const [dh, dw] = g.dilation;
+  const P = OH * OW;
+  const S = new Float64Array(O * C);
+  const rowsU = Array.from({ length: kh }, (_, u) => validRange(OH, H, sh, pt, u * dh));
+  const colsV = Array.from({ length: kw }, (_, v) => validRange(OW, W, sw, pl, v * dw));
+  for (let o = 0; o < O; o++) {
+    const yo = o * P;
+    let live = false;
+    for (let q = yo; q < yo + P; q++) if (Y[q] !== 0) (live = true), (q = yo + P);
+    if (!live) continue;
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let u = 0; u < kh; u++) {
+        const [i0, i1] = rowsU[u];
+        for (let v = 0; v < kw; v++) {
+          const k = K[((o * C + c) * kh + u) * kw + v];
+          if (k === 0) continue;
+          const [j0, j1] = colsV[v];
+          let acc = 0;
+          for (let i = i0; i < i1; i++) {
+            const yr = yo + i * OW;
+            if (!X) {
+              for (let j = j0; j < j1; j++) acc += Y[yr + j];
+              continue;
+            }
+            const xr = c * H * W + (i * sh - pt + u * dh) * W + v * dw - pl;
+            if (sw === 1) for (let j = j0; j < j1; j++) acc += Y[yr + j] * X[xr + j];
+            else for (let j = j0; j < j1; j++) acc += Y[yr + j] * X[xr + j * sw];
+          }
+          sum += k * acc;
+        }
+      }
+      S[o * C + c] = sum;
+    }
+  }
+  return S;
+}
+
 /** Flat input index of the first maximal element of each window (row-major), −1 for a window with no input tap. */
 export function maxPoolArgmax(X: ArrayLike<number>, B: number, g: PoolGeom): Int32Array {
   const [C, H, W] = g.inShape;
