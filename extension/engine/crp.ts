@@ -13,8 +13,13 @@
 //     relevance. Summed over c it is what channel d passes down (its relevance, for
 //     conserving rules up to the stabiliser); summed over d it is the relevance
 //     channel c receives from layer l.
-// A vector tensor ([n]) has n one-unit channels. Everything runs batched: one row
-// per channel.
+// A vector tensor ([n]) has n one-unit channels. The conditional heatmaps run
+// batched, one row per channel. The flows of a dense or conv layer come from
+// its rule's terms (rules/registry.ts RelevanceTerm: R_in = Σ coef·P ⊙ Fᵀ(V, C)
+// with C elementwise in R), contracted per (input channel, output channel) at
+// the cost of one forward map per term; channel-wise layers (pooling, affine,
+// joins) take one step; only rules without terms (pinv) run the step once per
+// output channel.
 
 import { backwardGraph, type BackwardStep } from './backward';
 import { lrpLayerStep, lrpLayerTerms, type LrpRule } from './baselines';

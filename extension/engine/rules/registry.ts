@@ -8,6 +8,9 @@
 //   LRP  the rule's step through one linear layer as zennit 0.5.1 computes it
 //        (fixtures README §7): zennit's input/param/output modifiers folded
 //        into one closed form, with the stabiliser s(z) = z + ε·sign(z).
+// The train-free and LRP closed forms of most rules are stated as terms
+// coef·P ⊙ Fᵀ(V, C) (RelevanceTerm) and summed by sumTerms; the channel flows
+// (crp.ts) contract the same terms channel by channel.
 // Every caller dispatches through `ruleRecord(spec.name)`; adding a rule is one
 // entry in each half (the compiler refuses a vocabulary name without kernels)
 // and a test.
