@@ -41,11 +41,12 @@ export const MAX_CHANNEL_FLOW_ENTRIES = 65_536;
 /**
  * Multiply-adds spent on channel flows per explanation; layers past it are left
  * out with a warning. A dense or conv layer whose rule is a sum of terms costs
- * one pass of its forward map per term (the terms are contracted channel by
- * channel); other layers (pooling, joins, affine; rule pinv) run their step
- * once per output channel.
+ * about one pass of its forward map per term to make them and one per live term
+ * to contract them channel by channel (VGG-style 3×32×32, 39M multiply-adds a
+ * pass: z+ 3 passes, γ 8); channel-wise layers one step; other layers (rule
+ * pinv) their step once per output channel.
  */
-export const CHANNEL_FLOW_WORK = 3e8;
+export const CHANNEL_FLOW_WORK = 4e8;
 /** Rows × columns of one batched step (memory): the channels of a layer are split into chunks under it. */
 const CHUNK_VALUES = 4e6;
 
@@ -246,15 +247,23 @@ export function computeChannelFlows<M extends Mat>(mats: NetMats<M>, x: ArrayLik
     }
     const inputs = tensors.map((t) => walk.fwd.act[t]);
     const Z = walk.fwd.pre[l - 1];
+    const weighted = layer.kind === 'dense' || layer.kind === 'conv2d' || layer.kind === 'convtranspose2d';
+    // A weighted layer's terms cost at least a forward map to make and one to contract: refuse before making them.
+    if (weighted && work + 2 * layerMacs(layer) > CHANNEL_FLOW_WORK) {
+      work += 2 * layerMacs(layer);
+      skipped.push(`${layer.name} (work budget)`);
+      continue;
+    }
     const R1 = ops.matrix(1, layer.outFeatures, walk.relevance[l]);
-    const terms = termsFor(mats, spec, row, { l, R: R1, inputs, Z });
+    const terms = weighted ? termsFor(mats, spec, row, { l, R: R1, inputs, Z }) : null;
     if (terms) {
       // A term whose P or C is zero everywhere (a⁻ after a ReLU, a branch no unit takes) sends nothing.
       const live = terms
         .map((t) => ({ P: t.P ? ops.read(t.P) : null, C: ops.read(t.C), Vm: t.V, coef: t.coef ?? 1 }))
         .filter((t) => !allZero(t.C) && !(t.P && allZero(t.P)));
       ops.dispose(R1);
-      work += Math.max(1, live.length) * layerMacs(layer);
+      // About one forward map per term to make them (the rule's denominators) and one per live term to contract.
+      work += (terms.length + live.length) * layerMacs(layer);
       if (work > CHANNEL_FLOW_WORK) {
         skipped.push(`${layer.name} (work budget)`);
         continue;

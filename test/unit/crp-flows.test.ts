@@ -162,10 +162,15 @@ function vggShaped(): Network {
   return { inputSize: 3 * 32 * 32, inputShape: [3, 32, 32], layers, outputSelection: null, source: { format: 'test', file: 'vgg-shaped' }, notes: [] };
 }
 
-test('the VGG-style 3×32×32 network gets the flows of all its layers within the work budget (LRP z+ and train-free z+)', () => {
+test('the VGG-style 3×32×32 network gets the flows of all its layers within the work budget (LRP z+ and γ, train-free z+)', () => {
   const net = vggShaped();
   const x = Array.from({ length: net.inputSize }, (_, i) => (Math.sin(i) + 1) / 2);
-  for (const spec of [{ method: 'lrp', rules: resolveLrpRules('z+', net, false) }, { method: 'train-free', rules: parseRuleMap('z+', net.layers, 'train-free') }] as CrpRules[]) {
+  const rules: CrpRules[] = [
+    { method: 'lrp', rules: resolveLrpRules('z+', net, false) },
+    { method: 'lrp', rules: resolveLrpRules('gamma=0.25', net, false) },
+    { method: 'train-free', rules: parseRuleMap('z+', net.layers, 'train-free') },
+  ];
+  for (const spec of rules) {
     const { flows, skipped } = computeChannelFlows(exactMats(net), x, 0, spec);
     assert.deepEqual(skipped, [], spec.method);
     assert.deepEqual(flows.map((f) => f.layer), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], `${spec.method}: every layer that reads or writes an image`);
