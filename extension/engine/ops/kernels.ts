@@ -192,6 +192,26 @@ function gemm(M: number, N: number, K: number, a: Strided, b: Strided, C: Arr, c
 /** C[m, n] = A[m, k]·B[k, n], or A·Bᵀ for B [n, k] when transposeB (C is overwritten). */
 export function matmulInto<T extends Arr>(A: ArrayLike<number>, B: ArrayLike<number>, m: number, k: number, n: number, transposeB: boolean, C: T): T {
   C.fill(0, 0, m * n);
+  if (m < MR) {
+    // Fewer rows than one panel (one input's layer step): packing B would cost more than the product.
+    for (let i = 0; i < m; i++) {
+      const ai = i * k, ci = i * n;
+      if (transposeB) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0, bj = j * k; p < k; p++) s += A[ai + p] * B[bj + p];
+          C[ci + j] = s;
+        }
+      } else {
+        for (let p = 0; p < k; p++) {
+          const a = A[ai + p];
+          if (a === 0) continue;
+          for (let j = 0, bp = p * n; j < n; j++) C[ci + j] += a * B[bp + j];
+        }
+      }
+    }
+    return C;
+  }
   gemm(m, n, k, { data: A, off: 0, rs: k, cs: 1 }, transposeB ? { data: B, off: 0, rs: 1, cs: k } : { data: B, off: 0, rs: n, cs: 1 }, C, 0, n);
   return C;
 }
