@@ -11,7 +11,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import type * as vscode from 'vscode';
-import { approxBytes, type AuditResult, type ConceptHeatmap, type DatasetReply, type DatasetSpec, describeValue, type EngineToHost, type ExplainResult, type HostToEngine, type InputSpec, type InspectReply, isEngineToHost, isLogLevel, LIMITS, logText, type ModelFiles, plainText, type Progress, type WireAuditOptions, type WireExplainOptions } from './protocol';
+import { approxBytes, type AuditResult, type BaselinesReply, type ConceptHeatmap, type DatasetReply, type DatasetSpec, describeValue, type EngineToHost, type ExplainResult, type HostToEngine, type InputSpec, type InspectReply, isEngineToHost, isLogLevel, LIMITS, logText, type ModelFiles, plainText, type Progress, type WireAuditOptions, type WireExplainOptions } from './protocol';
 import { ProgressWatchdog } from './engineWatchdog';
 
 /** Why a request failed. `code` is the engine's DtdError code, or one of the host's own. */
@@ -59,7 +59,7 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: EngineError) => void;
   onProgress?: (p: Progress) => void;
-  expect: 'result' | 'inspected' | 'audited' | 'pong' | 'concepts' | 'datasetDone';
+  expect: 'result' | 'inspected' | 'audited' | 'pong' | 'concepts' | 'datasetDone' | 'baselines';
   watchdog?: ProgressWatchdog;
   cancelTimer?: NodeJS.Timeout;
   readSiblings?: ModelPayload['readSiblings'];
@@ -127,6 +127,12 @@ export class EngineClient {
   concepts(model: ModelPayload, input: InputSpec, options: WireExplainOptions, layer: number, channels: number[], modelSha256: string | null, req: RequestOptions = {}): Promise<ConceptHeatmap[]> {
     const id = this.nextId++;
     return this.request<ConceptHeatmap[]>({ type: 'concepts', id, ...wireModel(model), input, options, layer, channels, modelSha256 }, 'concepts', req, model.readSiblings);
+  }
+
+  /** Baselines on demand for a run's model, input and options (precision, backend, output); large tensors go to `pagesFile`. */
+  baselines(model: ModelPayload, input: InputSpec, options: WireExplainOptions, modelSha256: string | null, pagesFile: string | undefined, req: RequestOptions = {}): Promise<BaselinesReply> {
+    const id = this.nextId++;
+    return this.request<BaselinesReply>({ type: 'baselines', id, ...wireModel(model), input, options, modelSha256, ...(pagesFile !== undefined ? { pagesFile } : {}) }, 'baselines', req, model.readSiblings);
   }
 
   /** A dataset run: light records of every input in batches, answered with the gallery and the drawn inputs' values. */
@@ -374,6 +380,7 @@ export class EngineClient {
       case 'inspected':
       case 'audited':
       case 'concepts':
+      case 'baselines':
       case 'datasetDone':
       case 'pong': {
         const p = this.pending.get(m.id);
@@ -382,7 +389,7 @@ export class EngineClient {
           this.opts.log.error(`request ${m.id}: expected '${p.expect}', got '${m.type}'`);
           return;
         }
-        const value = m.type === 'result' ? m.result : m.type === 'inspected' ? m.reply : m.type === 'audited' ? { audit: m.audit, csv: m.csv } : m.type === 'concepts' ? m.concepts : m.type === 'datasetDone' ? m.reply : undefined;
+        const value = m.type === 'result' ? m.result : m.type === 'inspected' ? m.reply : m.type === 'audited' ? { audit: m.audit, csv: m.csv } : m.type === 'concepts' ? m.concepts : m.type === 'datasetDone' || m.type === 'baselines' ? m.reply : undefined;
         const limit = this.opts.maxReplyBytes ?? LIMITS.resultBytes;
         if (value !== undefined && approxBytes(value, limit) > limit) {
           const mb = Math.round(limit / 1024 / 1024);

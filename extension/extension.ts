@@ -20,6 +20,7 @@ import { Notifier, type Notice } from './host/notifier';
 import { EngineRunner, type ProgressEvent } from './host/runner';
 import { ShownRun } from './host/shownRun';
 import { auditCommand, saveShownAudit, type AuditOutcome, type AuditRequest } from './commands/audit';
+import { baselinesRequest, computeBaselinesCommand, type BaselinesOutcome } from './commands/baselines';
 import { compareRuns } from './commands/compare';
 import { conceptHeatmap } from './commands/concepts';
 import { explainAgain, explainCommand, type ExplainRequest, type RunOutcome } from './commands/explain';
@@ -41,6 +42,7 @@ export const COMMANDS = [
   'dtdLens.deleteRun',
   'dtdLens.clearRuns',
   'dtdLens.explainDataset',
+  'dtdLens.computeBaselines',
 ] as const;
 
 /** What activate() returns: used by the tests, stable enough for other extensions. */
@@ -51,6 +53,8 @@ export interface DtdLensApi {
   cancelActiveRun(): boolean;
   rerunWithRule(runId: string, rule: string): Promise<RunOutcome>;
   compare(leftId: string, rightId: string): Promise<boolean>;
+  /** "Compute Baselines": the run's baselines, stored with it and drawn next to it in the panel. */
+  computeBaselines(runId: string): Promise<BaselinesOutcome | undefined>;
   /** The root audit; options given here skip the questions. */
   audit(uri: vscode.Uri, request?: AuditRequest): Promise<AuditOutcome>;
   exportRun(runId: string, format: 'json' | 'svg' | 'png', target: vscode.Uri): Promise<vscode.Uri | undefined>;
@@ -161,6 +165,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     onUserExport: (_target, format, data) => void saveViewExport(host, format, data),
     onSaveAudit: (format) => void saveShownAudit(host, format),
     onConceptRequest: (target, layer, channel) => conceptHeatmap(host, target, layer, channel),
+    onBaselinesRequest: (target, run) => baselinesRequest(host, target, run),
     onDrawn: (target) => {
       const e = { target, at: Date.now() };
       drawn.push(e);
@@ -229,6 +234,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     await store.clear();
     return true;
   });
+  register('dtdLens.computeBaselines', (a) => computeBaselinesCommand(host, runIdOf(a)));
   register('dtdLens.explainDataset', (a, b) => explainDatasetCommand(host, context.extensionUri, a instanceof vscode.Uri ? a : undefined, isRecord(b) ? (b as DatasetRequest) : {}));
 
   log.info(`DTD Lens activated; engine: ${vscode.Uri.joinPath(context.extensionUri, 'dist', 'engine.js').fsPath}`);
@@ -239,6 +245,7 @@ export function activate(context: vscode.ExtensionContext): DtdLensApi {
     cancelActiveRun: () => runner.cancelActive(),
     rerunWithRule: (runId, rule) => rerunWithRule(host, runId, rule),
     compare: (l, r) => compareRuns(host, l, r),
+    computeBaselines: (id) => computeBaselinesCommand(host, id),
     audit: (uri, req) => auditCommand(host, uri, req ?? {}),
     exportRun: (id, format, target) => exportRun(host, id, format, target),
     openRun: (id) => openRun(host, id),

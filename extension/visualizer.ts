@@ -8,7 +8,7 @@
 
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
-import { isWebviewToHost, type ConceptHeatmap, type HostToWebview, type VisualizerView, type WebviewSettings, type WebviewToHost } from './protocol';
+import { isWebviewToHost, type BaselinesReply, type ConceptHeatmap, type ExplainResult, type HostToWebview, type VisualizerView, type WebviewSettings, type WebviewToHost } from './protocol';
 import { describeValue, logText, webviewHtml } from './protocol';
 import { readSettings } from './config';
 
@@ -82,6 +82,17 @@ class VisualizerWebview implements vscode.Disposable {
   /** Transient messages (progress) are dropped while the webview is not ready. */
   post(message: HostToWebview): void {
     if (this.ready) void this.webview.postMessage(message);
+  }
+
+  /** Whether this webview shows stored run `runId` (by the id its result carries, or as the result object `stored`). */
+  showsRun(runId: string, stored?: ExplainResult): boolean {
+    const c = this.content;
+    return c?.type === 'result' && ((stored !== undefined && c.result === stored) || c.result.paged?.run === runId);
+  }
+
+  /** The shown result, updated (baselines computed): replayed on a reload, not posted now. */
+  replaceResult(result: ExplainResult): void {
+    if (this.content?.type === 'result') this.content = { ...this.content, result };
   }
 
   requestExport(format: 'svg' | 'png', timeoutMs = 20000): Promise<string> {
@@ -162,6 +173,14 @@ class VisualizerWebview implements vscode.Disposable {
         );
         return;
       }
+      case 'baselines': {
+        const { requestId } = m;
+        this.hooks.onBaselinesRequest(this.target, m.run).then(
+          ({ run, reply }) => void this.webview.postMessage({ type: 'baselines', requestId, run, show: true, reply } satisfies HostToWebview),
+          (e: unknown) => void this.webview.postMessage({ type: 'baselines', requestId, run: m.run, show: false, error: e instanceof Error ? e.message : String(e) } satisfies HostToWebview),
+        );
+        return;
+      }
       case 'error':
         this.hooks.log.error(`visualizer (${this.target}): ${logText(m.message)}`);
         this.hooks.onError(m.message);
@@ -193,6 +212,8 @@ export interface VisualizerHooks {
   onSaveAudit(format: 'csv' | 'json'): void;
   /** Concepts (CRP): the conditional heatmap of a channel of the result the webview shows, computed by the engine. */
   onConceptRequest(target: VisualizerTarget, layer: number, channel: number): Promise<ConceptHeatmap>;
+  /** Baselines on demand: the user opened the comparison on the result the webview shows (`run`, when it knows it). */
+  onBaselinesRequest(target: VisualizerTarget, run: string | null): Promise<{ run: string | null; reply: BaselinesReply }>;
   /** The webview drew (painted) the result it was sent. */
   onDrawn(target: VisualizerTarget): void;
   /** A page of a stored run (its root tree, a large layer), read from its page file. */
@@ -231,7 +252,8 @@ export class Visualizers implements vscode.Disposable, vscode.WebviewViewProvide
           ? 'high-contrast'
           : 'dark';
     const s = readSettings();
-    return { topK: s.topK, theme, inputShape: s.inputShape };
+    // baselinesOnDemand: runs carry no baselines; the compare menu asks this host for them.
+    return { topK: s.topK, theme, inputShape: s.inputShape, baselinesOnDemand: true };
   }
 
   /** Shows content in the panel (opening it beside the editor) and in the side view. */
@@ -249,6 +271,24 @@ export class Visualizers implements vscode.Disposable, vscode.WebviewViewProvide
   progress(p: Extract<HostToWebview, { type: 'progress' }>['progress']): void {
     this.panel?.host.post({ type: 'progress', progress: p });
     this.view?.host.post({ type: 'progress', progress: p });
+  }
+
+  /**
+   * Baselines were computed for stored run `runId` (whose result was `stored`): every webview showing it keeps
+   * `updated` for a reload, and those but `except` (the one that asked, answered already) merge the baselines.
+   */
+  baselinesComputed(runId: string, stored: ExplainResult, updated: ExplainResult, reply: BaselinesReply, except?: VisualizerTarget): void {
+    for (const w of [this.panel?.host, this.view?.host]) {
+      if (!w?.showsRun(runId, stored)) continue;
+      w.replaceResult(updated);
+      if (w.target !== except) w.post({ type: 'baselines', requestId: 0, run: runId, show: false, reply });
+    }
+    if (this.latest?.type === 'result' && (this.latest.result === stored || this.latest.result.paged?.run === runId)) this.latest = { ...this.latest, result: updated };
+  }
+
+  /** The panel, when it shows stored run `runId`, merges the baselines and draws the first next to the result. */
+  showBaselinesInPanel(runId: string, result: ExplainResult, reply: BaselinesReply): void {
+    if (this.panel?.host.showsRun(runId, result)) this.panel.host.post({ type: 'baselines', requestId: 0, run: runId, show: true, reply });
   }
 
   get panelOpen(): boolean {

@@ -27,7 +27,7 @@ import { SideBar } from './sidebar';
 import { withStandIns } from './summaries';
 import { NetworkPanel } from './panes';
 import { AppState, type Format, type VsCodeApi } from './state';
-import { Toolbar } from './toolbar';
+import { COMPUTE_BASELINES, Toolbar } from './toolbar';
 import { Tooltip } from './tooltip';
 import { topEntries } from './tree';
 
@@ -57,6 +57,9 @@ class App {
   private readonly sideBar: SideBar;
   /** The panel layout's children (the side bar swaps them for its own). */
   private panelChildren: Node[] = [];
+  /** Baselines on demand: the id of the request the host has not answered yet (0: none), and the last id used. */
+  private baselinesPending = 0;
+  private nextBaselinesId = 1;
 
   constructor(api: VsCodeApi) {
     const state = (this.state = new AppState(api));
@@ -70,6 +73,10 @@ class App {
         this.render();
       },
       baseline: (key) => {
+        if (key === COMPUTE_BASELINES) {
+          this.requestBaselines();
+          return;
+        }
         ui.baseline = key;
         ui.transform = null;
         this.render();
@@ -183,6 +190,8 @@ class App {
         if (m.settings?.view) this.setView(m.settings.view);
         // Large layers arrive summarized: drawn from their maps (summaries.ts); pages of the previous result are forgotten.
         this.pages.clear();
+        // An answer still due for the previous result is not this one's.
+        this.baselinesPending = 0;
         this.state.setResult(m.type === 'result' ? { ...m, result: withStandIns(m.result) } : { ...m, left: withStandIns(m.left), right: withStandIns(m.right) }, restoring);
         this.drawnPending = true;
         const theme = m.settings?.theme;
@@ -221,6 +230,9 @@ class App {
       case 'concept':
         this.featureMaps.onConcept(m);
         break;
+      case 'baselines':
+        this.onBaselines(m);
+        break;
       case 'clear':
         this.state.clear();
         this.featureMaps.clear();
@@ -252,11 +264,12 @@ class App {
       this.finishRender(renderMs);
       return;
     }
-    ui.baseline = this.toolbar.showResult(c, ui);
+    ui.baseline = this.toolbar.showResult(c, ui, { onDemand: c.settings?.baselinesOnDemand === true, pending: this.baselinesPending !== 0 });
     notices.showWarnings(resultsOf(c));
 
     const { specs, note } = paneSpecs(c, ui);
     if (note) notices.setStatus(note);
+    else if (this.baselinesPending !== 0) notices.setStatus('Computing the baselines (gradient, gradient × input, LRP rules)…');
     const opts = { ...defaultViewOptions, topK: ui.topK, maxUnits: ui.maxUnits, expanded: new Set(ui.expanded) };
     const views = this.network.draw(specs, opts, palette, this.paneCallbacks, ui.transform);
     // Networks with image-shaped layers: channels as feature maps, concepts on click (featureMaps.ts).
@@ -267,7 +280,7 @@ class App {
 
     const renderMs = performance.now() - t0;
     const first = views[0];
-    state.post({ type: 'rendered', summary: { layers: first.layers.length, nodesPerLayer: first.layers.map((l) => l.nodes.length), flows: this.network.panes[0]?.flowCount ?? 0, renderMs, view: 'panel' } });
+    state.post({ type: 'rendered', summary: { layers: first.layers.length, nodesPerLayer: first.layers.map((l) => l.nodes.length), flows: this.network.panes[0]?.flowCount ?? 0, renderMs, view: 'panel', ...(ui.baseline ? { baseline: ui.baseline } : {}) } });
     this.finishRender(renderMs);
   }
 
@@ -290,6 +303,40 @@ class App {
     document.body.classList.toggle('dtd-sidebar', view === 'sidebar');
     this.app.setAttribute('data-view', view);
     this.app.replaceChildren(...(view === 'sidebar' ? [n.progress, n.errors, n.warnings, this.sideBar.element] : this.panelChildren));
+  }
+
+  /** Baselines on demand: the user opened the comparison on a result without baselines; the host computes them. */
+  private requestBaselines(): void {
+    const c = this.state.current;
+    if (c?.kind !== 'single' || c.result.baselines || this.baselinesPending !== 0) return;
+    const requestId = (this.baselinesPending = this.nextBaselinesId++);
+    this.state.post({ type: 'baselines', requestId, run: this.shownRun() });
+    this.render();
+  }
+
+  /** Baselines arrived (the answer to this webview's request, or computed for the run it shows): merged and, when asked, drawn. */
+  private onBaselines(m: Extract<HostToWebview, { type: 'baselines' }>): void {
+    const c = this.state.current;
+    const answer = m.requestId !== 0 && m.requestId === this.baselinesPending;
+    const run = this.shownRun();
+    // Unasked: only for the stored run shown here.
+    if (!answer && (m.requestId !== 0 || m.run === null || m.run !== run)) return;
+    if (answer) this.baselinesPending = 0;
+    if (c?.kind !== 'single') return;
+    if (m.error !== undefined || !m.reply) {
+      this.render();
+      this.notices.showError(`Baselines: ${m.error ?? 'none arrived.'}`);
+      return;
+    }
+    if (!c.result.baselines) this.state.setBaselines(m.reply, withStandIns);
+    const got = this.state.current?.kind === 'single' ? this.state.current.result.baselines : null;
+    if (got && m.show) {
+      this.state.ui.baseline = 'gradientTimesInput';
+      this.state.ui.transform = null;
+    }
+    this.render();
+    if (!got) this.notices.setStatus(`No baselines: ${m.reply.warnings.join(' ') || 'the engine computed none.'}`);
+    this.state.saveNow();
   }
 
   /** The stored run the shown result belongs to (the host sets it in the result's paged parts), when known. */

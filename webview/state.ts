@@ -4,8 +4,8 @@
 // persistence through VS Code's getState/setState so a hidden panel comes back
 // as it was. The only module that talks to the VS Code API.
 
-import type { ExplainResult, HostToWebview, WebviewSettings, WebviewToHost } from '../extension/protocol';
-import { isHostToWebview } from '../extension/protocol';
+import type { BaselinesReply, ExplainResult, HostToWebview, WebviewSettings, WebviewToHost } from '../extension/protocol';
+import { isHostToWebview, withBaselines } from '../extension/protocol';
 import { defaultViewOptions } from './model';
 
 export interface VsCodeApi {
@@ -40,7 +40,7 @@ export interface UiState {
   treePath: string[];
   transform: { k: number; x: number; y: number } | null;
   compareMode: 'side' | 'diff';
-  /** Single result: compare with a baseline carried in the result ('' = none, 'gradientTimesInput', 'lrp:<key>'). */
+  /** Single result: compare with a baseline carried in the result ('' = none, 'gradientTimesInput', 'lrp:<key>'); baselines computed on demand too. */
   baseline: string;
 }
 
@@ -123,6 +123,18 @@ export class AppState {
       this.ui.topKByUser = false;
     }
     this.lastMessage = m;
+  }
+
+  /**
+   * Baselines computed on demand arrived for the single result shown: merged into it (and into the message a
+   * restored webview draws again). `standIns` draws their summarized tensors from their maps (summaries.ts).
+   */
+  setBaselines(reply: BaselinesReply, standIns: (r: ExplainResult) => ExplainResult): void {
+    const c = this.current;
+    if (c?.kind !== 'single') return;
+    const result = standIns(withBaselines(c.result, reply));
+    this.current = { ...c, result };
+    if (this.lastMessage?.type === 'result') this.lastMessage = { ...this.lastMessage, result };
   }
 
   /** An audit replaces the network view. */

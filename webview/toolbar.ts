@@ -9,10 +9,20 @@ import { describe } from './compare';
 import { h, num } from './dom';
 import type { Current, Format, UiState } from './state';
 
+/** The compare menu's entry that asks the host for the baselines of a result that has none (baselines on demand). */
+export const COMPUTE_BASELINES = '@compute';
+
+/** Where the baselines of the shown result stand when it carries none: the host computes them on request, one is running. */
+export interface BaselineState {
+  onDemand: boolean;
+  pending: boolean;
+}
+
 export interface ToolbarActions {
   search(text: string): void;
   /** A valid top-k (1–100) was entered. */
   topK(k: number): void;
+  /** A baseline to compare with ('' = none), or COMPUTE_BASELINES: ask the host for them. */
   baseline(key: string): void;
   compareMode(mode: UiState['compareMode']): void;
   fit(): void;
@@ -75,7 +85,7 @@ export class Toolbar {
     this.assumptions = new Assumptions();
     const search = (this.search = h('input', { class: 'search', type: 'search', placeholder: 'find unit, e.g. 2:15', 'aria-label': 'find a unit by layer and index', spellcheck: 'false' }));
     const topK = (this.topK = h('input', { class: 'topk', type: 'number', min: 1, max: 100, value: ui.topK, 'aria-label': 'flows per unit', title: 'flows drawn per unit (top-k by |flow|); the rest is aggregated' }));
-    const baseline = (this.baseline = h('select', { class: 'baseline', 'aria-label': 'compare with a baseline', title: 'compare with a baseline carried in the result' }));
+    const baseline = (this.baseline = h('select', { class: 'baseline', 'aria-label': 'compare with a baseline', title: 'compare with a baseline: the gradient, gradient × input or an LRP rule (computed when first asked for)' }));
     const compareMode = (this.compareMode = h('select', { class: 'compare-mode', 'aria-label': 'comparison view' }, h('option', { value: 'side' }, 'side by side'), h('option', { value: 'diff' }, 'difference (right − left)')));
     compareMode.value = ui.compareMode;
     this.element = h(
@@ -113,8 +123,10 @@ export class Toolbar {
   /**
    * Shows what is drawn and the choices that fit it. Returns the baseline
    * actually selectable ('' when ui.baseline is not one the result carries).
+   * A single result without baselines offers to compute them when the host can
+   * (`baselines.onDemand`); while they are computed the menu says so and waits.
    */
-  showResult(c: Current, ui: UiState): string {
+  showResult(c: Current, ui: UiState, baselines: BaselineState = { onDemand: false, pending: false }): string {
     const main = c.kind === 'single' ? c.result : c.left;
     const model = `${main.model?.name ?? ''}\u0000${main.activations.map((a) => a.length).join('x')}`;
     if (this.shownModel !== null && this.shownModel !== model) {
@@ -129,19 +141,29 @@ export class Toolbar {
       String(main.explainedOutput),
       ' · f(x) = ',
       num(main.explainedValue),
+      // Where it was computed: the backend (and why auto fell back, when it did) and the precision.
+      main.backend ? h('span', { class: 'compute', title: 'compute backend and precision of this run' }, ` · ${main.backend}, ${main.precision}`) : '',
       main.status === 'failed' ? h('span', { class: 'fail-text' }, ' · failed') : '',
     );
     this.showAssumptions(c.kind === 'single' ? [c.result] : [c.left, c.right]);
     // Baseline choices (single result only).
     const b = this.baseline;
     b.replaceChildren(h('option', { value: '' }, 'none'));
+    const carried = c.kind === 'single' && c.result.baselines !== null && c.result.baselines !== undefined;
+    const offer = c.kind === 'single' && !carried && baselines.onDemand;
     if (c.kind === 'single' && c.result.baselines) {
       b.append(h('option', { value: 'gradientTimesInput' }, 'gradient × input'));
       for (const k of Object.keys(c.result.baselines.lrp ?? {})) b.append(h('option', { value: `lrp:${k}` }, `LRP ${k}`));
+    } else if (offer) {
+      b.append(h('option', { value: COMPUTE_BASELINES }, baselines.pending ? 'computing baselines…' : 'gradient, LRP… (compute)'));
     }
-    b.value = ui.baseline;
-    const baseline = b.value === ui.baseline ? ui.baseline : '';
-    (b.parentElement as HTMLElement).hidden = c.kind !== 'single' || !c.result.baselines;
+    const pending = offer && baselines.pending;
+    b.disabled = pending;
+    b.setAttribute('data-state', carried ? 'carried' : pending ? 'pending' : offer ? 'offered' : 'none');
+    b.value = pending ? COMPUTE_BASELINES : ui.baseline;
+    const baseline = !pending && b.value === ui.baseline ? ui.baseline : '';
+    if (!pending) b.value = baseline;
+    (b.parentElement as HTMLElement).hidden = c.kind !== 'single' || (!carried && !offer);
     const comparing = c.kind === 'compare' || baseline !== '';
     (this.compareMode.parentElement as HTMLElement).hidden = !comparing;
     this.compareMode.value = ui.compareMode;

@@ -3,12 +3,13 @@
 // the rule text of pooling layers.
 
 import { fixedRuleText } from './backward';
-import { isConserved, type Baselines, type LayerDiagnostics, type LayerSummary, type ModelSummary, quoteName, type RootInfo } from '../protocol';
-import { firstLayerRules, gradientBatch, LRP_BASELINES, LRP_FIRST_LAYER_BASELINES, lrpBatch, lrpRulesFor } from './baselines';
-import { sum, type NetMats } from './forward';
+import { type CancelSignal, isConserved, type Baselines, type LayerDiagnostics, type LayerSummary, type ModelSummary, type Progress, quoteName, type RootInfo } from '../protocol';
+import { firstLayerRules, gradientBatch, LRP_BASELINES, LRP_FIRST_LAYER_BASELINES, lrpBatch, lrpRulesFor, type LrpRule } from './baselines';
+import { throwIfCancelled } from './errors';
+import { NetMats, sum } from './forward';
 import { hasSpatialLayers, outShapeOf, outputSize, type Network } from './network';
 import { activationText } from './activations';
-import type { Mat } from './ops/ops';
+import type { Mat, Ops } from './ops/ops';
 
 export function summarizeModel(net: Network): ModelSummary {
   return {
@@ -46,23 +47,77 @@ export function lastLayerRelevance(net: Network, row: number, value: number): nu
   return r;
 }
 
-export function computeBaselines<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: number): Baselines {
+/** How a baseline computation reports: its progress (0..1 over the passes) and a cancel signal checked between passes. */
+export interface BaselineControl {
+  signal?: CancelSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+/** One pass of the baselines: the gradient, or LRP with one rule list under its fixtures' key. */
+type BaselinePass = { key: 'gradient' } | { key: string; rules: LrpRule[] };
+
+/** The passes, in the order the result lists them. */
+function baselinePasses(net: Network): BaselinePass[] {
+  return [
+    { key: 'gradient' },
+    ...Object.entries(LRP_BASELINES).map(([key, rule]) => ({ key, rules: lrpRulesFor(net, rule) })),
+    // Networks with conv/pooling layers also get zennit's special-first-layer w² composite (as in the conv fixtures).
+    ...(hasSpatialLayers(net) ? Object.entries(LRP_FIRST_LAYER_BASELINES) : []).map(([key, rule]) => ({ key, rules: firstLayerRules(net, rule) })),
+  ];
+}
+
+/** Runs one pass on the [1, n] input X and reads what it gives into `into`. */
+function runPass<M extends Mat>(mats: NetMats<M>, X: M, row: number, pass: BaselinePass, into: { grad: number[]; lrp: Baselines['lrp'] }): void {
   const { ops, net } = mats;
-  const X = ops.matrix(1, x.length, x);
-  const grad = Array.from(ops.read(gradientBatch(mats, X, row)));
-  const lrp: Baselines['lrp'] = {};
-  for (const [key, rule] of Object.entries(LRP_BASELINES)) {
-    const out = lrpBatch(mats, X, row, lrpRulesFor(net, rule));
-    const perLayer = out.relevance.slice(0, net.layers.length).map((m) => Array.from(ops.read(m)));
-    lrp[key] = { relevance: perLayer[0], sum: sum(perLayer[0]), perLayer };
+  if (!('rules' in pass)) {
+    into.grad = Array.from(ops.read(gradientBatch(mats, X, row)));
+    return;
   }
-  // Networks with conv/pooling layers also get zennit's special-first-layer w² composite (as in the conv fixtures).
-  for (const [key, rule] of hasSpatialLayers(net) ? Object.entries(LRP_FIRST_LAYER_BASELINES) : []) {
-    const out = lrpBatch(mats, X, row, firstLayerRules(net, rule));
-    const perLayer = out.relevance.slice(0, net.layers.length).map((m) => Array.from(ops.read(m)));
-    lrp[key] = { relevance: perLayer[0], sum: sum(perLayer[0]), perLayer };
+  const out = lrpBatch(mats, X, row, pass.rules);
+  const perLayer = out.relevance.slice(0, net.layers.length).map((m) => Array.from(ops.read(m)));
+  into.lrp[pass.key] = { relevance: perLayer[0], sum: sum(perLayer[0]), perLayer };
+}
+
+function passStage(pass: BaselinePass): string {
+  return 'rules' in pass ? `Baselines: LRP ${pass.key}` : 'Baselines: gradient';
+}
+
+/** The gradient, gradient × input and the LRP variants of input x for last-layer row `row`, on `mats` (within the caller's ops scope). */
+export function computeBaselines<M extends Mat>(mats: NetMats<M>, x: Float64Array, row: number, control: BaselineControl = {}): Baselines {
+  const X = mats.ops.matrix(1, x.length, x);
+  const into = { grad: [] as number[], lrp: {} as Baselines['lrp'] };
+  const passes = baselinePasses(mats.net);
+  passes.forEach((pass, i) => {
+    throwIfCancelled(control.signal);
+    control.onProgress?.({ stage: passStage(pass), fraction: i / passes.length });
+    runPass(mats, X, row, pass, into);
+  });
+  throwIfCancelled(control.signal);
+  return { gradient: into.grad, gradientTimesInput: into.grad.map((g, i) => g * x[i]), lrp: into.lrp };
+}
+
+/**
+ * computeBaselines for a request of its own (baselines on demand): each pass in its own ops scope with its own
+ * matrices, then a turn of the event loop, so a 'cancel' message is read between passes and stops it.
+ */
+export async function computeBaselinesAsync<M extends Mat>(ops: Ops<M>, net: Network, x: Float64Array, row: number, control: BaselineControl = {}): Promise<Baselines> {
+  const into = { grad: [] as number[], lrp: {} as Baselines['lrp'] };
+  const passes = baselinePasses(net);
+  for (let i = 0; i < passes.length; i++) {
+    throwIfCancelled(control.signal);
+    control.onProgress?.({ stage: passStage(passes[i]), fraction: i / passes.length });
+    const endScope = ops.beginScope();
+    const mats = new NetMats(ops, net);
+    try {
+      runPass(mats, ops.matrix(1, x.length, x), row, passes[i], into);
+    } finally {
+      mats.dispose();
+      endScope();
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  return { gradient: grad, gradientTimesInput: grad.map((g, i) => g * x[i]), lrp };
+  throwIfCancelled(control.signal);
+  return { gradient: into.grad, gradientTimesInput: into.grad.map((g, i) => g * x[i]), lrp: into.lrp };
 }
 
 export function layerDiagnostics(net: Network, relevance: (number[] | null)[], roots: RootInfo[][], explainedValue: number): LayerDiagnostics[] {

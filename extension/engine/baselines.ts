@@ -16,7 +16,7 @@ import { poolGeom } from './layers';
 import { firstWeightedLayer, type Network } from './network';
 import type { Mat } from './ops/ops';
 import { parseRuleMap, ruleToText } from './rules/parse';
-import { lrpKernels, LRP_STABILIZER, ruleRecord, type LrpRule } from './rules/registry';
+import { lrpKernels, LRP_STABILIZER, ruleRecord, type LrpRule, type RelevanceTerm } from './rules/registry';
 import { forwardBatch, type BatchForward, type NetMats } from './forward';
 
 export { LRP_STABILIZER, type LrpRule } from './rules/registry';
@@ -76,13 +76,29 @@ export function lrpLayerStep<M extends Mat>(mats: NetMats<M>, rules: LrpRule[], 
   const { ops, net } = mats;
   const { l, inputs } = st;
   const layer = net.layers[l - 1];
-  // The ReLU after layer l passes relevance where z > 0; other activations pass it unchanged (zennit's Pass rule).
-  const R = layer.activation === 'relu' ? ops.mul(st.R, ops.stepPositive(st.Z)) : st.R;
+  const R = lrpHandedRelevance(mats, st);
   const join = joinRelevance(mats, { ...st, R });
   if (join) return join;
   if (layer.kind === 'maxpool2d') return [ops.maxPool2dBackward(R, inputs[0], poolGeom(layer))];
   if (layer.kind === 'avgpool2d') return [ops.mul(inputs[0], mats.bwd(l, ops.divStabilized(R, st.Z, LRP_STABILIZER), null))];
   return [lrpKernels(rules[l - 1].name).propagate({ mats, l, A: inputs[0], Z: st.Z, R, rule: rules[l - 1] })];
+}
+
+/** The relevance layer st.l's LRP rule is handed: the ReLU after the layer passes relevance where z > 0; other activations pass it unchanged (zennit's Pass rule). */
+function lrpHandedRelevance<M extends Mat>(mats: NetMats<M>, st: BackwardStep<M>): M {
+  return mats.layer(st.l).activation === 'relu' ? mats.ops.mul(st.R, mats.ops.stepPositive(st.Z)) : st.R;
+}
+
+/**
+ * Layer st.l's LRP step as the terms of its rule (see RelevanceTerm), for the
+ * dense and conv layers whose rule has that form; null for other layers.
+ */
+export function lrpLayerTerms<M extends Mat>(mats: NetMats<M>, rules: LrpRule[], st: BackwardStep<M>): RelevanceTerm<M>[] | null {
+  const layer = mats.layer(st.l);
+  if (layer.kind !== 'dense' && layer.kind !== 'conv2d' && layer.kind !== 'convtranspose2d') return null;
+  const kernels = lrpKernels(rules[st.l - 1].name);
+  if (!kernels.terms) return null;
+  return kernels.terms({ mats, l: st.l, A: st.inputs[0], Z: st.Z, R: lrpHandedRelevance(mats, st), rule: rules[st.l - 1] });
 }
 
 /** Gradient of last-layer row `row` w.r.t. the input, batched. */

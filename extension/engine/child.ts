@@ -6,8 +6,10 @@
 // the engine checks between steps (the host kills the process if that takes
 // more than a second). Nothing here imports vscode.
 
-import { approxBytes, ARGMAX_OUTPUT, baseNameOf, type DatasetItem, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, splitResult, type WireModel } from '../protocol';
-import { writePageFile } from './pageFile';
+import { approxBytes, ARGMAX_OUTPUT, baseNameOf, type BaselinesReply, type DatasetItem, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, splitBaselines, splitResult, type WireModel } from '../protocol';
+import { addPages, writePageFile } from './pageFile';
+import { explainBaselines } from './baselineRequest';
+import { hasSpatialLayers, layerShapes } from './network';
 import { explain, outputs, randomInput, summarizeModel } from './index';
 import { audit, auditCsv } from './audit';
 import { explainConcepts } from './concepts';
@@ -226,6 +228,36 @@ async function handle(msg: HostToEngine): Promise<void> {
         const concepts = explainConcepts(net, x, msg.options, msg.layer, msg.channels);
         checkReplySize(concepts);
         send({ type: 'concepts', id: msg.id, concepts });
+      } catch (e) {
+        replyError(msg.id, e);
+      } finally {
+        running.delete(msg.id);
+      }
+      return;
+    }
+    case 'baselines': {
+      const controller = new AbortController();
+      running.set(msg.id, controller);
+      try {
+        const onProgress = throttled(msg.id);
+        onProgress({ stage: 'Loading the model', fraction: 0 });
+        const { net, sidecar } = await loadRequested(msg, controller.signal);
+        if (msg.modelSha256 && net.source.sha256 && msg.modelSha256 !== net.source.sha256) {
+          throw new DtdError('bad-usage', `${msg.fileName.split(/[\\/]/).pop()} changed since this run: explain it again to compare it with the baselines.`);
+        }
+        const x = buildInput(net, msg.input, msg.options.explainedOutput, sidecar);
+        const out = await explainBaselines(net, x, { ...msg.options, onProgress, signal: controller.signal });
+        if (controller.signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
+        let reply: BaselinesReply = { ...out, tensors: {} };
+        // With the run's page file named, large baseline tensors go there (as explain's do) and the reply carries their summaries.
+        if (out.baselines && msg.pagesFile !== undefined) {
+          const split = splitBaselines(out.baselines, net.inputShape || hasSpatialLayers(net) ? layerShapes(net) : undefined);
+          if (split.pages.size > 0) addPages(msg.pagesFile, split.pages);
+          reply = { ...out, baselines: split.baselines, tensors: split.tensors };
+        }
+        log('info', `request ${msg.id}: baselines (${out.baselines ? Object.keys(out.baselines.lrp).length : 0} LRP variants) in ${Math.round(out.ms)} ms on ${out.backend}/${out.precision}`);
+        checkReplySize(reply);
+        send({ type: 'baselines', id: msg.id, reply });
       } catch (e) {
         replyError(msg.id, e);
       } finally {

@@ -20,7 +20,7 @@ import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing }
 import { AUDIT_USAGE, runAudit } from './cliAudit';
 import { readConfined, readRegularFile } from './files';
 import { parseSidecar } from './sidecar';
-import { ARGMAX_OUTPUT, type DatasetItem, type DatasetOutput, type DatasetSummary, BACKENDS, DEFAULT_BACKEND, DEFAULT_CLI_BASELINES, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULE_PRESET_NAMES, RULES, rulesFor, ruleUsage } from '../protocol';
+import { ARGMAX_OUTPUT, type DatasetItem, type DatasetOutput, type DatasetSummary, BACKENDS, DEFAULT_BACKEND, DEFAULT_BASELINES, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULE_PRESET_NAMES, RULES, rulesFor, ruleUsage } from '../protocol';
 
 const VERSION = PACKAGE_VERSION;
 
@@ -316,7 +316,7 @@ async function runExplain(argv: string[]): Promise<number> {
     backend: values.backend as ExplainOptions['backend'],
     topK: int(values['top-k'], '--top-k', 1),
     seed,
-    baselines: values.baselines ?? DEFAULT_CLI_BASELINES,
+    baselines: values.baselines ?? DEFAULT_BASELINES,
   };
   for (const k of Object.keys(options.metropolisHastings!) as (keyof typeof options.metropolisHastings)[]) {
     if (options.metropolisHastings![k!] === undefined) delete options.metropolisHastings![k!];

@@ -7,7 +7,7 @@
 
 import { DtdError, throwIfCancelled } from './errors';
 import { lrpBatch, lrpRuleText, resolveLrpRules } from './baselines';
-import { forward as forward64, NetMats } from './forward';
+import { forward as forward64, forwardBatch, NetMats } from './forward';
 import { DecompositionFailure, fullBackwardCost, LinearFullBackward } from './fullBackward';
 import { explainedRow as rowOf, hasSpatialLayers, layerShapes, outputSize, type Network } from './network';
 import type { Mat } from './ops/ops';
@@ -15,9 +15,9 @@ import { getOps } from './ops/select';
 import { parseRuleMap, ruleToText } from './rules';
 import { runSampledFullBackward } from './sampled';
 import { explainBatch, trainFreeRoots } from './explainBatch';
-import { type Baselines, checkDefinitions, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, escapeName, type ExplainResult, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
+import { type Baselines, checkDefinitions, DEFAULT_BASELINES, DEFAULT_INTERPOLATION, DEFAULT_MAX_COST, DEFAULT_MAX_TREE_ENTRIES, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_SAME_REGION, DEFAULT_SEED, DEFAULT_TOP_K, type ExplainOptions, escapeName, type ExplainResult, METHODS, type Precision, quoteName, RESULT_SCHEMA, ROOT_FINDERS, type RootInfo, type RuleSpec, type TreeEntry } from '../protocol';
 import { computeFlows } from './flows';
-import { computeChannelFlows } from './crp';
+import { computeChannelFlows, type FullWalk } from './crp';
 import { ENGINE_VERSION } from './version';
 import { aboutCount, computeBaselines, describeNonFinite, fullBackwardLog10Cost, dropNonFiniteBaselines, firstNonFinite, firstNonFiniteForward, FLOAT64_HINT, lastLayerRelevance, layerDiagnostics, layerLabel, poolRuleText, summarizeModel, topDown } from './assemble';
 import { checkMaxPoolWinners, fullBackwardNetwork, graphChainBlocks } from './fullBackwardNet';
@@ -102,6 +102,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   // Every tensor this explanation makes is freed when it ends (an engine process explains run after run).
   const endScope = ops.beginScope();
   const mats = new NetMats(ops, net);
+  let lrpWalk: FullWalk<Mat> | undefined;
   try {
     const tStart = performance.now();
     if (fwdBad) {
@@ -122,9 +123,12 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
     } else if (lrpRules) {
       progress({ stage: 'LRP', fraction: 0.1 });
       const X = ops.matrix(1, x.length, x);
-      const out = lrpBatch(mats, X, row, lrpRules);
-      relevance = out.relevance.map((m) => Array.from(ops.read(m)));
-      ops.dispose(X, ...out.relevance);
+      const fwd = forwardBatch(mats, X);
+      const out = lrpBatch(mats, X, row, lrpRules, fwd);
+      // The channel flows below walk the same decomposition: they get this one (the scope frees X and fwd).
+      lrpWalk = { fwd, relevance: out.relevance.map((m) => ops.read(m)) };
+      relevance = lrpWalk.relevance.map((r) => Array.from(r));
+      ops.dispose(...out.relevance);
     } else if (rootFinder === 'linear') {
       const cost = fullBackwardCost(fbNet!);
       const maxCost = options.maxCost ?? DEFAULT_MAX_COST;
@@ -215,10 +219,10 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
     }
 
     let baselines: Baselines | null = null;
-    if ((options.baselines ?? true) && !fwdBad) {
+    if ((options.baselines ?? DEFAULT_BASELINES) && !fwdBad) {
       progress({ stage: 'Baselines', fraction: 0.96 });
       const tb = performance.now();
-      baselines = dropNonFiniteBaselines(net, computeBaselines(mats, x, row), ops.precision === 'float32', warnings);
+      baselines = dropNonFiniteBaselines(net, computeBaselines(mats, x, row, { signal: options.signal }), ops.precision === 'float32', warnings);
       timings.baselines = performance.now() - tb;
     }
 
@@ -226,7 +230,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
     let channelFlows: ExplainResult['channelFlows'];
     if (method !== 'full-backward' && hasSpatialLayers(net) && !fwdBad && !relBad && !rules.some((r) => r.name === '0')) {
       const tc = performance.now();
-      const cf = computeChannelFlows(mats, x, row, lrpRules ? { method: 'lrp', rules: lrpRules } : { method: 'train-free', rules });
+      const cf = computeChannelFlows(mats, x, row, lrpRules ? { method: 'lrp', rules: lrpRules } : { method: 'train-free', rules }, lrpWalk);
       channelFlows = cf.flows;
       if (cf.skipped.length) warnings.push(`Channel flows left out for ${cf.skipped.length} layer${cf.skipped.length === 1 ? '' : 's'} (too many channels or too much work): ${cf.skipped.slice(0, 4).join(', ')}${cf.skipped.length > 4 ? ', …' : ''}.`);
       timings.channelFlows = performance.now() - tc;

@@ -22,7 +22,7 @@ import { poolGeom } from './layers';
 import { isJoin } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { dtdRuleAt, NO_ROOT_EPS } from './rules';
-import { dtdKernels } from './rules/registry';
+import { dtdKernels, type RelevanceTerm } from './rules/registry';
 import type { BatchForward, NetMats } from './forward';
 import type { RuleSpec } from '../protocol';
 
@@ -102,6 +102,22 @@ export function trainFreeLayerStep<M extends Mat>(mats: NetMats<M>, rules: RuleS
   // The rule's closed form, from its record in the rule registry.
   const step = dtdKernels(rule.name).trainFree({ mats, l, A, R, rule, unitMask });
   return { out: [step.relevance], denominator: step.denominator, join: false };
+}
+
+/**
+ * Layer st.l's train-free step as the terms of its rule's closed form (see
+ * RelevanceTerm), for the dense and conv layers whose rule has that form;
+ * null for every other layer (joins, affine, pooling) and for rules 0 and pinv.
+ */
+export function trainFreeLayerTerms<M extends Mat>(mats: NetMats<M>, rules: RuleSpec[], participating: M | null, st: BackwardStep<M>): RelevanceTerm<M>[] | null {
+  const { net } = mats;
+  const layer = net.layers[st.l - 1];
+  if (layer.kind !== 'dense' && layer.kind !== 'conv2d' && layer.kind !== 'convtranspose2d') return null;
+  const rule = dtdRuleAt(net, rules, st.l);
+  const kernels = dtdKernels(rule.name);
+  if (!kernels.trainFreeTerms) return null;
+  const unitMask = st.l === net.layers.length ? participating : null;
+  return kernels.trainFreeTerms({ mats, l: st.l, A: st.inputs[0], R: st.R, rule, unitMask }).terms;
 }
 
 /** Units (that take part) with |v·w| > eps, per sample. Rules 0 and pinv always have their root. */

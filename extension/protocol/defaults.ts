@@ -59,8 +59,10 @@ export const DEFAULT_MAX_RECENT_RUNS = 20;
 export const DEFAULT_MIN_OUTPUT = 0;
 
 /**
- * The command line computes the comparison baselines (gradient, gradient×input and
- * nine LRP variants) only when asked (--baselines): on a VGG-style CNN they cost most
- * of an LRP run. VS Code asks for them: its compare menu offers them.
+ * The comparison baselines (gradient, gradient×input and nine LRP variants) are
+ * computed only when asked: on a VGG-style CNN they cost most of an LRP run and
+ * most of the result's size. explain() and the command line (--baselines) leave
+ * them out by default; VS Code computes them for a shown run when the user picks
+ * one in the compare menu or runs "Compute Baselines" (engine request 'baselines').
  */
-export const DEFAULT_CLI_BASELINES = false;
+export const DEFAULT_BASELINES = false;

@@ -8,7 +8,7 @@ import type { DatasetReply, DatasetSpec } from './dataset';
 import type { ImagePreprocessing } from './image';
 import { LIMITS } from './limits';
 import { isPageKey } from './pages';
-import { RESULT_SCHEMA, type ConceptHeatmap, type ExplainOptions, type ExplainResult, type ModelSummary, type Progress } from './result';
+import { RESULT_SCHEMA, type Baselines, type ConceptHeatmap, type ExplainOptions, type ExplainResult, type ModelSummary, type Precision, type Progress, type TensorSummary } from './result';
 
 /** Options that can cross a process boundary (no callbacks, no signals). */
 export type WireExplainOptions = Omit<ExplainOptions, 'onProgress' | 'signal'>;
@@ -51,7 +51,27 @@ export type HostToEngine =
   | { type: 'cancel'; id: number }
   | { type: 'ping'; id: number }
   /** Concepts (CRP): the conditional heatmaps of `channels` of tensor `layer`, for the same model, input and options as a shown run. */
-  | ({ type: 'concepts'; id: number; input: InputSpec; options: WireExplainOptions; layer: number; channels: number[]; modelSha256?: string | null } & WireModel);
+  | ({ type: 'concepts'; id: number; input: InputSpec; options: WireExplainOptions; layer: number; channels: number[]; modelSha256?: string | null } & WireModel)
+  /**
+   * Baselines on demand: the comparison baselines of a shown run, for the same model (checked by SHA-256), input,
+   * explained output, precision and backend. `pagesFile`: the run's page file, where the engine adds the pages of
+   * large baseline tensors (the reply then carries their summaries, as a result's view does).
+   */
+  | ({ type: 'baselines'; id: number; input: InputSpec; options: WireExplainOptions; modelSha256?: string | null; pagesFile?: string } & WireModel);
+
+/** The engine's answer to 'baselines': what the host merges into the stored run and the webview into what it shows. */
+export interface BaselinesReply {
+  /** null: none could be computed (the warnings say why). Large tensors are [] with their summary in `tensors`. */
+  baselines: Baselines | null;
+  /** Summaries of the tensors cut to pages, by page key ('baseline:zplus:3'): merged into the result's paged.tensors. */
+  tensors: Record<string, TensorSummary>;
+  /** Baselines left out (not finite), in words: added to the result's warnings. */
+  warnings: string[];
+  backend: string;
+  precision: Precision;
+  /** Engine time, ms (the result's timings.baselines). */
+  ms: number;
+}
 
 // ── engine → host ──────────────────────────────────────────────────────────
 /** The levels of a log message: the names of the host's LogOutputChannel methods it may call. */
@@ -80,6 +100,7 @@ export type EngineToHost =
   | { type: 'log'; level: LogLevel; message: string }
   | { type: 'pong'; id: number }
   | { type: 'concepts'; id: number; concepts: ConceptHeatmap[] }
+  | { type: 'baselines'; id: number; reply: BaselinesReply }
   /** The model names files next to itself (TF.js weight shards): the host reads them, confined to the model's folder, and answers 'files'. */
   | { type: 'needFiles'; id: number; names: string[] };
 
@@ -95,6 +116,8 @@ export interface WebviewSettings {
   topK: number;
   /** Which webview this is (the host sets it per webview): the side bar draws its compact layout. */
   view?: VisualizerView;
+  /** The host computes baselines on request ('baselines'): a result without them offers to compute them (VS Code; not a report file). */
+  baselinesOnDemand?: boolean;
   theme?: 'light' | 'dark' | 'high-contrast';
   imageShape?: number[] | null;
   /** The dtdLens.inputShape setting, [C, H, W]: how to draw an input the model gives no image shape (the model's shapes[0] wins). */
@@ -113,6 +136,12 @@ export type HostToWebview =
   | { type: 'concept'; requestId: number; concept?: ConceptHeatmap; error?: string }
   /** The answer to the webview's 'page': the page's value, or why there is none. */
   | { type: 'page'; requestId: number; run: string; key: string; data?: unknown; error?: string }
+  /**
+   * Baselines computed on demand for stored run `run` (null: not a stored run): the answer to the webview's
+   * 'baselines' request (its requestId), or 0 when another webview or the Compute Baselines command asked.
+   * `show`: switch the comparison to the first baseline. `error`: why there are none (cancelled, failed).
+   */
+  | { type: 'baselines'; requestId: number; run: string | null; show: boolean; reply?: BaselinesReply; error?: string }
   | { type: 'clear' };
 
 /** The standalone HTML report's data block (its id, and what it holds): the host messages' content, for a file. */
@@ -122,8 +151,8 @@ export type ReportPayload = { result: ExplainResult; settings: WebviewSettings }
 // ── webview → host ─────────────────────────────────────────────────────────
 export type WebviewToHost =
   | { type: 'ready' }
-  /** `view`: the layout drawn (the side bar's compact one, or the panel's). */
-  | { type: 'rendered'; summary: { layers: number; nodesPerLayer: number[]; flows: number; renderMs: number; view?: VisualizerView } }
+  /** `view`: the layout drawn (the side bar's compact one, or the panel's); `baseline`: the baseline drawn next to the result ('gradientTimesInput', 'lrp:<key>'), when one is. */
+  | { type: 'rendered'; summary: { layers: number; nodesPerLayer: number[]; flows: number; renderMs: number; view?: VisualizerView; baseline?: string } }
   | { type: 'auditRendered'; rows: number; bars: number }
   | { type: 'select'; layer: number; unit: number }
   | { type: 'exported'; requestId: number; format: 'svg' | 'png' | 'json'; data: string }
@@ -136,6 +165,8 @@ export type WebviewToHost =
   | { type: 'concept'; requestId: number; layer: number; channel: number }
   /** A page of a stored run (protocol/pages.ts): a root-tree node's children, a large layer's values. */
   | { type: 'page'; requestId: number; run: string; key: string }
+  /** Baselines on demand for the shown result (`run`: its stored run id, when known): the user opened the comparison. */
+  | { type: 'baselines'; requestId: number; run: string | null }
   /** The result just posted is drawn (its frame painted). */
   | { type: 'drawn' }
   | { type: 'error'; message: string };
@@ -168,6 +199,8 @@ export function isEngineToHost(v: unknown): v is EngineToHost {
       return typeof v.id === 'number';
     case 'concepts':
       return typeof v.id === 'number' && Array.isArray(v.concepts) && v.concepts.every(isConceptHeatmap);
+    case 'baselines':
+      return typeof v.id === 'number' && isBaselinesReply(v.reply);
     case 'needFiles':
       return typeof v.id === 'number' && Array.isArray(v.names) && v.names.length <= LIMITS.siblingFiles && v.names.every((n) => typeof n === 'string');
     default:
@@ -205,6 +238,8 @@ export function isHostToEngine(v: unknown): v is HostToEngine {
       return isWireModel(v) && isObj(v.inputs) && isObj(v.options) && (v.argmax === undefined || typeof v.argmax === 'boolean');
     case 'files':
       return isModelFiles(v.files) && (v.error === undefined || (isObj(v.error) && typeof v.error.code === 'string' && typeof v.error.message === 'string'));
+    case 'baselines':
+      return isWireModel(v) && isObj(v.input) && isObj(v.options) && (v.modelSha256 === undefined || v.modelSha256 === null || typeof v.modelSha256 === 'string') && (v.pagesFile === undefined || typeof v.pagesFile === 'string');
     case 'concepts':
       return isWireModel(v) && isObj(v.input) && isObj(v.options) && Number.isSafeInteger(v.layer) && Array.isArray(v.channels) && v.channels.length <= LIMITS.conceptChannels && v.channels.every((c) => Number.isSafeInteger(c));
     case 'cancel':
@@ -218,6 +253,36 @@ export function isHostToEngine(v: unknown): v is HostToEngine {
 /** A conditional heatmap as it crosses a boundary. */
 export function isConceptHeatmap(v: unknown): v is ConceptHeatmap {
   return isObj(v) && Number.isSafeInteger(v.layer) && Number.isSafeInteger(v.channel) && Array.isArray(v.relevance) && v.relevance.every((x) => typeof x === 'number') && typeof v.channelRelevance === 'number';
+}
+
+const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
+
+/** Baselines as they cross a boundary: number arrays where numbers are promised. */
+export function isBaselines(v: unknown): v is Baselines {
+  if (!isObj(v) || !isNumbers(v.gradient) || !isNumbers(v.gradientTimesInput) || !isObj(v.lrp) || Array.isArray(v.lrp)) return false;
+  return Object.values(v.lrp).every(
+    (b) => isObj(b) && isNumbers(b.relevance) && typeof b.sum === 'number' && (b.perLayer === undefined || (Array.isArray(b.perLayer) && b.perLayer.every(isNumbers))),
+  );
+}
+
+function isTensorSummary(v: unknown): v is TensorSummary {
+  return isObj(v) && typeof v.size === 'number' && isNumbers(v.shape) && isNumbers(v.channelSums) && isObj(v.map) && isNumbers(v.map.shape) && typeof v.map.factor === 'number' && isNumbers(v.map.values);
+}
+
+/** The engine's 'baselines' answer, as the host and the webview receive it. */
+export function isBaselinesReply(v: unknown): v is BaselinesReply {
+  return (
+    isObj(v) &&
+    (v.baselines === null || isBaselines(v.baselines)) &&
+    isObj(v.tensors) &&
+    !Array.isArray(v.tensors) &&
+    Object.values(v.tensors).every(isTensorSummary) &&
+    Array.isArray(v.warnings) &&
+    v.warnings.every((w) => typeof w === 'string') &&
+    typeof v.backend === 'string' &&
+    (v.precision === 'float64' || v.precision === 'float32') &&
+    typeof v.ms === 'number'
+  );
 }
 
 export function isWebviewToHost(v: unknown): v is WebviewToHost {
@@ -243,6 +308,8 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
       return v.format === 'csv' || v.format === 'json';
     case 'concept':
       return Number.isSafeInteger(v.requestId) && Number.isSafeInteger(v.layer) && Number.isSafeInteger(v.channel);
+    case 'baselines':
+      return Number.isSafeInteger(v.requestId) && (v.run === null || isRunId(v.run));
     case 'error':
       return typeof v.message === 'string';
     default:
@@ -295,6 +362,15 @@ export function isHostToWebview(v: unknown): v is HostToWebview {
       return Number.isSafeInteger(v.requestId) && (v.concept === undefined || isConceptHeatmap(v.concept)) && (v.error === undefined || typeof v.error === 'string');
     case 'page':
       return typeof v.requestId === 'number' && typeof v.run === 'string' && typeof v.key === 'string' && (v.error === undefined || typeof v.error === 'string');
+    case 'baselines':
+      return (
+        Number.isSafeInteger(v.requestId) &&
+        (v.run === null || typeof v.run === 'string') &&
+        typeof v.show === 'boolean' &&
+        (v.reply === undefined || isBaselinesReply(v.reply)) &&
+        (v.error === undefined || typeof v.error === 'string') &&
+        (v.reply !== undefined) !== (v.error !== undefined)
+      );
     case 'clear':
       return true;
     default:

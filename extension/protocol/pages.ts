@@ -13,6 +13,7 @@
 // Pure: no Node, no DOM. Byte lengths are the caller's (UTF-8 as it writes).
 
 import { LIMITS } from './limits';
+import type { BaselinesReply } from './messages';
 import type { Baselines, ExplainResult, LayerFlows, PagedParts, RootInfo, TensorSummary, TreeEntry, TreeEntrySummary, TreePage } from './result';
 
 export const PAGES_SCHEMA = 'dtd-lens/pages@1' as const;
@@ -159,6 +160,59 @@ export interface SplitResult {
   pages: Map<string, unknown>;
 }
 
+type Cut = (key: string, values: number[], shape: readonly number[] | undefined) => number[];
+
+/** Cuts a tensor larger than `limit` values: its summary goes to `tensors`, its values to `pages` under `key`, and it becomes []. */
+function cutter(tensors: Record<string, TensorSummary>, pages: Map<string, unknown>, limit: number, maxMapValues: number): Cut {
+  return (key, values, shape) => {
+    if (values.length <= limit) return values;
+    tensors[key] = summarizeTensor(values, shape, maxMapValues);
+    pages.set(key, values);
+    return [];
+  };
+}
+
+/** The baselines with their large tensors cut ('baseline:gradient', 'baseline:<key>', 'baseline:<key>:<layer>'). */
+function cutBaselines(b: Baselines, cut: Cut, shapes: readonly (readonly number[])[] | undefined): Baselines {
+  const lrp: Baselines['lrp'] = {};
+  for (const [k, v] of Object.entries(b.lrp)) {
+    lrp[k] = { ...v, relevance: cut(`baseline:${k}`, v.relevance, shapes?.[0]), ...(v.perLayer ? { perLayer: v.perLayer.map((p, l) => cut(`baseline:${k}:${l}`, p, shapes?.[l])) } : {}) };
+  }
+  return { gradient: cut('baseline:gradient', b.gradient, shapes?.[0]), gradientTimesInput: cut('baseline:gradientTimesInput', b.gradientTimesInput, shapes?.[0]), lrp };
+}
+
+/**
+ * Baselines computed on demand for a stored run (engine request 'baselines'), split as splitResult splits a
+ * result's: the view (large tensors empty), their summaries (to merge into the run's paged.tensors) and the pages
+ * (to add to the run's page file).
+ */
+export function splitBaselines(
+  b: Baselines,
+  shapes: readonly (readonly number[])[] | undefined,
+  limit: number = LIMITS.inlineLayerValues,
+  maxMapValues: number = LIMITS.summaryMapValues,
+): { baselines: Baselines; tensors: Record<string, TensorSummary>; pages: Map<string, unknown> } {
+  const tensors: Record<string, TensorSummary> = {};
+  const pages = new Map<string, unknown>();
+  return { baselines: cutBaselines(b, cutter(tensors, pages, limit, maxMapValues), shapes), tensors, pages };
+}
+
+/**
+ * The result with baselines computed on demand (engine request 'baselines'): what the host stores for the run and
+ * the webview draws. Their warnings join the result's, their time its timings, the summaries of their large tensors
+ * its paged tensors (the pages are in the run's page file).
+ */
+export function withBaselines(result: ExplainResult, reply: Pick<BaselinesReply, 'baselines' | 'tensors' | 'warnings' | 'ms'>): ExplainResult {
+  const cut = Object.keys(reply.tensors).length > 0;
+  return {
+    ...result,
+    baselines: reply.baselines,
+    warnings: [...result.warnings, ...reply.warnings.filter((w) => !result.warnings.includes(w))],
+    timings: { ...result.timings, baselines: reply.ms },
+    ...(cut ? { paged: { run: null, tree: null, roots: [], ...result.paged, tensors: { ...result.paged?.tensors, ...reply.tensors } } } : {}),
+  };
+}
+
 /**
  * Splits a result into the view (what the message carries) and its pages. `run` names the stored run
  * whose page file will hold the pages (null: the pages are not kept). A result already split is returned as is.
@@ -172,24 +226,11 @@ export function splitResult(result: ExplainResult, run: string | null, limit: nu
   result.activations.forEach((a, l) => {
     if (a.length > limit) big.add(l);
   });
-  const cut = (key: string, values: number[], shape: readonly number[] | undefined): number[] => {
-    if (values.length <= limit) return values;
-    tensors[key] = summarizeTensor(values, shape, maxMapValues);
-    pages.set(key, values);
-    return [];
-  };
+  const cut = cutter(tensors, pages, limit, maxMapValues);
   const activations = result.activations.map((a, l) => cut(`activations:${l}`, a, shapes?.[l]));
   const preActivations = result.preActivations.map((z, i) => cut(`preActivations:${i}`, z, shapes?.[i + 1]));
   const relevance = result.relevance.map((r, l) => (r ? cut(`relevance:${l}`, r, shapes?.[l]) : r));
-  let baselines: Baselines | null = result.baselines;
-  if (baselines) {
-    const b = baselines;
-    const lrp: Baselines['lrp'] = {};
-    for (const [k, v] of Object.entries(b.lrp)) {
-      lrp[k] = { ...v, relevance: cut(`baseline:${k}`, v.relevance, shapes?.[0]), ...(v.perLayer ? { perLayer: v.perLayer.map((p, l) => cut(`baseline:${k}:${l}`, p, shapes?.[l])) } : {}) };
-    }
-    baselines = { gradient: cut('baseline:gradient', b.gradient, shapes?.[0]), gradientTimesInput: cut('baseline:gradientTimesInput', b.gradientTimesInput, shapes?.[0]), lrp };
-  }
+  const baselines: Baselines | null = result.baselines ? cutBaselines(result.baselines, cut, shapes) : null;
   // Roots: a layer whose output is summarized keeps its roots in a page; a layer whose root points are large leaves them out.
   const pagedRoots: number[] = [];
   const roots: RootInfo[][] = result.roots.map((list, i) => {
@@ -315,10 +356,14 @@ function footer(offset: number, length: number): string {
   return `DTDPAGES1 ${String(offset).padStart(14, '0')} ${String(length).padStart(14, '0')}\n`;
 }
 
-/** The page file's text, chunk by chunk: the pages, the index, the footer. `byteLength` measures a chunk as it will be written (UTF-8). */
-export function* pageFileChunks(pages: Iterable<[string, unknown]>, byteLength: (s: string) => number): Generator<string> {
-  let offset = 0;
-  const index: PageIndex = { schema: PAGES_SCHEMA, pages: {} };
+/**
+ * The page file's text, chunk by chunk: the pages, the index, the footer. `byteLength` measures a chunk as it will
+ * be written (UTF-8). `after`: the pages of an existing file, whose page data ends at `offset` (where its index
+ * began): the chunks continue that file from there, and the new index lists its pages too (pages added to a run).
+ */
+export function* pageFileChunks(pages: Iterable<[string, unknown]>, byteLength: (s: string) => number, after?: { offset: number; pages: PageIndex['pages'] }): Generator<string> {
+  let offset = after?.offset ?? 0;
+  const index: PageIndex = { schema: PAGES_SCHEMA, pages: { ...after?.pages } };
   for (const [key, value] of pages) {
     const start = offset;
     for (const c of jsonChunks(value)) {

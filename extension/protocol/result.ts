@@ -70,7 +70,7 @@ export interface ExplainOptions {
   backend?: BackendName;
   /** Train-free: fail (with values kept) when a unit does not pass on exactly its relevance (rule "0"). Default true. */
   checkConsistent?: boolean;
-  /** Compute the gradient / LRP baselines (default true). */
+  /** Compute the gradient / LRP baselines (default false: DEFAULT_BASELINES; VS Code asks for them on demand). */
   baselines?: boolean;
   /** Full-backward: refuse when the estimated number of evaluations exceeds this (default 2e6). */
   maxCost?: number;

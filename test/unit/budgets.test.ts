@@ -170,7 +170,8 @@ describe('deep narrow networks stay within a cost', () => {
 describe('finite or failed', () => {
   test('weights of 1e308: status failed, statusCode non-finite, the message names the layer', async () => {
     const net = chain(3, 3, 1e308, 'huge.json');
-    const r = await explain(net, [1, 1, 1]);
+    // Baselines asked for: a forward pass that overflows gives none.
+    const r = await explain(net, [1, 1, 1], { baselines: true });
     assert.equal(r.status, 'failed');
     assert.equal(r.statusCode, 'non-finite');
     assert.match(r.message!, /layer 'dense1' \(1 of 3\)/);
@@ -201,7 +202,7 @@ describe('finite or failed', () => {
   test('a baseline that overflows is dropped with a warning, the result stays ok', async () => {
     // Positive weights: z+ conserves, α2β1 doubles the relevance at every layer and overflows past ~1024 layers.
     const net = chain(1100, 2, (_l, _j, i) => (i === 0 ? 0.6 : 0.4));
-    const r = await explain(net, [1, 1]);
+    const r = await explain(net, [1, 1], { baselines: true });
     assert.equal(r.status, 'ok', r.message ?? '');
     const w = r.warnings.find((m) => m.startsWith('Baseline LRP alpha2_beta1 left out'));
     assert.ok(w, JSON.stringify(r.warnings));

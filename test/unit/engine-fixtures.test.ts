@@ -43,7 +43,7 @@ for (const name of fixtureNames()) {
         const wantP: number[] = Array.isArray(pat[0]) ? pat[0] : pat;
         assert.deepEqual(Array.from(f.pre[l - 1], (v) => (v > 0 ? 1 : 0)), wantP, `activation pattern layer${l}`);
       }
-      const r = await explain(net, x, { explainedOutput: k });
+      const r = await explain(net, x, { explainedOutput: k, baselines: true });
       assertClose([r.explainedValue], [fx.forward.explained_logit], 1e-12, 1e-15, 'explained logit');
       const g: number[] = Array.isArray(fx.gradient.grad[0]) ? fx.gradient.grad[0] : fx.gradient.grad;
       const gx: number[] = Array.isArray(fx.gradient.grad_times_input[0]) ? fx.gradient.grad_times_input[0] : fx.gradient.grad_times_input;
@@ -155,7 +155,7 @@ for (const name of fixtureNames()) {
     });
 
     test('LRP baselines equal zennit, overall and per layer', async () => {
-      const r = await explain(net, x, { explainedOutput: k });
+      const r = await explain(net, x, { explainedOutput: k, baselines: true });
       for (const [key, want] of Object.entries(fx.zennit.rules) as [string, Fixture][]) {
         const got = r.baselines!.lrp[key];
         assert.ok(got, `baseline ${key} missing`);
@@ -176,9 +176,9 @@ for (const name of fixtureNames()) {
       const st = loadModel(new Uint8Array(readFileSync(fixtureFile(name, 'safetensors'))), `${name}.safetensors`, {
         sidecar: { finalActivation: 'relu', outputSelection: fx.network.output_selection ?? undefined },
       });
-      const ref = await explain(net, x, { explainedOutput: k, rule: 'w2' });
+      const ref = await explain(net, x, { explainedOutput: k, rule: 'w2', baselines: true });
       for (const [what, other] of [['onnx', onnx], ['safetensors', st]] as const) {
-        const r = await explain(other, x, { explainedOutput: k, rule: 'w2' });
+        const r = await explain(other, x, { explainedOutput: k, rule: 'w2', baselines: true });
         assert.equal(r.explainedValue, ref.explainedValue, `${what}: f(x)`);
         assert.deepEqual(r.relevance, ref.relevance, `${what}: train-free relevance`);
         assert.deepEqual(r.baselines!.lrp.zplus.relevance, ref.baselines!.lrp.zplus.relevance, `${what}: LRP z+`);

@@ -139,8 +139,8 @@ describe('the continuity example of Montavon et al.', () => {
     });
   }
   test('z+ is continuous across the diagonal, gradient×input jumps', async () => {
-    const below = await explain(maxNet, [2 + 1e-9, 2], { rule: 'z+' });
-    const above = await explain(maxNet, [2, 2 + 1e-9], { rule: 'z+' });
+    const below = await explain(maxNet, [2 + 1e-9, 2], { rule: 'z+', baselines: true });
+    const above = await explain(maxNet, [2, 2 + 1e-9], { rule: 'z+', baselines: true });
     assertClose(below.relevance[0], above.relevance[0]!, 0, 1e-8, 'z+ across the diagonal');
     const gxBelow = below.baselines!.gradientTimesInput, gxAbove = above.baselines!.gradientTimesInput;
     assert.ok(Math.abs(gxBelow[0] - gxAbove[0]) > 1.9, `gradient×input should jump: ${gxBelow} vs ${gxAbove}`);

@@ -278,6 +278,29 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       await page.screenshot({ path: join(shots, 'explain-output.png') });
     });
 
+    await step('baselines on demand: the run has none until the compare menu asks; then the panel draws gradient × input next to it', async () => {
+      const { frame } = await findNetworkFrame(page, 10000);
+      const menu = frame.locator('select.baseline');
+      await menu.waitFor({ state: 'visible', timeout: 10000 });
+      const before = await menu.getAttribute('data-state');
+      if (before !== 'offered') throw new Error(`the compare menu is ${before}, not offering to compute the baselines`);
+      if ((await frame.locator('section.pane').count()) !== 1) throw new Error('a baseline is drawn before the user asked');
+      await page.screenshot({ path: join(shots, 'baselines-vscode-before.png') });
+      await menu.selectOption('@compute');
+      // The host asks the engine (a progress notification), stores them with the run, and the panel draws the first.
+      await frame.locator('select.baseline[data-state="carried"]').waitFor({ state: 'attached', timeout: 30000 });
+      await frame.waitForFunction(() => document.querySelectorAll('section.pane').length === 2, undefined, { timeout: 10000 });
+      const chosen = await menu.inputValue();
+      if (chosen !== 'gradientTimesInput') throw new Error(`the panel compares with ${chosen}`);
+      const labels = await frame.locator('select.baseline option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+      if (labels.filter((v) => v.startsWith('lrp:')).length !== 8) throw new Error(`the compare menu lists ${labels.join(', ')}`);
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: join(shots, 'baselines-vscode-after.png') });
+      // Back to the result alone for the steps that follow.
+      await menu.selectOption('');
+      await frame.waitForFunction(() => document.querySelectorAll('section.pane').length === 1, undefined, { timeout: 10000 });
+    });
+
     await step('the panel\'s own JSON button saves the explanation where the save dialog says', async () => {
       const before = new Set(readdirSync(o.folder));
       const { frame } = await findNetworkFrame(page, 10000);

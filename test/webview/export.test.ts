@@ -50,7 +50,8 @@ describe('export, comparison, heatmap, report', () => {
   let r: ExplainResult;
   before(async () => {
     browser = await launch();
-    r = await engineResult('mlp3_seed0_testfull', { method: 'train-free' });
+    // With its baselines (as a saved result that has them): the compare menu lists them.
+    r = await engineResult('mlp3_seed0_testfull', { method: 'train-free', baselines: true });
     mkdirSync(OUT, { recursive: true });
   });
   after(() => browser?.close());

@@ -8,6 +8,9 @@
 //   LRP  the rule's step through one linear layer as zennit 0.5.1 computes it
 //        (fixtures README §7): zennit's input/param/output modifiers folded
 //        into one closed form, with the stabiliser s(z) = z + ε·sign(z).
+// The train-free and LRP closed forms of most rules are stated as terms
+// coef·P ⊙ Fᵀ(V, C) (RelevanceTerm) and summed by sumTerms; the channel flows
+// (crp.ts) contract the same terms channel by channel.
 // Every caller dispatches through `ruleRecord(spec.name)`; adding a rule is one
 // entry in each half (the compiler refuses a vocabulary name without kernels)
 // and a test.
@@ -76,14 +79,57 @@ export interface LrpStep<M extends Mat> {
   rule: LrpRule;
 }
 
+/**
+ * One term of a rule's step through a linear layer: coef · P ⊙ Fᵀ(V, C). Most
+ * rules' R_in is a sum of such terms, with P a row of the layer's input side
+ * (a, a⁺, a⁻, a bound; null for no factor), V a weight variant and C the
+ * output relevance R times a row fixed by the forward pass (so C is linear,
+ * and elementwise, in R). The channel flows of crp.ts contract the terms
+ * channel by channel without forming R_in.
+ */
+export interface RelevanceTerm<M extends Mat> {
+  P: M | null;
+  V: M;
+  C: M;
+  /** 1 when absent. */
+  coef?: number;
+}
+
+/** Σ_k coef_k · P_k ⊙ Fᵀ(V_k, C_k), accumulated in the terms' order. */
+export function sumTerms<M extends Mat>(mats: NetMats<M>, l: number, terms: RelevanceTerm<M>[]): M {
+  const { ops } = mats;
+  let acc: M | null = null;
+  for (const t of terms) {
+    const back = mats.bwd(l, t.C, t.V);
+    const v = t.P ? ops.mul(back, t.P) : back; // P may be a [1, n] row (a bound): the broadcast operand
+    const coef = t.coef ?? 1;
+    if (!acc) acc = coef === 1 ? v : ops.scale(v, coef);
+    else if (coef === 1) acc = ops.add(acc, v);
+    else if (coef === -1) acc = ops.sub(acc, v);
+    else acc = ops.add(acc, ops.scale(v, coef));
+  }
+  if (!acc) throw new DtdError('internal', 'a rule step without terms');
+  return acc;
+}
+
+/** A train-free step as terms, with its denominator. */
+export interface TrainFreeTerms<M extends Mat> {
+  terms: RelevanceTerm<M>[];
+  denominator: M | null;
+}
+
 export interface RuleKernels {
   dtd?: {
     root: DtdRoot;
     /** The closed form R_in of train-free DTD for a batch. */
     trainFree<M extends Mat>(s: TrainFreeStep<M>): TrainFreeOut<M>;
+    /** The same closed form as terms (trainFree sums them), where it has that form. */
+    trainFreeTerms?<M extends Mat>(s: TrainFreeStep<M>): TrainFreeTerms<M>;
   };
   lrp?: {
     propagate<M extends Mat>(s: LrpStep<M>): M;
+    /** The same step as terms (propagate sums them), where it has that form. */
+    terms?<M extends Mat>(s: LrpStep<M>): RelevanceTerm<M>[];
     /** The biases cancel, so zero bias changes nothing (zB: zennit clamps the bias with the weights). */
     biasCancels?: boolean;
   };
@@ -93,12 +139,28 @@ export type RuleRecord = KnownRule & RuleKernels;
 
 // ── DTD: train-free closed forms, C = R / (v·w), 0 where the unit has no root ──
 
+/** A rule's train-free closed form from its terms. */
+function trainFreeFromTerms(f: <M extends Mat>(s: TrainFreeStep<M>) => TrainFreeTerms<M>) {
+  return {
+    trainFreeTerms: f,
+    trainFree: <M extends Mat>(s: TrainFreeStep<M>): TrainFreeOut<M> => {
+      const { terms, denominator } = f(s);
+      return { relevance: sumTerms(s.mats, s.l, terms), denominator };
+    },
+  };
+}
+
+/** A rule's LRP step from its terms. */
+function lrpFromTerms(f: <M extends Mat>(s: LrpStep<M>) => RelevanceTerm<M>[]) {
+  return { terms: f, propagate: <M extends Mat>(s: LrpStep<M>): M => sumTerms(s.mats, s.l, f(s)) };
+}
+
 /** R_in = a ⊙ (C·V) with v·w = F(a, V): z+ (V = W⁺), x (V = W), gamma (V = W + γW⁺). */
-function trainFreeAlongA<M extends Mat>({ mats, l, A, R }: TrainFreeStep<M>, V: M): TrainFreeOut<M> {
+function trainFreeAlongA<M extends Mat>({ mats, l, A, R }: TrainFreeStep<M>, V: M): TrainFreeTerms<M> {
   const { ops } = mats;
   const D = mats.fwd(l, A, V);
   const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-  return { relevance: ops.mul(A, mats.bwd(l, C, V)), denominator: D };
+  return { terms: [{ P: A, V, C }], denominator: D };
 }
 
 // ── LRP: zennit's rules on one linear layer ────────────────────────────────
@@ -114,13 +176,13 @@ function withBias<M extends Mat>(mats: NetMats<M>, m: M, bias: M | null): M {
 }
 
 /** ε rule: a ⊙ Wᵀ(R / s_ε(z)). */
-function lrpEpsilon<M extends Mat>(s: LrpStep<M>, epsilon: number): M {
+function lrpEpsilon<M extends Mat>(s: LrpStep<M>, epsilon: number): RelevanceTerm<M>[] {
   const { mats, l, A, R } = s;
   const { ops } = mats;
   const W = mats.W(l);
   const z = withBias(mats, mats.fwd(l, A, W), lrpBias(s).b);
   const C = ops.divStabilized(R, z, epsilon);
-  return ops.mul(A, mats.bwd(l, C, W));
+  return [{ P: A, V: W, C }];
 }
 
 const KERNELS = {
@@ -134,7 +196,7 @@ const KERNELS = {
         },
         derivative: (_r, wi) => (wi >= 0 ? 1 : 0),
       },
-      trainFree: (s) => {
+      ...trainFreeFromTerms((s) => {
         if (!s.rule.splitSigns) return trainFreeAlongA(s, s.mats.Wpos(s.l));
         // A signed hidden input: v = a⁺ where w ≥ 0, a⁻ where w < 0 (zennit's ZPlus without bias).
         const { mats, l, A, R } = s;
@@ -143,21 +205,19 @@ const KERNELS = {
         const Ap = ops.positivePart(A), An = ops.negativePart(A);
         const D = ops.add(mats.fwd(l, Ap, Wp), mats.fwd(l, An, Wn));
         const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        return { relevance: ops.add(ops.mul(Ap, mats.bwd(l, C, Wp)), ops.mul(An, mats.bwd(l, C, Wn))), denominator: D };
-      },
+        return { terms: [{ P: Ap, V: Wp, C }, { P: An, V: Wn, C }], denominator: D };
+      }),
     },
-    lrp: {
-      propagate: (s) => {
-        const { mats, l, A, R } = s;
-        const { ops } = mats;
-        const Wp = mats.Wpos(l), Wn = mats.Wneg(l);
-        const { bp } = lrpBias(s);
-        const Ap = ops.positivePart(A), An = ops.negativePart(A);
-        const z = ops.add(withBias(mats, mats.fwd(l, Ap, Wp), bp), mats.fwd(l, An, Wn));
-        const C = ops.divStabilized(R, z, LRP_STABILIZER);
-        return ops.add(ops.mul(Ap, mats.bwd(l, C, Wp)), ops.mul(An, mats.bwd(l, C, Wn)));
-      },
-    },
+    lrp: lrpFromTerms((s) => {
+      const { mats, l, A, R } = s;
+      const { ops } = mats;
+      const Wp = mats.Wpos(l), Wn = mats.Wneg(l);
+      const { bp } = lrpBias(s);
+      const Ap = ops.positivePart(A), An = ops.negativePart(A);
+      const z = ops.add(withBias(mats, mats.fwd(l, Ap, Wp), bp), mats.fwd(l, An, Wn));
+      const C = ops.divStabilized(R, z, LRP_STABILIZER);
+      return [{ P: Ap, V: Wp, C }, { P: An, V: Wn, C }];
+    }),
   },
   w2: {
     dtd: {
@@ -168,26 +228,24 @@ const KERNELS = {
         },
         derivative: () => 0,
       },
-      trainFree: ({ mats, l, A, R }) => {
+      ...trainFreeFromTerms(({ mats, l, A, R }) => {
         // v·w = Σ_i w_i², the same for every sample.
         const { ops } = mats;
         const rows = ops.matrix(A.rows, 1, new Float64Array(A.rows).fill(1));
         const D = ops.matmul(rows, mats.WsqRowSums(l), false);
         const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        return { relevance: mats.bwd(l, C, mats.Wsq(l)), denominator: D };
-      },
+        return { terms: [{ P: null, V: mats.Wsq(l), C }], denominator: D };
+      }),
     },
-    lrp: {
-      propagate: (s) => {
-        const { mats, l, A, R } = s;
-        const { ops } = mats;
-        const { b } = lrpBias(s);
-        const ones = ops.matrix(A.rows, A.cols, new Float64Array(A.rows * A.cols).fill(1));
-        const z = withBias(mats, mats.fwd(l, ones, mats.Wsq(l)), b ? ops.mul(b, b) : null);
-        const C = ops.divStabilized(R, z, LRP_STABILIZER);
-        return mats.bwd(l, C, mats.Wsq(l));
-      },
-    },
+    lrp: lrpFromTerms((s) => {
+      const { mats, l, A, R } = s;
+      const { ops } = mats;
+      const { b } = lrpBias(s);
+      const ones = ops.matrix(A.rows, A.cols, new Float64Array(A.rows * A.cols).fill(1));
+      const z = withBias(mats, mats.fwd(l, ones, mats.Wsq(l)), b ? ops.mul(b, b) : null);
+      const C = ops.divStabilized(R, z, LRP_STABILIZER);
+      return [{ P: null, V: mats.Wsq(l), C }];
+    }),
   },
   x: {
     dtd: {
@@ -198,10 +256,10 @@ const KERNELS = {
         },
         derivative: () => 1,
       },
-      trainFree: (s) => trainFreeAlongA(s, s.mats.W(s.l)),
+      ...trainFreeFromTerms((s) => trainFreeAlongA(s, s.mats.W(s.l))),
     },
     // LRP-0: the ε rule with nothing but the stabiliser.
-    lrp: { propagate: (s) => lrpEpsilon(s, LRP_STABILIZER) },
+    lrp: lrpFromTerms((s) => lrpEpsilon(s, LRP_STABILIZER)),
   },
   gamma: {
     dtd: {
@@ -213,32 +271,34 @@ const KERNELS = {
         },
         derivative: (r, wi) => (wi >= 0 ? 1 + (r.gamma ?? DEFAULT_GAMMA) : 1),
       },
-      trainFree: (s) => trainFreeAlongA(s, s.mats.Wgamma(s.l, s.rule.gamma ?? DEFAULT_GAMMA)),
+      ...trainFreeFromTerms((s) => trainFreeAlongA(s, s.mats.Wgamma(s.l, s.rule.gamma ?? DEFAULT_GAMMA))),
     },
-    lrp: {
-      propagate: (s) => {
-        // zennit's generalised γ: W+γW⁺ / W+γW⁻ for the contributions that share z's sign; biases only on the a⁺ terms.
-        // The branch is chosen by the sign of the real pre-activation Z (with bias), also for zero-bias.
-        const { mats, l, A, Z, R, rule } = s;
-        const { ops } = mats;
-        const F = (U: typeof A, V: typeof A) => mats.fwd(l, U, V);
-        const T = (G: typeof A, V: typeof A) => mats.bwd(l, G, V);
-        const { b, bp, bn } = lrpBias(s);
-        const Ap = ops.positivePart(A), An = ops.negativePart(A);
-        const g = rule.gamma ?? DEFAULT_GAMMA;
-        const Wgp = mats.Wgamma(l, g);
-        const Wgn = mats.WgammaNeg(l, g);
-        const bgp = b ? ops.add(b, ops.scale(bp!, g)) : null;
-        const bgn = b ? ops.add(b, ops.scale(bn!, g)) : null;
-        const zPos = ops.add(withBias(mats, F(Ap, Wgp), bgp), F(An, Wgn));
-        const zNeg = ops.add(withBias(mats, F(Ap, Wgn), bgn), F(An, Wgp));
-        const mPos = ops.stepPositive(Z);
-        const mNeg = ops.stepPositive(ops.scale(Z, -1));
-        const Cp = ops.mul(ops.divStabilized(R, zPos, LRP_STABILIZER), mPos);
-        const Cn = ops.mul(ops.divStabilized(R, zNeg, LRP_STABILIZER), mNeg);
-        return ops.add(ops.add(ops.mul(Ap, T(Cp, Wgp)), ops.mul(An, T(Cp, Wgn))), ops.add(ops.mul(Ap, T(Cn, Wgn)), ops.mul(An, T(Cn, Wgp))));
-      },
-    },
+    lrp: lrpFromTerms((s) => {
+      // zennit's generalised γ: W+γW⁺ / W+γW⁻ for the contributions that share z's sign; biases only on the a⁺ terms.
+      // The branch is chosen by the sign of the real pre-activation Z (with bias), also for zero-bias.
+      const { mats, l, A, Z, R, rule } = s;
+      const { ops } = mats;
+      const F = (U: typeof A, V: typeof A) => mats.fwd(l, U, V);
+      const { b, bp, bn } = lrpBias(s);
+      const Ap = ops.positivePart(A), An = ops.negativePart(A);
+      const g = rule.gamma ?? DEFAULT_GAMMA;
+      const Wgp = mats.Wgamma(l, g);
+      const Wgn = mats.WgammaNeg(l, g);
+      const bgp = b ? ops.add(b, ops.scale(bp!, g)) : null;
+      const bgn = b ? ops.add(b, ops.scale(bn!, g)) : null;
+      const zPos = ops.add(withBias(mats, F(Ap, Wgp), bgp), F(An, Wgn));
+      const zNeg = ops.add(withBias(mats, F(Ap, Wgn), bgn), F(An, Wgp));
+      const mPos = ops.stepPositive(Z);
+      const mNeg = ops.stepPositive(ops.scale(Z, -1));
+      const Cp = ops.mul(ops.divStabilized(R, zPos, LRP_STABILIZER), mPos);
+      const Cn = ops.mul(ops.divStabilized(R, zNeg, LRP_STABILIZER), mNeg);
+      return [
+        { P: Ap, V: Wgp, C: Cp },
+        { P: An, V: Wgn, C: Cp },
+        { P: Ap, V: Wgn, C: Cn },
+        { P: An, V: Wgp, C: Cn },
+      ];
+    }),
   },
   zB: {
     dtd: {
@@ -249,7 +309,7 @@ const KERNELS = {
         },
         derivative: () => 1,
       },
-      trainFree: ({ mats, l, A, R, rule }) => {
+      ...trainFreeFromTerms(({ mats, l, A, R, rule }) => {
         // R_in = a⊙(C·W) − l⊙(C·W⁺) − h⊙(C·W⁻)
         const { ops } = mats;
         const W = mats.W(l);
@@ -258,18 +318,16 @@ const KERNELS = {
         const shift = ops.add(mats.fwd(l, lo, mats.Wpos(l)), mats.fwd(l, hi, mats.Wneg(l)));
         const D = ops.sub(mats.fwd(l, A, W), shift);
         const C = ops.divOrZero(R, D, NO_ROOT_EPS);
-        const relevance = ops.sub(ops.sub(ops.mul(A, mats.bwd(l, C, W)), ops.mul(mats.bwd(l, C, mats.Wpos(l)), lo)), ops.mul(mats.bwd(l, C, mats.Wneg(l)), hi));
-        return { relevance, denominator: D };
-      },
+        return { terms: [{ P: A, V: W, C }, { P: lo, V: mats.Wpos(l), C, coef: -1 }, { P: hi, V: mats.Wneg(l), C, coef: -1 }], denominator: D };
+      }),
     },
     lrp: {
       biasCancels: true,
-      propagate: (s) => {
+      ...lrpFromTerms((s) => {
         const { mats, l, A, R, rule } = s;
         const { ops } = mats;
         const W = mats.W(l), Wp = mats.Wpos(l), Wn = mats.Wneg(l);
         const F = (U: typeof A, V: typeof A) => mats.fwd(l, U, V);
-        const T = (G: typeof A, V: typeof A) => mats.bwd(l, G, V);
         const { b, bp, bn } = lrpBias(s);
         const lo = mats.boundRow('low', l, rule);
         const hi = mats.boundRow('high', l, rule);
@@ -278,8 +336,8 @@ const KERNELS = {
         // zennit clamps the bias with the weights: b − b⁺ − b⁻ = 0, so biases cancel. Padding is zero for l and h too.
         const z = ops.sub(ops.sub(withBias(mats, F(A, W), b), withBias(mats, F(L, Wp), bp)), withBias(mats, F(H, Wn), bn));
         const C = ops.divStabilized(R, z, LRP_STABILIZER);
-        return ops.sub(ops.sub(ops.mul(A, T(C, W)), ops.mul(L, T(C, Wp))), ops.mul(H, T(C, Wn)));
-      },
+        return [{ P: A, V: W, C }, { P: L, V: Wp, C, coef: -1 }, { P: H, V: Wn, C, coef: -1 }];
+      }),
     },
   },
   '0': {
@@ -306,27 +364,28 @@ const KERNELS = {
     },
   },
   epsilon: {
-    lrp: { propagate: (s) => lrpEpsilon(s, s.rule.epsilon ?? LRP_STABILIZER) },
+    lrp: lrpFromTerms((s) => lrpEpsilon(s, s.rule.epsilon ?? LRP_STABILIZER)),
   },
   alpha2beta1: {
-    lrp: {
-      propagate: (s) => {
-        const { mats, l, A, R } = s;
-        const { ops } = mats;
-        const Wp = mats.Wpos(l), Wn = mats.Wneg(l);
-        const F = (U: typeof A, V: typeof A) => mats.fwd(l, U, V);
-        const T = (G: typeof A, V: typeof A) => mats.bwd(l, G, V);
-        const { bp, bn } = lrpBias(s);
-        const Ap = ops.positivePart(A), An = ops.negativePart(A);
-        const zp = ops.add(withBias(mats, F(Ap, Wp), bp), F(An, Wn));
-        const zn = ops.add(withBias(mats, F(Ap, Wn), bn), F(An, Wp));
-        const Cp = ops.divStabilized(R, zp, LRP_STABILIZER);
-        const Cn = ops.divStabilized(R, zn, LRP_STABILIZER);
-        const pos = ops.add(ops.mul(Ap, T(Cp, Wp)), ops.mul(An, T(Cp, Wn)));
-        const neg = ops.add(ops.mul(Ap, T(Cn, Wn)), ops.mul(An, T(Cn, Wp)));
-        return ops.sub(ops.scale(pos, 2), neg);
-      },
-    },
+    lrp: lrpFromTerms((s) => {
+      const { mats, l, A, R } = s;
+      const { ops } = mats;
+      const Wp = mats.Wpos(l), Wn = mats.Wneg(l);
+      const F = (U: typeof A, V: typeof A) => mats.fwd(l, U, V);
+      const { bp, bn } = lrpBias(s);
+      const Ap = ops.positivePart(A), An = ops.negativePart(A);
+      const zp = ops.add(withBias(mats, F(Ap, Wp), bp), F(An, Wn));
+      const zn = ops.add(withBias(mats, F(Ap, Wn), bn), F(An, Wp));
+      const Cp = ops.divStabilized(R, zp, LRP_STABILIZER);
+      const Cn = ops.divStabilized(R, zn, LRP_STABILIZER);
+      // 2·(positive contributions) − (negative ones)
+      return [
+        { P: Ap, V: Wp, C: Cp, coef: 2 },
+        { P: An, V: Wn, C: Cp, coef: 2 },
+        { P: Ap, V: Wn, C: Cn, coef: -1 },
+        { P: An, V: Wp, C: Cn, coef: -1 },
+      ];
+    }),
   },
 } satisfies Record<RuleName, RuleKernels>;
 

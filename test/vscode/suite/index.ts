@@ -308,6 +308,41 @@ test('export as JSON, SVG and PNG', async () => {
   assert.deepEqual([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'PNG signature');
 }, 60000);
 
+test('baselines on demand: a CNN explanation opened in the visualizer has none until the user asks; Compute Baselines stores them and the panel draws gradient × input next to it', async () => {
+  const since = Date.now();
+  const out = await api.explain(file('cnn.keras'), { input: { kind: 'file', uri: file('inputs/image.png') }, explainedOutput: 0, useDefaults: true, method: 'lrp', rule: 'epsilon' });
+  assert.equal(out.status, 'ok', JSON.stringify(out.error));
+  const r = out.result!;
+  assert.equal(r.baselines, null, 'the run computed no baselines');
+  assert.equal(r.timings.baselines, undefined);
+  const first = await api.waitForRendered('panel', since, 20000);
+  assert.equal(first.summary.baseline, undefined, 'the panel draws the result alone');
+  const plain = await api.exportRun(out.runId!, 'json', file('exports/cnn-plain.json'));
+  assert.equal(JSON.parse(readFileSync(plain!.fsPath, 'utf8')).baselines, null, 'the stored run has none');
+  // The user asks (the command; the compare menu in the panel posts the same request: test/webview/baselines.test.ts).
+  const asked = Date.now();
+  const b = await api.computeBaselines(out.runId!);
+  assert.ok(b?.result.baselines, `no baselines: ${JSON.stringify(api.notices.at(-1))}`);
+  const base = b.result.baselines;
+  assert.equal(base.gradient.length, 300);
+  base.gradientTimesInput.forEach((g, i) => assert.equal(g, base.gradient[i] * r.input[i], `gradient × input at ${i}`));
+  assert.equal(Object.keys(base.lrp).length, 9, 'eight LRP rules and the special-first-layer composite');
+  // For the run's model, input, output and precision: LRP ε = 1e-6 as a baseline is the run's own relevance.
+  assertClose(base.lrp['epsilon_1e-6'].relevance, r.relevance[0]!, 1e-12, 1e-15, 'LRP epsilon baseline = the LRP epsilon run');
+  assert.equal(b.reply.precision, r.precision);
+  const drawn = await waitFor('the panel to draw a baseline', () => api.rendered.find((e) => e.target === 'panel' && e.at >= asked && e.summary.baseline === 'gradientTimesInput'), 20000);
+  assert.deepEqual(drawn.summary.nodesPerLayer.length, r.activations.length);
+  // Stored with the run: the JSON export and the run reopened carry them; asking again computes nothing.
+  const json = await api.exportRun(out.runId!, 'json', file('exports/cnn-baselines.json'));
+  assert.deepEqual(JSON.parse(readFileSync(json!.fsPath, 'utf8')).baselines, JSON.parse(JSON.stringify(base)));
+  const again = await api.computeBaselines(out.runId!);
+  assert.deepEqual(again?.result.baselines, base);
+  const reopened = Date.now();
+  assert.equal(await vscode.commands.executeCommand('dtdLens.openRun', out.runId), true);
+  await api.waitForRendered('panel', reopened, 20000);
+  measurements.baselinesOnDemandMs = b.reply.ms;
+}, 90000);
+
 test('cancelling a long full-backward run ends it (the engine stops or is replaced) and the extension stays usable', async () => {
   // Warm engine, known pid.
   assert.equal((await explainMlp3()).status, 'ok');
