@@ -212,7 +212,7 @@ export function trainFreeRoots<M extends Mat>(
     const names = net.layers.slice(0, skipBelow).filter(isWeighted).map((q) => q.name);
     const shown = names.length > 4 ? `${names.slice(0, 2).join(', ')}, …, ${names[names.length - 1]}` : names.join(', ');
     opts.warnings?.push(
-      `Root diagnostics skipped for the ${names.length} lowest layer${names.length === 1 ? '' : 's'} (${shown}): checking every root re-runs the network above it, about ${all.toExponential(2)} multiply-adds${N > 1 ? ` for ${N} inputs` : ''} on this ${L}-layer network (limit ${LIMITS.rootCheckWork.toExponential(0)} per input); the ${L - skipBelow} layers above are checked.`,
+      `Root diagnostics skipped for the ${names.length} lowest layer${names.length === 1 ? '' : 's'} (${shown}): checking every root re-runs the network above it, about ${all.toExponential(2)} multiply-adds${N > 1 ? ` for ${N} inputs` : ''} on this ${L}-layer network (limit ${LIMITS.rootCheckWork.toExponential()} per input); the ${L - skipBelow} layers above are checked.`,
     );
   }
   for (let l = 1; l <= L; l++) {
@@ -350,7 +350,7 @@ export function trainFreeRoots<M extends Mat>(
   }
   if (sampledText.length) {
     opts.warnings?.push(
-      `Root checks sampled (uniformly, seed ${opts.seed ?? 0}) where checking every root would pass the limit of ${LIMITS.rootCheckWork.toExponential(0)} multiply-adds per input: ${sampledText.join('; ')} roots checked. The shares of roots outside their region are over the checked roots.`,
+      `Root checks sampled (uniformly, seed ${opts.seed ?? 0}) where checking every root would pass the limit of ${LIMITS.rootCheckWork.toExponential()} multiply-adds per input: ${sampledText.join('; ')} roots checked. The shares of roots outside their region are over the checked roots.`,
     );
   }
   return out;

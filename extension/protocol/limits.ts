@@ -42,10 +42,10 @@ export const LIMITS = {
    * above each layer's roots (every layer pass counts at least `rootCheckLayerPass`; the estimate is
    * explainBatch.ts rootCheckCosts). Past it big layers are checked on a stated sample and, when not
    * even one root fits, the lowest layers are skipped with a warning. Deep networks cost ∝ depth² here.
-   * 4e8 is about 0.45 s on the 2-core benchmark machine (with the blocked typed kernels): train-free
+   * 3e8 is about 0.4 s on the 2-core benchmark machine (with the blocked typed kernels): train-free
    * LeNet-5 ≤ 1 s and the VGG-style 3×32×32 CNN ≤ 2 s from the command line (issue 13).
    */
-  rootCheckWork: 4e8,
+  rootCheckWork: 3e8,
   /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width: its fixed cost (about 2 µs, like 3000 multiply-adds at the estimate's ~1e9 per second; a 3000-layer net of width 4 otherwise took 6 s). */
   rootCheckLayerPass: 3000,
 
