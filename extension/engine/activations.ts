@@ -142,8 +142,18 @@ export function hasHinges(a: Activation): boolean {
  * closure, so a root on its own unit's hinge is inside).
  */
 export function samePiece(layer: Layer, zr: number, za: number, band: number): boolean {
-  const hinges = layer.activation === 'clip' ? [layer.activationParams?.min ?? 0, layer.activationParams?.max ?? 6] : [0];
-  for (const h of hinges) {
+  return samePieceOf(hingesOf(layer), zr, za, band);
+}
+
+/** The pre-activation values where the layer's activation bends (for layers with hinges). */
+export function hingesOf(layer: Layer): number[] {
+  return layer.activation === 'clip' ? [layer.activationParams?.min ?? 0, layer.activationParams?.max ?? 6] : [0];
+}
+
+/** samePiece with the layer's hinges looked up once (hingesOf), for loops over many units. */
+export function samePieceOf(hinges: readonly number[], zr: number, za: number, band: number): boolean {
+  for (let i = 0; i < hinges.length; i++) {
+    const h = hinges[i];
     if (Math.abs(za - h) <= band || Math.abs(zr - h) <= band) continue;
     if (zr > h !== za > h) return false;
   }

@@ -7,7 +7,7 @@
 import { CHECK_TOLERANCES, relevanceVanishes, type RootChecks, type RuleSpec } from '../protocol';
 import { forwardFrom } from './forward';
 import type { Network } from './network';
-import { hasHinges, samePiece } from './activations';
+import { hasHinges, hingesOf, samePieceOf } from './activations';
 import { boundAt } from './rules';
 
 /**
@@ -38,11 +38,13 @@ export function samePattern(net: Network, l: number, ref: ArrayLike<number>[], a
     const last = l + k === L;
     const j0 = last ? row : 0;
     const j1 = last ? row + 1 : m;
+    const hinges = hingesOf(layer);
+    const r = ref[k], a = at[k], o = s * m;
     for (let j = j0; j < j1; j++) {
-      const zr = ref[k][j];
-      const za = at[k][s * m + j];
+      const zr = r[j];
+      const za = a[o + j];
       if (!Number.isFinite(za) || !Number.isFinite(zr)) return false;
-      if (!samePiece(layer, zr, za, band)) return false;
+      if (!samePieceOf(hinges, zr, za, band)) return false;
     }
   }
   return true;

@@ -4,6 +4,7 @@
 // inputs and the units of a layer. Both run on the Ops interface.
 
 import { rootChecks, inDomain, samePattern } from './checks';
+import { coneRelevance, coneShares, coneTop } from './rootCone';
 import { forwardBatch, type BatchForward, type NetMats } from './forward';
 import { denseRow, isChain, isWeighted, layerInputs, layerShapes, type DenseNetwork, type Layer, type Network } from './network';
 import type { Mat } from './ops/ops';
@@ -16,8 +17,6 @@ import { LIMITS, quoteName, type RootInfo, type RuleSpec } from '../protocol';
 
 /** Train-free root checks are skipped (with a warning) for a layer whose roots would hold more numbers than this, per input. */
 export const MAX_ROOT_CHECK_COST = 1e7;
-/** A sampled layer checks at least this many roots per input (or all, when it has fewer). */
-export const MIN_SAMPLED_ROOTS = 64;
 /** Root vectors beyond this many numbers per layer and input are left out of the result (hasRoot stays true). */
 export const MAX_ROOT_VALUES_PER_LAYER = 200_000;
 
@@ -65,6 +64,8 @@ export interface TrainFreeRootsOptions {
   maxWorkPerInput?: number;
   /** Seed of the unit sample (default 0). */
   seed?: number;
+  /** Pass relevance down on each conv unit's upward cone where it applies (rootCone.ts; default true, on typed-array backends). False runs every layer whole: the reference the cone pass is tested against (the cost estimate and so the sample stay the same). */
+  cone?: boolean;
   /** Told for every layer whose roots were sampled: how many were checked of how many. */
   onSampled?: (layer: number, checked: number, of: number) => void;
 }
@@ -77,20 +78,48 @@ function layerMacs(layer: Layer): number {
   return layer.inFeatures;
 }
 
+/** Multiply-adds of layer k's train-free step for one point: the rule's denominators and its transposed maps. */
+function backwardMacs(net: Network, rules: readonly RuleSpec[], k: number, macs: number): number {
+  const layer = net.layers[k - 1];
+  if (!isWeighted(layer)) return macs;
+  const rule = dtdRuleAt(net, rules, k);
+  if (rule.name === 'pinv') return 2 * layer.inFeatures * layer.outFeatures;
+  if (rule.name === 'w2' || rule.name === '0') return macs;
+  return rule.name === 'zB' || rule.splitSigns ? 4 * macs : 2 * macs;
+}
+
+/**
+ * What one value of a layer's input or output costs a root check, per pass, in
+ * multiply-adds: the elementwise steps (bias, activation, quotients, products),
+ * their allocation and garbage collection. Fitted to LeNet-5 and the VGG-style
+ * CNN of the peer benchmark (small layers pay it, big convolutions hardly).
+ */
+export const ROOT_CHECK_VALUE_COST = 16;
+
 /**
  * What checking the roots of each layer costs (multiply-adds, for `roots[l-1]`
- * roots per layer l): every root is run through the layers above its own and
- * decomposed back down to it, so layer l costs about 2·Σ_{k ≥ l} max(pass,
- * roots·macs_k). Summed over the layers that is ∝ depth² for a deep narrow
- * network (the per-pass overhead dominates there). Returns cost[l-1].
+ * roots per layer l): every root runs forward through layer l and the layers
+ * above, Σ_{k ≥ l} max(pass, roots·(macs_k + e_k)), and train-free back down to
+ * layer l, Σ_{k > l} max(pass, roots·(back_k + e_k)·share_k), where back_k is
+ * the rule's step (its denominators and transposed maps), e_k the layer's
+ * values times ROOT_CHECK_VALUE_COST, and share_k the share of layer k in the
+ * unit's upward cone (rootCone.ts; 1 above the cone). Summed over the layers
+ * that is ∝ depth² for a deep narrow network (the per-pass overhead dominates
+ * there). Returns cost[l-1].
  */
-export function rootCheckCosts(net: Network, roots: number[]): number[] {
+export function rootCheckCosts(net: Network, roots: number[], rules: readonly RuleSpec[], cone = true): number[] {
   const L = net.layers.length;
   const macs = net.layers.map(layerMacs);
+  const pass = LIMITS.rootCheckLayerPass;
   return net.layers.map((layer, i) => {
     if (!isWeighted(layer)) return 0;
+    const l = i + 1;
+    const K = cone ? coneTop(net, rules, l) : l;
+    const shares = K > l ? coneShares(net, l, K) : [];
     let c = 0;
-    for (let k = i; k < L; k++) c += 2 * Math.max(LIMITS.rootCheckLayerPass, roots[i] * macs[k]);
+    const values = (k: number) => ROOT_CHECK_VALUE_COST * (net.layers[k - 1].inFeatures + net.layers[k - 1].outFeatures);
+    for (let k = l; k <= L; k++) c += Math.max(pass, roots[i] * (macs[k - 1] + values(k)));
+    for (let k = l + 1; k <= L; k++) c += Math.max(pass, roots[i] * (backwardMacs(net, rules, k, macs[k - 1]) + values(k)) * (shares[k - l - 1] ?? 1));
     return c;
   });
 }
@@ -128,8 +157,8 @@ export function trainFreeRoots<M extends Mat>(
   // The crossed constraint is named from the exact region (dense networks; one region per layer input).
   const allDense = net.layers.every((q) => q.kind === 'dense') && isChain(net);
   // A budget on the whole check, from the top down: a layer whose checks fit its share of what is left is checked in
-  // full, a bigger one on a uniform sample of its units (at least MIN_SAMPLED_ROOTS per input), and only when not even
-  // that fits are it and the layers below skipped.
+  // full, a bigger one on a uniform sample of its units that fits its share (at least one root per input), and only
+  // when not even one root fits are it and the layers below skipped.
   const rootsPerLayer = net.layers.map((layer, i) => {
     if (i === L - 1) return N;
     if (!opts.relevantOnly) return N * layer.outFeatures;
@@ -137,24 +166,38 @@ export function trainFreeRoots<M extends Mat>(
     for (let s = 0; s < N; s++) for (const v of Array.from(relevance[s][i + 1] ?? [])) if (v !== 0) c++;
     return c;
   });
-  const costs = rootCheckCosts(net, rootsPerLayer);
+  // The cone's windows are many small passes: they pay on typed arrays, where a small op costs little; TensorFlow.js
+  // (and any backend with a fixed cost per op) runs every layer whole.
+  const coneBackend = ops instanceof TypedOps;
+  const costs = rootCheckCosts(net, rootsPerLayer, rules, coneBackend);
   const budget = (opts.maxWorkPerInput ?? LIMITS.rootCheckWork) * N;
   const plan = new Float64Array(L); // fraction of each layer's roots checked (0: skipped)
+  // One root per input of every layer first: the layers kept are those from the top whose single roots fit together,
+  // and what a layer takes beyond its own root leaves the single roots of the layers below it.
+  const oneRoot = costs.map((c, i) => (rootsPerLayer[i] > 0 ? c * Math.min(1, N / rootsPerLayer[i]) : 0));
   let skipBelow = 0; // layers 1..skipBelow are not checked
-  let used = 0;
+  let reserve = 0;
   for (let l = L; l >= 1; l--) {
+    if (reserve + oneRoot[l - 1] > budget) {
+      skipBelow = l;
+      break;
+    }
+    reserve += oneRoot[l - 1];
+  }
+  let used = 0;
+  for (let l = L; l > skipBelow; l--) {
     if (!isWeighted(net.layers[l - 1])) continue;
-    const left = net.layers.slice(0, l).filter(isWeighted).length;
-    const share = (budget - used) / left;
+    reserve -= oneRoot[l - 1];
+    const left = net.layers.slice(skipBelow, l).filter(isWeighted).length;
+    const share = (budget - used - reserve) / left;
     const c = costs[l - 1];
     if (c <= share || rootsPerLayer[l - 1] === 0) {
       plan[l - 1] = 1;
       used += c;
       continue;
     }
-    // A meaningful sample (MIN_SAMPLED_ROOTS per input) when it fits, else down to one root per input, else skip.
-    let f = Math.max(share / c, Math.min(1, (MIN_SAMPLED_ROOTS * N) / rootsPerLayer[l - 1]));
-    if (f * c > budget - used) f = Math.max(share / c, Math.min(1, N / rootsPerLayer[l - 1]));
+    // The layer's share of what is left, but at least one root per input; skipped (with the layers below) when not even that fits.
+    const f = Math.max(share / c, Math.min(1, N / rootsPerLayer[l - 1]));
     if (f * c > budget - used) {
       skipBelow = l;
       break;
@@ -169,7 +212,7 @@ export function trainFreeRoots<M extends Mat>(
     const names = net.layers.slice(0, skipBelow).filter(isWeighted).map((q) => q.name);
     const shown = names.length > 4 ? `${names.slice(0, 2).join(', ')}, …, ${names[names.length - 1]}` : names.join(', ');
     opts.warnings?.push(
-      `Root diagnostics skipped for the ${names.length} lowest layer${names.length === 1 ? '' : 's'} (${shown}): checking every root re-runs the network above it, about ${all.toExponential(2)} multiply-adds${N > 1 ? ` for ${N} inputs` : ''} on this ${L}-layer network (limit ${LIMITS.rootCheckWork.toExponential(0)} per input); the ${L - skipBelow} layers above are checked.`,
+      `Root diagnostics skipped for the ${names.length} lowest layer${names.length === 1 ? '' : 's'} (${shown}): checking every root re-runs the network above it, about ${all.toExponential(2)} multiply-adds${N > 1 ? ` for ${N} inputs` : ''} on this ${L}-layer network (limit ${LIMITS.rootCheckWork.toExponential()} per input); the ${L - skipBelow} layers above are checked.`,
     );
   }
   for (let l = 1; l <= L; l++) {
@@ -202,6 +245,7 @@ export function trainFreeRoots<M extends Mat>(
       opts.onSampled?.(l, checked, of);
       sampledText.push(`${quoteName(layer.name)} ${checked} of ${of}`);
     }
+    const coneK = opts.cone === false || !coneBackend ? l : coneTop(net, rules, l); // layers l+1..coneK pass relevance down on each unit's cone (rootCone.ts)
     const pinvP = rule.name === 'pinv' ? ops.read(mats.pinvT(l)) : null; // [in, out]
     const keep = (opts.keepRoots ?? true) && units.length * n <= MAX_ROOT_VALUES_PER_LAYER;
     const regions = new Map<number, Polytope>();
@@ -236,11 +280,16 @@ export function trainFreeRoots<M extends Mat>(
           top[b * nL + row] = topAll[b * nL + row];
           mask[b * nL + row] = 1;
         }
-        const fwdAbove = { pre: bf.pre.slice(1), act: bf.act.slice(1), from: l + 1, base: bf.base };
-        const tf = trainFreeBatch(mats, fwdAbove, rules, ops.matrix(B, nL, top), ops.matrix(B, nL, mask), l + 1);
-        const Rl = ops.read(tf.relevance[0]);
+        // The whole pass from the top down to tensor K, then (K > l) on each unit's upward cone down to tensor l.
+        const from = coneK + 1;
+        const fwdAbove = { pre: bf.pre.slice(from - l), act: bf.act.slice(from - l), from, base: bf.base };
+        const tf = trainFreeBatch(mats, fwdAbove, rules, ops.matrix(B, nL, top), ops.matrix(B, nL, mask), from);
+        const Rk = ops.read(tf.relevance[0]);
         const m = layer.outFeatures;
-        atRoot = Float64Array.from(who, ({ info }, b) => Rl[b * m + info.unit]);
+        atRoot =
+          coneK === l
+            ? Float64Array.from(who, ({ info }, b) => Rk[b * m + info.unit])
+            : coneRelevance(mats, rules, l, coneK, { act: bf.act.slice(0, coneK - l + 2).map((a) => ops.read(a)), pre: rootPre.slice(0, coneK - l + 1), relevanceTop: Rk, units: who.map((x) => x.info.unit) });
         ops.dispose(...tf.relevance);
       }
       ops.dispose(P, ...bf.pre, ...bf.act.slice(1), ...(base ? base.filter((m): m is M => !!m) : []));
@@ -289,7 +338,7 @@ export function trainFreeRoots<M extends Mat>(
         if (rule.name === '0') for (let i = 0; i < n; i++) passed += w[i] * a[i];
         else if (rule.name === 'pinv') for (let i = 0; i < n; i++) passed += w[i] * (a[i] - r[i]);
         else passed = Rj;
-        const info: CheckedRoot = { layer: l, unit: j, hasRoot: true, root: Array.from(r), relevanceAtInput: Rj, relevanceAtRoot: null, passedOn: passed, taylorResidual: null, distance: Math.sqrt(d), checks: null };
+        const info: CheckedRoot = { layer: l, unit: j, hasRoot: true, root: keep ? Array.from(r) : null, relevanceAtInput: Rj, relevanceAtRoot: null, passedOn: passed, taylorResidual: null, distance: Math.sqrt(d), checks: null };
         infos.push(info);
         pts.push(r);
         who.push({ s, info });
@@ -301,7 +350,7 @@ export function trainFreeRoots<M extends Mat>(
   }
   if (sampledText.length) {
     opts.warnings?.push(
-      `Root checks sampled (uniformly, seed ${opts.seed ?? 0}) where checking every root would pass the limit of ${LIMITS.rootCheckWork.toExponential(0)} multiply-adds per input: ${sampledText.join('; ')} roots checked. The shares of roots outside their region are over the checked roots.`,
+      `Root checks sampled (uniformly, seed ${opts.seed ?? 0}) where checking every root would pass the limit of ${LIMITS.rootCheckWork.toExponential()} multiply-adds per input: ${sampledText.join('; ')} roots checked. The shares of roots outside their region are over the checked roots.`,
     );
   }
   return out;

@@ -85,7 +85,7 @@ export function trainFreeLayerStep<M extends Mat>(mats: NetMats<M>, rules: RuleS
   const { l, R } = st;
   const A = st.inputs[0];
   const rule = dtdRuleAt(net, rules, l);
-  const layer = net.layers[l - 1];
+  const layer = mats.layer(l); // a window's geometry for the root checks' cone pass (rootCone.ts)
   const unitMask = l === net.layers.length ? participating : null;
   const join = isJoin(layer) || layer.kind === 'affine' ? joinRelevance(mats, layer.activation === 'relu' ? { ...st, R: ops.mul(R, ops.stepPositive(st.Z)) } : st) : null;
   if (join) return { out: join, denominator: null, join: true };

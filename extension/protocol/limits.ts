@@ -39,12 +39,15 @@ export const LIMITS = {
   randomInputSeconds: 4,
   /**
    * Train-free root checks: the most multiply-adds per explained input spent re-running the network
-   * above each layer's roots (every layer pass counts at least `rootCheckLayerPass`). Deep networks
-   * cost ∝ depth² here; past this the lowest layers' checks are skipped with a warning.
+   * above each layer's roots (every layer pass counts at least `rootCheckLayerPass`; the estimate is
+   * explainBatch.ts rootCheckCosts). Past it big layers are checked on a stated sample and, when not
+   * even one root fits, the lowest layers are skipped with a warning. Deep networks cost ∝ depth² here.
+   * 3e8 is about 0.4 s on the 2-core benchmark machine (with the blocked typed kernels): train-free
+   * LeNet-5 ≤ 1 s and the VGG-style 3×32×32 CNN ≤ 2 s from the command line (issue 13).
    */
-  rootCheckWork: 1e9,
-  /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width: its fixed cost (a few µs, like 10 000 multiply-adds; a 3000-layer net of width 4 otherwise took 6 s). */
-  rootCheckLayerPass: 10_000,
+  rootCheckWork: 3e8,
+  /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width: its fixed cost (about 2 µs, like 3000 multiply-adds at the estimate's ~1e9 per second; a 3000-layer net of width 4 otherwise took 6 s). */
+  rootCheckLayerPass: 3000,
 
   /** Values in one tensor (weights, a layer's dense matrix): 800 MB as float64. */
   tensorElements: 100_000_000,
