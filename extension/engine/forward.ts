@@ -13,6 +13,9 @@ import { activate, activateAt } from './activations';
 import type { Mat, Ops } from './ops/ops';
 import { TypedMat, TypedOps } from './ops/typed';
 import { pseudoInverse } from './linalg';
+
+/** pinv(W) [in, out] per layer, computed once (see NetMats.pinvT). */
+const PINV_CACHE = new WeakMap<Layer, Float64Array>();
 import { boundAt } from './rules';
 import { quoteName, type RuleSpec } from '../protocol';
 
@@ -99,8 +102,16 @@ export class NetMats<M extends Mat> {
   pinvT(l: number): M {
     // pinv(W) is [in, out]; we need R·pinv(W)ᵀ = R[B,out] · pinv(W)ᵀ[out,in] → store pinv(W) and use transposeB.
     return this.get(`pinv${l}`, () => {
-      const D = this.dense(l);
-      return this.ops.matrix(D.inFeatures, D.outFeatures, pseudoInverse(D.weight, D.outFeatures, D.inFeatures));
+      // The pseudo-inverse (a Jacobi SVD of the layer's dense matrix: seconds for a conv layer) is kept per layer
+      // object, so the next run on the same model (the engine process, another precision or backend) reuses it.
+      const layer = this.layer(l);
+      let P = PINV_CACHE.get(layer);
+      if (!P) {
+        const D = this.dense(l);
+        P = pseudoInverse(D.weight, D.outFeatures, D.inFeatures);
+        PINV_CACHE.set(layer, P);
+      }
+      return this.ops.matrix(layer.inFeatures, layer.outFeatures, P);
     });
   }
   colSums(l: number): M {
