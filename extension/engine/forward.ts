@@ -21,6 +21,12 @@ import { quoteName, type RuleSpec } from '../protocol';
 
 /** A dense layer's pinv/colSums need the dense matrix; conv layers above this many weights refuse (memory). */
 const MAX_MATERIALIZED = 4e6;
+/**
+ * The pinv rule's pseudo-inverse is a Jacobi SVD of the layer's dense matrix: about min(m,n)²·max(m,n)
+ * operations per sweep, measured at ~2.7e7 of those per second here (384×768: 4.2 s). Past this the rule is
+ * refused for the layer before any work (a 2048×2048 conv layer would take minutes).
+ */
+export const MAX_PINV_WORK = 1.5e8;
 
 /**
  * Per-network matrices in the ops' representation, made once and reused
@@ -96,6 +102,10 @@ export class NetMats<M extends Mat> {
     if (L.kind === 'maxpool2d' || L.kind === 'add' || L.kind === 'concat') throw new DtdError('unsupported', `The pinv rule needs a fixed weight matrix; ${L.kind} ${quoteName(L.name)} has none.`);
     if (L.inFeatures * L.outFeatures > MAX_MATERIALIZED) {
       throw new DtdError('too-costly', `The pinv rule on ${quoteName(L.name)} needs its ${L.outFeatures}×${L.inFeatures} dense matrix (${(L.inFeatures * L.outFeatures).toExponential(2)} values, limit ${MAX_MATERIALIZED.toExponential(0)}); use another rule for this layer.`);
+    }
+    const small = Math.min(L.inFeatures, L.outFeatures), big = Math.max(L.inFeatures, L.outFeatures);
+    if (small * small * big > MAX_PINV_WORK) {
+      throw new DtdError('too-costly', `The pinv rule on ${quoteName(L.name)} needs the pseudo-inverse of its ${L.outFeatures}×${L.inFeatures} matrix (${(small * small * big).toExponential(2)} operations per SVD sweep, limit ${MAX_PINV_WORK.toExponential(1)}: minutes); use another rule for this layer.`);
     }
     return materializeDense(L);
   }
