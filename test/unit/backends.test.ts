@@ -268,11 +268,12 @@ function networkSpec(b: Backend, make: () => Case): void {
       close(ops.read(gradientBatch(mats, Xm, row)), REF.read(gradientBatch(refMats, Xr, row)), b.f64 ? 1e-10 : FLOAT32_TOL, 'gradient');
     });
 
-    test('LRP with every registry rule (with and without bias) equals the typed float64 result', () => {
+    test('LRP with every registry rule (with and without bias) equals the typed float64 result (input and a hidden tensor)', () => {
       for (const [name, rules] of lrpRuleSets(net)) {
-        const got = lrpBatch(mats, Xm, row, rules).relevance.map((m) => ops.read(m));
-        const want = lrpBatch(refMats, Xr, row, rules).relevance.map((m) => REF.read(m));
-        got.forEach((g, k) => close(g, want[k], relTol, `${name}: relevance at tensor ${k}`));
+        // The input relevance and one hidden tensor's (each read is a runtime call for a tracing backend).
+        const mid = Math.ceil(L / 2);
+        const got = lrpBatch(mats, Xm, row, rules).relevance, want = lrpBatch(refMats, Xr, row, rules).relevance;
+        for (const k of [0, mid]) close(ops.read(got[k]), REF.read(want[k]), relTol, `${name}: relevance at tensor ${k}`);
       }
     });
 

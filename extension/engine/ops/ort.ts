@@ -247,7 +247,8 @@ export class OrtOps implements Ops<OrtMat> {
     this.stats.runs++;
     keep.forEach((n, i) => {
       const t = out[cached.outputs[i]];
-      n.data = t.data instanceof this.Ctor ? (t.data as Arr) : this.Ctor.from(t.data);
+      // A copy: the binding's output arrays may share memory the runtime reuses (values kept across runs changed otherwise).
+      n.data = t.data instanceof this.Ctor ? (t.data as Arr).slice() : this.Ctor.from(t.data);
       n.inputs = [];
       n.emit = null;
     });
