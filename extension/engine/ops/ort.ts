@@ -45,6 +45,7 @@
 //   typed backend gives 0). ELU is α·(exp(x) − 1), not expm1: the two differ by
 //   rounding near 0.
 
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Precision } from '../../protocol';
@@ -106,9 +107,14 @@ let runtime: Runtime | null = null;
 /** Loads onnxruntime-node (throws when it is missing or its native library does not load). */
 export function loadRuntime(): Runtime {
   if (runtime) return runtime;
-  const b = req('onnxruntime-node/dist/binding') as { binding: { InferenceSession: new () => NativeSession }; initOrt(): void };
-  const common = req('onnxruntime-common') as { Tensor: Runtime['Tensor'] };
-  const version = (req('onnxruntime-node/package.json') as { version: string }).version;
+  // A platform .vsix carries the package next to the bundle (dist/native, see esbuild.mjs --native); a
+  // checkout or an npm install resolves it from node_modules.
+  const here = typeof __dirname === 'string' ? __dirname : process.cwd();
+  const bundled = path.join(here, 'native', 'node_modules');
+  const from = existsSync(path.join(bundled, 'onnxruntime-node', 'package.json')) ? createRequire(path.join(bundled, 'index.js')) : req;
+  const b = from('onnxruntime-node/dist/binding') as { binding: { InferenceSession: new () => NativeSession }; initOrt(): void };
+  const common = from('onnxruntime-common') as { Tensor: Runtime['Tensor'] };
+  const version = (from('onnxruntime-node/package.json') as { version: string }).version;
   b.initOrt();
   runtime = { Session: b.binding.InferenceSession, Tensor: common.Tensor, version };
   return runtime;
