@@ -17,16 +17,16 @@
 // Tolerances, relative to max|reference| per array: float64 backends meet the
 // fixtures' (forward and gradient 1e-12 — 1e-10 against typed float64 on
 // another backend, whose sums run in another order —, relevances 1e-9).
-// float32 backends: FLOAT32_TOL, or more where the problem itself is
-// ill-conditioned in float32: an array that plain float32 loops (the typed
-// float32 backend: the float64 kernels run on Float32Arrays) already get
-// wrong by e (relative) may be off by FLOAT32_SPREAD·e on another float32
-// backend, whose sums run in another order. Measured per array, so a
-// well-conditioned array keeps FLOAT32_TOL. Those that do not, measured: the
-// LRP x and ε-zero-bias rules on the residual fixtures (ratios R/z over
-// near-cancelling sums: float32 loops are 1 % off) and train-free z+ where a
-// denominator sits near the no-root threshold NO_ROOT_EPS (an absolute 1e-5,
-// so a unit can have a root in float64 and none in float32).
+// float32 backends: FLOAT32_TOL, or more where the array is ill-conditioned
+// in float32. The measure is backend-independent: s = how far the exact
+// (float64) result moves when the network and the input are rounded to
+// float32. A float32 pass rounds those and, about as much again, the
+// intermediates of each of its L layers, so it may be off by
+// FLOAT32_GROWTH·L·s (at least FLOAT32_TOL). Measured: two correct float32
+// summation orders (onnxruntime's native Conv and a sum of per-tap matrix
+// products) differ by 1 % on the train-free x rule of res_basic_seed20, where
+// s = 1.6e-4 and the worst backend is 6·L·s off; well-conditioned arrays
+// (s ≤ FLOAT32_TOL / (FLOAT32_GROWTH·L)) keep FLOAT32_TOL.
 
 import assert from 'node:assert/strict';
 import { afterEach, before, beforeEach, describe, test } from 'node:test';
@@ -50,11 +50,26 @@ import { fixtureFile, loadFixture, maxAbs } from '../helpers/fixtures';
 import { loadResidualFixture, residualNetFromFixture } from '../helpers/residual';
 import { readFileSync } from 'node:fs';
 
-/** float32 backends: every array within this fraction of its reference's largest magnitude (well-conditioned arrays). */
-const FLOAT32_TOL = 2e-4;
-/** float32 backends on ill-conditioned arrays: at most this many times the error of plain float32 loops on the same array. */
-const FLOAT32_SPREAD = 4;
-const TYPED32 = new TypedOps('float32');
+/**
+ * float32 backends: every array within this fraction of its reference's largest magnitude (well-conditioned arrays).
+ * Measured: the LRP ε-zero-bias and w² rules through the 3–10 layers of these fixtures are 2.4e-4–5e-4 off in every
+ * float32 backend alike, the typed one (float64 sums) included.
+ */
+const FLOAT32_TOL = 1e-3;
+/** float32 backends on ill-conditioned arrays: allowed error per layer, in units of the array's sensitivity to float32 rounding (see the header). */
+const FLOAT32_GROWTH = 8;
+
+/** The network with every parameter rounded to float32 (what a float32 backend computes with). */
+function roundedNet(net: Network): Network {
+  const r = (a: Float64Array) => Float64Array.from(a, Math.fround);
+  const layers = net.layers.map((l) => {
+    const q: Record<string, unknown> = { ...l };
+    for (const k of ['weight', 'bias', 'scale', 'shift'] as const) if (q[k] instanceof Float64Array) q[k] = r(q[k] as Float64Array);
+    if (l.activationParams?.slopes) q.activationParams = { ...l.activationParams, slopes: r(l.activationParams.slopes) };
+    return q as unknown as typeof l;
+  });
+  return { ...net, layers } as Network;
+}
 
 /** max|a − b| / max|b|: how far a is from b relative to b's scale. */
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -225,7 +240,9 @@ function explanationsCase(name: string, fx: ReturnType<typeof loadFixture>, net:
   const ex = fx.explanations[0];
   const zennit: Record<string, number[]> = {};
   for (const [k, v] of Object.entries(ex.zennit.rules) as [string, { relevance: unknown }][]) if (k !== 'epsilon_plus') zennit[k] = flat(v.relevance);
-  const gap = ex.diagnostics?.['stabilizer_1e-6_vs_1e-9_input_rel_diff_numpy']?.zplus_zero_bias as number | undefined;
+  // Train-free z+ = zennit's zero-bias z+ (up to the stabiliser) needs a non-negative input: on a signed input zennit's
+  // ZPlus splits a⁺/a⁻ while train-free z+ takes the input as it is (cnn3x10_signed_maxpool_floor_seed4: 11.5 apart).
+  const gap = x.every((v) => v >= 0) ? (ex.diagnostics?.['stabilizer_1e-6_vs_1e-9_input_rel_diff_numpy']?.zplus_zero_bias as number | undefined) : undefined;
   return { name, net, X: batch(x, 2, 21), B: 3, row: ex.explained_output, fixture: { zennit, rulesFor: (k) => rulesForKey(net, fx, k), trainFree: {}, trainFreeZplusGap: gap } };
 }
 
@@ -271,11 +288,13 @@ function networkSpec(b: Backend, make: () => Case): void {
   const { net, X, B, row } = c;
   const L = net.layers.length;
   const fwdTol = b.f64 ? (b.name === 'typed-float64' ? 0 : 1e-10) : FLOAT32_TOL;
-  // The same computation in plain float32 loops: its error is the problem's own float32 conditioning, which sets a
-  // float32 backend's tolerance (see the header).
-  const mats32 = new NetMats(TYPED32, net);
-  const Xr32 = TYPED32.matrix(B, net.inputSize, X);
-  const relTolFor = (want: ArrayLike<number>, plain32: () => ArrayLike<number>) => (b.f64 ? 1e-9 : Math.max(FLOAT32_TOL, FLOAT32_SPREAD * relDiff(plain32(), want)));
+  // The array's sensitivity to float32 rounding sets a float32 backend's tolerance (see the header): the same
+  // computation, exact (typed float64), on the rounded network and input; computed on demand.
+  type Compute = <M extends Mat>(o: Ops<M>, m: NetMats<M>, Xm: M, n: Network, x: Float64Array) => ArrayLike<number>;
+  const net32 = roundedNet(net);
+  const X32 = Float64Array.from(X, Math.fround);
+  const mats32 = new NetMats(REF, net32);
+  const relTolFor = (want: ArrayLike<number>, f: Compute) => (b.f64 ? 1e-9 : Math.max(FLOAT32_TOL, FLOAT32_GROWTH * L * relDiff(f(REF, mats32, REF.matrix(B, net.inputSize, X32), net32, X32), want)));
   describe(c.name, () => {
     let ops: Ops, mats: NetMats<Mat>, Xm: Mat;
     const refMats = new NetMats(REF, net);
@@ -306,10 +325,9 @@ function networkSpec(b: Backend, make: () => Case): void {
         // The input relevance and one hidden tensor's (each read is a runtime call for a tracing backend).
         const mid = Math.ceil(L / 2);
         const got = lrpBatch(mats, Xm, row, rules).relevance, want = lrpBatch(refMats, Xr, row, rules).relevance;
-        const plain = b.f64 ? null : lrpBatch(mats32, Xr32, row, rules).relevance;
         for (const k of [0, mid]) {
           const w = REF.read(want[k]);
-          close(ops.read(got[k]), w, relTolFor(w, () => TYPED32.read(plain![k])), `${name}: relevance at tensor ${k}`);
+          close(ops.read(got[k]), w, relTolFor(w, (o, m, Xp) => o.read(lrpBatch(m, Xp, row, rules).relevance[k])), `${name}: relevance at tensor ${k}`);
         }
       }
     });
@@ -320,7 +338,7 @@ function networkSpec(b: Backend, make: () => Case): void {
       for (const key of keys) {
         const R0 = ops.read(lrpBatch(mats, Xm, row, c.fixture.rulesFor(key)).relevance[0]).subarray(0, net.inputSize);
         const want = c.fixture.zennit[key];
-        close(R0, want, relTolFor(want, () => TYPED32.read(lrpBatch(mats32, Xr32, row, c.fixture.rulesFor(key)).relevance[0]).subarray(0, net.inputSize)), `zennit ${key}`);
+        close(R0, want, relTolFor(want, (o, m, Xp) => o.read(lrpBatch(m, Xp, row, c.fixture.rulesFor(key)).relevance[0]).subarray(0, net.inputSize)), `zennit ${key}`);
       }
     });
 
@@ -336,7 +354,7 @@ function networkSpec(b: Backend, make: () => Case): void {
           continue;
         }
         const got = trainFree(ops, net, X, B, row, rules);
-        close(got.R0, want.R0, relTolFor(want.R0, () => trainFree(TYPED32, net, X, B, row, rules).R0), `${name}: input relevance`);
+        close(got.R0, want.R0, relTolFor(want.R0, (o, _m, _X, n, x) => trainFree(o, n, x, B, row, rules).R0), `${name}: input relevance`);
         if (b.f64) assert.deepEqual(got.counts, want.counts, `${name}: units with a root per layer and sample`);
       }
     });
@@ -344,7 +362,7 @@ function networkSpec(b: Backend, make: () => Case): void {
     test('train-free DTD: the fixture’s values', () => {
       for (const [rule, want] of Object.entries(c.fixture.trainFree)) {
         const got = trainFree(ops, net, X, B, row, parseRuleMap(rule, net.layers, 'train-free')).R0.subarray(0, net.inputSize);
-        close(got, want, b.f64 ? 1e-8 : relTolFor(want, () => trainFree(TYPED32, net, X, B, row, parseRuleMap(rule, net.layers, 'train-free')).R0.subarray(0, net.inputSize)), `train-free ${rule}`);
+        close(got, want, b.f64 ? 1e-8 : relTolFor(want, (o, _m, _X, n, x) => trainFree(o, n, x, B, row, parseRuleMap(rule, net.layers, 'train-free')).R0.subarray(0, net.inputSize)), `train-free ${rule}`);
       }
       if (c.fixture.trainFreeZplusGap !== undefined) {
         // Train-free z+ is zennit's zero-bias z+ up to the stabiliser (RESIDUAL.md / CONV.md).
@@ -353,7 +371,7 @@ function networkSpec(b: Backend, make: () => Case): void {
         const d = Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]))) / maxAbs(want);
         const zp = parseRuleMap('z+', net.layers, 'train-free');
         const exact = trainFree(REF, net, X, B, row, zp).R0.subarray(0, net.inputSize);
-        const slack = b.f64 ? 1e-9 : relTolFor(exact, () => trainFree(TYPED32, net, X, B, row, zp).R0.subarray(0, net.inputSize));
+        const slack = b.f64 ? 1e-9 : relTolFor(exact, (o, _m, _X, n, x) => trainFree(o, n, x, B, row, zp).R0.subarray(0, net.inputSize));
         assert.ok(d <= 1.1 * c.fixture.trainFreeZplusGap + slack, `train-free z+ vs zennit zero-bias z+: ${d.toExponential(3)} (allowed ${(1.1 * c.fixture.trainFreeZplusGap + slack).toExponential(3)})`);
       }
     });
