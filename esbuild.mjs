@@ -1,8 +1,12 @@
 // Bundles the three programs: the extension host, the engine (child process +
 // command line) and the webview. `--watch` rebuilds on change; `--production`
-// drops source maps (used by `npm run package`).
+// drops source maps (used by `npm run package`). `--native PLATFORM-ARCH`
+// (e.g. linux-x64, for `vsce package --target linux-x64`) copies onnxruntime's
+// native package for that platform only into dist/native/node_modules, where
+// the engine looks first (ops/ort.ts); without it dist/native is removed, so a
+// universal package carries no native code and the engine falls back.
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -34,4 +38,23 @@ for (const b of builds) {
   const opts = { ...common, ...b };
   if (watch) (await esbuild.context(opts)).watch();
   else await esbuild.build(opts);
+}
+
+// onnxruntime-node for one platform (its JavaScript, package.json and that platform's binaries).
+const nativeAt = process.argv.indexOf('--native');
+rmSync('dist/native', { recursive: true, force: true });
+if (nativeAt > 0) {
+  const target = process.argv[nativeAt + 1] ?? '';
+  const [platform, arch] = target.split('-');
+  const napi = 'node_modules/onnxruntime-node/bin/napi-v6';
+  if (!existsSync(`${napi}/${platform}/${arch}/onnxruntime_binding.node`)) {
+    throw new Error(`--native ${target}: onnxruntime-node has no binaries for it (${readdirSync(napi).join(', ')})`);
+  }
+  const to = 'dist/native/node_modules';
+  for (const pkg of ['onnxruntime-node', 'onnxruntime-common']) {
+    mkdirSync(`${to}/${pkg}`, { recursive: true });
+    for (const f of ['package.json', 'LICENSE', 'README.md']) if (existsSync(`node_modules/${pkg}/${f}`)) copyFileSync(`node_modules/${pkg}/${f}`, `${to}/${pkg}/${f}`);
+    cpSync(`node_modules/${pkg}/dist`, `${to}/${pkg}/dist`, { recursive: true, filter: (src) => !src.endsWith('.map') && !src.endsWith('.ts') });
+  }
+  cpSync(`${napi}/${platform}/${arch}`, `${to}/onnxruntime-node/bin/napi-v6/${platform}/${arch}`, { recursive: true });
 }

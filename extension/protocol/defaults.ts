@@ -8,7 +8,7 @@ import { LIMITS } from './limits';
 export const METHODS = ['train-free', 'full-backward', 'lrp'] as const;
 export const ROOT_FINDERS = ['linear', 'metropolis-hastings', 'interpolation', 'polytope', 'hit-and-run'] as const;
 export const PRECISIONS = ['float64', 'float32'] as const;
-export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['auto', 'onnxruntime', 'tensorflow', 'wasm', 'cpu'] as const;
 
 export const DEFAULT_METHOD = 'train-free' as const;
 export const DEFAULT_RULE = 'z+';

@@ -13,7 +13,10 @@ import { Rng } from '../../extension/engine/rng';
 import { explainedRowStart, trainFreeBatch } from '../../extension/engine/trainFree';
 import { forwardBatch, NetMats } from '../../extension/engine/forward';
 import { resolveRules } from '../../extension/engine/rules';
-import { requireDense, type DenseNetwork } from '../../extension/engine/network';
+import { requireDense, type DenseNetwork, type Network } from '../../extension/engine/network';
+import { lrpBatch, lrpRulesFor, type LrpRule } from '../../extension/engine/baselines';
+import { parseRuleMap } from '../../extension/engine/rules/parse';
+import type { Precision } from '../../extension/protocol';
 import { FIXTURES_DIR, REPO } from '../helpers/fixtures';
 
 const ORACLE = JSON.parse(readFileSync(path.join(FIXTURES_DIR, '..', 'oracle-timings.json'), 'utf8')).jobs as Record<string, { seconds: number; with_50_chains_honoured_seconds_extrapolated?: number }>;
@@ -73,22 +76,151 @@ function npyFloat32(shape: number[], rng: Rng): Buffer {
   return Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]), Buffer.from(header, 'latin1'), data]);
 }
 
+/** A 512² matrix product on the backend, best of 5 (transposed right operand, as the engine multiplies by weights). */
 async function matmulPeak(ops: Ops): Promise<number> {
   const n = 512;
   const a = ops.matrix(n, n, Float32Array.from({ length: n * n }, (_, i) => ((i * 7) % 13) / 13));
-  ops.read(ops.matmul(a, a, false));
+  // Fresh left operands each call, so that a tracing backend cannot reuse the product.
+  const lefts = Array.from({ length: 6 }, (_, k) => ops.matrix(n, n, Float32Array.from({ length: n * n }, (_, i) => ((i * 7 + k) % 13) / 13)));
+  ops.read(ops.matmul(lefts[5], a, true));
+  let k = 0;
   const { s } = await time(() => {
-    const c = ops.matmul(a, a, false);
+    const c = ops.matmul(lefts[k++], a, true);
     ops.read(c);
     ops.dispose(c);
   }, 5);
+  ops.dispose(...lefts);
   ops.dispose(a);
   return (2 * n * n * n) / s / 1e9;
+}
+
+// ── peer jobs ────────────────────────────────────────────────────────────────
+
+interface PeerJob {
+  model: 'mlp784' | 'lenet' | 'vgg';
+  batch: number;
+  mode: 'tf-zplus' | 'lrp-epsilon' | 'lrp-zplus-zb';
+  precision: Precision;
+  torch_openblas_s: number;
+  dtd_lens_2026_11_28_s: number;
+}
+
+const PEER_DIR = path.join(FIXTURES_DIR, '..', 'peer');
+
+function peerNet(model: PeerJob['model']): Network {
+  if (model === 'mlp784') return fixtureNet('scale_784_256_128_10_seed0').net;
+  const file = path.join(PEER_DIR, `${model}.onnx`);
+  return loadModel(new Uint8Array(readFileSync(file)), `${model}.onnx`);
+}
+
+/** Multiply–adds ×2 of one forward pass of B inputs (dense and conv layers). */
+function forwardFlops(net: Network, B: number): number {
+  let f = 0;
+  for (const l of net.layers) {
+    if (l.kind === 'dense') f += 2 * l.inFeatures * l.outFeatures;
+    else if (l.kind === 'conv2d' || l.kind === 'convtranspose2d') {
+      const [O, OH, OW] = l.kind === 'conv2d' ? l.outShape : l.inShape;
+      const C = l.kind === 'conv2d' ? l.inShape[0] : l.outShape[0];
+      f += 2 * O * OH * OW * C * l.kernel[0] * l.kernel[1];
+    }
+  }
+  return f * B;
+}
+
+/** One engine call of a peer job: the batch's input relevance (model loaded, inputs in memory). */
+function peerCall<M extends Mat>(ops: Ops<M>, net: Network, X: Float64Array, B: number, mode: PeerJob['mode']): Float64Array {
+  // As explain() does: one scope and one NetMats per call (tfjs frees every tensor of the call at its end).
+  const end = ops.beginScope();
+  const mats = new NetMats(ops, net);
+  const Xm = ops.matrix(B, net.inputSize, X);
+  const L = net.layers.length;
+  try {
+    if (mode === 'tf-zplus') {
+      const fwd = forwardBatch(mats, Xm);
+      const start = explainedRowStart(ops, fwd.act[L], 0);
+      const tf = trainFreeBatch(mats, fwd, parseRuleMap('z+', net.layers, 'train-free'), start.top, start.mask);
+      return ops.read(tf.relevance[0]);
+    }
+    const rule: LrpRule = mode === 'lrp-epsilon' ? { name: 'epsilon', epsilon: 1e-6, zeroBias: false } : { name: 'z+', zeroBias: true };
+    return ops.read(lrpBatch(mats, Xm, 0, lrpRulesFor(net, rule)).relevance[0]);
+  } finally {
+    mats.dispose();
+    ops.dispose(Xm);
+    end();
+  }
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function peerBackends(precision: Precision): Promise<Ops[]> {
+  const out: Ops[] = [new TypedOps(precision)];
+  if (precision === 'float32') out.push(await getOps('float32', 'wasm'));
+  try {
+    out.push(await getOps(precision, 'onnxruntime'));
+  } catch (e) {
+    console.log(`onnxruntime ${precision}: not available (${(e as Error).message})`);
+  }
+  return out;
+}
+
+async function peerJobs(): Promise<void> {
+  const file = path.join(PEER_DIR, 'peer-timings.json');
+  if (!existsSync(file)) {
+    console.log('peer jobs: skipped (no ../shared/fixtures/peer/peer-timings.json)');
+    return;
+  }
+  const jobs = JSON.parse(readFileSync(file, 'utf8')).jobs as Record<string, PeerJob>;
+  const only = process.argv.find((a) => a.startsWith('--peer='))?.slice(7);
+  // Backends whose 2026-11-28 time for a job was above this are not run on it (typed float64 on VGG took minutes).
+  const budget = Number(process.argv.find((a) => a.startsWith('--peer-budget='))?.slice(14) ?? 3);
+  console.log(`\nPeer jobs: ours / PyTorch 1.13 + OpenBLAS (engine only, median of 3 calls after a warm-up); GFLOP/s counts 3 passes (forward, denominator, backward) of the dense/conv layers`);
+  const nets = new Map<string, Network>();
+  const peaks = new Map<Ops, number>();
+  for (const precision of ['float32', 'float64'] as Precision[]) {
+    const backends = await peerBackends(precision);
+    for (const ops of backends) peaks.set(ops, await matmulPeak(ops));
+    for (const [name, job] of Object.entries(jobs)) {
+      if (job.precision !== precision || (only && !name.includes(only))) continue;
+      let net = nets.get(job.model);
+      if (!net) nets.set(job.model, (net = peerNet(job.model)));
+      const rng = new Rng(0);
+      const X = Float64Array.from({ length: job.batch * net.inputSize }, () => rng.uniform());
+      for (const ops of backends) {
+        const native = ops.backend.startsWith('onnxruntime');
+        if (!native && job.dtd_lens_2026_11_28_s > budget) {
+          console.log(`${name.padEnd(34)} ${ops.backend.padEnd(16)}  skipped (took ${job.dtd_lens_2026_11_28_s.toFixed(1)} s on 2026-11-28; --peer-budget=${budget})`);
+          continue;
+        }
+        peerCall(ops, net, X, job.batch, job.mode);
+        const times: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const t = performance.now();
+          peerCall(ops, net, X, job.batch, job.mode);
+          times.push((performance.now() - t) / 1000);
+        }
+        const s = median(times);
+        const gflops = (3 * forwardFlops(net, job.batch)) / s / 1e9;
+        const ratio = s / job.torch_openblas_s;
+        const target = job.batch >= 32 ? (precision === 'float32' ? 1 : 2) : null;
+        measured[`peer_${name}_${ops.backend}`] = s;
+        console.log(
+          `${name.padEnd(34)} ${ops.backend.padEnd(16)} ${s.toFixed(4).padStart(8)} s  ours/torch ${ratio.toFixed(2).padStart(6)}${target ? (ratio <= target ? `  ✓ ≤ ${target}` : `  ✗ > ${target}`) : '      '}  ${gflops.toFixed(1).padStart(6)} GFLOP/s of ${peaks.get(ops)!.toFixed(1)} peak (${((100 * gflops) / peaks.get(ops)!).toFixed(0)} %)`,
+        );
+      }
+    }
+  }
 }
 
 async function main() {
   console.log(`DTD Lens benchmark — Node ${process.version}, ${process.platform}/${process.arch}\n`);
   if (process.argv.includes('--paged')) return pagedResults(); // only section 6
+  if (process.argv.includes('--peer-only')) {
+    await peerJobs();
+    return;
+  }
 
   // 1. The seed configuration: full-backward with Metropolis–Hastings (steps 2000, warmup 20000).
   {
@@ -180,6 +312,8 @@ async function main() {
   }
   // 7. Results that stay small (issue 11 item 4): full-backward on 784-256-128-10, linear and Metropolis–Hastings.
   await pagedResults();
+  // 6. The peer jobs (../shared/fixtures/peer/peer-timings.json): PyTorch 1.13 + OpenBLAS on the same batched jobs.
+  await peerJobs();
 
   if (process.argv.includes('--record')) {
     writeFileSync(BASELINE_FILE, JSON.stringify(measured, null, 2) + '\n');

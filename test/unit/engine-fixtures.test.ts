@@ -110,7 +110,7 @@ for (const name of fixtureNames()) {
       for (const rule of RULES) {
         const want = fx.train_free.rules[rule];
         if (!want || want.status !== 'ok') continue;
-        const r = await explain(net, x, { rule: ruleText(fx, rule), explainedOutput: k, baselines: false, precision: 'float32' });
+        const r = await explain(net, x, { rule: ruleText(fx, rule), explainedOutput: k, baselines: false, precision: 'float32', backend: 'wasm' });
         assert.equal(r.precision, 'float32');
         assert.match(r.backend, /tfjs|tensorflow/);
         assertClose(r.relevance[0], want.input_relevance, 0, 1e-4 * maxAbs(want.input_relevance), `${rule} float32 input relevance`);

@@ -2,11 +2,13 @@
 // fresh extensions folder with `code-server --install-extension`, checks what
 // it contains (bundles, wasm binaries, no sources, maps, tests or
 // node_modules), then opens the workbench WITHOUT the development path and
-// explains a model from the Explorer. Usage (after `npm run package`):
+// explains a model from the Explorer. Usage (after `npm run package`, or
+// `npm run package:linux-x64` for the platform package that carries
+// onnxruntime's native package: then the explanation runs on it, float32):
 //   node --import tsx test/vscode/vsixSmoke.ts [path/to.vsix]
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, CODE_SERVER, NODE24, OUTPUT, ROOT, openWorkbench, startCodeServer } from './codeServer';
@@ -28,14 +30,23 @@ async function main(): Promise<void> {
   const extensionsDir = join(tmp, 'extensions');
   const userDataDir = join(tmp, 'user-data');
   mkdirSync(userDataDir, { recursive: true });
+  // A platform package (dtd-lens-linux-x64-…) carries onnxruntime: the smoke run then asks for it in float32, so the
+  // explanation fails unless the native package loads from the installed extension.
+  const native = /-(linux|darwin|win32|alpine)-(x64|arm64|armhf)-/.exec(vsix.split('/').pop() ?? '');
+  if (native) {
+    mkdirSync(join(userDataDir, 'User'), { recursive: true });
+    writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ 'dtdLens.precision': 'float32', 'dtdLens.backend': 'onnxruntime' }));
+  }
   execFileSync(NODE24, [CODE_SERVER, '--config', join(userDataDir, 'cs.yaml'), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], { stdio: 'inherit' });
   const installed = join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
   const files = walk(installed).map((f) => relative(installed, f));
   console.log(`installed ${files.length} files:\n  ${files.join('\n  ')}`);
   const must = ['package.json', 'dist/extension.js', 'dist/engine.js', 'dist/webview.js', 'dist/tfjs-backend-wasm-simd.wasm', 'media/webview.css', 'media/icon.png', 'media/dtd.svg'];
+  if (native) must.push(`dist/native/node_modules/onnxruntime-node/bin/napi-v6/${native[1]}/${native[2]}/onnxruntime_binding.node`, 'dist/native/node_modules/onnxruntime-common/package.json');
   const missing = must.filter((f) => !files.includes(f));
   if (missing.length) throw new Error(`the .vsix lacks ${missing.join(', ')}`);
-  const unwanted = files.filter((f) => /\.map$|\.ts$|(^|\/)node_modules\/|^test\/|^\.test-tmp|^\.vscode-test|^extension\//.test(f));
+  // node_modules only as the native package under dist/native (platform packages), and only that platform's binaries.
+  const unwanted = files.filter((f) => /\.map$|\.ts$|^test\/|^\.test-tmp|^\.vscode-test|^extension\//.test(f) || (/(^|\/)node_modules\//.test(f) && !(native && f.startsWith('dist/native/node_modules/'))) || (/\/bin\/napi-v\d+\//.test(f) && !(native && f.includes(`/${native[1]}/${native[2]}/`))));
   if (unwanted.length) throw new Error(`the .vsix contains files it should not: ${unwanted.join(', ')}`);
 
   const workspace = join(tmp, 'workspace');
@@ -48,7 +59,7 @@ async function main(): Promise<void> {
       await explainViaExplorer(page, 'mlp3_seed1_notebook.onnx');
       mkdirSync(join(OUTPUT, 'screenshots'), { recursive: true });
       await page.screenshot({ path: join(OUTPUT, 'screenshots', 'vsix-explain-output.png') });
-      console.log('vsix smoke test passed: the installed extension explained a model from the Explorer');
+      console.log(`vsix smoke test passed: the installed extension explained a model from the Explorer${native ? ' (float32 on its bundled onnxruntime)' : ''}`);
     } catch (e) {
       await page.screenshot({ path: join(OUTPUT, 'screenshots', 'vsix-failed.png') }).catch(() => undefined);
       throw e;

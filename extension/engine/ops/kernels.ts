@@ -462,7 +462,8 @@ export function maxPoolBackward<T extends Arr>(G: ArrayLike<number>, X: ArrayLik
   return out;
 }
 
-function avgDivisor(g: PoolGeom, i: number, j: number): number {
+/** Taps that average-pooling window (i, j) divides by (see PoolGeom.countIncludePad). */
+export function avgDivisor(g: PoolGeom, i: number, j: number): number {
   const [, H, W] = g.inShape;
   const [kh, kw] = g.kernel;
   const [sh, sw] = g.stride;

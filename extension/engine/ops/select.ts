@@ -1,37 +1,69 @@
-// Chooses the compute implementation at start. float64 always runs on typed
-// arrays (exact). float32 prefers TensorFlow.js: `tensorflow` through
-// @tensorflow/tfjs-node-gpu only when it loads and a probe shows a GPU, then
-// @tensorflow/tfjs-node, then wasm (SIMD), then tfjs cpu; typed float32
-// arrays if TensorFlow.js itself cannot load. The chosen backend is reported
-// in every result.
+// Chooses the compute implementation at start; the chosen backend is reported
+// in every result (its text says why when `auto` had to fall back).
+//   float32, auto        onnxruntime (native; CUDA when its provider loads and
+//                        a probe runs, else CPU), then TensorFlow.js:
+//                        tfjs-node-gpu with a GPU, tfjs-node, wasm (SIMD), cpu;
+//                        typed float32 arrays if TensorFlow.js cannot load.
+//   float64, auto        typed arrays: the exact reference, and the fastest for
+//                        the one-input explanations the extension runs (the
+//                        runtime's session set-up costs more than a small
+//                        network's arithmetic). `onnxruntime` runs float64 natively.
+//   onnxruntime          the native runtime in either precision, or an error.
+//   tensorflow/wasm/cpu  TensorFlow.js for float32 (float64 stays on typed arrays).
+// onnxruntime-node is loaded lazily (ops/ort.ts): where the package or its
+// native library is missing, `auto` falls back and says so.
 
 import { DtdError } from '../errors';
-import type { BackendName, Precision } from '../../protocol';
+import { BACKENDS, type BackendName, type Precision } from '../../protocol';
 import type { Ops } from './ops';
 import { TypedOps } from './typed';
 
 const cache = new Map<string, Promise<Ops>>();
 
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  const line = text.split('\n')[0];
+  return line.length > 160 ? `${line.slice(0, 157)}…` : line;
+}
+
+/** onnxruntime Ops, or the reason it is not available. */
+async function ortOps(precision: Precision): Promise<Ops | string> {
+  try {
+    const { createOrtOps } = await import('./ort');
+    return createOrtOps(precision) as Ops;
+  } catch (e) {
+    return firstLine(e);
+  }
+}
+
 export function getOps(precision: Precision, backend: BackendName): Promise<Ops> {
-  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
-    return Promise.reject(new DtdError('bad-usage', `Unknown backend '${backend}' (use auto, tensorflow, wasm or cpu).`));
+  if (!(BACKENDS as readonly string[]).includes(backend)) {
+    return Promise.reject(new DtdError('bad-usage', `Unknown backend '${backend}' (use ${BACKENDS.join(', ')}).`));
   }
   if (precision !== 'float64' && precision !== 'float32') {
     return Promise.reject(new DtdError('bad-usage', `Unknown precision '${precision}' (use float64 or float32).`));
   }
-  if (precision === 'float64') return Promise.resolve(new TypedOps('float64') as Ops);
+  if (precision === 'float64' && backend !== 'onnxruntime') return Promise.resolve(new TypedOps('float64') as Ops);
   const key = `${precision}:${backend}`;
   let p = cache.get(key);
   if (!p) {
     p = (async () => {
+      let ortReason: string | null = null;
+      if (backend === 'onnxruntime' || backend === 'auto') {
+        const ort = await ortOps(precision);
+        if (typeof ort !== 'string') return ort;
+        if (backend === 'onnxruntime') throw new DtdError('bad-usage', `The onnxruntime backend is not available here: ${ort}`);
+        ortReason = ort;
+      }
+      const note = (ops: Ops): Ops => (ortReason ? Object.assign(Object.create(ops) as Ops, { backend: `${ops.backend} (onnxruntime unavailable: ${ortReason})` }) : ops);
       try {
         const { createTfjsOps } = await import('./tfjs');
-        return (await createTfjsOps(backend)) as Ops;
+        return note((await createTfjsOps(backend)) as Ops);
       } catch (e) {
         if (backend !== 'auto') {
           throw new DtdError('bad-usage', `The ${backend} backend is not available here: ${(e as Error).message}`);
         }
-        return new TypedOps('float32') as Ops;
+        return note(new TypedOps('float32') as Ops);
       }
     })();
     cache.set(key, p);

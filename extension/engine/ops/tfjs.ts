@@ -124,6 +124,13 @@ export class TfjsOps implements Ops<TfMat> {
       return tf.transpose(f, [2, 3, 1, 0]) as tfCore.Tensor4D;
     });
   }
+  /** The output size tf.conv2d gives for this geometry (every window that fits the padded input). */
+  private fullOut(g: ConvGeom): [number, number] {
+    const [, H, W] = g.inShape;
+    const [pt, pl, pb, pr] = g.padding;
+    const eh = (g.kernel[0] - 1) * g.dilation[0] + 1, ew = (g.kernel[1] - 1) * g.dilation[1] + 1;
+    return [Math.floor((H + pt + pb - eh) / g.stride[0]) + 1, Math.floor((W + pl + pr - ew) / g.stride[1]) + 1];
+  }
   private pads(g: ConvGeom | PoolGeom): [[number, number], [number, number], [number, number], [number, number]] {
     const [pt, pl, pb, pr] = g.padding;
     return [[0, 0], [pt, pb], [pl, pr], [0, 0]];
@@ -135,7 +142,9 @@ export class TfjsOps implements Ops<TfMat> {
     return this.wrap(
       tf.tidy(() => {
         const xi = tf.transpose(tf.reshape(x.t, [x.rows, C, H, W]), [0, 2, 3, 1]) as tfCore.Tensor4D;
-        const y = tf.conv2d(xi, this.filter(k, g), g.stride as [number, number], this.pads(g));
+        let y = tf.conv2d(xi, this.filter(k, g), g.stride as [number, number], this.pads(g));
+        // A geometry whose output stops before the padded input's last window (kernels.ts computes only OH×OW): crop.
+        if (y.shape[1] > OH || y.shape[2] > OW) y = tf.slice(y, [0, 0, 0, 0], [x.rows, OH, OW, O]);
         return tf.reshape(tf.transpose(y, [0, 3, 1, 2]), [x.rows, O * OH * OW]);
       }),
     );
@@ -146,7 +155,10 @@ export class TfjsOps implements Ops<TfMat> {
     const [O, OH, OW] = g.outShape;
     return this.wrap(
       tf.tidy(() => {
-        const yi = tf.transpose(tf.reshape(y.t, [y.rows, O, OH, OW]), [0, 2, 3, 1]) as tfCore.Tensor4D;
+        let yi = tf.transpose(tf.reshape(y.t, [y.rows, O, OH, OW]), [0, 2, 3, 1]) as tfCore.Tensor4D;
+        // The adjoint of the crop above: the windows past OH×OW get zeros.
+        const [fh, fw] = this.fullOut(g);
+        if (fh > OH || fw > OW) yi = tf.pad(yi, [[0, 0], [0, fh - OH], [0, fw - OW], [0, 0]]);
         const x = tf.conv2dTranspose(yi, this.filter(k, g), [y.rows, H, W, C], g.stride as [number, number], this.pads(g));
         return tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [y.rows, C * H * W]);
       }),
