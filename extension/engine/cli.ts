@@ -382,6 +382,15 @@ export function datasetSummaryText(s: DatasetSummary, head: ExplainResult, sourc
   return lines.join('\n');
 }
 
+/** Characters of JSON Lines gathered before a write. */
+const JSONL_CHUNK_CHARS = 1 << 20;
+
+/** Writes all of `text` to `fd` (writeSync may write less than asked, e.g. to a pipe). */
+function writeAll(fd: number, text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+}
+
 /** `explain MODEL --inputs FILE|DIR`: every input in one run; JSON Lines, a gallery, a summary. */
 async function runDataset(net: Network, source: string, preprocessing: ImagePreprocessing | undefined, options: Omit<ExplainOptions, 'explainedOutput'> & { explainedOutput?: DatasetOutput }, out: { light: boolean; json?: string; html?: string; quiet: boolean }): Promise<number> {
   const t0 = performance.now();
@@ -391,16 +400,32 @@ async function runDataset(net: Network, source: string, preprocessing: ImagePrep
   const fd = out.json === '-' ? 1 : out.json ? openSync(out.json, 'w') : undefined;
   const items: DatasetItem[] = [];
   let failed = 0;
+  // Lines are gathered and written about a megabyte at a time (one system call per line cost more than the writing).
+  let pending: string[] = [];
+  let pendingChars = 0;
+  const flush = () => {
+    if (fd === undefined || !pending.length) return;
+    const text = pending.join('');
+    pending = [];
+    pendingChars = 0;
+    writeAll(fd, text);
+  };
   try {
     const { summary: s, first } = await explainDataset(net, data, options, {
       light: out.light,
       onProgress: bar.onProgress,
       onItem: (item, full) => {
         if (item.status !== 'ok') failed++;
-        if (fd !== undefined) writeSync(fd, JSON.stringify(full ? { inputIndex: item.inputIndex, inputName: item.inputName, ...full } : item) + '\n');
+        if (fd !== undefined) {
+          const line = JSON.stringify(full ? { inputIndex: item.inputIndex, inputName: item.inputName, ...full } : item) + '\n';
+          pending.push(line);
+          pendingChars += line.length;
+          if (pendingChars >= JSONL_CHUNK_CHARS) flush();
+        }
         if (out.html && items.length < LIMITS.galleryItems) items.push(item);
       },
     });
+    flush();
     bar.done();
     if (out.html) {
       const dir = __dirname;
@@ -414,7 +439,12 @@ async function runDataset(net: Network, source: string, preprocessing: ImagePrep
     if (!out.quiet) (out.json === '-' ? process.stderr : process.stdout).write(text + '\n');
   } finally {
     bar.done();
-    if (fd !== undefined && fd !== 1) closeSync(fd);
+    // The lines of the inputs done so far reach the file even when a later input stops the run.
+    try {
+      flush();
+    } finally {
+      if (fd !== undefined && fd !== 1) closeSync(fd);
+    }
   }
   return failed ? 1 : 0;
 }
