@@ -1,5 +1,6 @@
 // Bundles the three programs: the extension host, the engine (child process +
-// command line) and the webview. `--watch` rebuilds on change; `--production`
+// command line: dist/cli.js is a small launcher that starts dist/cliEngine.js
+// with a bounded heap) and the webview. `--watch` rebuilds on change; `--production`
 // drops source maps (used by `npm run package`).
 import * as esbuild from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -14,7 +15,7 @@ const common = { bundle: true, mainFields: ['module', 'main'], sourcemap: !produ
 const nodeExternal = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 
 const builds = [
-  { entryPoints: { cli: 'extension/engine/cli.ts', engine: 'extension/engine/child.ts' }, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternal, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  { entryPoints: { cli: 'extension/engine/cliLauncher.ts', cliEngine: 'extension/engine/cli.ts', engine: 'extension/engine/child.ts' }, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternal, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
 ];
 if (existsSync('extension/extension.ts')) {
   builds.push({ entryPoints: { extension: 'extension/extension.ts' }, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'], outdir: 'dist' });
