@@ -120,30 +120,51 @@ export async function computeBaselinesAsync<M extends Mat>(ops: Ops<M>, net: Net
   return { gradient: into.grad, gradientTimesInput: into.grad.map((g, i) => g * x[i]), lrp: into.lrp };
 }
 
-export function layerDiagnostics(net: Network, relevance: (number[] | null)[], roots: RootInfo[][], explainedValue: number): LayerDiagnostics[] {
+export function layerDiagnostics(net: Network, relevance: (ArrayLike<number> | null)[], roots: RootInfo[][], explainedValue: number): LayerDiagnostics[] {
   const out: LayerDiagnostics[] = [];
   for (let i = 0; i < relevance.length; i++) {
     const r = relevance[i];
     if (!r) continue;
-    const s = sum(r);
-    const neg = r.reduce((acc, v) => acc + (v < 0 ? v : 0), 0);
-    // Roots that produced relevance[i] are those of layer i+1 (they live in layer i+1's input space).
-    const rs = i < roots.length ? roots[i].filter((q) => q.hasRoot && q.checks) : [];
-    out.push({
-      index: i,
-      name: i === 0 ? 'input' : net.layers[i - 1].name,
-      relevanceSum: s,
-      explainedValue,
-      conservationError: s - explainedValue,
-      conserved: isConserved(s, explainedValue),
-      negativeMass: neg,
-      rootsTotal: rs.length,
-      rootsInRegion: rs.filter((q) => q.checks!.inRegion).length,
-      rootsInDomain: rs.filter((q) => q.checks!.inDomain).length,
-      rootsWithZeroRelevance: rs.filter((q) => q.checks!.relevanceZero).length,
-    });
+    let s = 0;
+    let neg = 0;
+    for (let k = 0; k < r.length; k++) {
+      const v = r[k];
+      s += v;
+      if (v < 0) neg += v;
+    }
+    out.push(layerDiagnostic(net, i, s, neg, i < roots.length ? roots[i] : [], explainedValue));
   }
   return out;
+}
+
+/**
+ * Relevance tensor i's diagnostics from its sum and negative mass (each summed in
+ * index order, as layerDiagnostics does) and the roots that produced it. The one
+ * home of the record: layerDiagnostics and the dataset runs' batched loops build it here.
+ */
+export function layerDiagnostic(net: Network, i: number, relevanceSum: number, negativeMass: number, roots: readonly RootInfo[], explainedValue: number): LayerDiagnostics {
+  // Roots that produced relevance[i] are those of layer i+1 (they live in layer i+1's input space).
+  let total = 0, inRegion = 0, inDomain = 0, zero = 0;
+  for (const q of roots) {
+    if (!q.hasRoot || !q.checks) continue;
+    total++;
+    if (q.checks.inRegion) inRegion++;
+    if (q.checks.inDomain) inDomain++;
+    if (q.checks.relevanceZero) zero++;
+  }
+  return {
+    index: i,
+    name: i === 0 ? 'input' : net.layers[i - 1].name,
+    relevanceSum: relevanceSum,
+    explainedValue,
+    conservationError: relevanceSum - explainedValue,
+    conserved: isConserved(relevanceSum, explainedValue),
+    negativeMass,
+    rootsTotal: total,
+    rootsInRegion: inRegion,
+    rootsInDomain: inDomain,
+    rootsWithZeroRelevance: zero,
+  };
 }
 
 

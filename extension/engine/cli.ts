@@ -7,7 +7,7 @@ import { writeJsonFile } from './pageFile';
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
+import { runsInProcess, superviseWithBoundedHeap } from './supervise';
 import { DtdError, isDtdError } from './errors';
 import { SUPPORTED_MODEL_EXTENSIONS, drawRandomInput, explain, loadModel, outputs, parseInput, sidecarNameFor } from './index';
 import { explainDataset, galleryPayload, readImageFolder, type DatasetInputs } from './dataset';
@@ -382,6 +382,15 @@ export function datasetSummaryText(s: DatasetSummary, head: ExplainResult, sourc
   return lines.join('\n');
 }
 
+/** Characters of JSON Lines gathered before a write. */
+const JSONL_CHUNK_CHARS = 1 << 20;
+
+/** Writes all of `text` to `fd` (writeSync may write less than asked, e.g. to a pipe). */
+function writeAll(fd: number, text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+}
+
 /** `explain MODEL --inputs FILE|DIR`: every input in one run; JSON Lines, a gallery, a summary. */
 async function runDataset(net: Network, source: string, preprocessing: ImagePreprocessing | undefined, options: Omit<ExplainOptions, 'explainedOutput'> & { explainedOutput?: DatasetOutput }, out: { light: boolean; json?: string; html?: string; quiet: boolean }): Promise<number> {
   const t0 = performance.now();
@@ -391,16 +400,32 @@ async function runDataset(net: Network, source: string, preprocessing: ImagePrep
   const fd = out.json === '-' ? 1 : out.json ? openSync(out.json, 'w') : undefined;
   const items: DatasetItem[] = [];
   let failed = 0;
+  // Lines are gathered and written about a megabyte at a time (one system call per line cost more than the writing).
+  let pending: string[] = [];
+  let pendingChars = 0;
+  const flush = () => {
+    if (fd === undefined || !pending.length) return;
+    const text = pending.join('');
+    pending = [];
+    pendingChars = 0;
+    writeAll(fd, text);
+  };
   try {
     const { summary: s, first } = await explainDataset(net, data, options, {
       light: out.light,
       onProgress: bar.onProgress,
       onItem: (item, full) => {
         if (item.status !== 'ok') failed++;
-        if (fd !== undefined) writeSync(fd, JSON.stringify(full ? { inputIndex: item.inputIndex, inputName: item.inputName, ...full } : item) + '\n');
+        if (fd !== undefined) {
+          const line = JSON.stringify(full ? { inputIndex: item.inputIndex, inputName: item.inputName, ...full } : item) + '\n';
+          pending.push(line);
+          pendingChars += line.length;
+          if (pendingChars >= JSONL_CHUNK_CHARS) flush();
+        }
         if (out.html && items.length < LIMITS.galleryItems) items.push(item);
       },
     });
+    flush();
     bar.done();
     if (out.html) {
       const dir = __dirname;
@@ -414,7 +439,12 @@ async function runDataset(net: Network, source: string, preprocessing: ImagePrep
     if (!out.quiet) (out.json === '-' ? process.stderr : process.stdout).write(text + '\n');
   } finally {
     bar.done();
-    if (fd !== undefined && fd !== 1) closeSync(fd);
+    // The lines of the inputs done so far reach the file even when a later input stops the run.
+    try {
+      flush();
+    } finally {
+      if (fd !== undefined && fd !== 1) closeSync(fd);
+    }
   }
   return failed ? 1 : 0;
 }
@@ -494,60 +524,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * The command line runs its work in a child Node with a bounded heap
- * (LIMITS.engineHeapMB, as the VS Code engine process), so a model that needs
- * more memory ends with one clear line instead of a V8 abort; this process only
- * supervises. DTD_LENS_WORKER marks the child.
- */
-function superviseWithBoundedHeap(args: string[]): Promise<number> {
-  const heapMB = Number(process.env.DTD_LENS_HEAP_MB) > 0 ? Number(process.env.DTD_LENS_HEAP_MB) : LIMITS.engineHeapMB; // tests lower it
-  const child = spawn(process.execPath, [`--max-old-space-size=${heapMB}`, ...process.execArgv, __filename, ...args], {
-    stdio: ['inherit', 'inherit', 'pipe'],
-    env: { ...process.env, DTD_LENS_WORKER: '1', ...(process.stderr.isTTY ? { DTD_LENS_STDERR_TTY: '1' } : {}) },
-  });
-  // The worker's messages and progress pass through as they come; V8's own report of a heap overflow
-  // (from "<--- Last few GCs" on) does not: the supervisor says it in one line instead.
-  let v8Report = false;
-  child.stderr!.on('data', (chunk: Buffer) => {
-    if (v8Report) return;
-    const text = chunk.toString('utf8');
-    const at = text.indexOf('<--- Last few GCs');
-    if (at >= 0) {
-      v8Report = true;
-      if (at > 0) process.stderr.write(text.slice(0, at).replace(/\n+$/, '\n'));
-    } else process.stderr.write(chunk);
-  });
-  // Ctrl-C and kill reach the worker too (a terminal signals the whole group; a parent process may signal only us).
-  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, forward(sig));
-  return new Promise((resolve) => {
-    child.on('error', (e) => {
-      process.stderr.write(`dtd-lens: could not start the engine: ${e.message}\n`);
-      resolve(3);
-    });
-    child.on('close', (code, signal) => {
-      if (code !== null) return resolve(code);
-      if (signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGHUP') return resolve(130);
-      // V8 aborts (SIGABRT) when the heap limit is reached; SIGKILL is the kernel's out-of-memory killer.
-      if (signal === 'SIGABRT' || signal === 'SIGKILL') {
-        process.stderr.write(`dtd-lens: the model needs more memory than the limit (${heapMB >= 1024 ? `${(heapMB / 1024).toFixed(0)} GB` : `${heapMB} MB`}); the engine stopped.\n`);
-        return resolve(2);
-      }
-      process.stderr.write(`dtd-lens: the engine stopped with signal ${signal}.\n`);
-      resolve(3);
-    });
-  });
-}
-
+// Run directly (`node --import tsx extension/engine/cli.ts`, dist/cliEngine.js): the same supervision as the
+// launcher (dist/cli.js), with this file as the worker.
 if (require.main === module) {
   const args = process.argv.slice(2);
-  if (process.env.DTD_LENS_WORKER === '1' || process.execArgv.some((a) => a.startsWith('--max-old-space-size'))) {
+  if (runsInProcess()) {
     main(args).then((code) => {
       process.exitCode = code;
     });
   } else {
-    void superviseWithBoundedHeap(args).then((code) => {
+    void superviseWithBoundedHeap(__filename, args).then((code) => {
       process.exitCode = code;
     });
   }

@@ -28,7 +28,7 @@ import { explainedRow, outputSize, type Network } from './network';
 import type { Mat, Ops } from './ops/ops';
 import { getOps } from './ops/select';
 import { parseRuleMap } from './rules';
-import { layerDiagnostics } from './assemble';
+import { layerDiagnostic } from './assemble';
 import { parseInput, parseInputRows } from './input';
 import { imageFormat } from './image';
 import { readConfined } from './files';
@@ -334,19 +334,59 @@ function chunkOutputs<M extends Mat>(mats: NetMats<M>, rows: Float64Array[], c0:
   return idx.map((_, i) => argmaxOf(Array.from({ length: nOut }, (_, k) => top[i * nL + explainedRow(net, k)])));
 }
 
-/** Per input: relevance[l] as a view of its rows of the batch's [B, n_l] matrices; null when any value is not finite. */
-function sliceRelevance(rel: Float64Array[], b: number, B: number): Float64Array[] | null {
-  const out: Float64Array[] = [];
+/**
+ * Per input of a batch: the sum and negative mass of each relevance tensor (rel[l] is [B, n_l]), summed in index
+ * order as layerDiagnostics does, and whether every value is finite (a finite sum says so; a sum that is not is
+ * checked value by value, since finite values may overflow). One pass over the batch's matrices.
+ */
+interface BatchSums {
+  sum: Float64Array[];
+  neg: Float64Array[];
+  finite: Uint8Array;
+}
+function batchSums(rel: Float64Array[], B: number): BatchSums {
+  const finite = new Uint8Array(B).fill(1);
+  const sums: Float64Array[] = [];
+  const negs: Float64Array[] = [];
   for (const m of rel) {
     const n = m.length / B;
-    const v = m.subarray(b * n, (b + 1) * n);
-    for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) return null;
-    out.push(v);
+    const S = new Float64Array(B);
+    const N = new Float64Array(B);
+    for (let b = 0, o = 0; b < B; b++, o += n) {
+      let s = 0;
+      let neg = 0;
+      for (let k = o, end = o + n; k < end; k++) {
+        const v = m[k];
+        s += v;
+        if (v < 0) neg += v;
+      }
+      S[b] = s;
+      N[b] = neg;
+      if (s - s !== 0) {
+        for (let k = o, end = o + n; k < end; k++) {
+          if (!Number.isFinite(m[k])) {
+            finite[b] = 0;
+            break;
+          }
+        }
+      }
+    }
+    sums.push(S);
+    negs.push(N);
   }
-  return out;
+  return { sum: sums, neg: negs, finite };
 }
 
-function itemOf(data: DatasetInputs, s: number, k: number, fx: number, relevance: Float64Array[], roots: RootInfo[][], net: Network, warnings: string[]): DatasetItem {
+/** Input b's rows of the batch's [B, n_l] relevance matrices, as views. */
+function rowViews(rel: Float64Array[], b: number, B: number): Float64Array[] {
+  return rel.map((m) => {
+    const n = m.length / B;
+    return m.subarray(b * n, (b + 1) * n);
+  });
+}
+
+function itemOf(data: DatasetInputs, s: number, k: number, fx: number, rel: Float64Array[], sums: BatchSums, b: number, B: number, roots: RootInfo[][], net: Network, warnings: string[]): DatasetItem {
+  const n0 = rel[0].length / B;
   return {
     inputIndex: s,
     inputName: data.names[s],
@@ -356,9 +396,9 @@ function itemOf(data: DatasetInputs, s: number, k: number, fx: number, relevance
     statusCode: 'ok',
     message: null,
     warnings: [...warnings],
-    inputRelevance: Array.from(relevance[0]),
-    // layerDiagnostics only reads the arrays (length, elements, reduce): the typed views serve without a copy.
-    diagnostics: { layers: layerDiagnostics(net, relevance as unknown as number[][], roots, fx) },
+    inputRelevance: Array.from(rel[0].subarray(b * n0, (b + 1) * n0)),
+    // The records layerDiagnostics would give for this input's rows, from the batch's sums.
+    diagnostics: { layers: rel.map((_, l) => layerDiagnostic(net, l, sums.sum[l][b], sums.neg[l][b], l < roots.length ? roots[l] : [], fx)) },
   };
 }
 
@@ -376,17 +416,17 @@ function trainFreeGroup<M extends Mat>(mats: NetMats<M>, data: DatasetInputs, id
   b.dispose();
   ops.dispose(X);
   const B = idx.length;
-  const per = idx.map((_, i) => (noRoot[i] === 0 && top[i * nL + row] > 0 ? sliceRelevance(rel, i, B) : null));
-  const good = idx.map((_, i) => i).filter((i) => per[i]);
+  const sums = batchSums(rel, B);
+  const good = idx.map((_, i) => i).filter((i) => noRoot[i] === 0 && top[i * nL + row] > 0 && sums.finite[i] === 1);
   const warnings: string[] = [];
   const roots = good.length
-    ? trainFreeRoots(mats, good.map((i) => data.rows[idx[i]]), good.map((i) => per[i]!), row, rules, { inputNonNegative: good.map((i) => data.rows[idx[i]].every((v) => v >= 0)), warnings, keepRoots: false })
+    ? trainFreeRoots(mats, good.map((i) => data.rows[idx[i]]), good.map((i) => rowViews(rel, i, B)), row, rules, { inputNonNegative: good.map((i) => data.rows[idx[i]].every((v) => v >= 0)), warnings, keepRoots: false })
     : [];
   // The same warnings a single run gives (root checks skipped for a layer), not the batch's wording.
   const shared = first.warnings.filter((w) => w.startsWith('Root diagnostics skipped'));
   const out: (DatasetItem | 'redo')[] = idx.map(() => 'redo');
   good.forEach((i, g) => {
-    out[i] = itemOf(data, idx[i], k, top[i * nL + row], per[i]!, roots[g], net, warnings.length ? shared : []);
+    out[i] = itemOf(data, idx[i], k, top[i * nL + row], rel, sums, i, B, roots[g], net, warnings.length ? shared : []);
   });
   return out;
 }
@@ -404,13 +444,13 @@ function lrpChunk<M extends Mat>(mats: NetMats<M>, data: DatasetInputs, idx: num
   const out = lrpBatch(mats, X, outputs.map((k) => explainedRow(net, k)), lrpRules, fwd);
   const rel = out.relevance.map((m) => ops.read(m));
   ops.dispose(X, ...fwd.pre, ...fwd.act.slice(1), ...out.relevance);
-  const noRoots: RootInfo[][] = Array.from({ length: L }, () => []);
+  const B = idx.length;
+  const sums = batchSums(rel, B);
   const items = idx.map((s, i): DatasetItem | 'redo' => {
     const row = explainedRow(net, outputs[i]);
     // The start relevance on the last layer is one-hot(row)·f(x): f(x) is read from it.
     const fx = rel[L][i * nL + row];
-    const per = fx > 0 ? sliceRelevance(rel, i, idx.length) : null;
-    return per ? itemOf(data, s, outputs[i], fx, per, noRoots, net, []) : 'redo';
+    return fx > 0 && sums.finite[i] === 1 ? itemOf(data, s, outputs[i], fx, rel, sums, i, B, [], net, []) : 'redo';
   });
   return { outputs, items };
 }

@@ -419,28 +419,27 @@ export function maxPoolArgmax(X: ArrayLike<number>, B: number, g: PoolGeom): Int
   const [pt, pl] = g.padding;
   const nIn = C * H * W, nOut = C * OH * OW;
   const idx = new Int32Array(B * nOut);
-  for (let s = 0; s < B; s++) {
+  // Each window's rows and columns clipped to the input once (the same taps in the same order as testing each).
+  for (let s = 0, p = 0; s < B; s++) {
     for (let c = 0; c < C; c++) {
       const xc = s * nIn + c * H * W;
       for (let i = 0; i < OH; i++) {
-        for (let j = 0; j < OW; j++) {
+        const r0 = Math.max(0, i * sh - pt), r1 = Math.min(H, i * sh - pt + kh);
+        for (let j = 0; j < OW; j++, p++) {
+          const q0 = Math.max(0, j * sw - pl), q1 = Math.min(W, j * sw - pl + kw);
           let best = -1;
           let bv = -Infinity;
-          for (let u = 0; u < kh; u++) {
-            const r = i * sh - pt + u;
-            if (r < 0 || r >= H) continue;
-            for (let v = 0; v < kw; v++) {
-              const q = j * sw - pl + v;
-              if (q < 0 || q >= W) continue;
-              const val = X[xc + r * W + q];
+          for (let r = r0; r < r1; r++) {
+            for (let o = xc + r * W + q0, end = xc + r * W + q1; o < end; o++) {
+              const val = X[o];
               // Strictly greater: a later equal value never replaces the first maximum.
               if (best < 0 || val > bv) {
                 bv = val;
-                best = xc + r * W + q;
+                best = o;
               }
             }
           }
-          idx[s * nOut + (c * OH + i) * OW + j] = best;
+          idx[p] = best;
         }
       }
     }

@@ -91,12 +91,44 @@ export class TypedOps implements Ops<TypedMat> {
     for (let r = 0, ao = 0, bo = 0, co = 0; r < out.rows; r++, ao += aStep, bo += bStep, co += n) for (let j = 0; j < n; j++) C[co + j] = A[ao + j] * B[bo + j];
     return out;
   }
-  scale(a: TypedMat, s: number) { return this.map(a, (x) => x * s); }
-  relu(a: TypedMat) { return this.map(a, (x) => (x > 0 ? x : 0)); }
-  stepPositive(a: TypedMat) { return this.map(a, (x) => (x > 0 ? 1 : 0)); }
-  positivePart(a: TypedMat) { return this.map(a, (x) => (x > 0 ? x : 0)); }
-  negativePart(a: TypedMat) { return this.map(a, (x) => (x < 0 ? x : 0)); }
-  nonNegativeMask(a: TypedMat) { return this.map(a, (x) => (x >= 0 ? 1 : 0)); }
+  // The elementwise maps of every pass are written out too (the same expressions as a closure would compute).
+  scale(a: TypedMat, s: number) {
+    const out = this.alloc(a.rows, a.cols);
+    const A = a.data, C = out.data;
+    for (let i = 0; i < C.length; i++) C[i] = A[i] * s;
+    return out;
+  }
+  relu(a: TypedMat) { return this.positivePart(a); }
+  stepPositive(a: TypedMat) {
+    const out = this.alloc(a.rows, a.cols);
+    const A = a.data, C = out.data;
+    for (let i = 0; i < C.length; i++) C[i] = A[i] > 0 ? 1 : 0;
+    return out;
+  }
+  positivePart(a: TypedMat) {
+    const out = this.alloc(a.rows, a.cols);
+    const A = a.data, C = out.data;
+    for (let i = 0; i < C.length; i++) {
+      const x = A[i];
+      C[i] = x > 0 ? x : 0;
+    }
+    return out;
+  }
+  negativePart(a: TypedMat) {
+    const out = this.alloc(a.rows, a.cols);
+    const A = a.data, C = out.data;
+    for (let i = 0; i < C.length; i++) {
+      const x = A[i];
+      C[i] = x < 0 ? x : 0;
+    }
+    return out;
+  }
+  nonNegativeMask(a: TypedMat) {
+    const out = this.alloc(a.rows, a.cols);
+    const A = a.data, C = out.data;
+    for (let i = 0; i < C.length; i++) C[i] = A[i] >= 0 ? 1 : 0;
+    return out;
+  }
   smooth(a: TypedMat, kind: SmoothKind, alpha: number) {
     if (kind === 'sigmoid') return this.map(a, (x) => 1 / (1 + Math.exp(-x)));
     if (kind === 'tanh') return this.map(a, Math.tanh);
