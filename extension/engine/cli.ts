@@ -368,7 +368,8 @@ function boundedResult(result: ExplainResult): ExplainResult {
   const { view, pages, bytes } = splitResultWithin(result, null, LIMITS.resultViewBytes, byteLength);
   if (pages.size === 0) return result;
   const tensors = Object.keys(view.paged?.tensors ?? {}).length;
-  const parts = [tensors ? `${tensors} large tensor${tensors === 1 ? ' is' : 's are'} summarized (sums per channel and a downsampled map)` : '', view.paged?.tree ? 'the root tree keeps its top level' : '', view.paged?.roots.length ? `the root points of ${view.paged.roots.length} layer${view.paged.roots.length === 1 ? '' : 's'} are left out` : ''].filter(Boolean);
+  const rootLayers = (view.paged?.roots ?? []).filter((l) => result.roots[l - 1]?.length).length;
+  const parts = [tensors ? `${tensors} large tensor${tensors === 1 ? ' is' : 's are'} summarized (sums per channel and a downsampled map)` : '', view.paged?.tree ? 'the root tree keeps its top level' : '', rootLayers ? `the roots of ${rootLayers} layer${rootLayers === 1 ? '' : 's'} are left out` : ''].filter(Boolean);
   const kept = bytes <= LIMITS.resultViewBytes ? `kept under ${formatBytes(LIMITS.resultViewBytes)}` : `${formatBytes(bytes)} even with every layer summarized (the aim is ${formatBytes(LIMITS.resultViewBytes)})`;
   view.warnings = [...view.warnings, `The written result is ${kept}: ${parts.join('; ')}. --full-tensors writes every value.`];
   return view;

@@ -7,9 +7,9 @@ committed; run this script to make it (then: dtd-lens explain OUT.onnx --max-mod
 
 --width-div N divides every channel count by N (kaiming-normal weights, zero biases), --hidden H and --classes K
 set the classifier: a network of the same shape (13 convs, 5 max pools, 224x224 input) that is small. The committed
-fixture test/fixtures/real/onnx/vgg16_w16.onnx (the bounded-result tests of test/unit/bounded-result.test.ts) is
+fixture test/fixtures/real/big/vgg16_w16.onnx (the bounded-result tests of test/unit/bounded-result.test.ts) is
 
-    /usr/bin/python3 tools/real-models/make_vgg16.py test/fixtures/real/onnx/vgg16_w16.onnx --width-div 16 --hidden 64 --classes 10
+    /usr/bin/python3 tools/real-models/make_vgg16.py test/fixtures/real/big/vgg16_w16.onnx --width-div 16 --hidden 64 --classes 10
 
 and next to it vgg16_w16.expected.json: torch's float32 output for the input x[i] = ((i * 7919) % 1000) / 1000
 (i over the flat 1x3x224x224 input, C-major), the input the tests explain.
