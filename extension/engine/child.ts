@@ -6,7 +6,7 @@
 // the engine checks between steps (the host kills the process if that takes
 // more than a second). Nothing here imports vscode.
 
-import { approxBytes, ARGMAX_OUTPUT, baseNameOf, type BaselinesReply, type DatasetItem, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, splitBaselines, splitResult, type WireModel } from '../protocol';
+import { approxBytes, ARGMAX_OUTPUT, baseNameOf, type BaselinesReply, type DatasetItem, describeValue, type EngineToHost, type HostToEngine, type InputSpec, isHostToEngine, LIMITS, type ModelFiles, type Progress, sidecarNameFor, splitBaselines, splitResultWithin, type WireModel } from '../protocol';
 import { addPages, writePageFile } from './pageFile';
 import { explainBaselines } from './baselineRequest';
 import { hasSpatialLayers, layerShapes } from './network';
@@ -316,7 +316,8 @@ async function handle(msg: HostToEngine): Promise<void> {
         // With a page file named, the reply is the view: the root tree below its top level and large layers stay in the file (protocol/pages.ts).
         let reply = result;
         if (msg.pagesFile !== undefined) {
-          const { view, pages } = splitResult(result, null);
+          // Within LIMITS.resultViewBytes whatever the network: more layers summarized when the view would be larger.
+          const { view, pages } = splitResultWithin(result, null, LIMITS.resultViewBytes, (c) => Buffer.byteLength(c, 'utf8'));
           if (pages.size > 0) writePageFile(msg.pagesFile, pages);
           reply = view;
         }

@@ -20,7 +20,7 @@ import { parsePreprocessing, preprocessingFromSidecar, type ImagePreprocessing }
 import { AUDIT_USAGE, runAudit } from './cliAudit';
 import { readConfined, readRegularFile } from './files';
 import { parseSidecar } from './sidecar';
-import { ARGMAX_OUTPUT, type DatasetItem, type DatasetOutput, type DatasetSummary, BACKENDS, DEFAULT_BACKEND, DEFAULT_BASELINES, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULE_PRESET_NAMES, RULES, rulesFor, ruleUsage } from '../protocol';
+import { ARGMAX_OUTPUT, type DatasetItem, type DatasetOutput, type DatasetSummary, BACKENDS, DEFAULT_BACKEND, DEFAULT_BASELINES, DEFAULT_MAX_COST, DEFAULT_METHOD, DEFAULT_MH, DEFAULT_NUDGE, DEFAULT_PRECISION, DEFAULT_ROOT_FINDER, DEFAULT_TOP_K, describeValue, escapeName, type ExplainOptions, type ExplainResult, LIMITS, logText, METHODS, plainText, PRECISIONS, quoteName, type Progress, ROOT_FINDERS, RULE_PRESET_NAMES, RULES, rulesFor, ruleUsage, formatBytes, jsonBytes, splitResultWithin } from '../protocol';
 
 const VERSION = PACKAGE_VERSION;
 
@@ -85,12 +85,15 @@ Compute:
 
 Model files:
   --final-activation A    relu | linear: last-layer activation for .safetensors (default: sidecar, else linear)
+  --max-model-size MB     read models up to MB megabytes, weight files included (default ${LIMITS.modelFileMB})
   (a sidecar <model>.dtd.json next to the model is read when present)
 
 Output:
   --json FILE|-           write the full result as JSON ('-' = stdout); with --inputs, JSON Lines
   --html FILE             write a standalone HTML report (opens in any browser); with --inputs, a gallery
                           (input and heatmap per item, sortable, with a summary over the set)
+  --full-tensors          write every value of every layer (by default a large layer is summarized, so that the
+                          result stays under ${formatBytes(LIMITS.resultViewBytes)} whatever the network)
   --top-k N               flows kept per unit in the result and drawn in --html (default ${DEFAULT_TOP_K})
   --baselines             also compute the comparison baselines (gradient, gradient×input, 9 LRP variants)
   --quiet                 no summary
@@ -116,8 +119,8 @@ function num(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-/** The model size limit of the command line (bytes): the model and the files it names next to itself, together. */
-const MODEL_LIMIT_BYTES = LIMITS.modelFileMB * 1024 * 1024;
+/** The model size limit of the command line (MB) when --max-model-size does not say otherwise: the model and the files it names next to itself, together. */
+const MODEL_LIMIT_MB = LIMITS.modelFileMB;
 
 /** Reads a file the user named (an input): a regular file within the input limit. */
 function readFile(file: string, what: string): Uint8Array {
@@ -134,8 +137,10 @@ interface LoadedModel {
  * Reads the model (a regular file within the limit), its sidecar and the files it
  * names next to itself (engine/files.ts: confined to the model's real folder).
  */
-function loadWithSidecar(file: string, finalActivation?: 'relu' | 'linear'): LoadedModel {
-  const bytes = readRegularFile(file, MODEL_LIMIT_BYTES, { what: 'model', code: 'bad-input' });
+function loadWithSidecar(file: string, finalActivation?: 'relu' | 'linear', limitMB: number = MODEL_LIMIT_MB): LoadedModel {
+  const MODEL_LIMIT_BYTES = limitMB * 1024 * 1024;
+  const limitHint = '--max-model-size MB raises it';
+  const bytes = readRegularFile(file, MODEL_LIMIT_BYTES, { what: 'model', code: 'bad-input', limitHint });
   const sidecarName = sidecarNameFor(path.basename(file));
   const sidecarFile = path.join(path.dirname(file), sidecarName);
   const sidecarBytes = readConfined(file, sidecarName, LIMITS.sidecarBytes, { what: 'sidecar' });
@@ -146,10 +151,10 @@ function loadWithSidecar(file: string, finalActivation?: 'relu' | 'linear'): Loa
   const readSibling = (name: string): Uint8Array => {
     names.add(name);
     if (names.size > LIMITS.siblingFiles) throw new DtdError('bad-model', `${path.basename(file)}: names more than ${LIMITS.siblingFiles} weight files.`, file);
-    const shard = readConfined(file, name, MODEL_LIMIT_BYTES, { what: 'weight file' });
+    const shard = readConfined(file, name, MODEL_LIMIT_BYTES, { what: 'weight file', limitHint });
     if (!shard) throw new DtdError('bad-model', `${path.basename(file)}: needs its weight file ${quoteName(name)} next to it, which does not exist.`, file);
     budget -= shard.length;
-    if (budget < 0) throw new DtdError('bad-model', `${path.basename(file)}: the model and its weight files are larger than the limit of ${LIMITS.modelFileMB} MB together.`, file);
+    if (budget < 0) throw new DtdError('bad-model', `${path.basename(file)}: the model and its weight files are larger than the limit of ${limitMB} MB together (${limitHint}).`, file);
     return shard;
   };
   const net = loadModel(bytes, file, { sidecar, finalActivation, readSibling });
@@ -280,13 +285,15 @@ async function runExplain(argv: string[]): Promise<number> {
       'top-k': { type: 'string' },
       quiet: { type: 'boolean' },
       baselines: { type: 'boolean' },
+      'max-model-size': { type: 'string' },
+      'full-tensors': { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) fail(`explain needs exactly one model file (got ${positionals.length}). Try: dtd-lens explain model.onnx --random-input`);
   const modelFile = positionals[0];
   const fa = values['final-activation'];
   if (fa !== undefined && fa !== 'relu' && fa !== 'linear') fail(`--final-activation must be relu or linear, got '${fa}'.`);
-  const { net, preprocessing } = loadWithSidecar(modelFile, fa as 'relu' | 'linear' | undefined);
+  const { net, preprocessing } = loadWithSidecar(modelFile, fa as 'relu' | 'linear' | undefined, int(values['max-model-size'], '--max-model-size', 1));
   const seed = int(values.seed, '--seed') ?? 0;
   const argmax = values.output === ARGMAX_OUTPUT;
   let explainedOutput = argmax ? undefined : int(values.output, '--output');
@@ -346,8 +353,26 @@ async function runExplain(argv: string[]): Promise<number> {
   if (drawWarning) result.warnings.unshift(drawWarning);
   if (!values.quiet && values.json !== '-') process.stdout.write(summary(result) + '\n');
   else if (!values.quiet) process.stderr.write(summary(result) + '\n');
+  // What --json and --html write: the result as the views draw it, within LIMITS.resultViewBytes (large layers
+  // summarized, root trees paged and left out); --full-tensors writes every value (protocol/pages.ts).
+  if ((values.json || values.html) && !values['full-tensors']) result = boundedResult(result);
   writeOutputs([result], values.json, values.html);
   return result.status === 'ok' ? 0 : 1;
+}
+
+/** The result within LIMITS.resultViewBytes, with a warning saying what was left out and how to get it. */
+function boundedResult(result: ExplainResult): ExplainResult {
+  const byteLength = (c: string) => Buffer.byteLength(c, 'utf8');
+  // A result that fits is written whole (its tree and every layer inline), as before.
+  if (jsonBytes(result, byteLength, LIMITS.resultViewBytes) <= LIMITS.resultViewBytes) return result;
+  const { view, pages, bytes } = splitResultWithin(result, null, LIMITS.resultViewBytes, byteLength);
+  if (pages.size === 0) return result;
+  const tensors = Object.keys(view.paged?.tensors ?? {}).length;
+  const rootLayers = (view.paged?.roots ?? []).filter((l) => result.roots[l - 1]?.length).length;
+  const parts = [tensors ? `${tensors} large tensor${tensors === 1 ? ' is' : 's are'} summarized (sums per channel and a downsampled map)` : '', view.paged?.tree ? 'the root tree keeps its top level' : '', rootLayers ? `the roots of ${rootLayers} layer${rootLayers === 1 ? '' : 's'} are left out` : ''].filter(Boolean);
+  const kept = bytes <= LIMITS.resultViewBytes ? `kept under ${formatBytes(LIMITS.resultViewBytes)}` : `${formatBytes(bytes)} even with every layer summarized (the aim is ${formatBytes(LIMITS.resultViewBytes)})`;
+  view.warnings = [...view.warnings, `The written result is ${kept}: ${parts.join('; ')}. --full-tensors writes every value.`];
+  return view;
 }
 
 function argmaxOf(v: ArrayLike<number>): number {

@@ -11,7 +11,7 @@ import { forward as forward64, forwardBatch, NetMats } from './forward';
 import { DecompositionFailure, fullBackwardCost, LinearFullBackward } from './fullBackward';
 import { explainedRow as rowOf, hasSpatialLayers, layerShapes, outputSize, type Network } from './network';
 import type { Mat } from './ops/ops';
-import { getOps } from './ops/select';
+import { opsFor } from './ops/select';
 import { parseRuleMap, ruleToText } from './rules';
 import { runSampledFullBackward } from './sampled';
 import { explainBatch, trainFreeRoots } from './explainBatch';
@@ -75,7 +75,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   const inputNonNegative = x.every((v) => v >= 0);
 
   progress({ stage: 'Preparing', fraction: 0 });
-  const ops = await getOps(precision, options.backend ?? 'auto');
+  const ops = await opsFor(net, precision, options.backend ?? 'auto', warnings);
   const fwd = forward64(net, x);
   const explainedValue = fwd.act[L][row];
 
@@ -103,6 +103,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
   const endScope = ops.beginScope();
   const mats = new NetMats(ops, net);
   let lrpWalk: FullWalk<Mat> | undefined;
+  let failed = false;
   try {
     const tStart = performance.now();
     if (fwdBad) {
@@ -281,9 +282,17 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       timings,
       warnings,
     };
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
-    mats.dispose();
-    endScope();
+    // After a failure inside the backend (a wasm abort) freeing can fail too: that must not hide the first error.
+    try {
+      mats.dispose();
+      endScope();
+    } catch (e) {
+      if (!failed) throw e;
+    }
   }
 }
 

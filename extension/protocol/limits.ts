@@ -49,8 +49,8 @@ export const LIMITS = {
   /** What one batched layer pass costs at least in the root-check estimate (multiply-adds), whatever its width: its fixed cost (about 2 µs, like 3000 multiply-adds at the estimate's ~1e9 per second; a 3000-layer net of width 4 otherwise took 6 s). */
   rootCheckLayerPass: 3000,
 
-  /** Values in one tensor (weights, a layer's dense matrix): 800 MB as float64. */
-  tensorElements: 100_000_000,
+  /** Values in one tensor (weights, a layer's dense matrix): 2^27, 1 GB as float64 (VGG-16's first classifier weight, 4096 × 25088, has 1.03e8). */
+  tensorElements: 134_217_728,
   /** Values decoded for one model, all tensors together (2 GB as float64). */
   modelElements: 250_000_000,
   /** Units of one layer's input or output (C·H·W of a feature map, a dense layer's width). */
@@ -81,6 +81,13 @@ export const LIMITS = {
   /** Distinct B-tree nodes read for one HDF5 B-tree (a node read twice is refused anyway). */
   hdf5BTreeNodes: 1_000_000,
 
+  /**
+   * The tfjs-wasm heap one float32 explanation may need, as estimated before it starts (MB; ops/select.ts
+   * wasmHeapBytes: the weights with their positive and negative parts, the layers' batch tensors). tfjs-wasm's
+   * heap stops at 4 GB and fragments: past this estimate it aborted ("memory access out of bounds", VGG-16 at
+   * 224²), so backend auto runs such a network on typed float32 arrays and --backend wasm is refused up front.
+   */
+  wasmHeapMB: 2048,
   /** Heap of the engine process (MB): node --max-old-space-size. */
   engineHeapMB: 4096,
   /** A name from a file (layer, node, tensor key, file name) inside a message (characters; protocol/text.ts). */
@@ -99,6 +106,12 @@ export const LIMITS = {
    * (per-channel sums and a downsampled map) and its full values are a page read on request (protocol/pages.ts).
    */
   inlineLayerValues: 200_000,
+  /**
+   * A result as written for the views (the command line's --json and --html, without --full-tensors): at most this
+   * many bytes of JSON, whatever the network. Layers are summarized (inlineLayerValues lowered step by step) until the
+   * result fits; the full values are what --full-tensors writes (issue 13: the size follows the views, not the network).
+   */
+  resultViewBytes: 20 * 1024 * 1024,
   /** Values of one summarized layer's downsampled map (all channels together). */
   summaryMapValues: 16_384,
   /** One page of a stored run's page file (a root-tree node with its children, a layer's full values): the most bytes the host reads for it. */

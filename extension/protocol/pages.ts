@@ -266,6 +266,45 @@ export function splitResult(result: ExplainResult, run: string | null, limit: nu
   return { view: { ...result, activations, preActivations, relevance, baselines, roots, flows, tree: null, paged }, pages };
 }
 
+/** Bytes of `value`'s JSON (jsonChunks' text), counted chunk by chunk; stops counting past `stop`. */
+export function jsonBytes(value: unknown, byteLength: (s: string) => number = (s) => s.length, stop = Infinity): number {
+  let n = 0;
+  for (const c of jsonChunks(value)) {
+    n += byteLength(c);
+    if (n > stop) break;
+  }
+  return n;
+}
+
+/**
+ * splitResult with a bound on the view's JSON (LIMITS.resultViewBytes): the inline limit starts at
+ * LIMITS.inlineLayerValues and is quartered until the view fits, then the summaries' maps are halved (down to 1/16),
+ * so the result's size follows what the views show, not the network. `bytes` is the view's size as measured;
+ * `limit` the inline limit used (a layer of more values is a page), `mapValues` the summaries' map size.
+ */
+export function splitResultWithin(
+  result: ExplainResult,
+  run: string | null,
+  maxBytes: number = LIMITS.resultViewBytes,
+  byteLength: (s: string) => number = (s) => s.length,
+): SplitResult & { bytes: number; limit: number; mapValues: number } {
+  const steps: [number, number][] = [];
+  // Below a few dozen values a summary (sums, a map) saves nothing: the smallest inline limit tried is 64.
+  for (let l: number = LIMITS.inlineLayerValues; ; l = Math.max(64, Math.floor(l / 4))) {
+    steps.push([l, LIMITS.summaryMapValues]);
+    if (l === 64) break;
+  }
+  for (let m = LIMITS.summaryMapValues / 2; m >= LIMITS.summaryMapValues / 16; m /= 2) steps.push([64, m]);
+  let last: (SplitResult & { bytes: number; limit: number; mapValues: number }) | undefined;
+  for (const [limit, mapValues] of steps) {
+    const split = splitResult(result, run, limit, mapValues);
+    const bytes = jsonBytes(split.view, byteLength, maxBytes);
+    last = { ...split, bytes, limit, mapValues };
+    if (bytes <= maxBytes) return last;
+  }
+  return { ...last!, bytes: jsonBytes(last!.view, byteLength) };
+}
+
 /** Whether a result leaves anything out (a tree or a large layer): only then does it need a page file. */
 export function needsPages(result: ExplainResult): boolean {
   return splitResult(result, null).pages.size > 0;

@@ -14,7 +14,8 @@
 // native library is missing, `auto` falls back and says so.
 
 import { DtdError } from '../errors';
-import { BACKENDS, type BackendName, type Precision } from '../../protocol';
+import { BACKENDS, formatBytes, LIMITS, type BackendName, type Precision } from '../../protocol';
+import type { Network } from '../network';
 import type { Ops } from './ops';
 import { TypedOps } from './typed';
 
@@ -69,4 +70,37 @@ export function getOps(precision: Precision, backend: BackendName): Promise<Ops>
     cache.set(key, p);
   }
   return p;
+}
+
+/** Weight matrices tfjs keeps a transposed copy of (ops/tfjs.ts), in values. */
+export const TRANSPOSE_CACHE_VALUES = 1 << 24;
+
+/**
+ * The tfjs-wasm heap (bytes, float32) an explanation of `net` is estimated to need: every weight matrix with its
+ * positive and negative parts (and their transposes when tfjs keeps them), and about 16 batch tensors per layer
+ * (pre-activations, activations, their signed parts, rule terms, relevance). VGG-16 at 224²: about 2.7 GB.
+ */
+export function wasmHeapBytes(net: Network): number {
+  let values = net.inputSize * 16;
+  for (const l of net.layers) {
+    const w = 'weight' in l && l.weight ? l.weight.length : 0;
+    values += w * (w > TRANSPOSE_CACHE_VALUES ? 3 : 6) + l.outFeatures * 16;
+  }
+  return values * 4;
+}
+
+/**
+ * The ops for one explanation of `net`: tfjs-wasm when its heap can hold the run (LIMITS.wasmHeapMB), else, for
+ * backend auto, typed float32 arrays with a warning; an explicit --backend wasm is refused before any work.
+ */
+export async function opsFor(net: Network, precision: Precision, backend: BackendName, warnings: string[]): Promise<Ops> {
+  const ops = await getOps(precision, backend);
+  if (!ops.backend.startsWith('tfjs-wasm')) return ops;
+  const need = wasmHeapBytes(net);
+  const limit = LIMITS.wasmHeapMB * 1024 * 1024;
+  if (need <= limit) return ops;
+  const what = `This network needs about ${formatBytes(need)} of tfjs-wasm's heap in float32, more than the ${formatBytes(limit)} it can hold reliably (the heap stops at 4 GB)`;
+  if (backend === 'wasm') throw new DtdError('too-costly', `${what}. Use --precision float64 (or backend auto, which runs it on typed float32 arrays).`);
+  warnings.push(`${what}: float32 runs on typed arrays (slower than tfjs-wasm).`);
+  return new TypedOps('float32');
 }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import type { BackendName, Precision } from '../../protocol';
 import type { Mat, Ops, SmoothKind } from './ops';
+import { TRANSPOSE_CACHE_VALUES } from './select';
 import { avgPool, maxPoolBackward, maxPoolForward, type ConvGeom, type PoolGeom } from './kernels';
 
 type TF = typeof tfCore;
@@ -46,6 +47,9 @@ export class TfjsOps implements Ops<TfMat> {
 
   matmul(a: TfMat, b: TfMat, transposeB: boolean): TfMat {
     if (!transposeB) return this.wrap(this.tf.matMul(a.t, b.t, false, false));
+    // A large operand (TRANSPOSE_CACHE_VALUES) keeps no transposed copy: tfjs-wasm's heap stops at 4 GB, and VGG-16's first classifier
+    // layer (4096 × 25088) with its positive and negative parts and their transposes alone would take 2.5 GB of it.
+    if (b.rows * b.cols > TRANSPOSE_CACHE_VALUES) return this.wrap(this.tf.matMul(a.t, b.t, false, true));
     // The wasm backend is several times slower with a transposed operand than with the transpose
     // made once: weight matrices are multiplied transposed on every forward map, so keep theirs.
     let bt = this.transposed.get(b);
