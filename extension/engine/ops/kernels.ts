@@ -64,22 +64,25 @@ interface Strided {
   cs: number;
 }
 
-/** Packs rows [i0, i0+mc) × terms [p0, p0+kc) of A as MR-row panels (zero-padded); writes each panel's nonzero term range to lo/hi. */
-function packA(a: Strided, M: number, i0: number, mc: number, p0: number, kc: number, dst: Float64Array, lo: Int32Array, hi: Int32Array): void {
-  const { data, off, rs, cs } = a;
-  for (let ip = 0, i = i0; i < i0 + mc; ip++, i += MR) {
-    const base = ip * MR * kc;
+/**
+ * Packs `count` lines [i0, i0+mc) × terms [p0, p0+kc) of a strided operand as W-line panels (zero-padded): line i,
+ * term p is data[off + i·ls + p·ts]. Writes each panel's nonzero term range to lo/hi. A's rows (ls = rs, ts = cs,
+ * W = MR) and B's columns (ls = cs, ts = rs, W = NR) are both packed by it.
+ */
+function packPanels(data: ArrayLike<number>, off: number, ls: number, ts: number, count: number, i0: number, mc: number, W: number, p0: number, kc: number, dst: Float64Array, lo: Int32Array, hi: Int32Array): void {
+  for (let ip = 0, i = i0; i < i0 + mc; ip++, i += W) {
+    const base = ip * W * kc;
     let first = kc, last = -1;
-    for (let r = 0; r < MR; r++) {
+    for (let r = 0; r < W; r++) {
       const ii = i + r;
-      if (ii >= M || ii >= i0 + mc) {
-        for (let p = 0; p < kc; p++) dst[base + p * MR + r] = 0;
+      if (ii >= count || ii >= i0 + mc) {
+        for (let p = 0; p < kc; p++) dst[base + p * W + r] = 0;
         continue;
       }
-      const src = off + ii * rs + p0 * cs;
+      const src = off + ii * ls + p0 * ts;
       for (let p = 0; p < kc; p++) {
-        const v = data[src + p * cs];
-        dst[base + p * MR + r] = v;
+        const v = data[src + p * ts];
+        dst[base + p * W + r] = v;
         if (v !== 0) {
           if (p < first) first = p;
           if (p > last) last = p;
@@ -91,31 +94,14 @@ function packA(a: Strided, M: number, i0: number, mc: number, p0: number, kc: nu
   }
 }
 
+/** Packs rows [i0, i0+mc) × terms [p0, p0+kc) of A as MR-row panels (zero-padded), with each panel's nonzero term range. */
+function packA(a: Strided, M: number, i0: number, mc: number, p0: number, kc: number, dst: Float64Array, lo: Int32Array, hi: Int32Array): void {
+  packPanels(a.data, a.off, a.rs, a.cs, M, i0, mc, MR, p0, kc, dst, lo, hi);
+}
+
 /** Packs terms [p0, p0+kc) × columns [j0, j0+nc) of B as NR-column panels (zero-padded), with each panel's nonzero term range. */
 function packB(b: Strided, N: number, j0: number, nc: number, p0: number, kc: number, dst: Float64Array, lo: Int32Array, hi: Int32Array): void {
-  const { data, off, rs, cs } = b;
-  for (let jp = 0, j = j0; j < j0 + nc; jp++, j += NR) {
-    const base = jp * NR * kc;
-    let first = kc, last = -1;
-    for (let c = 0; c < NR; c++) {
-      const jj = j + c;
-      if (jj >= N || jj >= j0 + nc) {
-        for (let p = 0; p < kc; p++) dst[base + p * NR + c] = 0;
-        continue;
-      }
-      const src = off + jj * cs + p0 * rs;
-      for (let p = 0; p < kc; p++) {
-        const v = data[src + p * rs];
-        dst[base + p * NR + c] = v;
-        if (v !== 0) {
-          if (p < first) first = p;
-          if (p > last) last = p;
-        }
-      }
-    }
-    lo[jp] = first;
-    hi[jp] = last + 1;
-  }
+  packPanels(b.data, b.off, b.cs, b.rs, N, j0, nc, NR, p0, kc, dst, lo, hi);
 }
 
 /** C[ci + r·ldc + c] += Σ_{p∈[p0,p1)} Ap[r, p]·Bp[p, c] for the r < rows, c < cols of one MR × NR tile. */
