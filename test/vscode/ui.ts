@@ -91,7 +91,7 @@ async function networkFrames(page: Page): Promise<number[]> {
 }
 
 /** The webview frame that has drawn the network, with its node count. */
-async function findNetworkFrame(page: Page, timeoutMs: number): Promise<{ frame: Frame; nodes: number; flows: number; state: string | null }> {
+async function findNetworkFrame(page: Page, timeoutMs: number): Promise<{ frame: Frame; nodes: number; flows: number; state: string | null; compute: string | null }> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     for (const frame of page.frames()) {
@@ -103,6 +103,8 @@ async function findNetworkFrame(page: Page, timeoutMs: number): Promise<{ frame:
             nodes: svg.querySelectorAll('g.nodes .node').length,
             flows: svg.querySelectorAll('.flow').length,
             state: document.getElementById('app')?.getAttribute('data-state') ?? null,
+            // The header's "backend, precision" of the shown run.
+            compute: document.querySelector('.meta .compute')?.textContent ?? null,
           };
         });
         if (info && info.nodes > 0) return { frame, ...info };
@@ -121,7 +123,7 @@ async function findNetworkFrame(page: Page, timeoutMs: number): Promise<{ frame:
  * checks the panel drew every unit of MLP(10, 10, 10, 2) and its flows, then
  * opens the DTD Lens side bar.
  */
-export async function explainViaExplorer(page: Page, model: string): Promise<void> {
+export async function explainViaExplorer(page: Page, model: string): Promise<string | null> {
   // Contributions load after the workbench: reopen the menu until the entry is there.
   const end = Date.now() + 30000;
   while ((await contextMenu(page, model)).indexOf(MENU_ENTRY) < 0) {
@@ -147,6 +149,7 @@ export async function explainViaExplorer(page: Page, model: string): Promise<voi
   await page.locator('.activitybar .action-item a[aria-label^="DTD Lens"]').first().click();
   await page.locator('.pane-header', { hasText: 'Recent Runs' }).waitFor({ state: 'visible', timeout: 10000 });
   await page.waitForTimeout(1500); // let the side view draw too
+  return drawn.compute;
 }
 
 /**

@@ -56,7 +56,9 @@ async function main(): Promise<void> {
   try {
     const { page } = await openWorkbench(browser, server.url(workspace), () => undefined);
     try {
-      await explainViaExplorer(page, 'mlp3_seed1_notebook.onnx');
+      const compute = await explainViaExplorer(page, 'mlp3_seed1_notebook.onnx');
+      console.log(`the visualizer's header says the run was computed on: ${compute}`);
+      if (native && !/onnxruntime-(cpu|cuda), float32/.test(compute ?? '')) throw new Error(`the platform package's run was not computed on its bundled onnxruntime: the header says "${compute}"`);
       mkdirSync(join(OUTPUT, 'screenshots'), { recursive: true });
       await page.screenshot({ path: join(OUTPUT, 'screenshots', 'vsix-explain-output.png') });
       console.log(`vsix smoke test passed: the installed extension explained a model from the Explorer${native ? ' (float32 on its bundled onnxruntime)' : ''}`);
