@@ -8,7 +8,7 @@
 //   node --import tsx test/vscode/vsixSmoke.ts [path/to.vsix]
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, CODE_SERVER, NODE24, OUTPUT, ROOT, openWorkbench, startCodeServer } from './codeServer';
@@ -33,10 +33,6 @@ async function main(): Promise<void> {
   // A platform package (dtd-lens-linux-x64-…) carries onnxruntime: the smoke run then asks for it in float32, so the
   // explanation fails unless the native package loads from the installed extension.
   const native = /-(linux|darwin|win32|alpine)-(x64|arm64|armhf)-/.exec(vsix.split('/').pop() ?? '');
-  if (native) {
-    mkdirSync(join(userDataDir, 'User'), { recursive: true });
-    writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ 'dtdLens.precision': 'float32', 'dtdLens.backend': 'onnxruntime' }));
-  }
   execFileSync(NODE24, [CODE_SERVER, '--config', join(userDataDir, 'cs.yaml'), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], { stdio: 'inherit' });
   const installed = join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
   const files = walk(installed).map((f) => relative(installed, f));
@@ -51,7 +47,7 @@ async function main(): Promise<void> {
 
   const workspace = join(tmp, 'workspace');
   prepareWorkspace(workspace);
-  const server = await startCodeServer({ userDataDir, extensionsDir, folder: workspace, logFile: join(OUTPUT, 'code-server-vsix.log') });
+  const server = await startCodeServer({ userDataDir, extensionsDir, folder: workspace, logFile: join(OUTPUT, 'code-server-vsix.log'), settings: native ? { 'dtdLens.precision': 'float32', 'dtdLens.backend': 'onnxruntime' } : undefined });
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   try {
     const { page } = await openWorkbench(browser, server.url(workspace), () => undefined);
