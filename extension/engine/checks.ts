@@ -4,7 +4,7 @@
 // protocol/checks.ts. The sampled finders' same-gradient test (their search
 // criterion, from the research code) lives here too.
 
-import { CHECK_TOLERANCES, relevanceVanishes, type RootChecks, type RuleSpec } from '../protocol';
+import { CHECK_TOLERANCES, FLOAT32_CHECK_TOLERANCES, relevanceVanishes, type Precision, type RootChecks, type RuleSpec } from '../protocol';
 import { forwardFrom } from './forward';
 import type { Network } from './network';
 import { hasHinges, hingesOf, samePieceOf } from './activations';
@@ -28,13 +28,13 @@ export function regionSignature(net: Network, l: number, p: ArrayLike<number>): 
  * output of the last layer turning off does not change the explained output's
  * function, so it is not a region change.
  */
-export function samePattern(net: Network, l: number, ref: ArrayLike<number>[], at: ArrayLike<number>[], row: number, s = 0): boolean {
+export function samePattern(net: Network, l: number, ref: ArrayLike<number>[], at: ArrayLike<number>[], row: number, s = 0, precision: Precision = 'float64'): boolean {
   const L = net.layers.length;
-  const band = CHECK_TOLERANCES.hingeBand;
   for (let k = 0; k < ref.length; k++) {
     const layer = net.layers[l - 1 + k];
     if (!hasHinges(layer.activation)) continue;
     const m = layer.outFeatures;
+    const band = precision === 'float32' ? float32Band(ref[k], m) : CHECK_TOLERANCES.hingeBand;
     const last = l + k === L;
     const j0 = last ? row : 0;
     const j1 = last ? row + 1 : m;
@@ -48,6 +48,13 @@ export function samePattern(net: Network, l: number, ref: ArrayLike<number>[], a
     }
   }
   return true;
+}
+
+/** The float32 hinge band of a layer: FLOAT32_CHECK_TOLERANCES.hingeBandRel × its largest |pre-activation| at the reference (at least the float64 band). */
+function float32Band(ref: ArrayLike<number>, m: number): number {
+  let scale = 0;
+  for (let j = 0; j < m; j++) if (Math.abs(ref[j]) > scale) scale = Math.abs(ref[j]);
+  return Math.max(CHECK_TOLERANCES.hingeBand, FLOAT32_CHECK_TOLERANCES.hingeBandRel * scale);
 }
 
 /** samePattern for one root point given directly. */
@@ -81,6 +88,7 @@ export function inDomain(rule: RuleSpec, p: ArrayLike<number>, nonNegativeDomain
 }
 
 /** The checks record of one root (RootInfo.checks and TreeEntry.checks). */
-export function rootChecks(relevanceAtRoot: number, relevanceAtInput: number, inRegion: boolean, domainOk: boolean, crossing: string | null): RootChecks {
-  return { relevanceZero: relevanceVanishes(relevanceAtRoot, relevanceAtInput), inRegion, inDomain: domainOk, crossing: inRegion ? null : crossing };
+export function rootChecks(relevanceAtRoot: number, relevanceAtInput: number, inRegion: boolean, domainOk: boolean, crossing: string | null, precision: Precision = 'float64'): RootChecks {
+  const rtol = precision === 'float32' ? FLOAT32_CHECK_TOLERANCES.relevanceZeroRtol : CHECK_TOLERANCES.relevanceZeroRtol;
+  return { relevanceZero: relevanceVanishes(relevanceAtRoot, relevanceAtInput, rtol), inRegion, inDomain: domainOk, crossing: inRegion ? null : crossing };
 }

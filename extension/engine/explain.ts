@@ -264,7 +264,7 @@ export async function explain(model: Network, input: ArrayLike<number>, options:
       tree,
       treeTruncated,
       baselines,
-      diagnostics: { ...diagExtra, layers, checkDefinitions: checkDefinitions('pattern') },
+      diagnostics: { ...diagExtra, layers, checkDefinitions: checkDefinitions('pattern', method === 'train-free' ? ops.precision : 'float64') },
       backend: ops.backend,
       precision: method === 'full-backward' ? 'float64' : ops.precision,
       seed,

@@ -301,7 +301,7 @@ export function trainFreeRoots<M extends Mat>(
         info.relevanceAtRoot = atRoot[b];
         info.taylorResidual = Rj - atRoot[b] - info.passedOn;
         info.outputAtRoot = topAll[b * nL + row];
-        const inRegion = samePattern(net, l, ref, rootPre, row, b);
+        const inRegion = samePattern(net, l, ref, rootPre, row, b, ops.precision);
         let crossing: string | null = null;
         if (!inRegion && allDense) {
           let region = regions.get(s);
@@ -311,7 +311,7 @@ export function trainFreeRoots<M extends Mat>(
           }
           crossing = crossingIn(region, net as DenseNetwork, a, pts[b]);
         }
-        info.checks = rootChecks(atRoot[b], Rj, inRegion, inDomain(rule, pts[b], nonNegativeInputOf(net, l, opts.inputNonNegative[s])), crossing);
+        info.checks = rootChecks(atRoot[b], Rj, inRegion, inDomain(rule, pts[b], nonNegativeInputOf(net, l, opts.inputNonNegative[s])), crossing, ops.precision);
         if (!keep) info.root = null;
       }
     };

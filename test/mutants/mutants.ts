@@ -65,6 +65,22 @@ export const MUTANTS: Mutant[] = [
     description: 'every unit within 1000 of its hinge counts as either side: every root in its region',
     tests: ROOT_CHECKS,
   },
+  {
+    id: 'protocol.float32.hingeBandRel.1e3',
+    file: PROTOCOL,
+    find: 'hingeBandRel: 1e-5,',
+    replace: 'hingeBandRel: 1e3,',
+    description: 'float32 train-free checks: every unit within 1000× its layer\'s scale of its hinge counts as either side',
+    tests: ['test/unit/float32-checks.test.ts'],
+  },
+  {
+    id: 'protocol.float32.relevanceZeroRtol.1e3',
+    file: PROTOCOL,
+    find: 'relevanceZeroRtol: 1e-4,',
+    replace: 'relevanceZeroRtol: 1e3,',
+    description: 'float32 train-free checks: relevance ≈ 0 up to 1000× the unit\'s relevance at its input',
+    tests: ['test/unit/float32-checks.test.ts'],
+  },
   // ── the single home: engine/checks.ts ──────────────────────────────────────
   forced(CHECKS, 'samePattern', true, 'every root (train-free, full-backward, audit) in its region', ROOT_CHECKS),
   {
@@ -163,7 +179,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'explainBatch.trainFree.inRegion.true',
     file: 'extension/engine/explainBatch.ts',
-    find: 'samePattern(net, l, ref, rootPre, row, b)',
+    find: 'samePattern(net, l, ref, rootPre, row, b, ops.precision)',
     replace: 'true',
     description: 'train-free roots always in their region',
     tests: ROOT_CHECKS,
