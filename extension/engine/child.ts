@@ -157,6 +157,29 @@ function replyError(id: number, e: unknown): void {
   }
 }
 
+/**
+ * One request's life: registered for Cancel while it runs, any error answered as an error reply, and unregistered
+ * at the end. `work` gets the request's abort signal and sends its own reply.
+ */
+async function serve(id: number, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const controller = new AbortController();
+  running.set(id, controller);
+  try {
+    await work(controller.signal);
+  } catch (e) {
+    replyError(id, e);
+  } finally {
+    running.delete(id);
+  }
+}
+
+/** Refuses a follow-up request (concepts, baselines) when the model file changed since the run it belongs to. */
+function checkUnchanged(msg: { modelSha256?: string | null; fileName: string }, net: { source: { sha256?: string | null } }, what: string): void {
+  if (msg.modelSha256 && net.source.sha256 && msg.modelSha256 !== net.source.sha256) {
+    throw new DtdError('bad-usage', `${msg.fileName.split(/[\\/]/).pop()} changed since this run: explain it again to ${what}.`);
+  }
+}
+
 async function handle(msg: HostToEngine): Promise<void> {
   switch (msg.type) {
     case 'ping':
@@ -178,11 +201,9 @@ async function handle(msg: HostToEngine): Promise<void> {
       else waiter.resolve(msg.files);
       return;
     }
-    case 'inspect': {
-      const controller = new AbortController();
-      running.set(msg.id, controller);
-      try {
-        const { net, sidecar } = await loadRequested(msg, controller.signal);
+    case 'inspect':
+      return serve(msg.id, async (signal) => {
+        const { net, sidecar } = await loadRequested(msg, signal);
         const reply: Extract<EngineToHost, { type: 'inspected' }>['reply'] = { model: summarizeModel(net) };
         if (msg.input) {
           const x = buildInput(net, msg.input, undefined, sidecar);
@@ -191,63 +212,35 @@ async function handle(msg: HostToEngine): Promise<void> {
         }
         checkReplySize(reply);
         send({ type: 'inspected', id: msg.id, reply });
-      } catch (e) {
-        replyError(msg.id, e);
-      } finally {
-        running.delete(msg.id);
-      }
-      return;
-    }
-    case 'audit': {
-      const controller = new AbortController();
-      running.set(msg.id, controller);
-      const started = Date.now();
-      try {
-        const { net } = await loadRequested(msg, controller.signal);
-        const result = await audit(net, { ...msg.options, onProgress: throttled(msg.id), signal: controller.signal });
+      });
+    case 'audit':
+      return serve(msg.id, async (signal) => {
+        const started = Date.now();
+        const { net } = await loadRequested(msg, signal);
+        const result = await audit(net, { ...msg.options, onProgress: throttled(msg.id), signal });
         log('info', `request ${msg.id}: audit of ${result.inputs} inputs in ${Date.now() - started} ms`);
         const csv = auditCsv(result);
         checkReplySize({ result, csv });
         send({ type: 'audited', id: msg.id, audit: result, csv });
-      } catch (e) {
-        replyError(msg.id, e);
-      } finally {
-        running.delete(msg.id);
-      }
-      return;
-    }
-    case 'concepts': {
-      const controller = new AbortController();
-      running.set(msg.id, controller);
-      try {
-        const { net, sidecar } = await loadRequested(msg, controller.signal);
-        if (msg.modelSha256 && net.source.sha256 && msg.modelSha256 !== net.source.sha256) {
-          throw new DtdError('bad-usage', `${msg.fileName.split(/[\\/]/).pop()} changed since this run: explain it again to see its concepts.`);
-        }
+      });
+    case 'concepts':
+      return serve(msg.id, async (signal) => {
+        const { net, sidecar } = await loadRequested(msg, signal);
+        checkUnchanged(msg, net, 'see its concepts');
         const x = buildInput(net, msg.input, msg.options.explainedOutput, sidecar);
         const concepts = explainConcepts(net, x, msg.options, msg.layer, msg.channels);
         checkReplySize(concepts);
         send({ type: 'concepts', id: msg.id, concepts });
-      } catch (e) {
-        replyError(msg.id, e);
-      } finally {
-        running.delete(msg.id);
-      }
-      return;
-    }
-    case 'baselines': {
-      const controller = new AbortController();
-      running.set(msg.id, controller);
-      try {
+      });
+    case 'baselines':
+      return serve(msg.id, async (signal) => {
         const onProgress = throttled(msg.id);
         onProgress({ stage: 'Loading the model', fraction: 0 });
-        const { net, sidecar } = await loadRequested(msg, controller.signal);
-        if (msg.modelSha256 && net.source.sha256 && msg.modelSha256 !== net.source.sha256) {
-          throw new DtdError('bad-usage', `${msg.fileName.split(/[\\/]/).pop()} changed since this run: explain it again to compare it with the baselines.`);
-        }
+        const { net, sidecar } = await loadRequested(msg, signal);
+        checkUnchanged(msg, net, 'compare it with the baselines');
         const x = buildInput(net, msg.input, msg.options.explainedOutput, sidecar);
-        const out = await explainBaselines(net, x, { ...msg.options, onProgress, signal: controller.signal });
-        if (controller.signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
+        const out = await explainBaselines(net, x, { ...msg.options, onProgress, signal });
+        if (signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
         let reply: BaselinesReply = { ...out, tensors: {} };
         // With the run's page file named, large baseline tensors go there (as explain's do) and the reply carries their summaries.
         if (out.baselines && msg.pagesFile !== undefined) {
@@ -258,21 +251,13 @@ async function handle(msg: HostToEngine): Promise<void> {
         log('info', `request ${msg.id}: baselines (${out.baselines ? Object.keys(out.baselines.lrp).length : 0} LRP variants) in ${Math.round(out.ms)} ms on ${out.backend}/${out.precision}`);
         checkReplySize(reply);
         send({ type: 'baselines', id: msg.id, reply });
-      } catch (e) {
-        replyError(msg.id, e);
-      } finally {
-        running.delete(msg.id);
-      }
-      return;
-    }
-    case 'dataset': {
-      const controller = new AbortController();
-      running.set(msg.id, controller);
-      const started = Date.now();
-      try {
+      });
+    case 'dataset':
+      return serve(msg.id, async (signal) => {
+        const started = Date.now();
         const onProgress = throttled(msg.id);
         onProgress({ stage: 'Loading the model', fraction: 0 });
-        const { net, sidecar } = await loadRequested(msg, controller.signal);
+        const { net, sidecar } = await loadRequested(msg, signal);
         // Images as a single image input is read: the sidecar's preprocessing, else the settings.
         const preprocessing = preprocessingFromSidecar(sidecar) ?? checkedPreprocessing(msg.inputs.preprocessing);
         if (msg.inputs.kind === 'images' && !(Array.isArray(msg.inputs.files) && msg.inputs.files.every((f) => f && typeof f.name === 'string' && f.bytes instanceof Uint8Array))) {
@@ -281,7 +266,7 @@ async function handle(msg: HostToEngine): Promise<void> {
         if (msg.inputs.kind === 'file' && !(msg.inputs.bytes instanceof Uint8Array)) throw new DtdError('bad-input', "The dataset file's bytes did not arrive.");
         const data = datasetFromSpec({ ...msg.inputs, preprocessing }, net);
         const items: DatasetItem[] = [];
-        const { summary, first } = await explainDataset(net, data, { ...msg.options, explainedOutput: msg.argmax ? ARGMAX_OUTPUT : msg.options.explainedOutput, signal: controller.signal }, {
+        const { summary, first } = await explainDataset(net, data, { ...msg.options, explainedOutput: msg.argmax ? ARGMAX_OUTPUT : msg.options.explainedOutput, signal }, {
           light: true,
           onProgress,
           onItem: (item) => {
@@ -294,24 +279,16 @@ async function handle(msg: HostToEngine): Promise<void> {
         log('info', `request ${msg.id}: dataset of ${data.rows.length} inputs in ${Date.now() - started} ms on ${first.backend}/${first.precision}`);
         checkReplySize(reply);
         send({ type: 'datasetDone', id: msg.id, reply });
-      } catch (e) {
-        replyError(msg.id, e);
-      } finally {
-        running.delete(msg.id);
-      }
-      return;
-    }
-    case 'explain': {
-      const controller = new AbortController();
-      running.set(msg.id, controller);
-      const started = Date.now();
-      try {
+      });
+    case 'explain':
+      return serve(msg.id, async (signal) => {
+        const started = Date.now();
         const onProgress = throttled(msg.id);
         onProgress({ stage: 'Loading the model', fraction: 0 });
-        const { net, sidecar } = await loadRequested(msg, controller.signal);
+        const { net, sidecar } = await loadRequested(msg, signal);
         const x = buildInput(net, msg.input, msg.options.explainedOutput, sidecar);
-        const result = await explain(net, x, { ...msg.options, onProgress, signal: controller.signal });
-        if (controller.signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
+        const result = await explain(net, x, { ...msg.options, onProgress, signal });
+        if (signal.aborted) throw new DtdError('cancelled', 'The run was cancelled.');
         log('info', `request ${msg.id}: ${result.status} (${result.statusCode}) in ${Date.now() - started} ms on ${result.backend}/${result.precision}`);
         // With a page file named, the reply is the view: the root tree below its top level and large layers stay in the file (protocol/pages.ts).
         let reply = result;
@@ -323,13 +300,7 @@ async function handle(msg: HostToEngine): Promise<void> {
         }
         checkReplySize(reply);
         send({ type: 'result', id: msg.id, result: reply });
-      } catch (e) {
-        replyError(msg.id, e);
-      } finally {
-        running.delete(msg.id);
-      }
-      return;
-    }
+      });
   }
 }
 
