@@ -123,10 +123,13 @@ async function findNetworkFrame(page: Page, timeoutMs: number): Promise<{ frame:
  * checks the panel drew every unit of MLP(10, 10, 10, 2) and its flows, then
  * opens the DTD Lens side bar.
  */
-export async function explainViaExplorer(page: Page, model: string): Promise<string | null> {
-  // Contributions load after the workbench: reopen the menu until the entry is there.
+/**
+ * Right-click `model` in the Explorer and pick Explain Output. `waitForEntry`: first reopen the menu until the entry
+ * is there (contributions load after the workbench).
+ */
+async function pickExplainOutput(page: Page, model: string, waitForEntry: boolean): Promise<void> {
   const end = Date.now() + 30000;
-  while ((await contextMenu(page, model)).indexOf(MENU_ENTRY) < 0) {
+  while (waitForEntry && (await contextMenu(page, model)).indexOf(MENU_ENTRY) < 0) {
     if (Date.now() > end) throw new Error(`no "${MENU_ENTRY}" on ${model} after 30 s`);
     await page.waitForTimeout(500);
   }
@@ -136,6 +139,10 @@ export async function explainViaExplorer(page: Page, model: string): Promise<str
   // Menus ignore a click that comes right after they open (so the right-click's own release picks nothing).
   await page.waitForTimeout(400);
   await item.click();
+}
+
+export async function explainViaExplorer(page: Page, model: string): Promise<string | null> {
+  await pickExplainOutput(page, model, true);
   await waitForQuickInput(page, 'which input');
   await page.keyboard.press('Enter'); // random input, seed from the settings
   await waitForQuickInput(page, 'which output');
@@ -396,16 +403,7 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       if (!panel) throw new Error('"Open in editor" did not open the panel with the network');
     });
     await step('full-backward through the pickers; reopened from Recent Runs, opening a root-tree entry shows its children (a page the host reads from disk)', async () => {
-      const end = Date.now() + 30000;
-      while ((await contextMenu(page, 'mlp3_seed1_notebook.onnx')).indexOf(MENU_ENTRY) < 0) {
-        if (Date.now() > end) throw new Error(`no "${MENU_ENTRY}" after 30 s`);
-        await page.waitForTimeout(500);
-      }
-      await rightClick(page, await explorerRow(page, 'mlp3_seed1_notebook.onnx'));
-      const item = page.locator('.context-view .monaco-menu .action-label', { hasText: MENU_ENTRY });
-      await item.waitFor({ state: 'visible', timeout: 5000 });
-      await page.waitForTimeout(400);
-      await item.click();
+      await pickExplainOutput(page, 'mlp3_seed1_notebook.onnx', true);
       await waitForQuickInput(page, 'which input');
       await page.keyboard.press('Enter');
       await waitForQuickInput(page, 'which output');
@@ -530,11 +528,7 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       const centreOpen = async () => {
         if (!(await page.locator('.notifications-center').isVisible())) await page.locator('[id="status.notifications"]').first().click();
       };
-      await rightClick(page, await explorerRow(page, 'mlp3_seed1_notebook.safetensors'));
-      const item = page.locator('.context-view .monaco-menu .action-label', { hasText: MENU_ENTRY });
-      await item.waitFor({ state: 'visible', timeout: 5000 });
-      await page.waitForTimeout(400);
-      await item.click();
+      await pickExplainOutput(page, 'mlp3_seed1_notebook.safetensors', false);
       await waitForQuickInput(page, 'which input');
       await page.keyboard.press('Enter');
       await waitForQuickInput(page, 'which output');
@@ -547,10 +541,7 @@ export async function runUiSuite(o: UiOptions): Promise<number> {
       while (!(await toasts()).some((t) => t.progress && run.test(t.text)) && Date.now() < end) await page.waitForTimeout(50);
       if (!(await toasts()).some((t) => t.progress && run.test(t.text))) throw new Error(`no progress notification for the run: ${JSON.stringify(await toasts())}`);
       await frameInState(page, 'single', 30000);
-      await rightClick(page, await explorerRow(page, 'corrupt.onnx'));
-      await item.waitFor({ state: 'visible', timeout: 5000 });
-      await page.waitForTimeout(400);
-      await item.click();
+      await pickExplainOutput(page, 'corrupt.onnx', false);
       await page.waitForTimeout(300);
       await centreOpen();
       end = Date.now() + 30000;
